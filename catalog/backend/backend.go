@@ -1,0 +1,41 @@
+// Package backend defines the small interface every chunk-store backend
+// implements: put, get, list and delete of immutable named objects. There is
+// no rename and no append, so an object store can implement it as well as a
+// local directory.
+package backend
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is wrapped by Get and Delete when an object does not exist.
+var ErrNotFound = errors.New("object not found")
+
+// Backend stores immutable objects under slash-separated names such as
+// "data/ab/ab12...". Implementations are safe for concurrent use.
+type Backend interface {
+	// Put stores data under name. Storing a name again with the same
+	// content is allowed and cheap.
+	Put(ctx context.Context, name string, data []byte) error
+	// Get returns the whole object.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// List calls fn for every object whose name starts with prefix.
+	List(ctx context.Context, prefix string, fn func(name string, size int64) error) error
+	// Delete removes an object.
+	Delete(ctx context.Context, name string) error
+}
+
+// Syncer is implemented by backends whose Put is not durable on return;
+// Sync makes every earlier Put durable.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Sync makes earlier puts durable when the backend needs it.
+func Sync(ctx context.Context, b Backend) error {
+	if s, ok := b.(Syncer); ok {
+		return s.Sync(ctx)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+// Package local is a backend that keeps objects as files in a directory.
+//
+// Put writes a temporary file and renames it into place, so a crash never
+// leaves a partial object under its final name. Puts are not synced one by
+// one; Sync flushes the whole filesystem once (syncfs), which is far cheaper
+// than an fsync per chunk and is called before a point becomes visible.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+)
+
+// Backend stores objects under a root directory.
+type Backend struct {
+	root string
+}
+
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Syncer  = (*Backend)(nil)
+)
+
+// New returns a backend rooted at dir, creating it if needed.
+func New(dir string) (*Backend, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("local backend: %w", err)
+	}
+	return &Backend{root: dir}, nil
+}
+
+func (b *Backend) path(name string) (string, error) {
+	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.Contains(name, "\\") {
+		return "", fmt.Errorf("local backend: invalid object name %q", name)
+	}
+	return filepath.Join(b.root, filepath.FromSlash(name)), nil
+}
+
+// Put implements backend.Backend.
+func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
+	p, err := b.path(name)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(data)) {
+		return nil // immutable: same name, same content
+	}
+	dir := filepath.Dir(p)
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.CreateTemp(dir, ".tmp-")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("put %s: %w", name, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("put %s: %w", name, err)
+	}
+	return nil
+}
+
+// Get implements backend.Backend.
+func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
+	p, err := b.path(name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("get %s: %w", name, backend.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// List implements backend.Backend. Names come in lexical order.
+func (b *Backend) List(ctx context.Context, prefix string, fn func(string, int64) error) error {
+	// Walk only the directory that can hold the prefix.
+	start := b.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = filepath.Join(b.root, filepath.FromSlash(prefix[:i]))
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil
+		}
+		rel, err := filepath.Rel(b.root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted while listing
+			}
+			return err
+		}
+		return fn(name, info.Size())
+	})
+	if err != nil {
+		return fmt.Errorf("list %q: %w", prefix, err)
+	}
+	return nil
+}
+
+// Delete implements backend.Backend.
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	p, err := b.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", name, backend.ErrNotFound)
+		}
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// Sync implements backend.Syncer: one syncfs for the filesystem holding the
+// store makes all earlier puts (data and renames) durable.
+func (b *Backend) Sync(ctx context.Context) error {
+	f, err := os.Open(b.root)
+	if err != nil {
+		return fmt.Errorf("sync store: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package catalog
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Stored chunk encoding: one header byte, then the payload.
+const (
+	encRaw  = 0 // payload is the plaintext
+	encZstd = 1 // payload is a zstd frame of the plaintext
+)
+
+// A chunk is stored raw unless zstd gets it below 97% of its size.
+const compressThreshold = 97
+
+var (
+	decoderOnce sync.Once
+	decoder     *zstd.Decoder
+)
+
+func sharedDecoder() *zstd.Decoder {
+	decoderOnce.Do(func() {
+		// DecodeAll is safe for concurrent use; allow both cores.
+		decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+	})
+	return decoder
+}
+
+// Encoder compresses chunks; one per worker, not safe for concurrent use.
+type Encoder struct {
+	z   *zstd.Encoder
+	buf []byte
+}
+
+// NewEncoder returns an encoder at zstd's fastest level.
+func NewEncoder() *Encoder {
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		panic(err) // only for invalid options
+	}
+	return &Encoder{z: z}
+}
+
+// Encode returns the stored form of plain. The result aliases an internal
+// buffer valid until the next call.
+func (e *Encoder) Encode(plain []byte) []byte {
+	e.buf = append(e.buf[:0], encZstd)
+	e.buf = e.z.EncodeAll(plain, e.buf)
+	if (len(e.buf)-1)*100 < len(plain)*compressThreshold {
+		return e.buf
+	}
+	e.buf = append(e.buf[:0], encRaw)
+	e.buf = append(e.buf, plain...)
+	return e.buf
+}
+
+// decodeChunk turns a stored object back into plaintext, appending to dst.
+func decodeChunk(dst, stored []byte, maxSize int) ([]byte, error) {
+	if len(stored) == 0 {
+		return nil, fmt.Errorf("empty object: %w", ErrCorrupt)
+	}
+	switch stored[0] {
+	case encRaw:
+		if len(stored)-1 > maxSize {
+			return nil, fmt.Errorf("raw chunk of %d bytes exceeds %d: %w", len(stored)-1, maxSize, ErrCorrupt)
+		}
+		return append(dst, stored[1:]...), nil
+	case encZstd:
+		out, err := sharedDecoder().DecodeAll(stored[1:], dst)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %v: %w", err, ErrCorrupt)
+		}
+		if len(out)-len(dst) > maxSize {
+			return nil, fmt.Errorf("chunk decodes to %d bytes, more than %d: %w", len(out)-len(dst), maxSize, ErrCorrupt)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("unknown chunk encoding %d: %w", stored[0], ErrCorrupt)
+	}
+}

@@ -1,0 +1,69 @@
+package catalog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Catalog key prefixes; the layout is documented in doc.go.
+const (
+	prefixSchema = 's'
+	prefixChunk  = 'c'
+	prefixPoint  = 'p'
+)
+
+// SchemaVersion is the version of the pebble key layout. A catalog with
+// another version is rebuilt from the store.
+const SchemaVersion = 1
+
+func schemaKey() []byte { return []byte{prefixSchema} }
+
+func chunkKey(id ChunkID) []byte {
+	k := make([]byte, 1+len(id))
+	k[0] = prefixChunk
+	copy(k[1:], id[:])
+	return k
+}
+
+// pointKey is 'p' vm 0x00 big-endian unix seconds, so a VM's points sort by time.
+func pointKey(vm string, t time.Time) []byte {
+	k := make([]byte, 0, 1+len(vm)+1+8)
+	k = append(k, prefixPoint)
+	k = append(k, vm...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, uint64(t.Unix()))
+}
+
+// vmPrefix bounds all point keys of vm; "" bounds every point.
+func vmPrefix(vm string) (lower, upper []byte) {
+	if vm == "" {
+		return []byte{prefixPoint}, []byte{prefixPoint + 1}
+	}
+	lower = append([]byte{prefixPoint}, vm...)
+	lower = append(lower, 0)
+	upper = append([]byte{prefixPoint}, vm...)
+	upper = append(upper, 1)
+	return lower, upper
+}
+
+func parsePointKey(k []byte) (vm string, t time.Time, err error) {
+	if len(k) < 1+1+8 || k[0] != prefixPoint || k[len(k)-9] != 0 {
+		return "", time.Time{}, fmt.Errorf("point key %x: %w", k, ErrCorrupt)
+	}
+	vm = string(k[1 : len(k)-9])
+	sec := binary.BigEndian.Uint64(k[len(k)-8:])
+	return vm, time.Unix(int64(sec), 0).UTC(), nil
+}
+
+func encodeChunkValue(storedSize int) []byte {
+	return binary.AppendUvarint(nil, uint64(storedSize))
+}
+
+func decodeChunkValue(v []byte) (int64, error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 {
+		return 0, fmt.Errorf("chunk value %x: %w", v, ErrCorrupt)
+	}
+	return int64(n), nil
+}

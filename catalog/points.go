@@ -1,0 +1,99 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Latest names the newest point of a VM.
+const Latest = "latest"
+
+// Points returns the points of vm ("" for all VMs), oldest first per VM,
+// VMs in name order.
+func (r *Repo) Points(vm string) ([]*Manifest, error) {
+	lo, hi := vmPrefix(vm)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("list points: %w", err)
+	}
+	defer it.Close()
+	var out []*Manifest
+	for it.First(); it.Valid(); it.Next() {
+		m, err := decodeCatalogPoint(it.Key(), it.Value())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, it.Error()
+}
+
+func decodeCatalogPoint(k, v []byte) (*Manifest, error) {
+	vm, t, err := parsePointKey(k)
+	if err != nil {
+		return nil, err
+	}
+	m, err := decodeManifest(v)
+	if err != nil {
+		return nil, fmt.Errorf("catalog point %s/%s: %w", vm, FormatPointTime(t), err)
+	}
+	if m.VM != vm || !m.Time.Equal(t) {
+		return nil, fmt.Errorf("catalog point %s/%s holds manifest of %s/%s: %w", vm, FormatPointTime(t), m.VM, m.Name(), ErrCorrupt)
+	}
+	return m, nil
+}
+
+// VMs returns the names of the VMs that have points.
+func (r *Repo) VMs() ([]string, error) {
+	pts, err := r.Points("")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range pts {
+		if len(out) == 0 || out[len(out)-1] != p.VM {
+			out = append(out, p.VM)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Point returns one point of vm by name (an RFC 3339 time) or "latest".
+func (r *Repo) Point(vm, name string) (*Manifest, error) {
+	if name == Latest || name == "" {
+		return r.latest(vm)
+	}
+	t, err := ParsePointTime(name)
+	if err != nil {
+		return nil, err
+	}
+	v, closer, err := r.db.Get(pointKey(vm, t))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("VM %s has no point %s: %w", vm, FormatPointTime(t), ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read point %s/%s: %w", vm, name, err)
+	}
+	defer closer.Close()
+	return decodeCatalogPoint(pointKey(vm, t), v)
+}
+
+func (r *Repo) latest(vm string) (*Manifest, error) {
+	lo, hi := vmPrefix(vm)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("VM %s has no points: %w", vm, ErrNotFound)
+	}
+	return decodeCatalogPoint(it.Key(), it.Value())
+}

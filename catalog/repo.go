@@ -1,0 +1,151 @@
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+	"github.com/vmarchive/vmarchive/catalog/backend/local"
+)
+
+// Repo is an open repository: the chunk store plus its pebble catalog.
+// Only one process opens a repository at a time.
+type Repo struct {
+	dir   string
+	cfg   Config
+	be    backend.Backend
+	db    *pebble.DB
+	lock  *os.File
+	cache *blobCache
+}
+
+// Options tune Open.
+type Options struct {
+	// Command describes the opener, shown to processes that find it held.
+	Command string
+	// CacheBytes bounds the cache of decompressed chunks (default 64 MiB).
+	CacheBytes int64
+}
+
+const (
+	storeDir   = "store"
+	catalogDir = "catalog"
+	lockFile   = "lock"
+	configName = "config"
+)
+
+// Init creates a repository in dir, which must be absent or empty.
+func Init(ctx context.Context, dir string, chunkSize int) (*Config, error) {
+	if err := CheckChunkSize(chunkSize); err != nil {
+		return nil, err
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("init %s: directory is not empty: %w", dir, ErrExists)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	be, err := local.New(filepath.Join(dir, storeDir))
+	if err != nil {
+		return nil, err
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	cfg := Config{Version: FormatVersion, ID: hex.EncodeToString(id), ChunkSize: chunkSize, Created: time.Now().UTC().Truncate(time.Second)}
+	b, _ := json.MarshalIndent(cfg, "", " ")
+	if err := be.Put(ctx, configName, b); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	if err := backend.Sync(ctx, be); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	r, err := openRepo(ctx, dir, Options{Command: "init"}, true)
+	if err != nil {
+		return nil, err
+	}
+	return &cfg, r.Close()
+}
+
+// Open opens the repository in dir. It fails with ErrHeld when another
+// process has it open.
+func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
+	return openRepo(ctx, dir, opts, false)
+}
+
+func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, storeDir, configName)); err != nil {
+		return nil, fmt.Errorf("open repository %s: no repository here (run vmarchive init): %w", dir, ErrNotFound)
+	}
+	lock, err := lockRepo(filepath.Join(dir, lockFile), opts.Command)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", dir, err)
+	}
+	r := &Repo{dir: dir, lock: lock}
+	if err := r.open(ctx, opts, create); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open repository %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+func (r *Repo) open(ctx context.Context, opts Options, create bool) error {
+	be, err := local.New(filepath.Join(r.dir, storeDir))
+	if err != nil {
+		return err
+	}
+	r.be = be
+	b, err := be.Get(ctx, configName)
+	if err != nil {
+		return err
+	}
+	cfg, err := decodeConfig(b)
+	if err != nil {
+		return err
+	}
+	r.cfg = *cfg
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	r.cache = newBlobCache(opts.CacheBytes)
+	catDir := filepath.Join(r.dir, catalogDir)
+	if _, err := os.Stat(catDir); errors.Is(err, fs.ErrNotExist) && !create {
+		return fmt.Errorf("catalog is missing: run vmarchive catalog rebuild: %w", ErrNotFound)
+	}
+	if r.db, err = openPebble(catDir); err != nil {
+		return err
+	}
+	return r.checkSchema(create)
+}
+
+// Close releases the catalog and the lock.
+func (r *Repo) Close() error {
+	var err error
+	if r.db != nil {
+		err = r.db.Close()
+		r.db = nil
+	}
+	if r.lock != nil {
+		r.lock.Close()
+		r.lock = nil
+	}
+	return err
+}
+
+// Config returns the repository configuration.
+func (r *Repo) Config() Config { return r.cfg }
+
+// Dir returns the repository directory.
+func (r *Repo) Dir() string { return r.dir }
+
+// Backend returns the store's backend.
+func (r *Repo) Backend() backend.Backend { return r.be }

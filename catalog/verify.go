@@ -1,0 +1,197 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+)
+
+// Use is one place a chunk is used.
+type Use struct {
+	VM     string `json:"vm"`
+	Point  string `json:"point"`
+	Disk   string `json:"disk"`
+	Offset int64  `json:"offset"` // disk offset; -1 for a map block or config file
+	What   string `json:"what"`   // "data", "map root", "map leaf", "config <name>"
+}
+
+// Problem is one missing or damaged object and everything that uses it.
+type Problem struct {
+	ID      ChunkID `json:"id"`
+	Missing bool    `json:"missing"`
+	Err     string  `json:"error"`
+	Uses    []Use   `json:"uses"`
+}
+
+// VerifyResult summarises a verify run.
+type VerifyResult struct {
+	Points   int       `json:"points"`
+	Objects  int64     `json:"objects"` // distinct objects checked
+	Bytes    int64     `json:"bytes"`   // plaintext bytes checked
+	Problems []Problem `json:"problems"`
+}
+
+// VerifyOptions selects what Verify checks.
+type VerifyOptions struct {
+	VM       string // "" for all
+	Point    string // "" for all points of VM
+	Progress func(done, total int64)
+}
+
+// Verify re-reads every object the points in scope use, checks each hash,
+// and reports each damaged or missing one with the points and disk offsets
+// that use it.
+func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
+	points, err := r.scope(opts.VM, opts.Point)
+	if err != nil {
+		return nil, err
+	}
+	res := &VerifyResult{Points: len(points)}
+	bad := map[ChunkID]*Problem{}
+	// Pass 1: walk the maps (checking their blocks) and collect data chunks.
+	data := map[ChunkID]int{} // id -> max plaintext size
+	for _, p := range points {
+		for name, c := range p.Config {
+			data[c.ID] = max(data[c.ID], int(c.Size))
+			_ = name
+		}
+		for i := range p.Disks {
+			d := &p.Disks[i]
+			r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
+				if err != nil {
+					addProblem(bad, id, err, Use{p.VM, p.Name(), d.Name, -1, kind})
+					return
+				}
+				if kind == "data" {
+					data[id] = p.ChunkSize
+				}
+			})
+		}
+	}
+	// Pass 2: check every distinct data chunk on all cores.
+	ids := make([]ChunkID, 0, len(data))
+	for id := range data {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return string(ids[i][:]) < string(ids[j][:]) })
+	var (
+		mu         sync.Mutex
+		next, done atomic.Int64
+		wg         sync.WaitGroup
+	)
+	for w := 0; w < workers(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) || ctx.Err() != nil {
+					return
+				}
+				id := ids[i]
+				b, err := r.fetch(ctx, id, data[id])
+				mu.Lock()
+				if err != nil {
+					addProblem(bad, id, err)
+				} else {
+					res.Bytes += int64(len(b))
+				}
+				mu.Unlock()
+				if n := done.Add(1); opts.Progress != nil {
+					opts.Progress(n, int64(len(ids)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.Objects = int64(len(ids))
+	// Pass 3: name the uses of damaged data chunks.
+	if len(bad) > 0 {
+		for _, p := range points {
+			for name, c := range p.Config {
+				if pr := bad[c.ID]; pr != nil {
+					pr.Uses = append(pr.Uses, Use{p.VM, p.Name(), "", -1, "config " + name})
+				}
+			}
+			for i := range p.Disks {
+				d := &p.Disks[i]
+				r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
+					if pr := bad[id]; pr != nil && err == nil && kind == "data" {
+						pr.Uses = append(pr.Uses, Use{p.VM, p.Name(), d.Name, off, kind})
+					}
+				})
+			}
+		}
+	}
+	for _, pr := range bad {
+		res.Problems = append(res.Problems, *pr)
+	}
+	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].ID.String() < res.Problems[j].ID.String() })
+	return res, nil
+}
+
+func addProblem(bad map[ChunkID]*Problem, id ChunkID, err error, uses ...Use) {
+	pr := bad[id]
+	if pr == nil {
+		pr = &Problem{ID: id, Missing: errors.Is(err, backend.ErrNotFound), Err: err.Error()}
+		bad[id] = pr
+	}
+	pr.Uses = append(pr.Uses, uses...)
+}
+
+// walkMap calls fn for the map blocks and every non-zero data chunk of a
+// disk; a block that cannot be read is reported through err and its
+// subtree skipped.
+func (r *Repo) walkMap(ctx context.Context, p *Manifest, d *DiskRecord, fn func(kind string, id ChunkID, off int64, err error)) {
+	m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
+	if err != nil {
+		fn("map root", d.Map, -1, err)
+		return
+	}
+	if !d.Map.IsZero() {
+		fn("map root", d.Map, -1, nil)
+	}
+	for li, lid := range m.leaves {
+		if lid.IsZero() {
+			continue
+		}
+		ids, err := m.Leaf(ctx, int64(li))
+		if err != nil {
+			fn("map leaf", lid, -1, err)
+			continue
+		}
+		fn("map leaf", lid, -1, nil)
+		for j, id := range ids {
+			if !id.IsZero() {
+				fn("data", id, (int64(li)*leafFanout+int64(j))*int64(p.ChunkSize), nil)
+			}
+		}
+	}
+}
+
+// scope returns the points selected by vm and point ("" = all).
+func (r *Repo) scope(vm, point string) ([]*Manifest, error) {
+	if point != "" {
+		if vm == "" {
+			return nil, fmt.Errorf("a point needs its VM")
+		}
+		p, err := r.Point(vm, point)
+		if err != nil {
+			return nil, err
+		}
+		return []*Manifest{p}, nil
+	}
+	pts, err := r.Points(vm)
+	if err == nil && vm != "" && len(pts) == 0 {
+		err = fmt.Errorf("VM %s has no points: %w", vm, ErrNotFound)
+	}
+	return pts, err
+}

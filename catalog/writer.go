@@ -1,0 +1,164 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+)
+
+// zeros is compared against to find all-zero chunks.
+var zeros = make([]byte, MaxChunkSize)
+
+// IsZero reports whether b is all zeros.
+func IsZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// Writer adds chunks for one point and commits it. Add is safe for
+// concurrent use; each goroutine brings its own Encoder.
+type Writer struct {
+	repo *Repo
+
+	mu      sync.Mutex
+	pending map[ChunkID]int // new objects of this writer: stored size; guarded by mu
+	blkEnc  *Encoder        // encoder for map blocks; guarded by mu
+}
+
+// NewWriter starts adding data for a new point.
+func (r *Repo) NewWriter() *Writer {
+	return &Writer{repo: r, pending: map[ChunkID]int{}, blkEnc: NewEncoder()}
+}
+
+// AddResult says what Add did with a chunk.
+type AddResult struct {
+	ID     ChunkID
+	Zero   bool // all zeros: nothing hashed or stored
+	New    bool // stored by this call
+	Stored int  // stored size when New
+}
+
+// Add stores one chunk unless it is all zeros or already known. This is the
+// only write path for chunks, and the only place their hash is computed.
+func (w *Writer) Add(ctx context.Context, enc *Encoder, plain []byte) (AddResult, error) {
+	if IsZero(plain) {
+		return AddResult{Zero: true}, nil
+	}
+	id := HashChunk(plain)
+	known, err := w.known(id)
+	if err != nil || known {
+		return AddResult{ID: id}, err
+	}
+	stored := enc.Encode(plain)
+	if err := w.repo.be.Put(ctx, id.objectName(), stored); err != nil {
+		return AddResult{}, fmt.Errorf("store chunk %s: %w", id, err)
+	}
+	w.mu.Lock()
+	w.pending[id] = len(stored)
+	w.mu.Unlock()
+	return AddResult{ID: id, New: true, Stored: len(stored)}, nil
+}
+
+// add stores a map block or config blob.
+func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
+	id := HashChunk(plain)
+	known, err := w.known(id)
+	if err != nil || known {
+		return id, false, err
+	}
+	w.mu.Lock()
+	stored := bytes.Clone(w.blkEnc.Encode(plain))
+	w.mu.Unlock()
+	if err := w.repo.be.Put(ctx, id.objectName(), stored); err != nil {
+		return id, false, fmt.Errorf("store block %s: %w", id, err)
+	}
+	w.mu.Lock()
+	w.pending[id] = len(stored)
+	w.mu.Unlock()
+	return id, true, nil
+}
+
+// AddBlob stores a small whole object, such as a captured VM config file.
+func (w *Writer) AddBlob(ctx context.Context, data []byte) (ChunkID, error) {
+	id, _, err := w.add(ctx, data)
+	return id, err
+}
+
+func (w *Writer) known(id ChunkID) (bool, error) {
+	w.mu.Lock()
+	_, ok := w.pending[id]
+	w.mu.Unlock()
+	if ok {
+		return true, nil
+	}
+	return w.repo.chunkKnown(id)
+}
+
+// Commit makes the point visible: chunks durable, then the manifest
+// durable, then one synced catalog batch. A crash before the batch leaves
+// no point, only unreferenced objects for gc.
+func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
+	m.Version = ManifestVersion
+	m.ChunkSize = w.repo.cfg.ChunkSize
+	if err := m.validate(); err != nil {
+		return err
+	}
+	if _, err := w.repo.Point(m.VM, m.Name()); err == nil {
+		return fmt.Errorf("point %s/%s: %w", m.VM, m.Name(), ErrExists)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	be := w.repo.be
+	if err := backend.Sync(ctx, be); err != nil {
+		return fmt.Errorf("commit %s/%s: make chunks durable: %w", m.VM, m.Name(), err)
+	}
+	crashpoint("chunks-durable")
+	b, err := m.encode()
+	if err != nil {
+		return err
+	}
+	if err := be.Put(ctx, m.objectName(), b); err != nil {
+		return fmt.Errorf("commit %s/%s: %w", m.VM, m.Name(), err)
+	}
+	if err := backend.Sync(ctx, be); err != nil {
+		return fmt.Errorf("commit %s/%s: make manifest durable: %w", m.VM, m.Name(), err)
+	}
+	crashpoint("manifest-durable")
+	batch := w.repo.db.NewBatch()
+	defer batch.Close()
+	w.mu.Lock()
+	for id, size := range w.pending {
+		batch.Set(chunkKey(id), encodeChunkValue(size), nil)
+	}
+	w.mu.Unlock()
+	batch.Set(pointKey(m.VM, m.Time), b, nil)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit %s/%s to catalog: %w", m.VM, m.Name(), err)
+	}
+	crashpoint("committed")
+	return nil
+}
+
+// crashpoint kills the process at a named moment of a commit when
+// VMARCHIVE_CRASHPOINT names it; crash-safety tests use it to stop a real
+// ingest exactly there, as kill -9 would.
+func crashpoint(name string) {
+	if os.Getenv("VMARCHIVE_CRASHPOINT") == name {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+}

@@ -1,0 +1,67 @@
+// Package guestfs gives one read-only filesystem interface over the guest
+// filesystems vmarchive understands (ext2/3/4, NTFS, FAT), and finds the
+// volumes of a disk (partitions, LVM logical volumes, or the whole disk).
+//
+// The FUSE tree, the forensic diff and the file index all go through it, so
+// each filesystem is detected in one place only.
+package guestfs
+
+import (
+	"io"
+	"time"
+)
+
+// Attr is what stat(2) reports for one guest inode.
+type Attr struct {
+	Ino    uint64
+	Mode   uint32 // st_mode, including the S_IFMT type bits
+	Nlink  uint32
+	Uid    uint32
+	Gid    uint32
+	Size   int64
+	Blocks int64  // 512-byte units
+	Rdev   uint64 // device number of a device node, Linux encoding
+	Atime  time.Time
+	Mtime  time.Time
+	Ctime  time.Time
+	Crtime time.Time // zero when the filesystem does not record it
+}
+
+// DirEntry is one name in a directory.
+type DirEntry struct {
+	Name string
+	Ino  uint64
+	Mode uint32 // at least the S_IFMT type bits
+}
+
+// Extent maps a run of a file's bytes to bytes of its volume.
+type Extent struct {
+	Logical  int64 // offset in the file
+	Physical int64 // offset in the volume
+	Length   int64
+}
+
+// File is an open guest file. ReadAt is safe for concurrent use.
+type File interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// FS is a read-only guest filesystem addressed by stable inode numbers.
+// Missing names yield errors wrapping io/fs.ErrNotExist.
+type FS interface {
+	Type() string // "ext4", "ntfs", "vfat", ...
+	Root() uint64
+	Stat(ino uint64) (Attr, error)
+	Lookup(dir uint64, name string) (DirEntry, error)
+	ReadDir(dir uint64) ([]DirEntry, error)
+	Open(ino uint64) (File, error)
+	Readlink(ino uint64) (string, error)
+	ListXattr(ino uint64) ([]string, error)
+	GetXattr(ino uint64, name string) ([]byte, error)
+}
+
+// Extenter is implemented by filesystems that can map a file to volume bytes.
+type Extenter interface {
+	Extents(ino uint64) ([]Extent, error)
+}
