@@ -1,0 +1,58 @@
+# vmarchive — see README.md. `make demo` and `make test` work on a fresh
+# machine that has only Go, gcc and e2fsprogs: the tools the tests use as
+# oracles and image builders come from Debian and are installed by `deps`.
+
+GO       ?= go
+BIN      := bin/vmarchive
+FUZZTIME ?= 4s
+# Packages with concurrency, run again under the race detector.
+RACE_PKGS := ./catalog/... ./ingest/...
+
+DEB_PKGS := sleuthkit ntfs-3g fuse3 qemu-utils gdisk fdisk dosfstools mtools attr e2fsprogs fuse2fs restic rsync lvm2 time
+DEB_CMDS := mmls fls icat ntfsls ntfscat mkntfs fusermount3 qemu-img qemu-io sgdisk sfdisk mkfs.fat mcopy getfattr setfattr mke2fs debugfs fuse2fs restic rsync
+.PHONY: all build test test-go test-race fuzz vet bench demo testimages deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vmarchive
+
+# deps installs the Debian tools the tests and demo use, once.
+deps:
+	@missing=""; for c in $(DEB_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	[ -x /usr/bin/time ] || missing="$$missing time"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages (missing:$$missing)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install $(DEB_PKGS)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
+	fi
+
+vet:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps vet build test-go test-race fuzz
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-race:
+	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+
+# fuzz runs every Fuzz target briefly; FUZZTIME=1m for a longer look.
+fuzz:
+	@./.ci/fuzz $(FUZZTIME)
+
+bench: deps build
+	$(GO) test -run='^$$' -bench=. -benchtime=3x ./catalog/... ./ingest/...
+	@for s in bench/*.sh; do echo "== $$s"; bash $$s || exit 1; done
+
+demo: deps build
+	bash testimages/demo.sh
+
+testimages: deps
+	@mkdir -p .cache/testimages
+	bash testimages/demo-disk.sh .cache/testimages/demo.raw
+
+clean:
+	rm -rf bin .cache
