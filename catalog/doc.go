@@ -1,0 +1,44 @@
+// Package catalog is the archive: the repository format, the chunk store,
+// its pebble index (the catalog) and the recovery points.
+//
+// # Repository layout (format version 1, FormatVersion)
+//
+//	REPO/lock              flock held by the one process that has the repository open
+//	REPO/catalog/          pebble: the index, rebuildable from store/ alone
+//	REPO/store/            the chunk store, a backend.Backend of immutable objects:
+//	    config                 JSON Config: format version, repository id, chunk size
+//	    data/<hh>/<id>         a chunk, map block or config blob, named by the
+//	                           BLAKE3-256 hex of its plaintext (<hh> = first 2 digits)
+//	    points/<vm>/<time>     JSON Manifest of one point, <time> = 2006-01-02T15:04:05Z
+//
+// A stored object is one encoding byte (0 raw, 1 zstd) followed by the
+// payload. An object is stored raw unless zstd shrinks it below 97%.
+//
+// # Chunk maps
+//
+// A disk is cut into ChunkSize pieces aligned to disk offsets (the last may
+// be short). Its map is a two-level tree of blocks stored like chunks:
+//
+//	block  = kind(1 byte: 1 leaf, 2 root) count(uint32 LE) count × 32-byte ids
+//	root   = ids of the leaves, leaf i covering chunks [1024i, 1024i+1024)
+//	leaf   = ids of the chunks
+//
+// The all-zero id stands for zeros: a zero chunk, a leaf of zero chunks, or
+// an all-zero disk (zero root) is never stored. Offset lookup is O(1): chunk
+// off/ChunkSize is entry (off/ChunkSize)%1024 of leaf (off/ChunkSize)/1024.
+//
+// # Catalog keys (SchemaVersion 1)
+//
+//	's'                          -> schema version (1 byte)
+//	'c' id(32)                   -> uvarint stored size: chunk known to be in the store
+//	'p' vm 0x00 unixsec(8, BE)   -> manifest JSON (the same bytes as in the store)
+//
+// Keys are built only by the helpers in keys.go.
+//
+// # Commit order
+//
+// Chunks are written (not synced one by one), then one backend Sync makes
+// them durable, then the manifest is written and synced, then one synced
+// pebble batch adds the chunk keys and the point key. A crash at any moment
+// leaves no point or a whole one; unreferenced objects are garbage.
+package catalog
