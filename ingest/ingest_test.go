@@ -1,0 +1,194 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/image"
+)
+
+// memDisk is a disk in memory that records what is read from it.
+type memDisk struct {
+	data  []byte
+	alloc []image.Extent
+	fail  int64 // ReadAt at this offset fails, if > 0
+
+	mu    sync.Mutex
+	reads []image.Extent // guarded by mu
+}
+
+func (d *memDisk) Size() int64                        { return int64(len(d.data)) }
+func (d *memDisk) Allocated() ([]image.Extent, error) { return d.alloc, nil }
+func (d *memDisk) ReadAt(p []byte, off int64) (int, error) {
+	d.mu.Lock()
+	d.reads = append(d.reads, image.Extent{Off: off, Len: int64(len(p))})
+	d.mu.Unlock()
+	if d.fail > 0 && off == d.fail {
+		return 0, errors.New("injected read error")
+	}
+	if off >= int64(len(d.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, d.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (d *memDisk) readBytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := int64(0)
+	for _, r := range d.reads {
+		n += r.Len
+	}
+	return n
+}
+
+func readAll(t *testing.T, r *catalog.Repo, m *catalog.Manifest, disk string) []byte {
+	t.Helper()
+	d, err := r.OpenDisk(context.Background(), m, disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := d.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestSparseDiskReadsOnlyAllocated(t *testing.T) {
+	r := catalog.TestRepo(t)
+	cs := int64(r.Config().ChunkSize)
+	data := make([]byte, 20*cs+123)
+	rng := rand.New(rand.NewSource(1))
+	rng.Read(data[3*cs : 4*cs+10])  // spills 10 bytes into chunk 4
+	rng.Read(data[15*cs+5 : 15*cs+9]) // a few bytes inside chunk 15
+	rng.Read(data[20*cs:])            // the short tail
+	d := &memDisk{data: data, alloc: []image.Extent{{Off: 15*cs + 5, Len: 4}, {Off: 3 * cs, Len: cs + 10}, {Off: 20 * cs, Len: 123}}}
+	m, err := Ingest(context.Background(), r, Options{VM: "vm", Time: time.Unix(1e9, 0)}, []DiskSpec{{Name: "d0", Disk: d}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r, m, "d0"); !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
+	}
+	// Chunks 3, 4, 15 and the tail were read, nothing else.
+	if want := 3*cs + 123; d.readBytes() != want {
+		t.Fatalf("read %d bytes, want %d: %v", d.readBytes(), want, d.reads)
+	}
+	s := m.Disks[0].Stats
+	if s.Chunks != 21 || s.ZeroChunks != 17 || s.NewChunks != 4 || s.ReadBytes != 3*cs+123 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestChangedAreasReuseThePreviousPoint(t *testing.T) {
+	r := catalog.TestRepo(t)
+	cs := int64(r.Config().ChunkSize)
+	v1 := make([]byte, 64*cs)
+	rand.New(rand.NewSource(2)).Read(v1)
+	full := []image.Extent{{Off: 0, Len: int64(len(v1))}}
+	ctx := context.Background()
+	if _, err := Ingest(ctx, r, Options{VM: "vm", Time: time.Unix(1e9, 0)}, []DiskSpec{{Name: "d0", Disk: &memDisk{data: v1, alloc: full}}}); err != nil {
+		t.Fatal(err)
+	}
+	v2 := bytes.Clone(v1)
+	copy(v2[10*cs+100:], "changed")
+	copy(v2[40*cs-3:], "across a boundary")
+	changed := []image.Extent{{Off: 40*cs - 3, Len: 17}, {Off: 10*cs + 100, Len: 7}}
+	d2 := &memDisk{data: v2, alloc: full}
+	m, err := Ingest(ctx, r, Options{VM: "vm", Time: time.Unix(1e9+60, 0)}, []DiskSpec{{Name: "d0", Disk: d2, Changed: changed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r, m, "d0"); !bytes.Equal(got, v2) {
+		t.Fatal("incremental point reads back wrong")
+	}
+	if d2.readBytes() != 3*cs {
+		t.Fatalf("read %d bytes, want the 3 touched chunks", d2.readBytes())
+	}
+	if s := m.Disks[0].Stats; s.ReusedBytes != 61*cs || s.NewChunks != 3 {
+		t.Fatalf("stats %+v", s)
+	}
+	// An empty list reads nothing and repeats the previous point.
+	d3 := &memDisk{data: v2, alloc: full}
+	m3, err := Ingest(ctx, r, Options{VM: "vm", Time: time.Unix(1e9+120, 0)}, []DiskSpec{{Name: "d0", Disk: d3, Changed: []image.Extent{}}})
+	if err != nil || d3.readBytes() != 0 || m3.Disks[0].Map != m.Disks[0].Map {
+		t.Fatalf("empty change list: %v, read %d, map %s vs %s", err, d3.readBytes(), m3.Disks[0].Map, m.Disks[0].Map)
+	}
+	// A resized disk or an unknown one cannot take a list.
+	_, err = Ingest(ctx, r, Options{VM: "vm"}, []DiskSpec{{Name: "d0", Disk: &memDisk{data: v2[:cs]}, Changed: changed[:0]}})
+	if err == nil || !strings.Contains(err.Error(), "resize") {
+		t.Fatalf("resized disk: %v", err)
+	}
+	_, err = Ingest(ctx, r, Options{VM: "other"}, []DiskSpec{{Name: "d0", Disk: d3, Changed: changed}})
+	if !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("no previous point: %v", err)
+	}
+}
+
+func TestReadErrorNamesOffsetAndCommitsNothing(t *testing.T) {
+	r := catalog.TestRepo(t)
+	cs := int64(r.Config().ChunkSize)
+	data := make([]byte, 8*cs)
+	rand.New(rand.NewSource(3)).Read(data)
+	d := &memDisk{data: data, alloc: []image.Extent{{Off: 0, Len: int64(len(data))}}, fail: 5 * cs}
+	_, err := Ingest(context.Background(), r, Options{VM: "vm"}, []DiskSpec{{Name: "d0", Disk: d}})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", 5*cs)) || !strings.Contains(err.Error(), "disk d0") {
+		t.Fatalf("error %v", err)
+	}
+	if pts, _ := r.Points(""); len(pts) != 0 {
+		t.Fatalf("failed ingest left %d points", len(pts))
+	}
+}
+
+func TestParseChanged(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"0 4096\n8192 4096\n", "[{0 4096} {8192 4096}]"},
+		{"# cbt\n0x1000,0x1000\n\n0 4096 # first\n", "[{0 8192}]"},
+		{`[{"start":10,"length":5},{"start":0,"length":12}]`, "[{0 15}]"},
+		{`{"startOffset":0,"length":65536,"changedArea":[{"start":4096,"length":512}]}`, "[{4096 512}]"},
+		{"", "[]"},
+	} {
+		got, err := ParseChanged(strings.NewReader(c.in), 1<<20)
+		if err != nil || fmt.Sprint(got) != strings.Replace(c.want, "[]", "[]", 1) && !(len(got) == 0 && c.want == "[]") {
+			t.Errorf("ParseChanged(%q) = %v, %v; want %s", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"1 2 3", "x 5", "0 2000000", "-5 10", `[{"start":1}]`, `{"changedArea":`} {
+		if _, err := ParseChanged(strings.NewReader(bad), 1<<20); err == nil {
+			t.Errorf("ParseChanged(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseChanged(f *testing.F) {
+	f.Add("0 4096\n8192 4096\n")
+	f.Add(`[{"start":10,"length":5}]`)
+	f.Add(`{"changedArea":[{"start":4096,"length":512}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ext, err := ParseChanged(strings.NewReader(s), 1<<30)
+		if err != nil {
+			return
+		}
+		end := int64(-1)
+		for _, e := range ext {
+			if e.Off <= end || e.Len <= 0 || e.Off+e.Len > 1<<30 {
+				t.Fatalf("bad merged extents %v", ext)
+			}
+			end = e.Off + e.Len
+		}
+	})
+}
