@@ -1,0 +1,19 @@
+// Package image opens virtual disk image files read-only as a Disk: an
+// io.ReaderAt over the virtual disk plus the list of ranges worth reading.
+//
+// Formats are detected by content, never by file name: raw (sparse files
+// give their holes through SEEK_DATA/SEEK_HOLE), VMDK (sub-package vmdk:
+// monolithicSparse, streamOptimized, monolithicFlat, twoGbMaxExtentSparse,
+// twoGbMaxExtentFlat, vmfs) and qcow2 v2/v3 (sub-package qcow2) with
+// backing chains. Other formats that are recognised (VHD, VHDX, VDI, QED,
+// LUKS, VMFS sparse, seSparse) fail with ErrUnsupported rather than being
+// taken for raw disks.
+//
+// # Errors
+//
+// Damaged images fail with errors wrapping ErrCorrupt that name the format,
+// the structure, its offset and what was expected; images using features
+// that are not implemented fail with errors wrapping ErrUnsupported (itself
+// wrapping errors.ErrUnsupported). Open never trusts on-disk counts beyond
+// what the file can hold.
+package image

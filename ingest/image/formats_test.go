@@ -1,0 +1,84 @@
+package image
+
+import (
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// variants are the mkvariant.sh names and the Format() each must report.
+var variants = []struct{ name, format string }{
+	{"vmdk-monolithicSparse", "vmdk-monolithicSparse"},
+	{"vmdk-monolithicSparse-zeroed", "vmdk-monolithicSparse"},
+	{"vmdk-streamOptimized", "vmdk-streamOptimized"},
+	{"vmdk-monolithicFlat", "vmdk-monolithicFlat"},
+	{"vmdk-twoGbMaxExtentSparse", "vmdk-twoGbMaxExtentSparse"},
+	{"vmdk-twoGbMaxExtentFlat", "vmdk-twoGbMaxExtentFlat"},
+	{"vmdk-vmfs", "vmdk-vmfs"},
+	{"qcow2-v2", "qcow2"},
+	{"qcow2-v3", "qcow2"},
+	{"qcow2-v2-compressed", "qcow2"},
+	{"qcow2-v3-compressed", "qcow2"},
+	{"qcow2-v3-512", "qcow2"},
+	{"qcow2-v3-2M", "qcow2"},
+	{"qcow2-v3-extl2", "qcow2"},
+	{"qcow2-v3-extl2-compressed", "qcow2"},
+}
+
+var refOnce struct {
+	sync.Once
+	path string
+	err  string
+}
+
+// refImage builds the mixed-content reference raw disk once per run.
+func refImage(t *testing.T) string {
+	t.Helper()
+	needTools(t, "qemu-img")
+	refOnce.Do(func() {
+		dir, err := osMkdirTemp()
+		if err != nil {
+			refOnce.err = err.Error()
+			return
+		}
+		refOnce.path = filepath.Join(dir, "ref.raw")
+		run(t, script("mkref.sh"), refOnce.path)
+	})
+	if refOnce.err != "" {
+		t.Fatal(refOnce.err)
+	}
+	return refOnce.path
+}
+
+func TestFormats(t *testing.T) {
+	ref := refImage(t)
+	t.Run("raw", func(t *testing.T) {
+		testImage(t, ref, "raw", "raw")
+	})
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), v.name+".img")
+			run(t, script("mkvariant.sh"), v.name, ref, img)
+			testImage(t, img, "", v.format)
+		})
+	}
+}
+
+// testImage opens img, compares it with qemu-img's raw conversion and its
+// allocation with qemu-img map.
+func testImage(t *testing.T, img, qfmt, format string) {
+	t.Helper()
+	d, err := Open(img)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer d.Close()
+	if d.Format() != format {
+		t.Errorf("Format() = %q, want %q", d.Format(), format)
+	}
+	alloc := compareDisk(t, d, oracleRaw(t, img, qfmt))
+	if want := qemuMap(t, img, qfmt); !slices.Equal(alloc, want) {
+		t.Errorf("Allocated() differs from qemu-img map:\n got %s\nwant %s", fmtExtents(alloc), fmtExtents(want))
+	}
+}

@@ -1,0 +1,164 @@
+package image
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/vmarchive/vmarchive/ingest/image/internal/vdisk"
+	"github.com/vmarchive/vmarchive/ingest/image/qcow2"
+	"github.com/vmarchive/vmarchive/ingest/image/vmdk"
+)
+
+// maxChain bounds backing-file chains (qemu itself allows far more, but
+// real chains are short and each link costs open files and caches).
+const maxChain = 64
+
+// Open opens the disk image at path read-only, detecting its format from
+// its content. Backing files and extent files are resolved relative to the
+// directory of the file that names them.
+func Open(path string) (Disk, error) {
+	return openPath(path, "", &chain{})
+}
+
+// OpenReaderAt opens an image held in r (size bytes) that refers to no
+// other file; images with extent or backing files fail to open.
+func OpenReaderAt(r io.ReaderAt, size int64) (Disk, error) {
+	return openSource(readerSource{r, size}, "image", "", nil)
+}
+
+// chain tracks the files of one backing chain to stop loops.
+type chain struct {
+	seen []os.FileInfo
+}
+
+func openPath(path, format string, ch *chain) (Disk, error) {
+	if len(ch.seen) >= maxChain {
+		return nil, vdisk.Corruptf("backing chain longer than %d files at %s", maxChain, path)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	for _, s := range ch.seen {
+		if os.SameFile(s, fi) {
+			return nil, vdisk.Corruptf("backing chain loop: %s is already part of the chain", path)
+		}
+	}
+	ch.seen = append(ch.seen, fi)
+	f, err := vdisk.OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	d, err := openSource(f, path, format, &resolver{dir: filepath.Dir(path), ch: ch})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// resolver opens the files an image names, relative to its directory.
+type resolver struct {
+	dir string
+	ch  *chain
+}
+
+func (r *resolver) path(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(r.dir, name)
+}
+
+func (r *resolver) openExtent(name string) (vdisk.SourceCloser, error) {
+	return vdisk.OpenFile(r.path(name))
+}
+
+func (r *resolver) openBacking(name, format string) (vdisk.Disk, error) {
+	return openPath(r.path(name), format, r.ch)
+}
+
+// openSource detects the format of src (unless format names it) and opens
+// it; on success the disk owns src.
+func openSource(src vdisk.SourceCloser, name, format string, res *resolver) (Disk, error) {
+	if format == "" {
+		var err error
+		if format, err = detect(src, name); err != nil {
+			return nil, err
+		}
+	}
+	var ext vmdk.Opener
+	var back qcow2.BackingOpener
+	if res != nil {
+		ext, back = res.openExtent, res.openBacking
+	}
+	switch format {
+	case "raw":
+		return newRaw(src), nil
+	case "qcow2":
+		return qcow2.Open(src, name, back)
+	case "vmdk":
+		return vmdk.Open(src, name, ext)
+	}
+	return nil, vdisk.Unsupportedf("%s: image format %q", name, format)
+}
+
+// detect names the format of src from its first bytes.
+func detect(src vdisk.Source, name string) (string, error) {
+	head := make([]byte, min(src.Size(), 4096))
+	if err := vdisk.ReadFull(src, head, 0, name+": image header"); err != nil {
+		return "", err
+	}
+	has := func(off int, magic string) bool {
+		return len(head) >= off+len(magic) && string(head[off:off+len(magic)]) == magic
+	}
+	switch {
+	case has(0, "QFI\xfb"):
+		return "qcow2", nil
+	case has(0, "KDMV"), has(0, "COWD"), vmdk.IsDescriptor(head):
+		return "vmdk", nil
+	case len(head) >= 8 && binary.LittleEndian.Uint64(head) == 0xcafebabe:
+		return "", vdisk.Unsupportedf("%s: VMware seSparse image", name)
+	case has(0, "vhdxfile"):
+		return "", vdisk.Unsupportedf("%s: VHDX image", name)
+	case has(0, "conectix"):
+		return "", vdisk.Unsupportedf("%s: dynamic VHD image", name)
+	case has(0x40, "\x7f\x10\xda\xbe"):
+		return "", vdisk.Unsupportedf("%s: VirtualBox VDI image", name)
+	case has(0, "QED\x00"):
+		return "", vdisk.Unsupportedf("%s: QED image", name)
+	case has(0, "LUKS\xba\xbe"):
+		return "", vdisk.Unsupportedf("%s: LUKS-encrypted image", name)
+	case has(0, "WithoutFreeSpace"), has(0, "WithouFreSpacExt"):
+		return "", vdisk.Unsupportedf("%s: Parallels image", name)
+	}
+	if fixedVHD(src) {
+		return "", vdisk.Unsupportedf("%s: fixed VHD image (raw data followed by a VHD footer)", name)
+	}
+	return "raw", nil
+}
+
+// fixedVHD reports whether src ends with a VHD footer.
+func fixedVHD(src vdisk.Source) bool {
+	if src.Size() < 512 {
+		return false
+	}
+	var b [8]byte
+	if _, err := src.ReadAt(b[:], src.Size()-512); err != nil {
+		return false
+	}
+	return bytes.Equal(b[:], []byte("conectix"))
+}
+
+// readerSource adapts an io.ReaderAt of known size.
+type readerSource struct {
+	io.ReaderAt
+	size int64
+}
+
+func (r readerSource) Size() int64  { return r.size }
+func (r readerSource) Close() error { return nil }

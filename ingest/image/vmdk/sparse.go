@@ -1,0 +1,365 @@
+package vmdk
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"sync"
+
+	"github.com/vmarchive/vmarchive/ingest/image/internal/vdisk"
+)
+
+// Limits that keep a hostile header from asking for absurd work.
+const (
+	maxGrainSectors = 1 << 16 // 32 MiB grains
+	maxGTEsPerGT    = 1 << 16
+	gtCacheTables   = 4096 // grain tables kept decoded (2 KiB each in practice)
+)
+
+// sparseExtent reads one hosted sparse or stream-optimized extent.
+// Everything but the caches is fixed after open.
+type sparseExtent struct {
+	name       string // for errors
+	src        vdisk.Source
+	hdr        SparseExtentHeader
+	capacity   int64 // bytes
+	grainBytes int64
+	gd, rgd    []uint32 // sector of each grain table; rgd may be nil
+	compressed bool
+	markers    bool
+	zeroedGTE  bool
+	gts        *vdisk.LRU[uint32, []uint32] // by grain table sector
+	grains     *vdisk.BufPool               // grainBytes buffers
+}
+
+// readSparseHeader reads and checks the header at the start of src; for a
+// stream-optimized extent whose header defers to the footer, it returns the
+// footer instead (keeping the flags of the head).
+func readSparseHeader(src vdisk.Source, name string) (SparseExtentHeader, error) {
+	var b [sparseHeaderSize]byte
+	if err := vdisk.ReadFull(src, b[:], 0, "vmdk "+name+": sparse header"); err != nil {
+		return SparseExtentHeader{}, err
+	}
+	h := parseSparseHeader(b[:])
+	if h.Magic != sparseMagic {
+		return h, vdisk.Corruptf("vmdk %s: sparse header magic %#08x at offset 0, expected %#08x (KDMV)", name, h.Magic, sparseMagic)
+	}
+	if h.GDOffset == gdAtEnd {
+		return readFooter(src, name)
+	}
+	return h, nil
+}
+
+// readFooter reads the footer marker, footer header and end-of-stream
+// marker that close a stream-optimized extent.
+func readFooter(src vdisk.Source, name string) (SparseExtentHeader, error) {
+	off := src.Size() - 3*SectorSize
+	if off < SectorSize {
+		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %s: stream-optimized file of %d bytes has no room for its footer", name, src.Size())
+	}
+	var b [3 * SectorSize]byte
+	if err := vdisk.ReadFull(src, b[:], off, "vmdk "+name+": footer"); err != nil {
+		return SparseExtentHeader{}, err
+	}
+	if m := parseMarker(b[:]); m.Type != markerFooter || m.Size != 0 {
+		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %s: marker at offset %d has type %d size %d, expected a footer marker (type %d) — truncated stream?", name, off, m.Type, m.Size, markerFooter)
+	}
+	if m := parseMarker(b[2*SectorSize:]); m.Type != markerEOS || m.Size != 0 || m.NumSectors != 0 {
+		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %s: marker at offset %d is not end-of-stream", name, off+2*SectorSize)
+	}
+	h := parseSparseHeader(b[SectorSize:])
+	if h.Magic != sparseMagic || h.GDOffset == gdAtEnd {
+		return h, vdisk.Corruptf("vmdk %s: footer at offset %d: magic %#08x gdOffset %#x, expected KDMV and a grain directory", name, off+SectorSize, h.Magic, h.GDOffset)
+	}
+	return h, nil
+}
+
+// newSparseExtent checks h against the file and loads the grain directory.
+func newSparseExtent(src vdisk.Source, name string, h SparseExtentHeader) (*sparseExtent, error) {
+	e := &sparseExtent{name: name, src: src, hdr: h}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	e.capacity = int64(h.Capacity) * SectorSize
+	e.grainBytes = int64(h.GrainSize) * SectorSize
+	e.compressed = h.Flags&flagCompressed != 0
+	e.markers = h.Flags&flagMarkers != 0
+	e.zeroedGTE = h.Flags&flagZeroedGTE != 0
+	n := e.numGTs()
+	var err error
+	if e.gd, err = e.readGD(h.GDOffset, n, "grain directory"); err != nil {
+		return nil, err
+	}
+	if h.Flags&flagRedundantGT != 0 && h.RGDOffset != 0 {
+		// A damaged redundant directory only costs the fallback.
+		e.rgd, _ = e.readGD(h.RGDOffset, n, "redundant grain directory")
+	}
+	e.gts = vdisk.NewLRU[uint32, []uint32](gtCacheTables)
+	e.grains = vdisk.NewBufPool(int(e.grainBytes))
+	return e, nil
+}
+
+func (e *sparseExtent) check() error {
+	h := e.hdr
+	switch {
+	case h.Version < 1 || h.Version > 3:
+		return vdisk.Unsupportedf("vmdk %s: sparse header version %d, expected 1 to 3", e.name, h.Version)
+	case h.Flags&flagValidNewline != 0 && (h.SingleEndLineChar != '\n' || h.NonEndLineChar != ' ' ||
+		h.DoubleEndLineChar1 != '\r' || h.DoubleEndLineChar2 != '\n'):
+		return vdisk.Corruptf("vmdk %s: newline test bytes at offset 73 are %q, expected \"\\n \\r\\n\" (file transferred in text mode?)",
+			e.name, []byte{h.SingleEndLineChar, h.NonEndLineChar, h.DoubleEndLineChar1, h.DoubleEndLineChar2})
+	case h.GrainSize == 0 || h.GrainSize > maxGrainSectors || bits.OnesCount64(h.GrainSize) != 1:
+		return vdisk.Corruptf("vmdk %s: grain size %d sectors, expected a power of two up to %d", e.name, h.GrainSize, maxGrainSectors)
+	case h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > maxGTEsPerGT:
+		return vdisk.Corruptf("vmdk %s: %d entries per grain table, expected 1 to %d", e.name, h.NumGTEsPerGT, maxGTEsPerGT)
+	case h.Capacity > maxSectors:
+		return vdisk.Corruptf("vmdk %s: capacity %d sectors, expected at most %d", e.name, h.Capacity, int64(maxSectors))
+	case h.Flags&flagCompressed != 0 && h.CompressAlgorithm != compressionDeflat:
+		return vdisk.Unsupportedf("vmdk %s: compression algorithm %d, only deflate (1) is known", e.name, h.CompressAlgorithm)
+	}
+	return nil
+}
+
+// numGTs is how many grain tables cover the capacity.
+func (e *sparseExtent) numGTs() int64 {
+	grains := (int64(e.hdr.Capacity) + int64(e.hdr.GrainSize) - 1) / int64(e.hdr.GrainSize)
+	per := int64(e.hdr.NumGTEsPerGT)
+	return (grains + per - 1) / per
+}
+
+// readGD loads n directory entries at sector; the directory must lie in the
+// file, which bounds the allocation by the file size.
+func (e *sparseExtent) readGD(sector uint64, n int64, what string) ([]uint32, error) {
+	size := e.src.Size()
+	if sector > uint64(size)/SectorSize || n > (size-int64(sector)*SectorSize)/4 {
+		return nil, vdisk.Corruptf("vmdk %s: %s of %d entries at sector %d lies past the end of the file (%d bytes)", e.name, what, n, sector, size)
+	}
+	b := make([]byte, n*4)
+	if err := vdisk.ReadFull(e.src, b, int64(sector)*SectorSize, "vmdk "+e.name+": "+what); err != nil {
+		return nil, err
+	}
+	return decodeTable(b), nil
+}
+
+func decodeTable(b []byte) []uint32 {
+	t := make([]uint32, len(b)/4)
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return t
+}
+
+// grainTable returns grain table i, nil if it is not allocated. A table the
+// primary directory cannot give is taken through the redundant directory.
+func (e *sparseExtent) grainTable(i int64) ([]uint32, error) {
+	gt, err := e.loadGT(e.gd[i], i, "grain directory")
+	if err != nil && e.rgd != nil && e.rgd[i] != 0 {
+		if gt2, err2 := e.loadGT(e.rgd[i], i, "redundant grain directory"); err2 == nil {
+			return gt2, nil
+		}
+	}
+	return gt, err
+}
+
+func (e *sparseExtent) loadGT(sector uint32, i int64, dir string) ([]uint32, error) {
+	if sector == 0 {
+		return nil, nil
+	}
+	if gt, ok := e.gts.Get(sector); ok {
+		return gt, nil
+	}
+	n := int64(e.hdr.NumGTEsPerGT) * 4
+	off := int64(sector) * SectorSize
+	if off+n > e.src.Size() {
+		return nil, vdisk.Corruptf("vmdk %s: %s entry %d points to grain table at sector %d, past the end of the file (%d bytes)", e.name, dir, i, sector, e.src.Size())
+	}
+	b := make([]byte, n)
+	if err := vdisk.ReadFull(e.src, b, off, fmt.Sprintf("vmdk %s: grain table %d", e.name, i)); err != nil {
+		return nil, err
+	}
+	gt := decodeTable(b)
+	e.gts.Add(sector, gt)
+	return gt, nil
+}
+
+// grain returns the grain table entry of grain g: 0 unallocated, 1 zeroed
+// (with the zeroed-GTE feature), otherwise the sector of its data.
+func (e *sparseExtent) grain(g int64) (uint32, error) {
+	per := int64(e.hdr.NumGTEsPerGT)
+	gt, err := e.grainTable(g / per)
+	if gt == nil || err != nil {
+		return 0, err
+	}
+	return gt[g%per], nil
+}
+
+func (e *sparseExtent) isData(gte uint32) bool {
+	return gte > 1 || (gte == 1 && !e.zeroedGTE)
+}
+
+// size is the extent's capacity in bytes.
+func (e *sparseExtent) size() int64 { return e.capacity }
+
+// readAt fills p from offset off of the extent; the range is inside it.
+// Grains stored back to back are read with one call.
+func (e *sparseExtent) readAt(p []byte, off int64) error {
+	var run struct {
+		p   []byte // pending plain read
+		off int64  // file offset of p[0]
+	}
+	flush := func() error {
+		if len(run.p) == 0 {
+			return nil
+		}
+		err := vdisk.ReadFull(e.src, run.p, run.off, "vmdk "+e.name+": grain data")
+		run.p = nil
+		return err
+	}
+	for len(p) > 0 {
+		g := off / e.grainBytes
+		in := off % e.grainBytes
+		n := min(int64(len(p)), e.grainBytes-in)
+		gte, err := e.grain(g)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !e.isData(gte):
+			clear(p[:n])
+		case e.compressed:
+			err = e.readCompressed(p[:n], g, gte, in)
+		default:
+			foff := int64(gte)*SectorSize + in
+			if foff+n > e.src.Size() {
+				return vdisk.Corruptf("vmdk %s: grain %d at sector %d extends past the end of the file (%d bytes)", e.name, g, gte, e.src.Size())
+			}
+			// p advances by exactly n per grain, so run.p can grow into it.
+			if len(run.p) > 0 && run.off+int64(len(run.p)) == foff {
+				run.p = run.p[:len(run.p)+int(n)]
+			} else {
+				if err := flush(); err != nil {
+					return err
+				}
+				run.p, run.off = p[:n], foff
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if e.compressed || !e.isData(gte) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		p, off = p[n:], off+n
+	}
+	return flush()
+}
+
+// readCompressed inflates grain g (entry gte) and copies the part starting
+// at in. Whole grains inflate straight into p.
+func (e *sparseExtent) readCompressed(p []byte, g int64, gte uint32, in int64) error {
+	want := min(e.grainBytes, e.capacity-g*e.grainBytes)
+	dst := p
+	if in != 0 || int64(len(p)) != want {
+		buf := e.grains.Get()
+		defer e.grains.Put(buf)
+		dst = (*buf)[:want]
+	}
+	if err := e.inflateGrain(dst, g, gte); err != nil {
+		return err
+	}
+	if &dst[0] != &p[0] {
+		copy(p, dst[in:])
+	}
+	return nil
+}
+
+// inflateGrain decompresses grain g stored at sector gte into dst, which
+// must be filled exactly.
+func (e *sparseExtent) inflateGrain(dst []byte, g int64, gte uint32) error {
+	off := int64(gte) * SectorSize
+	fsize := e.src.Size()
+	if off+grainMarkerSize > fsize {
+		return vdisk.Corruptf("vmdk %s: compressed grain %d at sector %d lies past the end of the file (%d bytes)", e.name, g, gte, fsize)
+	}
+	var hb [grainMarkerSize]byte
+	if err := vdisk.ReadFull(e.src, hb[:], off, "vmdk "+e.name+": grain marker"); err != nil {
+		return err
+	}
+	m := parseGrainMarker(hb[:])
+	if m.LBA != uint64(g)*e.hdr.GrainSize {
+		return vdisk.Corruptf("vmdk %s: grain marker at offset %d has LBA %d, expected %d for grain %d", e.name, off, m.LBA, uint64(g)*e.hdr.GrainSize, g)
+	}
+	if int64(m.Size) > fsize-off-grainMarkerSize || int64(m.Size) > 2*e.grainBytes+4096 {
+		return vdisk.Corruptf("vmdk %s: compressed grain %d at offset %d claims %d bytes; file is %d bytes, grain %d", e.name, g, off, m.Size, fsize, e.grainBytes)
+	}
+	zbuf := e.grains.Get()
+	defer e.grains.Put(zbuf)
+	z := *zbuf
+	if int64(m.Size) > int64(len(z)) {
+		z = make([]byte, m.Size) // incompressible grain grew slightly
+	}
+	z = z[:m.Size]
+	if err := vdisk.ReadFull(e.src, z, off+grainMarkerSize, "vmdk "+e.name+": compressed grain"); err != nil {
+		return err
+	}
+	if err := inflate(dst, z); err != nil {
+		return vdisk.Corruptf("vmdk %s: compressed grain %d at offset %d (%d bytes): %v", e.name, g, off, m.Size, err)
+	}
+	return nil
+}
+
+var zlibReaders sync.Pool // of io.ReadCloser that implement zlib.Resetter
+
+// inflate decompresses the zlib stream z into exactly len(dst) bytes.
+func inflate(dst, z []byte) error {
+	br := bytes.NewReader(z)
+	var zr io.ReadCloser
+	if v := zlibReaders.Get(); v != nil {
+		zr = v.(io.ReadCloser)
+		if err := zr.(zlib.Resetter).Reset(br, nil); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if zr, err = zlib.NewReader(br); err != nil {
+			return err
+		}
+	}
+	defer zlibReaders.Put(zr)
+	if _, err := io.ReadFull(zr, dst); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("inflates to fewer than the %d bytes of a grain", len(dst))
+		}
+		return err
+	}
+	return nil
+}
+
+// allocated lists the grains holding data, clipped to the capacity.
+func (e *sparseExtent) allocated() ([]vdisk.Extent, error) {
+	var out vdisk.Appender
+	per := int64(e.hdr.NumGTEsPerGT)
+	for i := range int64(len(e.gd)) {
+		gt, err := e.grainTable(i)
+		if err != nil {
+			return nil, err
+		}
+		for j, gte := range gt {
+			if !e.isData(gte) {
+				continue
+			}
+			start := (i*per + int64(j)) * e.grainBytes
+			if start >= e.capacity {
+				break
+			}
+			out.Add(start, min(e.grainBytes, e.capacity-start))
+		}
+	}
+	return out.List, nil
+}
