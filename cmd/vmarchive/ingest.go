@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/image"
+)
+
+func ingestCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ingest --vm NAME DISK=IMAGE...",
+		Short: "Capture disk images as a new recovery point of a VM",
+		Long: `Capture one or more disk images as a new point of a VM. Each argument is
+NAME=PATH: the disk's name in the archive and its image file. The format
+(raw, VMDK of any common subformat, qcow2 with backing files) is detected
+from the content. Unallocated areas of sparse images are not read.
+
+--changed takes a changed-areas list (offset/length pairs, as VMware CBT
+reports them, in JSON or one "offset length" pair per line): only those areas
+are read and every other chunk is taken from the VM's previous point of that
+disk. The result is still a full point. With several disks, give
+--changed DISK=FILE once per disk.`,
+		Example: `  vmarchive ingest --vm web01 disk0=web01.vmdk disk1=web01-data.qcow2
+  vmarchive ingest --vm web01 --point-time 2026-11-21T01:00:00Z disk0=web01.raw
+  vmarchive ingest --vm web01 --changed cbt.json disk0=web01.raw`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("give at least one DISK=IMAGE")
+			}
+			vm := v.GetString("vm")
+			if vm == "" {
+				return fmt.Errorf("--vm is required")
+			}
+			if err := catalog.ValidName("VM", vm); err != nil {
+				return err
+			}
+			var when time.Time
+			if s := v.GetString("point-time"); s != "" {
+				t, err := catalog.ParsePointTime(s)
+				if err != nil {
+					return fmt.Errorf("--point-time: %w", err)
+				}
+				when = t
+			}
+			specs, closeAll, err := openDisks(args, v.GetStringSlice("changed"))
+			defer closeAll()
+			if err != nil {
+				return err
+			}
+			repo, err := openRepo(cmd.Context(), v, cmd)
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			prog := newProgress("ingest " + vm)
+			m, err := ingest.Ingest(cmd.Context(), repo, ingest.Options{
+				VM: vm, Time: when, SourceKind: "image",
+				Progress: func(p ingest.Progress) { prog.update(p.Done, p.Total) },
+			}, specs)
+			prog.done()
+			if err != nil {
+				return err
+			}
+			if v.GetBool("json") {
+				return writeJSON(cmd.OutOrStdout(), m)
+			}
+			el := time.Since(prog.start)
+			fmt.Fprintf(cmd.OutOrStdout(), "point %s/%s created in %s\n", m.VM, m.Name(), el.Round(time.Millisecond))
+			for _, d := range m.Disks {
+				s := d.Stats
+				fmt.Fprintf(cmd.OutOrStdout(), "  %s: %s (%s), read %s, %d new chunks (%s stored), %d zero chunks, %s reused\n",
+					d.Name, formatBytes(d.Size), d.Format, formatBytes(s.ReadBytes), s.NewChunks, formatBytes(s.NewBytes), s.ZeroChunks, formatBytes(s.ReusedBytes))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().String("vm", "", "VM name (letters, digits, '-', '_', '.')")
+	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339 (default now)")
+	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
+	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
+	return cmd
+}
+
+// openDisks opens NAME=PATH arguments and their changed-areas lists.
+func openDisks(args, changed []string) ([]ingest.DiskSpec, func(), error) {
+	var specs []ingest.DiskSpec
+	var opened []image.Disk
+	closeAll := func() {
+		for _, d := range opened {
+			d.Close()
+		}
+	}
+	changedFor := map[string]string{}
+	for _, c := range changed {
+		name, file, ok := strings.Cut(c, "=")
+		if !ok {
+			if len(args) != 1 {
+				return nil, closeAll, fmt.Errorf("--changed %s: with several disks say which one: --changed DISK=FILE", c)
+			}
+			name, file = strings.SplitN(args[0], "=", 2)[0], c
+		}
+		changedFor[name] = file
+	}
+	for _, a := range args {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok || name == "" || path == "" {
+			return nil, closeAll, fmt.Errorf("disk argument %q: want NAME=PATH, e.g. disk0=web01.vmdk", a)
+		}
+		d, err := image.Open(path)
+		if err != nil {
+			return nil, closeAll, fmt.Errorf("disk %s: %w", name, err)
+		}
+		opened = append(opened, d)
+		spec := ingest.DiskSpec{Name: name, Disk: d, Source: path, Format: d.Format()}
+		if file, ok := changedFor[name]; ok {
+			delete(changedFor, name)
+			f, err := os.Open(file)
+			if err != nil {
+				return nil, closeAll, fmt.Errorf("disk %s: %w", name, err)
+			}
+			spec.Changed, err = ingest.ParseChanged(f, d.Size())
+			f.Close()
+			if err != nil {
+				return nil, closeAll, fmt.Errorf("disk %s: %s: %w", name, file, err)
+			}
+			if spec.Changed == nil {
+				spec.Changed = []image.Extent{}
+			}
+		}
+		specs = append(specs, spec)
+	}
+	for name := range changedFor {
+		return nil, closeAll, fmt.Errorf("--changed names disk %s, which is not being ingested", name)
+	}
+	return specs, closeAll, nil
+}

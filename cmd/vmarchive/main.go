@@ -1,0 +1,123 @@
+// Command vmarchive keeps the backup history of virtual machines and lets
+// people walk it as ordinary directories.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vmarchive/vmarchive/catalog"
+)
+
+// exitError carries a specific exit status (verify: 1 = damage found).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "vmarchive:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	os.Exit(2)
+}
+
+func newRoot() *cobra.Command {
+	v := viper.New()
+	root := &cobra.Command{
+		Use:   "vmarchive",
+		Short: "Deduplicated backup history of virtual machine disks",
+		Long: `vmarchive captures VM disks (image files: raw, VMDK, qcow2) into a
+deduplicated, compressed, content-addressed repository. Every capture is a
+full recovery point named by its UTC capture time; "latest" names a VM's
+newest point.
+
+Configuration: flags win over VMARCHIVE_* environment variables (for example
+VMARCHIVE_REPO), which win over the config file (--config, default
+~/.config/vmarchive/config.yaml, keys named like the long flags, e.g.
+"repo: /srv/vmarchive").
+
+Exit status: 0 success, 1 verify found damage, 2 error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return loadConfig(v, cmd)
+		},
+	}
+	root.PersistentFlags().String("config", "", "config file (default ~/.config/vmarchive/config.yaml)")
+	root.PersistentFlags().String("repo", "", "repository directory (env VMARCHIVE_REPO)")
+	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v))
+	return root
+}
+
+// loadConfig binds the flags of cmd to viper: flag > env > config file.
+func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
+	v.SetEnvPrefix("VMARCHIVE")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := v.BindPFlags(cmd.Flags()); err != nil {
+		return err
+	}
+	file := v.GetString("config")
+	explicit := file != ""
+	if !explicit {
+		if home, err := os.UserHomeDir(); err == nil {
+			file = filepath.Join(home, ".config", "vmarchive", "config.yaml")
+		}
+	}
+	if file == "" {
+		return nil
+	}
+	v.SetConfigFile(file)
+	if err := v.ReadInConfig(); err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		var nf viper.ConfigFileNotFoundError
+		if !explicit && errors.As(err, &nf) {
+			return nil
+		}
+		if _, statErr := os.Stat(file); !explicit && statErr != nil {
+			return nil
+		}
+		return fmt.Errorf("config file %s: %w", file, err)
+	}
+	return nil
+}
+
+func repoDir(v *viper.Viper) (string, error) {
+	dir := v.GetString("repo")
+	if dir == "" {
+		return "", errors.New("no repository: give --repo, set VMARCHIVE_REPO, or put repo: in the config file")
+	}
+	return dir, nil
+}
+
+// openRepo opens the repository for one command.
+func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command) (*catalog.Repo, error) {
+	dir, err := repoDir(v)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.Open(ctx, dir, catalog.Options{Command: "vmarchive " + cmd.Name()})
+}

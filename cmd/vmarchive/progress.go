@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// progress draws "done / total, rate, ETA" on stderr when it is a terminal
+// and stays silent otherwise.
+type progress struct {
+	start time.Time
+	label string
+	on    bool
+	drawn bool
+}
+
+func newProgress(label string) *progress {
+	return &progress{start: time.Now(), label: label, on: term.IsTerminal(int(os.Stderr.Fd()))}
+}
+
+func (p *progress) update(done, total int64) {
+	if !p.on {
+		return
+	}
+	el := time.Since(p.start).Seconds()
+	rate := float64(done) / max(el, 1e-3)
+	eta := "?"
+	if rate > 0 && total >= done {
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
+	}
+	fmt.Fprintf(os.Stderr, "\r\033[K%s %5.1f%%  %s / %s  %s/s  ETA %s", p.label, pct, formatBytes(done), formatBytes(total), formatBytes(int64(rate)), eta)
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+}
