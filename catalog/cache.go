@@ -16,10 +16,10 @@ type blobCache struct {
 	flight singleflight.Group
 
 	mu    sync.Mutex
-	used  int64                       // guarded by mu
-	order *list.List                  // of *cacheEntry, front = newest; guarded by mu
-	items map[ChunkID]*list.Element   // guarded by mu
-	leafs map[ChunkID][]ChunkID       // decoded leaves kept with their bytes; guarded by mu
+	used  int64                     // guarded by mu
+	order *list.List                // of *cacheEntry, front = newest; guarded by mu
+	items map[ChunkID]*list.Element // guarded by mu
+	leafs map[ChunkID][]ChunkID     // decoded leaves kept with their bytes; guarded by mu
 }
 
 type cacheEntry struct {

@@ -39,8 +39,8 @@ type DiskRecord struct {
 	Source string  `json:"source,omitempty"`
 	Format string  `json:"format,omitempty"`
 	// ChangeID is the vSphere CBT change id the disk was read at.
-	ChangeID string     `json:"change_id,omitempty"`
-	Stats    DiskStats  `json:"stats"`
+	ChangeID string    `json:"change_id,omitempty"`
+	Stats    DiskStats `json:"stats"`
 }
 
 // DiskStats records what the ingest of one disk did.

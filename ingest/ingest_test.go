@@ -73,7 +73,7 @@ func TestSparseDiskReadsOnlyAllocated(t *testing.T) {
 	cs := int64(r.Config().ChunkSize)
 	data := make([]byte, 20*cs+123)
 	rng := rand.New(rand.NewSource(1))
-	rng.Read(data[3*cs : 4*cs+10])  // spills 10 bytes into chunk 4
+	rng.Read(data[3*cs : 4*cs+10])    // spills 10 bytes into chunk 4
 	rng.Read(data[15*cs+5 : 15*cs+9]) // a few bytes inside chunk 15
 	rng.Read(data[20*cs:])            // the short tail
 	d := &memDisk{data: data, alloc: []image.Extent{{Off: 15*cs + 5, Len: 4}, {Off: 3 * cs, Len: cs + 10}, {Off: 20 * cs, Len: 123}}}
