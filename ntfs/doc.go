@@ -1,0 +1,24 @@
+// Package ntfs reads NTFS volumes over an io.ReaderAt, read-only, and shows
+// them the way ntfs-3g (with its default streams_interface=xattr) and The
+// Sleuth Kit see them.
+//
+// # Model
+//
+// An inode number is an MFT record number; hard links share it. Directory
+// listings come from the $I30 index (names taken from the index entries, so
+// every hard link appears under its own name), lookups walk the index
+// B+tree with the volume's $UpCase table. Alternate data streams appear as
+// "user.<stream>" extended attributes; NTFS metadata appears under ntfs-3g's
+// "system.ntfs_*" attribute names with ntfs-3g's byte layouts.
+//
+// # What is not done
+//
+// The $LogFile is never replayed: a dirty volume is read as it is on disk
+// and reported by Info. EFS-encrypted files and cloud placeholders cannot be
+// read and say so.
+//
+// # Concurrency and memory
+//
+// An FS and its Files are safe for concurrent use. Parsed MFT records and
+// decompressed units are kept in bounded caches.
+package ntfs
