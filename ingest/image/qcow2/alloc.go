@@ -8,8 +8,11 @@ import (
 
 // Allocated lists the ranges that may hold data: clusters (or subclusters)
 // with data in this image, plus whatever the backing chain has allocated
-// where this image defers to it. Zero clusters mask the backing file.
+// where this image defers to it. Zero clusters mask the backing file, and
+// clusters whose host bytes are file-system holes (preallocation=metadata)
+// are left out.
 func (d *Disk) Allocated() ([]vdisk.Extent, error) {
+	var plain vdisk.MappedAppender
 	var data, unalloc vdisk.Appender
 	for off := int64(0); off < d.size; {
 		m, err := d.lookup(off)
@@ -18,14 +21,20 @@ func (d *Disk) Allocated() ([]vdisk.Extent, error) {
 		}
 		n := min(m.n, d.size-off)
 		switch m.kind {
-		case kindData, kindCompressed:
+		case kindData:
+			plain.Add(off, n, m.host)
+		case kindCompressed:
 			data.Add(off, n)
 		case kindUnalloc:
 			unalloc.Add(off, n)
 		}
 		off += n
 	}
-	out := data.List
+	out, err := vdisk.DropHoles(d.src, plain.List)
+	if err != nil {
+		return nil, fmt.Errorf("qcow2 %s: holes of the image file: %w", d.name, err)
+	}
+	out = append(out, data.List...)
 	if d.backing != nil && len(unalloc.List) > 0 {
 		b, err := d.backing.Allocated()
 		if err != nil {

@@ -341,9 +341,11 @@ func inflate(dst, z []byte) error {
 	return nil
 }
 
-// allocated lists the grains holding data, clipped to the capacity.
+// allocated lists the grains holding data, clipped to the capacity;
+// uncompressed grains whose bytes are holes in the file are left out.
 func (e *sparseExtent) allocated() ([]vdisk.Extent, error) {
 	var out vdisk.Appender
+	var plain vdisk.MappedAppender
 	per := int64(e.hdr.NumGTEsPerGT)
 	for i := range int64(len(e.gd)) {
 		gt, err := e.grainTable(i)
@@ -358,8 +360,17 @@ func (e *sparseExtent) allocated() ([]vdisk.Extent, error) {
 			if start >= e.capacity {
 				break
 			}
-			out.Add(start, min(e.grainBytes, e.capacity-start))
+			n := min(e.grainBytes, e.capacity-start)
+			if e.compressed {
+				out.Add(start, n)
+			} else {
+				plain.Add(start, n, int64(gte)*SectorSize)
+			}
 		}
 	}
-	return out.List, nil
+	ext, err := vdisk.DropHoles(e.src, plain.List)
+	if err != nil {
+		return nil, err
+	}
+	return vdisk.Coalesce(append(out.List, ext...)), nil
 }

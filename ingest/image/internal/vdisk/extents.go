@@ -70,3 +70,53 @@ func Shift(dst, ext []Extent, delta int64) []Extent {
 	}
 	return dst
 }
+
+// Mapped is a virtual range [Off, Off+Len) stored at host offset Host.
+type Mapped struct{ Off, Len, Host int64 }
+
+// MappedAppender collects mapped ranges in virtual order, merging ranges
+// contiguous in both the virtual disk and the host file.
+type MappedAppender struct{ List []Mapped }
+
+// Add appends a mapped range.
+func (a *MappedAppender) Add(off, n, host int64) {
+	if n <= 0 {
+		return
+	}
+	if k := len(a.List); k > 0 {
+		last := &a.List[k-1]
+		if last.Off+last.Len == off && last.Host+last.Len == host {
+			last.Len += n
+			return
+		}
+	}
+	a.List = append(a.List, Mapped{off, n, host})
+}
+
+// DropHoles returns the virtual extents of runs whose host bytes hold data
+// in src, which matters for images with preallocated but never written
+// clusters. Without SEEK_DATA support every run counts as data.
+func DropHoles(src Source, runs []Mapped) ([]Extent, error) {
+	dr, ok := src.(DataRanger)
+	if !ok || len(runs) == 0 {
+		out := make([]Extent, 0, len(runs))
+		for _, r := range runs {
+			out = append(out, Extent{r.Off, r.Len})
+		}
+		return out, nil
+	}
+	host, err := dr.DataExtents(0, src.Size())
+	if err != nil {
+		return nil, err
+	}
+	var out []Extent
+	for _, r := range runs {
+		i := sort.Search(len(host), func(i int) bool { return host[i].End() > r.Host })
+		for ; i < len(host) && host[i].Off < r.Host+r.Len; i++ {
+			lo := max(host[i].Off, r.Host)
+			hi := min(host[i].End(), r.Host+r.Len)
+			out = append(out, Extent{r.Off + lo - r.Host, hi - lo})
+		}
+	}
+	return out, nil
+}
