@@ -1,0 +1,105 @@
+package partition
+
+import (
+	"fmt"
+	"io"
+	"math"
+)
+
+// LV returns the logical volume called name, or nil.
+func (vg *VolumeGroup) LV(name string) *LogicalVolume {
+	for i := range vg.LVs {
+		if vg.LVs[i].Name == name {
+			return &vg.LVs[i]
+		}
+	}
+	return nil
+}
+
+// Open returns a reader over the contents of the logical volume called
+// name. Only linear LVs (striped segments with one stripe), on PVs that were
+// among the scanned devices, can be opened; others give an error wrapping
+// errors.ErrUnsupported such as "unsupported: striped LV vg/lv".
+// Inconsistent segment maps give an error wrapping ErrCorrupt.
+func (vg *VolumeGroup) Open(name string) (*io.SectionReader, error) {
+	lv := vg.LV(name)
+	if lv == nil {
+		return nil, fmt.Errorf("open LV %s/%s: no such logical volume", vg.Name, name)
+	}
+	if vg.isSnapshotCOW(name) {
+		return nil, unsupportedf("snapshot LV %s/%s", vg.Name, name)
+	}
+	lr := &lvReader{}
+	var next int64 // next LV extent expected
+	for _, seg := range lv.Segments {
+		if err := vg.checkLinear(lv, seg); err != nil {
+			return nil, err
+		}
+		if seg.StartExtent != next {
+			return nil, corruptf("LV %s/%s: segment at extent %d, want %d (gap or overlap)", vg.Name, lv.Name, seg.StartExtent, next)
+		}
+		s, err := vg.mapSegment(lv, seg)
+		if err != nil {
+			return nil, err
+		}
+		lr.segs = append(lr.segs, s)
+		next += seg.ExtentCount
+	}
+	if next*vg.ExtentSize != lv.Size {
+		return nil, corruptf("LV %s/%s: segments cover %d extents, size is %d bytes", vg.Name, lv.Name, next, lv.Size)
+	}
+	return io.NewSectionReader(lr, 0, lv.Size), nil
+}
+
+// checkLinear rejects segments that are not one stripe on a scanned PV.
+func (vg *VolumeGroup) checkLinear(lv *LogicalVolume, seg Segment) error {
+	switch {
+	case seg.Type != "striped":
+		return unsupportedf("%s LV %s/%s", seg.Type, vg.Name, lv.Name)
+	case len(seg.Stripes) != 1:
+		return unsupportedf("striped LV %s/%s (%d stripes)", vg.Name, lv.Name, len(seg.Stripes))
+	}
+	return nil
+}
+
+// mapSegment places a linear segment on its PV, checking it lies within the
+// PV's extents and the device.
+func (vg *VolumeGroup) mapSegment(lv *LogicalVolume, seg Segment) (lvSegment, error) {
+	st := seg.Stripes[0]
+	var pv *PhysicalVolume
+	for i := range vg.PVs {
+		if vg.PVs[i].Name == st.PV {
+			pv = &vg.PVs[i]
+		}
+	}
+	if pv == nil {
+		return lvSegment{}, corruptf("LV %s/%s: segment at extent %d names unknown PV %q", vg.Name, lv.Name, seg.StartExtent, st.PV)
+	}
+	dev := vg.devs[pv.UUID]
+	if dev == nil {
+		return lvSegment{}, unsupportedf("LV %s/%s is partly on PV %s (%s, last seen as %s), which is not among the scanned devices (a VG spanning disks)", vg.Name, lv.Name, pv.Name, pv.UUID, pv.Device)
+	}
+	if st.StartExtent > pv.PECount || seg.ExtentCount > pv.PECount-st.StartExtent {
+		return lvSegment{}, corruptf("LV %s/%s: extents %d+%d beyond the %d extents of PV %s", vg.Name, lv.Name, st.StartExtent, seg.ExtentCount, pv.PECount, pv.Name)
+	}
+	off, length := pv.PEStart+st.StartExtent*vg.ExtentSize, seg.ExtentCount*vg.ExtentSize
+	if pv.PECount > (math.MaxInt64-pv.PEStart)/vg.ExtentSize || off > dev.size || length > dev.size-off {
+		return lvSegment{}, corruptf("LV %s/%s: segment at extent %d lies at PV %s bytes %d+%d, beyond the %d-byte device", vg.Name, lv.Name, seg.StartExtent, pv.Name, off, length, dev.size)
+	}
+	start := seg.StartExtent * vg.ExtentSize
+	return lvSegment{start: start, end: start + length, dev: dev.r, off: off}, nil
+}
+
+// isSnapshotCOW reports whether LV name holds the data of an old-style
+// snapshot: its own segments look linear, but they hold the COW exceptions,
+// not a volume.
+func (vg *VolumeGroup) isSnapshotCOW(name string) bool {
+	for _, lv := range vg.LVs {
+		for _, seg := range lv.Segments {
+			if seg.Type == "snapshot" && seg.cowStore == name {
+				return true
+			}
+		}
+	}
+	return false
+}
