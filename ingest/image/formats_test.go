@@ -56,6 +56,13 @@ func TestFormats(t *testing.T) {
 	t.Run("raw", func(t *testing.T) {
 		testImage(t, ref, "raw", "raw")
 	})
+	t.Run("vmdk-streamOptimized-vmware-layout", func(t *testing.T) {
+		qimg := filepath.Join(t.TempDir(), "qemu.vmdk")
+		run(t, script("mkvariant.sh"), "vmdk-streamOptimized", ref, qimg)
+		img := filepath.Join(t.TempDir(), "vmware.vmdk")
+		toVMwareStream(t, qimg, img)
+		testImage(t, img, "", "vmdk-streamOptimized")
+	})
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), v.name+".img")
