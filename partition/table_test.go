@@ -314,7 +314,7 @@ func TestDamaged(t *testing.T) {
 	})
 	t.Run("both GPT headers", func(t *testing.T) {
 		img := buildImage(t, "gpt.sh")
-		patch(t, img, 512+16, []byte{1, 2, 3, 4})       // primary header CRC
+		patch(t, img, 512+16, []byte{1, 2, 3, 4})        // primary header CRC
 		patch(t, img, 64<<20-512+16, []byte{1, 2, 3, 4}) // backup header CRC
 		_, err := read(t, img)
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "at byte 512") || !strings.Contains(err.Error(), fmt.Sprint("at byte ", 64<<20-512)) {
