@@ -149,3 +149,7 @@ func (r *Repo) Dir() string { return r.dir }
 
 // Backend returns the store's backend.
 func (r *Repo) Backend() backend.Backend { return r.be }
+
+// ControlPath is the unix socket on which the process holding the
+// repository in dir serves other commands (package control).
+func ControlPath(dir string) string { return filepath.Join(dir, "ctl.sock") }

@@ -24,7 +24,7 @@ func catCmd(v *viper.Viper) *cobra.Command {
 			if vm == "" || disk == "" {
 				return fmt.Errorf("--vm and --disk are required")
 			}
-			repo, err := openRepo(cmd.Context(), v, cmd)
+			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
 			}
@@ -65,5 +65,6 @@ func catCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().String("point", "latest", "point time or latest")
 	cmd.Flags().String("disk", "", "disk name")
 	cmd.Flags().StringP("output", "o", "", "write to FILE instead of stdout")
+	pathFlag(cmd, "output")
 	return cmd
 }

@@ -55,13 +55,13 @@ disk. The result is still a full point. With several disks, give
 			if err != nil {
 				return err
 			}
-			repo, err := openRepo(cmd.Context(), v, cmd)
+			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
-			prog := newProgress("ingest " + vm)
-			m, err := ingest.Ingest(cmd.Context(), repo, ingest.Options{
+			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
+			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
 				VM: vm, Time: when, SourceKind: "image",
 				Progress: func(p ingest.Progress) { prog.update(p.Done, p.Total) },
 			}, specs)
@@ -85,6 +85,7 @@ disk. The result is still a full point. With several disks, give
 	cmd.Flags().String("vm", "", "VM name (letters, digits, '-', '_', '.')")
 	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339 (default now)")
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
+	pathFlag(cmd, "changed")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
 	return cmd
 }

@@ -14,8 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-
-	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // exitError carries a specific exit status (verify: 1 = damage found).
@@ -24,22 +22,20 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRoot()
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return
+	if code := reportError(os.Stderr, root.ExecuteContext(ctx)); code != 0 {
+		os.Exit(code)
 	}
-	fmt.Fprintln(os.Stderr, "vmarchive:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		os.Exit(ee.code)
-	}
-	os.Exit(2)
 }
 
 func newRoot() *cobra.Command {
@@ -111,13 +107,4 @@ func repoDir(v *viper.Viper) (string, error) {
 		return "", errors.New("no repository: give --repo, set VMARCHIVE_REPO, or put repo: in the config file")
 	}
 	return dir, nil
-}
-
-// openRepo opens the repository for one command.
-func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command) (*catalog.Repo, error) {
-	dir, err := repoDir(v)
-	if err != nil {
-		return nil, err
-	}
-	return catalog.Open(ctx, dir, catalog.Options{Command: "vmarchive " + cmd.Name()})
 }

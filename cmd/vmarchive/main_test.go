@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/control"
 )
 
 // These tests drive the real binary, as a user would.
@@ -432,5 +433,54 @@ func TestBadInput(t *testing.T) {
 	}
 	if r := run(t, repo, nil, "init"); r.code != 2 || !strings.Contains(r.stderr, "not empty") {
 		t.Errorf("init over a repository: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestCommandsGoThroughHolder holds the repository in this process, serving
+// the control socket as a mount would, and runs the real CLI against it:
+// ingest, points, cat and verify all run inside the holder.
+func TestCommandsGoThroughHolder(t *testing.T) {
+	v1, _ := demoDisks(t)
+	repo := newRepo(t)
+	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test holder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	srv, err := control.Listen(catalog.ControlPath(repo), serveHeld(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	// Relative paths are resolved in the client's directory.
+	dir := filepath.Dir(v1)
+	cmd := exec.Command(vmarchiveBin(t), "ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "disk0="+filepath.Base(v1))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "point web01/2026-11-20T01:00:00Z created") {
+		t.Fatalf("forwarded ingest: %v\n%s", err, out)
+	}
+	// The holder sees the new point at once.
+	if p, err := r.Point("web01", "latest"); err != nil || p.Name() != "2026-11-20T01:00:00Z" {
+		t.Fatalf("holder does not see the point: %v", err)
+	}
+	if out := mustRun(t, repo, "points"); !strings.Contains(out, "web01") {
+		t.Fatalf("forwarded points: %s", out)
+	}
+	// cat to stdout streams the disk through the socket.
+	c := exec.Command(vmarchiveBin(t), "cat", "--vm", "web01", "--disk", "disk0")
+	c.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	got, err := c.Output()
+	if err != nil || !bytes.Equal(got, readFile(t, v1)) {
+		t.Fatalf("forwarded cat: %v, %d bytes", err, len(got))
+	}
+	if out := mustRun(t, repo, "verify"); !strings.Contains(out, "0 problems") {
+		t.Fatalf("forwarded verify: %s", out)
+	}
+	// Errors keep their exit status and message.
+	res := run(t, repo, nil, "cat", "--vm", "nope", "--disk", "d", "-o", filepath.Join(t.TempDir(), "x"))
+	if res.code != 2 || !strings.Contains(res.stderr, "VM nope has no points") {
+		t.Fatalf("forwarded error: %d %q", res.code, res.stderr)
 	}
 }

@@ -16,7 +16,7 @@ func pointsCmd(v *viper.Viper) *cobra.Command {
 		Example: "  vmarchive points --vm web01\n  vmarchive points --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, err := openRepo(cmd.Context(), v, cmd)
+			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -11,14 +12,16 @@ import (
 // progress draws "done / total, rate, ETA" on stderr when it is a terminal
 // and stays silent otherwise.
 type progress struct {
+	w     io.Writer
 	start time.Time
 	label string
 	on    bool
 	drawn bool
 }
 
-func newProgress(label string) *progress {
-	return &progress{start: time.Now(), label: label, on: term.IsTerminal(int(os.Stderr.Fd()))}
+func newProgress(w io.Writer, label string) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, start: time.Now(), label: label, on: ok && term.IsTerminal(int(f.Fd()))}
 }
 
 func (p *progress) update(done, total int64) {
@@ -35,12 +38,12 @@ func (p *progress) update(done, total int64) {
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)
 	}
-	fmt.Fprintf(os.Stderr, "\r\033[K%s %5.1f%%  %s / %s  %s/s  ETA %s", p.label, pct, formatBytes(done), formatBytes(total), formatBytes(int64(rate)), eta)
+	fmt.Fprintf(p.w, "\r\033[K%s %5.1f%%  %s / %s  %s/s  ETA %s", p.label, pct, formatBytes(done), formatBytes(total), formatBytes(int64(rate)), eta)
 	p.drawn = true
 }
 
 func (p *progress) done() {
 	if p.drawn {
-		fmt.Fprint(os.Stderr, "\r\033[K")
+		fmt.Fprint(p.w, "\r\033[K")
 	}
 }

@@ -20,12 +20,12 @@ Exit status 1 when anything is damaged.`,
 		Example: "  vmarchive verify\n  vmarchive verify --vm web01 --point latest --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, err := openRepo(cmd.Context(), v, cmd)
+			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
-			prog := newProgress("verify")
+			prog := newProgress(cmd.ErrOrStderr(), "verify")
 			res, err := repo.Verify(cmd.Context(), catalog.VerifyOptions{
 				VM: v.GetString("vm"), Point: v.GetString("point"),
 				Progress: func(done, total int64) { prog.update(done, total) },
