@@ -56,7 +56,9 @@ func catCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			if f, ok := out.(*os.File); ok && f != os.Stdout {
-				return f.Sync()
+				if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+					return f.Sync()
+				}
 			}
 			return nil
 		},
