@@ -17,7 +17,7 @@ func TestUnsupported(t *testing.T) {
 	p := func(name string) string { return filepath.Join(dir, name) }
 	tests := []struct {
 		name, img, want string
-		make             []string
+		make            []string
 	}{
 		{"qcow2-zstd", p("zstd.qcow2"), "zstd", []string{"convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", ref, p("zstd.qcow2")}},
 		{"qcow2-luks", p("luks.qcow2"), "encrypted", []string{"create", "-q", "--object", "secret,id=s0,data=pw", "-f", "qcow2",

@@ -14,21 +14,43 @@ import (
 func (d *Disk) Allocated() ([]vdisk.Extent, error) {
 	var plain vdisk.MappedAppender
 	var data, unalloc vdisk.Appender
-	for off := int64(0); off < d.size; {
-		m, err := d.lookup(off)
+	covers := d.l2Entries * d.clusterSize
+	for l1i := range int64(len(d.l1)) {
+		base := l1i * covers
+		if base >= d.size {
+			break
+		}
+		table, err := d.l2table(l1i)
 		if err != nil {
 			return nil, err
 		}
-		n := min(m.n, d.size-off)
-		switch m.kind {
-		case kindData:
-			plain.Add(off, n, m.host)
-		case kindCompressed:
-			data.Add(off, n)
-		case kindUnalloc:
-			unalloc.Add(off, n)
+		if table == nil {
+			unalloc.Add(base, min(covers, d.size-base))
+			continue
 		}
-		off += n
+		for l2i := range d.l2Entries {
+			vc := base/d.clusterSize + l2i
+			for in := int64(0); in < d.clusterSize; {
+				off := vc*d.clusterSize + in
+				if off >= d.size {
+					break
+				}
+				m, err := d.entryMapping(table, l2i, vc, in)
+				if err != nil {
+					return nil, err
+				}
+				n := min(m.n, d.size-off)
+				switch m.kind {
+				case kindData:
+					plain.Add(off, n, m.host)
+				case kindCompressed:
+					data.Add(off, n)
+				case kindUnalloc:
+					unalloc.Add(off, n)
+				}
+				in += m.n
+			}
+		}
 	}
 	out, err := vdisk.DropHoles(d.src, plain.List)
 	if err != nil {

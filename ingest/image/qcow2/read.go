@@ -43,6 +43,11 @@ func (d *Disk) lookup(off int64) (mapping, error) {
 		covers := d.l2Entries * d.clusterSize
 		return mapping{kind: kindUnalloc, n: covers - off%covers}, nil
 	}
+	return d.entryMapping(table, l2i, vc, in)
+}
+
+// entryMapping maps offset in of virtual cluster vc, entry l2i of table.
+func (d *Disk) entryMapping(table []uint64, l2i, vc, in int64) (mapping, error) {
 	w := int64(1)
 	if d.extL2 {
 		w = 2

@@ -15,9 +15,9 @@ import (
 
 // Limits that keep a hostile header from asking for absurd work.
 const (
-	maxGrainSectors = 1 << 16 // 32 MiB grains
-	maxGTEsPerGT    = 1 << 16
-	gtCacheTables   = 4096 // grain tables kept decoded (2 KiB each in practice)
+	maxGrainSectors = 1 << 12 // 2 MiB grains; VMware writes 128 sectors
+	maxGTEsPerGT    = 1 << 12 // VMware writes 512
+	gtCacheBytes    = 8 << 20 // decoded grain tables kept per extent
 )
 
 // sparseExtent reads one hosted sparse or stream-optimized extent.
@@ -98,7 +98,7 @@ func newSparseExtent(src vdisk.Source, name string, h SparseExtentHeader) (*spar
 		// A damaged redundant directory only costs the fallback.
 		e.rgd, _ = e.readGD(h.RGDOffset, n, "redundant grain directory")
 	}
-	e.gts = vdisk.NewLRU[uint32, []uint32](gtCacheTables)
+	e.gts = vdisk.NewLRU[uint32, []uint32](gtCacheBytes / (4 * int(h.NumGTEsPerGT)))
 	e.grains = vdisk.NewBufPool(int(e.grainBytes))
 	return e, nil
 }
