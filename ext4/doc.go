@@ -1,0 +1,48 @@
+// Package ext4 reads ext2, ext3 and ext4 filesystems, read-only, over an
+// io.ReaderAt. It depends on the standard library only.
+//
+// # Model
+//
+// Files are addressed by their ext4 inode number, which is stable across
+// opens; the root directory is inode 2 and hard links share one inode. The
+// API mirrors the project's guestfs.FS interface: Stat, Lookup, ReadDir,
+// Open (a *File with a concurrent-safe ReadAt), Readlink, ListXattr and
+// GetXattr, plus File.Extents and FS.Allocation for forensic block diffs.
+//
+// # On-disk structures
+//
+// Each on-disk structure is decoded in its own file (superblock.go,
+// groupdesc.go, inode.go, extent.go, dirent.go, dxdir.go, xattr.go, acl.go),
+// named after the kernel struct it mirrors (fs/ext4/ext4.h and friends).
+// Bytes are read in one function and decoded in another; every offset is
+// bounds-checked before slicing and no on-disk count is trusted.
+//
+// # Supported features
+//
+// 32- and 64-byte group descriptors (64bit), flex_bg, meta_bg, sparse_super
+// and sparse_super2, 128-byte and larger inodes, huge_file, 34-bit
+// timestamps with nanoseconds, extents (unwritten extents read as zeros) and
+// ext2/3 indirect block maps, holes, inline_data files and directories,
+// linear and hashed (htree) directories with the legacy, half_md4 and tea
+// hashes in their signed and unsigned variants, casefold directories,
+// fast/slow/inline symlinks, device nodes, fifos and sockets, extended
+// attributes in the inode body, in an external block and in EA inodes, and
+// POSIX ACLs converted to the Linux system.posix_acl_* xattr format.
+//
+// # Integrity
+//
+// With metadata_csum, the checksums of the superblock, group descriptors,
+// inodes, extent tree blocks, directory leaf and index blocks and xattr
+// blocks are verified. A mismatch is an error wrapping ErrCorrupt that names
+// the object (inode, block or group) and fails only operations that need
+// that object. Options.IgnoreChecksums turns verification off.
+//
+// Unknown incompatible features are refused with an error wrapping
+// errors.ErrUnsupported. Encrypted (fscrypt) inodes can be stated but
+// Open, ReadDir, Lookup and Readlink on them fail with ErrEncrypted.
+//
+// A volume whose journal needs recovery (the needs_recovery flag) is read as
+// it is on disk, like debugfs and The Sleuth Kit do: the journal is not
+// replayed. Info reports NeedsRecovery and a warning, because the most
+// recent metadata changes may be missing or half-applied.
+package ext4
