@@ -86,7 +86,7 @@ func decodeLinkReparse(v []byte) ([]uint16, uint32, bool) {
 	return decodeUTF16(d[hdr+off : hdr+off+l]), flags, true
 }
 
-func u16s(s string) []uint16 { return utf16.Encode([]rune(s)) }
+func u16s(s string) []uint16  { return utf16.Encode([]rune(s)) }
 func str16(u []uint16) string { return string(utf16.Decode(u)) }
 
 // fullLink translates \??\X:\path and \??\Volume{...}\ targets.
