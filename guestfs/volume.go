@@ -1,0 +1,189 @@
+package guestfs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/vmarchive/vmarchive/ext4"
+	"github.com/vmarchive/vmarchive/fat"
+	"github.com/vmarchive/vmarchive/ntfs"
+	"github.com/vmarchive/vmarchive/partition"
+)
+
+// ErrUnknownFS means a volume holds no filesystem this package reads.
+var ErrUnknownFS = errors.New("no known filesystem")
+
+// Volume is one place a filesystem can live: a partition, an LVM logical
+// volume, or a whole unpartitioned disk.
+type Volume struct {
+	// Name is the volume's name in the mounted tree: "p2" for partition 2,
+	// "fs" for an unpartitioned disk, "lvm/<vg>/<lv>" for a logical volume.
+	Name      string
+	Size      int64
+	Offset    int64 // byte offset on the disk; -1 for a logical volume
+	Partition *partition.Partition
+	Reader    io.ReaderAt
+	// Kind is what the volume holds: "ext4" (any ext2/3/4), "ntfs", "vfat",
+	// "lvm2" (a physical volume), "" when unknown.
+	Kind  string
+	Label string
+	// FS is the open filesystem; nil when there is none, and then Err says why.
+	FS  FS
+	Err error
+}
+
+// Disk is what a disk image holds.
+type Disk struct {
+	Table    *partition.Table
+	Volumes  []*Volume
+	Warnings []string
+}
+
+// Options pass reader options through.
+type Options struct {
+	Ext4 *ext4.Options
+	NTFS *ntfs.Options
+	FAT  *fat.Options
+}
+
+// OpenDisk reads the partition table of a disk and opens the filesystem
+// of every volume it finds. Only an unreadable disk is an error: a volume
+// whose filesystem is unknown or damaged is listed with Err set.
+func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	t, err := partition.Read(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("partition table: %w", err)
+	}
+	d := &Disk{Table: t, Warnings: append([]string(nil), t.Warnings...)}
+	if t.Scheme == "none" {
+		d.Volumes = append(d.Volumes, openVolume(&Volume{Name: "fs", Size: size, Reader: r}, opts))
+	}
+	for i := range t.Partitions {
+		p := &t.Partitions[i]
+		if p.Extended {
+			continue // a container of logical partitions, listed themselves
+		}
+		v := &Volume{Name: "p" + strconv.Itoa(p.Index), Size: p.Size, Offset: p.Start, Partition: p, Reader: p.Section(r)}
+		d.Volumes = append(d.Volumes, openVolume(v, opts))
+	}
+	d.addLVM(opts)
+	return d, nil
+}
+
+// addLVM exposes the logical volumes of the physical volumes found.
+func (d *Disk) addLVM(opts *Options) {
+	var pvs []*io.SectionReader
+	for _, v := range d.Volumes {
+		if v.Kind == "lvm2" {
+			pvs = append(pvs, io.NewSectionReader(v.Reader, 0, v.Size))
+		}
+	}
+	if len(pvs) == 0 {
+		return
+	}
+	vgs, err := partition.ScanLVM(pvs)
+	if err != nil {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("LVM: %v", err))
+	}
+	for _, vg := range vgs {
+		d.Warnings = append(d.Warnings, vg.Warnings...)
+		for _, lv := range vg.LVs {
+			if !lv.Visible {
+				continue
+			}
+			v := &Volume{Name: "lvm/" + vg.Name + "/" + lv.Name, Size: lv.Size, Offset: -1}
+			sr, err := vg.Open(lv.Name)
+			if err != nil {
+				v.Err = err
+				d.Volumes = append(d.Volumes, v)
+				continue
+			}
+			v.Reader = sr
+			d.Volumes = append(d.Volumes, openVolume(v, opts))
+		}
+	}
+}
+
+// openVolume detects the volume's filesystem and opens it.
+func openVolume(v *Volume, opts *Options) *Volume {
+	head := make([]byte, 4096)
+	n, err := v.Reader.ReadAt(head, 0)
+	if n < len(head) && err != nil && err != io.EOF {
+		v.Err = fmt.Errorf("%s: read first block: %w", v.Name, err)
+		return v
+	}
+	head = head[:n]
+	v.Kind = detect(head)
+	switch v.Kind {
+	case "ext4":
+		fs, err := ext4.Open(v.Reader, v.Size, opts.Ext4)
+		if err == nil {
+			v.FS, v.Label = ext4FS{fs}, fs.Info().Label
+		}
+		v.Err = err
+	case "ntfs":
+		fs, err := ntfs.Open(v.Reader, v.Size, opts.NTFS)
+		if err == nil {
+			v.FS, v.Label = ntfsFS{fs}, fs.Info().Label
+		}
+		v.Err = err
+	case "vfat":
+		fs, err := fat.Open(v.Reader, v.Size, opts.FAT)
+		if err == nil {
+			v.FS, v.Label = fatFS{fs}, fs.Info().Label
+		}
+		v.Err = err
+	case "lvm2":
+		v.Err = fmt.Errorf("LVM physical volume: its logical volumes are listed under lvm/")
+	default:
+		v.Err = ErrUnknownFS
+	}
+	if v.Err != nil && v.Kind != "" {
+		v.Err = fmt.Errorf("%s: %s: %w", v.Name, v.Kind, v.Err)
+	}
+	return v
+}
+
+// detect names the filesystem by its magic numbers.
+func detect(b []byte) string {
+	switch {
+	case len(b) >= 1024+58 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53:
+		return "ext4"
+	case len(b) >= 11 && string(b[3:11]) == "NTFS    ":
+		return "ntfs"
+	case isLVM(b):
+		return "lvm2"
+	case isFAT(b):
+		return "vfat"
+	}
+	return ""
+}
+
+func isLVM(b []byte) bool {
+	for s := 0; s+512 <= len(b) && s < 4*512; s += 512 {
+		if string(b[s:s+8]) == "LABELONE" && string(b[s+24:s+32]) == "LVM2 001" {
+			return true
+		}
+	}
+	return false
+}
+
+// isFAT checks a boot sector with a FAT BPB: a jump, sane geometry and the
+// 0x55AA signature (as blkid's vfat probe does, without trusting labels).
+func isFAT(b []byte) bool {
+	if len(b) < 512 || b[510] != 0x55 || b[511] != 0xAA || (b[0] != 0xEB && b[0] != 0xE9) {
+		return false
+	}
+	bps := binary.LittleEndian.Uint16(b[11:])
+	spc := b[13]
+	fats := b[16]
+	ok := bps >= 512 && bps <= 4096 && bps&(bps-1) == 0 && spc != 0 && spc&(spc-1) == 0 && fats >= 1 && fats <= 2
+	return ok && (bytes.Equal(b[54:57], []byte("FAT")) || bytes.Equal(b[82:85], []byte("FAT")) || binary.LittleEndian.Uint16(b[14:]) > 0)
+}
