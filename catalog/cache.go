@@ -120,3 +120,10 @@ func (r *Repo) leaf(ctx context.Context, id ChunkID, n int) ([]ChunkID, error) {
 	r.cache.mu.Unlock()
 	return ids, nil
 }
+
+// ReadBlob returns the verified content of a stored blob, such as a
+// captured configuration file, of at most maxSize bytes. The result is
+// shared: callers must not modify it.
+func (r *Repo) ReadBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
+	return r.readBlob(ctx, id, maxSize)
+}

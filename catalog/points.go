@@ -3,7 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -46,20 +46,45 @@ func decodeCatalogPoint(k, v []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// VMs returns the names of the VMs that have points.
+// VMs returns the names of the VMs that have points, in name order. It
+// reads keys only, skipping from one VM to the next.
 func (r *Repo) VMs() ([]string, error) {
-	pts, err := r.Points("")
+	lo, hi := vmPrefix("")
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list VMs: %w", err)
 	}
+	defer it.Close()
 	var out []string
-	for _, p := range pts {
-		if len(out) == 0 || out[len(out)-1] != p.VM {
-			out = append(out, p.VM)
+	for valid := it.First(); valid; {
+		vm, _, err := parsePointKey(it.Key())
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, vm)
+		_, next := vmPrefix(vm)
+		valid = it.SeekGE(next)
 	}
-	sort.Strings(out)
-	return out, nil
+	return out, it.Error()
+}
+
+// PointTimes returns the times of vm's points, oldest first, reading keys only.
+func (r *Repo) PointTimes(vm string) ([]time.Time, error) {
+	lo, hi := vmPrefix(vm)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("list points of %s: %w", vm, err)
+	}
+	defer it.Close()
+	var out []time.Time
+	for it.First(); it.Valid(); it.Next() {
+		_, t, err := parsePointKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, it.Error()
 }
 
 // Point returns one point of vm by name (an RFC 3339 time) or "latest".
