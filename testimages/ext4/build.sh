@@ -6,7 +6,7 @@
 #
 # Variants: ext2 ext3 ext4 nocsum inline i128 b1024 metabg 64bit frag htree
 #           htree-legacy htree-tea-unsigned htree-md4-unsigned unwritten
-#           casefold eainode recover tiny
+#           casefold eainode recover tiny tiny2
 set -euo pipefail
 
 out=${1:?usage: build.sh OUT VARIANT}
@@ -125,10 +125,11 @@ case $variant in
 htree*) BIGDIR=${BIGDIR:-3000} ;;
 esac
 [ "$variant" = htree ] && BIGDIR=12000
-[ "$variant" = tiny ] && BIGDIR=3
-if [ "$variant" = tiny ]; then
+if [ "${variant:0:4}" = tiny ]; then
 	mkdir -p "$src/d"; printf 'tiny\n' >"$src/d/f"; ln -s f "$src/d/l"; printf 'x\n' >"$src/x"
 	setfattr -n user.a -v b "$src/x"
+	seq 1 4000 >"$src/d/big" # 19 KiB: indirect blocks on ext2
+	truncate -s 100000 "$src/sparse"
 else
 	make_tree
 fi
@@ -148,7 +149,8 @@ htree) mk -t ext4 -b 1024 -d "$src" "$out" 64M ;;
 htree-legacy | htree-tea-unsigned | htree-md4-unsigned) mk -t ext4 -b 1024 -d "$src" "$out" 64M ;;
 casefold) mk -t ext4 -O casefold -E encoding=utf8 -d "$src" "$out" 64M ;;
 eainode) mk -t ext4 -O ea_inode -d "$src" "$out" 64M ;;
-tiny) mk -t ext4 -b 1024 -N 16 -O ^has_journal,^resize_inode -d "$src" "$out" 256K ;;
+tiny) mk -t ext4 -b 1024 -N 32 -O ^has_journal,^resize_inode -d "$src" "$out" 256K ;;
+tiny2) mk -t ext2 -b 1024 -N 32 -O ^resize_inode -d "$src" "$out" 256K ;;
 *) echo "unknown variant $variant" >&2; exit 2 ;;
 esac
 
