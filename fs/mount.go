@@ -1,0 +1,125 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
+)
+
+// Archive is what the tree reads; *catalog.Repo implements it.
+type Archive interface {
+	VMs() ([]string, error)
+	PointTimes(vm string) ([]time.Time, error)
+	Point(vm, name string) (*catalog.Manifest, error)
+	OpenDisk(ctx context.Context, p *catalog.Manifest, disk string) (*catalog.DiskReader, error)
+	ReadBlob(ctx context.Context, id catalog.ChunkID, maxSize int) ([]byte, error)
+}
+
+var _ Archive = (*catalog.Repo)(nil)
+
+// Options configure a mount.
+type Options struct {
+	// AllowOther lets other users in; the guest's modes are then enforced
+	// by the kernel (default_permissions).
+	AllowOther bool
+	// Logger receives errors (each distinct one once); nil discards them.
+	Logger *log.Logger
+	// Guest passes options to the guest filesystem readers.
+	Guest *guestfs.Options
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// Kernel cache lifetimes: the VM and point levels change as points are
+// added; everything inside a point is immutable.
+const (
+	liveTimeout   = time.Second
+	frozenTimeout = time.Hour
+)
+
+// mount is the state shared by all nodes of one mount.
+type mount struct {
+	archive  Archive
+	opts     Options
+	uid, gid uint32
+	started  time.Time
+	errs     logOnce
+}
+
+// Mount serves archive at mountpoint until the returned server is
+// unmounted. A mountpoint left behind by a killed vmarchive is cleaned up
+// first, with a message to opts.Logger.
+func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, error) {
+	if err := clearStale(mountpoint, opts.Logger); err != nil {
+		return nil, err
+	}
+	m := &mount{archive: archive, opts: opts, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), started: time.Now()}
+	m.errs.logger = opts.Logger
+	frozen, negative := frozenTimeout, time.Duration(0)
+	mo := fuse.MountOptions{
+		FsName:        "vmarchive",
+		Name:          "vmarchive",
+		Options:       []string{"ro"},
+		MaxWrite:      1 << 20,
+		MaxReadAhead:  1 << 20,
+		AllowOther:    opts.AllowOther,
+		Debug:         opts.Debug,
+		DisableXAttrs: false,
+	}
+	if opts.AllowOther {
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	root := &rootNode{m: m}
+	srv, err := gofs.Mount(mountpoint, root, &gofs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &frozen,
+		AttrTimeout:     &frozen,
+		NegativeTimeout: &negative,
+		UID:             m.uid,
+		GID:             m.gid,
+		RootStableAttr:  &gofs.StableAttr{Ino: 1},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	return srv, nil
+}
+
+// clearStale unmounts a dead FUSE mount ("transport endpoint is not
+// connected") left at mountpoint by a killed daemon.
+func clearStale(mountpoint string, logger *log.Logger) error {
+	_, err := os.Stat(mountpoint)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, syscall.ENOTCONN) {
+		return fmt.Errorf("mountpoint %s: %w", mountpoint, err)
+	}
+	if logger != nil {
+		logger.Printf("mountpoint %s was left mounted by a vmarchive that died; unmounting it", mountpoint)
+	}
+	if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil {
+		if out, ferr := exec.Command("fusermount3", "-u", "-z", mountpoint).CombinedOutput(); ferr != nil {
+			return fmt.Errorf("mountpoint %s is a dead FUSE mount and could not be unmounted (%v; fusermount3: %s): run fusermount3 -u -z %s", mountpoint, err, out, mountpoint)
+		}
+	}
+	return nil
+}
+
+// LazyUnmount detaches a mount that is still in use, so the daemon can exit.
+func LazyUnmount(mountpoint string) {
+	if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil {
+		exec.Command("fusermount3", "-u", "-z", mountpoint).Run()
+	}
+}

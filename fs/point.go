@@ -1,0 +1,194 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
+)
+
+// newPointNode is a point's directory: its disks and configuration.
+func newPointNode(m *mount, p *catalog.Manifest) *listDir {
+	id := []string{"point", p.VM, p.Name()}
+	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time}
+	d.load = func(ctx context.Context) ([]entry, error) {
+		var ents []entry
+		for i := range p.Disks {
+			disk := p.Disks[i].Name
+			size := p.Disks[i].Size
+			img := append(append([]string(nil), id...), disk+".img")
+			ents = append(ents, entry{name: disk + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
+				return &readerFile{m: m, ino: inoOf(img...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
+					return m.archive.OpenDisk(ctx, p, disk)
+				}}
+			}})
+			dir := append(append([]string(nil), id...), disk)
+			ents = append(ents, entry{name: disk, mode: syscall.S_IFDIR, ino: inoOf(dir...), node: func() attrer {
+				return newDiskDir(m, p, disk, dir)
+			}})
+		}
+		cfg := append(append([]string(nil), id...), "config")
+		ents = append(ents, entry{name: "config", mode: syscall.S_IFDIR, ino: inoOf(cfg...), node: func() attrer {
+			return newConfigDir(m, p, cfg)
+		}})
+		return ents, nil
+	}
+	return d
+}
+
+// newConfigDir holds the captured VM configuration files.
+func newConfigDir(m *mount, p *catalog.Manifest, id []string) *listDir {
+	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time}
+	d.load = func(ctx context.Context) ([]entry, error) {
+		var ents []entry
+		for name, c := range p.Config {
+			c := c
+			fid := append(append([]string(nil), id...), name)
+			ents = append(ents, entry{name: name, mode: syscall.S_IFREG, ino: inoOf(fid...), node: func() attrer {
+				return &readerFile{m: m, ino: inoOf(fid...), size: c.Size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
+					b, err := m.archive.ReadBlob(ctx, c.ID, int(c.Size))
+					if err != nil {
+						return nil, fmt.Errorf("%s/%s config %s: %w", p.VM, p.Name(), name, err)
+					}
+					return bytes.NewReader(b), nil
+				}}
+			}})
+		}
+		return ents, nil
+	}
+	return d
+}
+
+// newDiskDir opens the disk on first use and lists its volumes: each as
+// <name>.img and, when it holds a filesystem we read, as <name>/.
+func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDir {
+	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time}
+	d.load = func(ctx context.Context) ([]entry, error) {
+		dr, err := m.archive.OpenDisk(ctx, p, disk)
+		if err != nil {
+			return nil, err
+		}
+		gd, err := guestfs.OpenDisk(dr, dr.Size(), m.opts.Guest)
+		report := volumesReport(p, disk, gd, err)
+		tree := newTree()
+		rid := append(append([]string(nil), id...), "volumes.txt")
+		tree.add("volumes.txt", entry{mode: syscall.S_IFREG, ino: inoOf(rid...), node: func() attrer {
+			return &readerFile{m: m, ino: inoOf(rid...), size: int64(len(report)), mtime: p.Time, open: func(context.Context) (io.ReaderAt, error) {
+				return strings.NewReader(report), nil
+			}}
+		}})
+		if err != nil {
+			m.errs.log("open disk", fmt.Errorf("%s/%s disk %s: %w", p.VM, p.Name(), disk, err))
+			return tree.entries(m, id, p.Time), nil
+		}
+		for _, v := range gd.Volumes {
+			v := v
+			key := strings.Join(append(append([]string(nil), id...), v.Name), "\x00")
+			if v.Reader != nil {
+				img := append(append([]string(nil), id...), v.Name+".img")
+				tree.add(v.Name+".img", entry{mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
+					return &readerFile{m: m, ino: inoOf(img...), size: v.Size, mtime: p.Time, open: func(context.Context) (io.ReaderAt, error) {
+						return v.Reader, nil
+					}}
+				}})
+			}
+			if v.FS != nil {
+				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s/%s", p.VM, p.Name(), disk, v.Name)}
+				root := v.FS.Root()
+				tree.add(v.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(key, root), node: func() attrer {
+					return &guestNode{vol: vol, gino: root}
+				}})
+			}
+		}
+		return tree.entries(m, id, p.Time), nil
+	}
+	return d
+}
+
+// volumesReport is the text of volumes.txt: what the disk holds and why a
+// volume shows no filesystem, so nobody needs the logs to find out.
+func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s disk %s\n", p.VM, p.Name(), disk)
+	if err != nil {
+		fmt.Fprintf(&b, "error: %v\n", err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "partition table: %s, %d-byte sectors\n", gd.Table.Scheme, gd.Table.SectorSize)
+	for _, w := range gd.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	for _, v := range gd.Volumes {
+		fmt.Fprintf(&b, "%s\tsize %d", v.Name, v.Size)
+		if v.Offset >= 0 {
+			fmt.Fprintf(&b, "\toffset %d", v.Offset)
+		}
+		if v.Partition != nil {
+			fmt.Fprintf(&b, "\ttype %s", v.Partition.Type)
+			if v.Partition.TypeName != "" {
+				fmt.Fprintf(&b, " (%s)", v.Partition.TypeName)
+			}
+			if v.Partition.Name != "" {
+				fmt.Fprintf(&b, "\tname %q", v.Partition.Name)
+			}
+		}
+		switch {
+		case v.FS != nil:
+			fmt.Fprintf(&b, "\tfilesystem %s", v.FS.Type())
+			if v.Label != "" {
+				fmt.Fprintf(&b, " label %q", v.Label)
+			}
+		case v.Err != nil:
+			fmt.Fprintf(&b, "\tno filesystem: %v", v.Err)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// tree nests volume names with slashes ("lvm/vg/lv.img") into directories.
+type tree struct {
+	files map[string]entry
+	dirs  map[string]*tree
+}
+
+func newTree() *tree { return &tree{files: map[string]entry{}, dirs: map[string]*tree{}} }
+
+func (t *tree) add(name string, e entry) {
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		sub := t.dirs[name[:i]]
+		if sub == nil {
+			sub = newTree()
+			t.dirs[name[:i]] = sub
+		}
+		sub.add(name[i+1:], e)
+		return
+	}
+	e.name = name
+	t.files[name] = e
+}
+
+func (t *tree) entries(m *mount, id []string, mtime time.Time) []entry {
+	var out []entry
+	for _, e := range t.files {
+		out = append(out, e)
+	}
+	for name, sub := range t.dirs {
+		if _, taken := t.files[name]; taken {
+			continue
+		}
+		sub, sid := sub, append(append([]string(nil), id...), name)
+		out = append(out, entry{name: name, mode: syscall.S_IFDIR, ino: inoOf(sid...), node: func() attrer {
+			d := &listDir{m: m, ino: inoOf(sid...), mtime: mtime}
+			d.load = func(context.Context) ([]entry, error) { return sub.entries(m, sid, mtime), nil }
+			return d
+		}})
+	}
+	return out
+}
