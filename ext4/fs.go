@@ -373,6 +373,11 @@ func (fs *FS) Stat(ino uint64) (Attr, error) {
 		Crtime: in.crtime,
 		Flags:  in.flags,
 	}
+	if in.flags&inodeFlagInlineData != 0 && in.fileType() == sIFREG {
+		// ext4_file_getattr reports inline data as sectors so that tar and
+		// rsync do not take the file for fully sparse.
+		a.Blocks += (a.Size + 511) >> 9
+	}
 	if t := in.fileType(); t == sIFCHR || t == sIFBLK {
 		a.Rdev = in.rdev()
 	}
