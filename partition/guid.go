@@ -2,7 +2,6 @@ package partition
 
 import (
 	"encoding/binary"
-	"fmt"
 	"unicode/utf16"
 )
 
@@ -12,11 +11,20 @@ type guid [16]byte
 
 // String formats g as the canonical upper-case text form, as sgdisk prints it.
 func (g guid) String() string {
-	return fmt.Sprintf("%08X-%04X-%04X-%X-%X",
-		binary.LittleEndian.Uint32(g[0:4]),
-		binary.LittleEndian.Uint16(g[4:6]),
-		binary.LittleEndian.Uint16(g[6:8]),
-		g[8:10], g[10:16])
+	const hex = "0123456789ABCDEF"
+	// Byte order of the text: the first three fields are little-endian.
+	order := [16]int{3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15}
+	var b [36]byte
+	j := 0
+	for i, k := range order {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hex[g[k]>>4], hex[g[k]&0xF]
+		j += 2
+	}
+	return string(b[:])
 }
 
 func (g guid) isZero() bool { return g == guid{} }

@@ -345,3 +345,36 @@ func readSector(t *testing.T, img string, lba int64) []byte {
 	}
 	return b
 }
+
+// TestSeedFixtures checks the committed fuzz-seed disks against the oracles,
+// so the seeds are known-good tables.
+func TestSeedFixtures(t *testing.T) {
+	needTools(t, "sfdisk", "mmls", "sgdisk")
+	for _, tc := range []struct {
+		name, scheme string
+		ss           int
+	}{
+		{"mbr-small", "mbr", 512},
+		{"gpt-small", "gpt", 512},
+		{"hybrid-small", "gpt", 512},
+		{"gpt4k-small", "gpt", 4096},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := gunzipFixture(t, tc.name+".img.gz")
+			tab, _ := readImage(t, img)
+			if tab.Scheme != tc.scheme || tab.SectorSize != tc.ss || len(tab.Warnings) != 0 {
+				t.Fatalf("scheme %s, %d-byte sectors, warnings %q", tab.Scheme, tab.SectorSize, tab.Warnings)
+			}
+			switch {
+			case tc.ss == 4096:
+				compareParts(t, "mmls -b 4096", tab, mmls(t, img, "-b", "4096"), false)
+			case tc.scheme == "gpt":
+				checkGPTOracles(t, img, tab)
+			default:
+				_, _, parts := sfdiskJSON(t, img)
+				compareParts(t, "sfdisk -J", tab, parts, false)
+				compareParts(t, "mmls", tab, mmls(t, img), true)
+			}
+		})
+	}
+}
