@@ -115,7 +115,7 @@ func TestImageFeatures(t *testing.T) {
 			{"/small.txt", "small.txt"},
 			{"/Long File Name With Spaces.text", "Long File Name With Spaces.text"},
 			{"/LONG FILE NAME WITH SPACES.TEXT", "Long File Name With Spaces.text"}, // Win32 name
-			{"/LONGFI~1.TEX", "LONGFI~1.TEX"},                                        // DOS alias: openable
+			{"/LONGFI~1.TEX", "LONGFI~1.TEX"},                                       // DOS alias: openable
 			{"/longfi~1.tex", "LONGFI~1.TEX"},
 			{"/日本語ファイル.txt", "日本語ファイル.txt"},
 			{"/emoji-😀.txt", "emoji-😀.txt"},
