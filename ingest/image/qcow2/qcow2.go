@@ -195,6 +195,13 @@ func (d *Disk) readL1() error {
 		return err
 	}
 	d.l1 = decodeTable(b)
+	masked := make([]uint64, len(d.l1))
+	for i, e := range d.l1 {
+		masked[i] = e & entryOffsetMask
+	}
+	if i, j, dup := vdisk.FirstDuplicate(masked); dup {
+		return vdisk.Corruptf("qcow2 %s: L1 entries %d and %d both point to the L2 table at %#x", d.name, i, j, masked[i])
+	}
 	return nil
 }
 

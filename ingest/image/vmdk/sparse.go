@@ -142,7 +142,11 @@ func (e *sparseExtent) readGD(sector uint64, n int64, what string) ([]uint32, er
 	if err := vdisk.ReadFull(e.src, b, int64(sector)*SectorSize, "vmdk "+e.name+": "+what); err != nil {
 		return nil, err
 	}
-	return decodeTable(b), nil
+	gd := decodeTable(b)
+	if i, j, dup := vdisk.FirstDuplicate(gd); dup {
+		return nil, vdisk.Corruptf("vmdk %s: %s entries %d and %d both point to the grain table at sector %d", e.name, what, i, j, gd[i])
+	}
+	return gd, nil
 }
 
 func decodeTable(b []byte) []uint32 {

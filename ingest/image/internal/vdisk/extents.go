@@ -120,3 +120,22 @@ func DropHoles(src Source, runs []Mapped) ([]Extent, error) {
 	}
 	return out, nil
 }
+
+// FirstDuplicate returns the index pair of two equal non-zero values in
+// table, or ok=false. Metadata tables of one image never share a child
+// table; a duplicate would multiply the work of walking them.
+func FirstDuplicate[T uint32 | uint64](table []T) (i, j int, ok bool) {
+	idx := make([]int, 0, len(table))
+	for k, v := range table {
+		if v != 0 {
+			idx = append(idx, k)
+		}
+	}
+	sort.Slice(idx, func(a, b int) bool { return table[idx[a]] < table[idx[b]] })
+	for k := 1; k < len(idx); k++ {
+		if table[idx[k]] == table[idx[k-1]] {
+			return min(idx[k], idx[k-1]), max(idx[k], idx[k-1]), true
+		}
+	}
+	return 0, 0, false
+}
