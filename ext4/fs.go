@@ -330,7 +330,6 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 			return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, corruptf("inode checksum %#08x, computed %#08x", in.checksum, got))
 		}
 	}
-	// The in-body xattr area aliases b; keep only the inode's own bytes.
 	return in, nil
 }
 
