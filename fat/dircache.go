@@ -13,6 +13,15 @@ type dirData struct {
 	ext     []Extent // where the directory's bytes are
 	size    int64    // bytes: chain length * cluster size, or the fixed root size
 	subdirs int
+
+	indexOnce sync.Once
+	index     *lookupIndex // built by the first Lookup
+}
+
+// lookup returns the index of the entry name matches, or -1.
+func (d *dirData) lookup(name string) int {
+	d.indexOnce.Do(func() { d.index = newLookupIndex(d.ents) })
+	return d.index.find(name)
 }
 
 // Directory cache bounds: at most dirCacheEntries names in at most
@@ -119,6 +128,12 @@ func (fs *FS) dir(ino uint64, cluster uint32) (*dirData, error) {
 // loadDir reads and parses a directory stored in ext.
 func (fs *FS) loadDir(ino uint64, ext []Extent) (*dirData, error) {
 	size := extentsLength(ext)
+	for _, e := range ext { // fail before allocating for bytes the image lacks
+		if e.Physical+e.Length > fs.size {
+			return nil, fmt.Errorf("fat: directory inode %d: bytes %d..%d are beyond the end of the image (%d bytes): truncated image: %w",
+				ino, e.Physical, e.Physical+e.Length, fs.size, ErrCorrupt)
+		}
+	}
 	buf := make([]byte, size)
 	if err := fs.readExtents(buf, ext, 0); err != nil {
 		return nil, fmt.Errorf("fat: directory inode %d: %w", ino, err)

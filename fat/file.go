@@ -159,3 +159,12 @@ func (fs *FS) readExtents(p []byte, ext []Extent, off int64) error {
 	}
 	return nil
 }
+
+// Extents is File.Extents for inode ino.
+func (fs *FS) Extents(ino uint64) ([]Extent, error) {
+	f, err := fs.Open(ino)
+	if err != nil {
+		return nil, err
+	}
+	return f.Extents()
+}

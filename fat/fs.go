@@ -6,7 +6,6 @@ import (
 	"io"
 	iofs "io/fs"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -191,15 +190,8 @@ func (fs *FS) Lookup(dir uint64, name string) (DirEntry, error) {
 	if err != nil {
 		return DirEntry{}, err
 	}
-	for i := range d.ents {
-		if d.ents[i].name == name {
-			return fs.dirEntry(&d.ents[i]), nil
-		}
-	}
-	for i := range d.ents {
-		if strings.EqualFold(d.ents[i].name, name) || strings.EqualFold(d.ents[i].short, name) {
-			return fs.dirEntry(&d.ents[i]), nil
-		}
+	if i := d.lookup(name); i >= 0 {
+		return fs.dirEntry(&d.ents[i]), nil
 	}
 	return DirEntry{}, fmt.Errorf("fat: lookup %q in directory inode %d: %w", name, dir, iofs.ErrNotExist)
 }

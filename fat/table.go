@@ -52,7 +52,10 @@ func (t *fatTable) entry(c uint32) (uint32, error) {
 	default:
 		off = int64(c) * 4
 	}
-	width := int64(t.l.fatBits+7) / 8
+	width := int64(2) // a FAT12 entry spans two bytes too
+	if t.l.fatBits == 32 {
+		width = 4
+	}
 	if off+width > t.l.fatSize {
 		return 0, fmt.Errorf("FAT entry of cluster %d at FAT offset %d: beyond the FAT (%d bytes): %w", c, off, t.l.fatSize, ErrCorrupt)
 	}
