@@ -26,7 +26,7 @@ func TestOptions(t *testing.T) {
 		{"RUN.BAT", modeReg | 0o750}, // showexec: .BAT keeps its execute bits
 		{"big.bin", modeReg | 0o640},
 		{"UPPER.TXT", modeReg | 0o440}, // read-only attribute
-		{"sub", modeDir | 0o750},      // read-only attribute ignored on directories
+		{"sub", modeDir | 0o750},       // read-only attribute ignored on directories
 		{"many", modeDir | 0o750},
 	} {
 		e, err := resolve(fs, tc.path)
