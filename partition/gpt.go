@@ -8,8 +8,8 @@ import (
 )
 
 // maxGPTArray bounds the entry array read, whatever the header claims. The
-// usual array is 16 KiB; 32 MiB is 262144 entries of 128 bytes.
-const maxGPTArray = 32 << 20
+// usual array is 16 KiB (128 entries); 8 MiB is 65536 entries of 128 bytes.
+const maxGPTArray = 8 << 20
 
 // gpt is one validated copy of the GPT: a header and its entry array.
 type gpt struct {
@@ -20,6 +20,10 @@ type gpt struct {
 // readGPT looks for a GPT with each candidate sector size, primary header
 // first. It returns nil, nil when there is no GPT and no protective MBR.
 func readGPT(r io.ReaderAt, diskSize int64, sizes []int, mbr mbrSector) (*Table, error) {
+	protective := hasProtective(mbr)
+	if !protective && mbr.Magic && validStatus(mbr) && hasEntries(mbr) {
+		return nil, nil // an MBR in use wins over a stale GPT, as in Linux
+	}
 	var ss int
 	for _, s := range sizes {
 		if hasSignature(r, diskSize, int64(s)) || hasSignature(r, diskSize, diskSize/int64(s)*int64(s)-int64(s)) {
@@ -27,7 +31,6 @@ func readGPT(r io.ReaderAt, diskSize int64, sizes []int, mbr mbrSector) (*Table,
 			break
 		}
 	}
-	protective := hasProtective(mbr)
 	if ss == 0 {
 		if protective {
 			return nil, corruptf("MBR at byte 0 has a protective 0xEE entry but no GPT header was found at LBA 1 or the last LBA")
@@ -55,6 +58,16 @@ func hasSignature(r io.ReaderAt, diskSize, off int64) bool {
 	}
 	b, err := readAt(r, off, 8, "GPT signature")
 	return err == nil && string(b) == gptSignature
+}
+
+// hasEntries reports whether any MBR slot is in use.
+func hasEntries(m mbrSector) bool {
+	for _, e := range m.Entries {
+		if e.Sectors != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func hasProtective(m mbrSector) bool {

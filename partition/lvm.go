@@ -33,12 +33,19 @@ type metadata struct {
 // has no LVM2 label. Logical volumes on other PVs of the group cannot be
 // opened; use ScanLVM with every PV of the disk for those.
 func ReadLVM(r io.ReaderAt, size int64) (*VolumeGroup, error) {
+	pv, err := readPVLabel(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("read LVM: %w", err)
+	}
+	if pv == nil {
+		return nil, fmt.Errorf("read LVM: %w", ErrNoLVM)
+	}
 	vgs, err := ScanLVM([]*io.SectionReader{io.NewSectionReader(r, 0, size)})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read LVM: %w", err)
 	}
 	if len(vgs) == 0 {
-		return nil, fmt.Errorf("read LVM: %w", ErrNoLVM)
+		return nil, fmt.Errorf("read LVM: PV %s holds no volume group metadata (an orphan PV, or one whose VG is described only on other PVs)", pv.uuid)
 	}
 	return vgs[0], nil
 }
@@ -287,7 +294,7 @@ func (l *lvReader) ReadAt(p []byte, off int64) (int, error) {
 			return n, io.EOF
 		}
 		s := l.segs[i]
-		chunk := p[n:min(len(p), n+int(min(s.end-pos, int64(len(p)-n))))]
+		chunk := p[n : n+int(min(s.end-pos, int64(len(p)-n)))]
 		m, err := s.dev.ReadAt(chunk, s.off+pos-s.start)
 		n += m
 		if err != nil && !(err == io.EOF && m == len(chunk)) {

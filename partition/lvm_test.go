@@ -285,3 +285,44 @@ func checkExt4(t *testing.T, lv []byte) {
 		}
 	}
 }
+
+// TestLVConcurrent reads one LV from many goroutines at once; run with -race.
+func TestLVConcurrent(t *testing.T) {
+	img := gunzipFixture(t, "lvm.img.gz")
+	tab, disk := readImage(t, img)
+	var devs []*io.SectionReader
+	for _, p := range tab.Partitions {
+		devs = append(devs, p.Section(disk))
+	}
+	vgs, err := ScanLVM(devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := vgs[0].Open("span")
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := make([]byte, r.Size())
+	if _, err := r.ReadAt(whole, 0); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			b := make([]byte, 5000)
+			for i := 0; i < 200; i++ {
+				off := int64((g*7919 + i*104729) % (len(whole) - len(b)))
+				if _, err := r.ReadAt(b, off); err != nil || !bytes.Equal(b, whole[off:off+int64(len(b))]) {
+					errs <- fmt.Errorf("read at %d: %v (or data differ)", off, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -85,7 +85,11 @@ func read(r io.ReaderAt, diskSize int64, sizes []int) (*Table, error) {
 	if !mbr.Magic || looksLikeBootSector(b) || !validStatus(mbr) {
 		return none, nil
 	}
-	return readMBR(r, diskSize, sizes[0], mbr)
+	t, err = readMBR(r, diskSize, sizes[0], mbr)
+	if err == nil && (hasSignature(r, diskSize, 512) || hasSignature(r, diskSize, 4096)) {
+		t.warnf("GPT header found but the MBR has no protective 0xEE entry; GPT ignored")
+	}
+	return t, err
 }
 
 // readAt reads n bytes at off, naming what in the error.

@@ -321,6 +321,23 @@ func TestDamaged(t *testing.T) {
 			t.Errorf("got %v, want ErrCorrupt naming both headers", err)
 		}
 	})
+	t.Run("stale GPT behind an MBR", func(t *testing.T) {
+		img := buildImage(t, "gpt.sh")
+		cmd := exec.Command("sfdisk", "--quiet", "--wipe", "never", "--no-reread", "--no-tell-kernel", img)
+		cmd.Stdin = strings.NewReader("label: dos\nstart=2048, size=8192, type=83\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sfdisk: %v\n%s", err, out)
+		}
+		tab, err := read(t, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		label, _, parts := sfdiskJSON(t, img)
+		if label != "dos" || tab.Scheme != "mbr" || len(tab.Warnings) != 1 || !strings.Contains(tab.Warnings[0], "GPT ignored") {
+			t.Errorf("scheme %s (sfdisk: %s), warnings %q", tab.Scheme, label, tab.Warnings)
+		}
+		compareParts(t, "sfdisk -J", tab, parts, false)
+	})
 	t.Run("protective MBR without GPT", func(t *testing.T) {
 		img := buildImage(t, "gpt.sh")
 		patch(t, img, 512, make([]byte, 512))
