@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -53,12 +55,15 @@ func ReadLVM(r io.ReaderAt, size int64) (*VolumeGroup, error) {
 // ScanLVM looks for LVM2 physical volumes among devs (typically the
 // partitions of one disk, or the disk itself) and returns their volume
 // groups, each described by its newest metadata (highest seqno). Devices
-// without a label are skipped. A device with a damaged label or metadata
-// makes ScanLVM return an error, along with the groups it could read.
+// without a label are skipped. A damaged metadata area of a PV whose group
+// could still be read from another copy is reported in the group's
+// Warnings; other damage makes ScanLVM return an error, along with the
+// groups it could read.
 func ScanLVM(devs []*io.SectionReader) ([]*VolumeGroup, error) {
 	byVG := map[string][]metadata{}
 	pvs := map[string]*pvDevice{}
-	var order []string // VG UUIDs in the order found
+	areaErrs := map[string][]error{} // by PV UUID
+	var order []string               // VG UUIDs in the order found
 	var errs []error
 	for i, d := range devs {
 		pv, err := readPVLabel(d, d.Size())
@@ -70,9 +75,9 @@ func ScanLVM(devs []*io.SectionReader) ([]*VolumeGroup, error) {
 			continue
 		}
 		pvs[pv.uuid] = pv
-		mds, err := pv.readMetadata()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("device %d: %w", i, err))
+		mds, aerrs := pv.readMetadata()
+		for _, err := range aerrs {
+			areaErrs[pv.uuid] = append(areaErrs[pv.uuid], fmt.Errorf("device %d: %w", i, err))
 		}
 		for _, md := range mds {
 			if _, ok := byVG[md.vg.UUID]; !ok {
@@ -83,7 +88,17 @@ func ScanLVM(devs []*io.SectionReader) ([]*VolumeGroup, error) {
 	}
 	var vgs []*VolumeGroup
 	for _, id := range order {
-		vgs = append(vgs, newestVG(byVG[id], pvs))
+		vg := newestVG(byVG[id], pvs)
+		for _, pv := range vg.PVs {
+			for _, err := range areaErrs[pv.UUID] {
+				vg.Warnings = append(vg.Warnings, err.Error())
+			}
+			delete(areaErrs, pv.UUID)
+		}
+		vgs = append(vgs, vg)
+	}
+	for _, uuid := range slices.Sorted(maps.Keys(areaErrs)) {
+		errs = append(errs, areaErrs[uuid]...)
 	}
 	return vgs, errors.Join(errs...)
 }
@@ -179,8 +194,8 @@ func formatLVMUUID(id string) string {
 
 // readMetadata reads the VG metadata of every metadata area of the PV. An
 // area marked ignored, or unused, is skipped. It returns what it could read
-// and an error for the areas it could not.
-func (pv *pvDevice) readMetadata() ([]metadata, error) {
+// and an error for each area it could not.
+func (pv *pvDevice) readMetadata() ([]metadata, []error) {
 	var mds []metadata
 	var errs []error
 	for _, a := range pv.mdas {
@@ -203,7 +218,7 @@ func (pv *pvDevice) readMetadata() ([]metadata, error) {
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", where, err))
 	}
-	return mds, errors.Join(errs...)
+	return mds, errs
 }
 
 // readMDA reads the committed metadata text of area a; nil text means the

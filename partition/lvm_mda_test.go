@@ -135,6 +135,20 @@ func TestLVMDamaged(t *testing.T) {
 	}
 }
 
+// TestLVMOneAreaDamaged breaks the first of p1's two metadata areas: the
+// second still describes the VG, and the damage becomes a warning.
+func TestLVMOneAreaDamaged(t *testing.T) {
+	pv, a, want := fixturePV(t, 1)
+	pv[a.Offset+5] ^= 1
+	vg, err := ReadLVM(bytes.NewReader(pv), int64(len(pv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vg.Seqno != want.Seqno || len(vg.Warnings) != 1 || !strings.Contains(vg.Warnings[0], "mda_header at byte 4096: CRC") {
+		t.Errorf("seqno %d (want %d), warnings %q", vg.Seqno, want.Seqno, vg.Warnings)
+	}
+}
+
 // TestLVMUnsupportedTypes checks the errors for LV kinds that cannot be read,
 // on metadata in the form lvcreate writes for them.
 func TestLVMUnsupportedTypes(t *testing.T) {

@@ -40,7 +40,7 @@ done
 l1=${loops[0]} l2=${loops[1]}
 
 # Only our two loop devices, no devices file, no udev, no dm, no backups in /etc.
-cfg='devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+cfg='devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 hints = "none" }
 activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
 backup { backup = 0 archive = 0 }'
 # lvm CMD ARGS: run an LVM command on our devices; its chatter (warnings that
