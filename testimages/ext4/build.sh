@@ -2,7 +2,7 @@
 # build.sh OUT VARIANT — build an ext2/3/4 test image with mke2fs -d from a
 # reference tree this script creates, then apply variant-specific changes
 # with debugfs/tune2fs/e2fsck. Needs root for mknod and chown (skipped
-# otherwise), e2fsprogs, attr (setfattr); acl (setfacl) is optional.
+# otherwise), e2fsprogs, attr (setfattr), python3 (a socket, optional).
 #
 # Variants: ext2 ext3 ext4 nocsum inline i128 b1024 metabg 64bit frag htree
 #           htree-legacy htree-tea-unsigned htree-md4-unsigned unwritten
@@ -98,14 +98,13 @@ make_tree() {
 	setfattr -n user.ondir -v d xattr/dir
 	printf 'acl\n' >acl-file
 	mkdir acl-dir
-	if command -v setfacl >/dev/null; then
-		setfacl -m u:1234:rwx,g:5678:r-x,m::rwx acl-file
-		setfacl -d -m u:42:rw-,g::r-x,o::- acl-dir
-		setfacl -m u:7:r-- acl-dir
-	else
-		# The same ACLs in the Linux xattr format (v2).
-		setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff02000700d2040000040004ffffffff08000500 2e160000100007ffffffff200004ffffffff acl-file 2>/dev/null || true
-	fi
+	# POSIX ACLs in the Linux xattr format (v2), as `setfacl -m
+	# u:1234:rwx,g:5678:r-x,m::rwx acl-file`, `setfacl -m u:7:r-- acl-dir`
+	# and `setfacl -d -m u:42:rw-,g::r-x,o::- acl-dir` would set them
+	# (setfattr comes with attr, which CI installs; acl may be missing).
+	setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff02000700d204000004000400ffffffff080005002e16000010000700ffffffff20000400ffffffff acl-file
+	setfattr -n system.posix_acl_access -v 0x0200000001000700ffffffff020004000700000004000500ffffffff10000500ffffffff20000500ffffffff acl-dir
+	setfattr -n system.posix_acl_default -v 0x0200000001000700ffffffff020006002a00000004000500ffffffff10000700ffffffff20000000ffffffff acl-dir
 	touch -h -d '2001-02-03 04:05:06.123456789' hello.txt
 	touch -d '2100-01-01 00:00:00.5' medium
 	touch -d '1960-06-01 12:00:00' one
