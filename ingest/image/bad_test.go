@@ -28,9 +28,11 @@ func TestUnsupported(t *testing.T) {
 		{"vdi", p("x.vdi"), "VDI", []string{"create", "-q", "-f", "vdi", p("x.vdi"), "1M"}},
 		{"vhd-dynamic", p("d.vhd"), "VHD", []string{"create", "-q", "-f", "vpc", p("d.vhd"), "1M"}},
 		{"vhd-fixed", p("f.vhd"), "VHD", []string{"create", "-q", "-f", "vpc", "-o", "subformat=fixed", p("f.vhd"), "1M"}},
+		{"vmdk-bare-extent", p("tg-s001.vmdk"), "open its descriptor file instead", []string{"info", p("tg.vmdk")}},
 		{"qed", p("x.qed"), "QED", []string{"create", "-q", "-f", "qed", p("x.qed"), "1M"}},
 	}
 	run(t, "qemu-img", "create", "-q", "-f", "vmdk", p("vbase.vmdk"), "1M")
+	run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", p("tg.vmdk"), "1M")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			run(t, "qemu-img", tc.make...)

@@ -1,6 +1,7 @@
 package vmdk
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -36,8 +37,8 @@ type extentReader interface {
 	allocated() ([]vdisk.Extent, error)
 }
 
-// Open reads the VMDK whose first file is src: a text descriptor, a sparse
-// extent with an embedded descriptor, or a bare sparse extent. open resolves
+// Open reads the VMDK whose first file is src: a text descriptor or a
+// sparse extent with an embedded descriptor. open resolves
 // the extent files a text descriptor names. On success the Disk owns src.
 func Open(src vdisk.SourceCloser, name string, open Opener) (*Disk, error) {
 	head := make([]byte, min(src.Size(), 4096))
@@ -72,17 +73,18 @@ func openSparse(src vdisk.SourceCloser, name string) (*Disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	format := "vmdk-sparseExtent"
-	var desc *Descriptor
-	if h.DescriptorOffset != 0 && h.DescriptorSize != 0 {
-		if desc, err = readEmbeddedDescriptor(src, name, h); err != nil {
-			return nil, err
-		}
-		if err := checkDescriptor(desc, name); err != nil {
-			return nil, err
-		}
-		format = "vmdk-" + desc.CreateType
+	desc, err := readEmbeddedDescriptor(src, name, h)
+	if err != nil {
+		return nil, err
 	}
+	if desc == nil {
+		// Like qemu-img, do not pass one extent off as the whole disk.
+		return nil, vdisk.Unsupportedf("vmdk %s: sparse extent without an embedded descriptor, probably one extent of a multi-file disk; open its descriptor file instead", name)
+	}
+	if err := checkDescriptor(desc, name); err != nil {
+		return nil, err
+	}
+	format := "vmdk-" + desc.CreateType
 	e, err := newSparseExtent(src, name, h)
 	if err != nil {
 		return nil, err
@@ -90,13 +92,22 @@ func openSparse(src vdisk.SourceCloser, name string) (*Disk, error) {
 	return &Disk{format: format, size: e.size(), desc: desc, parts: []part{{0, e.size(), e}}}, nil
 }
 
+// readEmbeddedDescriptor reads the descriptor inside a sparse extent; it
+// returns nil if there is none (extents of multi-file disks have an empty
+// one).
 func readEmbeddedDescriptor(src vdisk.Source, name string, h SparseExtentHeader) (*Descriptor, error) {
+	if h.DescriptorOffset == 0 || h.DescriptorSize == 0 {
+		return nil, nil
+	}
 	if h.DescriptorSize > MaxDescriptorSize/SectorSize || h.DescriptorOffset > uint64(src.Size())/SectorSize {
 		return nil, vdisk.Corruptf("vmdk %s: embedded descriptor of %d sectors at sector %d does not fit a %d-byte file", name, h.DescriptorSize, h.DescriptorOffset, src.Size())
 	}
 	b := make([]byte, h.DescriptorSize*SectorSize)
 	if err := vdisk.ReadFull(src, b, int64(h.DescriptorOffset)*SectorSize, "vmdk "+name+": embedded descriptor"); err != nil {
 		return nil, err
+	}
+	if len(bytes.Trim(b, "\x00 \t\r\n")) == 0 {
+		return nil, nil
 	}
 	d, err := ParseDescriptor(b)
 	if err != nil {
@@ -202,7 +213,7 @@ func (d *Disk) Format() string { return d.format }
 // Size is the virtual size in bytes.
 func (d *Disk) Size() int64 { return d.size }
 
-// Descriptor is the parsed descriptor, nil for a bare sparse extent.
+// Descriptor is the parsed descriptor (embedded or text).
 func (d *Disk) Descriptor() *Descriptor { return d.desc }
 
 // Close closes every file of the disk.
