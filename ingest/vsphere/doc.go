@@ -1,0 +1,49 @@
+// Package vsphere captures virtual machines from vCenter or ESXi through
+// govmomi into the archive, one recovery point per VM per run.
+//
+// # Per VM
+//
+// A run removes snapshots left behind by an earlier crashed run (their names
+// start with SnapshotPrefix), optionally enables changed block tracking,
+// takes a snapshot without memory (quiesced on request), reads every virtual
+// disk as of that snapshot, captures the configuration (the snapshot's
+// config as config.json, the .vmx and .nvram files), commits the point and
+// removes the snapshot. The snapshot is removed on every path: success,
+// error and cancellation (removal runs on a context that is not cancelled).
+//
+// # Reading disks
+//
+// Disks are read with HTTP range requests against the datastore /folder
+// endpoint: the disk's descriptor is fetched and parsed (ingest/image/vmdk),
+// then its flat extents are read in parallel, bounded by Options.Streams per
+// disk and an optional byte rate shared by all disks. Connected to vCenter,
+// requests go straight to the ESXi host running the VM with a generic
+// service ticket (Options.ViaVCenter turns this off). A flat file shorter
+// than its extent, or a thin one, reads as zeros up to the capacity.
+//
+// Covered: flat disks (VMFS, NFS and local datastores; monolithicFlat,
+// vmfs, twoGbMaxExtentFlat descriptors, ZERO extents) whose snapshot view is
+// a base disk. Refused per disk with a reason, while the other disks of the
+// VM are still captured (the point then carries config/refused-disks.txt):
+// vSAN and vVols objects (not files behind /folder), disks whose snapshot
+// view is itself a delta (sparse or seSparse) because the VM already had
+// snapshots of its own, raw device mappings, and any other backing.
+//
+// # Changed block tracking
+//
+// With Options.CBT, tracking is enabled when off. Each disk's changeId is
+// kept in the point (catalog.DiskRecord.ChangeID). The next run asks
+// QueryChangedDiskAreas for the areas changed since that id and reads only
+// those; the rest of the disk is taken from the previous point, which keeps
+// every point a full point. The first run asks with changeId "*" for the
+// allocated areas. A rejected changeId, a resized disk or a reset of
+// tracking (a new change-tracking UUID) falls back to a full read.
+//
+// # Credentials
+//
+// Config follows govc: GOVC_URL, GOVC_USERNAME, GOVC_PASSWORD (a value
+// naming an existing file is read from it, as govc does), GOVC_INSECURE,
+// GOVC_TLS_CA_CERTS and GOVC_TLS_KNOWN_HOSTS. The password is never put in a
+// URL, error, log line or the archive: it is taken out of the URL before
+// any client is made, and errors are scrubbed of it.
+package vsphere

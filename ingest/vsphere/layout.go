@@ -1,0 +1,84 @@
+package vsphere
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/ingest/image/vmdk"
+)
+
+// ErrRefused marks a disk this package does not read (see the package
+// comment for what is covered); test with errors.Is.
+var ErrRefused = errors.New("disk cannot be read by vSphere ingest")
+
+// segment is one piece of the virtual disk: bytes [Off, Off+Len) come from
+// File at FileOff, or are zeros when File is empty.
+type segment struct {
+	Off, Len int64
+	File     string // datastore path of the flat file; "" = zeros
+	FileOff  int64
+}
+
+// layout maps a parsed descriptor at datastore path descPath onto a disk
+// of capacity bytes. Extents are laid end to end; a descriptor shorter than
+// the capacity reads as zeros after its last extent, a longer one is cut.
+func layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]segment, error) {
+	if d.HasParent() {
+		return nil, fmt.Errorf("descriptor %s has a parent (parentCID %08x, %q): a snapshot delta: %w", descPath, d.ParentCID, d.ParentFileNameHint, ErrRefused)
+	}
+	var segs []segment
+	off := int64(0)
+	for i, e := range d.Extents {
+		if off >= capacity {
+			break
+		}
+		if e.Sectors <= 0 { // the parser bounds the upper end
+			return nil, fmt.Errorf("descriptor %s extent %d: %d sectors: %w", descPath, i, e.Sectors, image.ErrCorrupt)
+		}
+		n := min(e.Sectors*vmdk.SectorSize, capacity-off)
+		s := segment{Off: off, Len: n}
+		switch e.Type {
+		case "FLAT", "VMFS":
+			if e.File == "" {
+				return nil, fmt.Errorf("descriptor %s extent %d: %s extent without a file: %w", descPath, i, e.Type, image.ErrCorrupt)
+			}
+			if e.Offset < 0 || e.Offset > 1<<50 {
+				return nil, fmt.Errorf("descriptor %s extent %d: offset %d sectors: %w", descPath, i, e.Offset, image.ErrCorrupt)
+			}
+			s.File, s.FileOff = sibling(descPath, e.File), e.Offset*vmdk.SectorSize
+		case "ZERO":
+		case "SPARSE", "VMFSSPARSE", "SESPARSE", "VSANSPARSE":
+			return nil, fmt.Errorf("descriptor %s extent %d is %s: only flat extents are read: %w", descPath, i, e.Type, ErrRefused)
+		case "VMFSRDM", "VMFSRAW":
+			return nil, fmt.Errorf("descriptor %s extent %d is %s, a raw device mapping: %w", descPath, i, e.Type, ErrRefused)
+		default:
+			return nil, fmt.Errorf("descriptor %s extent %d: type %q: %w", descPath, i, e.Type, ErrRefused)
+		}
+		if e.Access == "NOACCESS" {
+			return nil, fmt.Errorf("descriptor %s extent %d is NOACCESS: %w", descPath, i, ErrRefused)
+		}
+		segs = append(segs, s)
+		off += n
+	}
+	if off < capacity {
+		segs = append(segs, segment{Off: off, Len: capacity - off})
+	}
+	return segs, nil
+}
+
+// dataExtents are the parts of the disk backed by files, merged.
+func dataExtents(segs []segment) []image.Extent {
+	var out []image.Extent
+	for _, s := range segs {
+		if s.File == "" || s.Len == 0 {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && out[k].Off+out[k].Len == s.Off {
+			out[k].Len += s.Len
+			continue
+		}
+		out = append(out, image.Extent{Off: s.Off, Len: s.Len})
+	}
+	return out
+}
