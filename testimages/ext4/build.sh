@@ -121,7 +121,7 @@ mk() {
 blocksize() { dumpe2fs -h "$out" 2>/dev/null | awk -F: '/^Block size/{gsub(/ /,"",$2); print $2}'; }
 
 case $variant in
-htree*) BIGDIR=${BIGDIR:-3000} ;;
+htree*) BIGDIR=${BIGDIR:-1500} ;;
 esac
 [ "$variant" = htree ] && BIGDIR=12000
 if [ "${variant:0:4}" = tiny ]; then
