@@ -54,8 +54,21 @@ func (d *DiskReader) chunk(ctx context.Context, i int64) ([]byte, error) {
 }
 
 func (d *DiskReader) wrap(i int64, err error) error {
-	return fmt.Errorf("%s/%s disk %s at offset %d: %w", d.point.VM, d.point.Name(), d.disk.Name, i*int64(d.m.chunkSize), err)
+	return &ReadError{VM: d.point.VM, Point: d.point.Name(), Disk: d.disk.Name, Offset: i * int64(d.m.chunkSize), Err: err}
 }
+
+// ReadError is a failure to read the chunk at Offset of a point's disk.
+type ReadError struct {
+	VM, Point, Disk string
+	Offset          int64
+	Err             error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("%s/%s disk %s at offset %d: %v", e.VM, e.Point, e.Disk, e.Offset, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // ReadAt implements io.ReaderAt.
 func (d *DiskReader) ReadAt(p []byte, off int64) (int, error) {

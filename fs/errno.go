@@ -22,13 +22,19 @@ func (l *logOnce) log(op string, err error) {
 	if l.logger == nil {
 		return
 	}
+	// One damaged chunk fails many reads of many files: key by the chunk.
 	msg := err.Error()
+	key := msg
+	var re *catalog.ReadError
+	if errors.As(err, &re) {
+		key = re.Error()
+	}
 	l.mu.Lock()
 	if l.seen == nil || len(l.seen) > 10000 {
 		l.seen = map[string]bool{}
 	}
-	dup := l.seen[msg]
-	l.seen[msg] = true
+	dup := l.seen[key]
+	l.seen[key] = true
 	l.mu.Unlock()
 	if !dup {
 		l.logger.Printf("%s: %v", op, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -99,7 +100,16 @@ func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, erro
 // clearStale unmounts a dead FUSE mount ("transport endpoint is not
 // connected") left at mountpoint by a killed daemon.
 func clearStale(mountpoint string, logger *log.Logger) error {
-	_, err := os.Stat(mountpoint)
+	// stat alone can be answered from the kernel's attribute cache; opening
+	// and reading the directory has to reach the (dead) server.
+	f, err := os.Open(mountpoint)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+		if err == io.EOF {
+			err = nil
+		}
+	}
 	if err == nil {
 		return nil
 	}
