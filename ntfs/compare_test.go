@@ -57,6 +57,7 @@ func llistxattr(path string) ([]string, error) {
 func TestAgainstNTFS3GMount(t *testing.T) {
 	for _, v := range imageVariants {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
 			img := buildImage(t, "basic.sh", v.args...)
 			mnt := mountNTFS3G(t, img)
 			fsys := openImage(t, img, &Options{MountPoint: mnt, FileMode: 0o777, DirMode: 0o777})
