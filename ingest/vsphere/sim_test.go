@@ -173,7 +173,7 @@ func newSim(t testing.TB, image string, link bool) *sim {
 		DeviceChange: []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
 			Operation: types.VirtualDeviceConfigSpecOperationAdd,
 			Device: &types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{
-				SharedBus: types.VirtualSCSISharingNoSharing,
+				SharedBus:         types.VirtualSCSISharingNoSharing,
 				VirtualController: types.VirtualController{BusNumber: 0, VirtualDevice: types.VirtualDevice{Key: 1000}},
 			}},
 		}},
@@ -313,4 +313,6 @@ func (s *sim) snapshots(t testing.TB, c *Client) []string {
 	return names
 }
 
-func objectVM(c *Client, vm VM) *object.VirtualMachine { return object.NewVirtualMachine(c.Vim(), vm.ref) }
+func objectVM(c *Client, vm VM) *object.VirtualMachine {
+	return object.NewVirtualMachine(c.Vim(), vm.ref)
+}
