@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // DiskReader reads one disk of one point as an io.ReaderAt. It is safe for
@@ -13,6 +14,7 @@ type DiskReader struct {
 	point *Manifest
 	disk  *DiskRecord
 	m     *DiskMap
+	last  atomic.Int64 // chunk index of the latest ReadAt, for readahead
 }
 
 // OpenDisk opens a disk of a point for reading.
@@ -25,7 +27,31 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 	if err != nil {
 		return nil, fmt.Errorf("point %s/%s: %w", p.VM, p.Name(), err)
 	}
-	return &DiskReader{repo: r, point: p, disk: d, m: m}, nil
+	dr := &DiskReader{repo: r, point: p, disk: d, m: m}
+	dr.last.Store(-2)
+	return dr, nil
+}
+
+// readahead is how many chunks a sequential reader fetches ahead.
+const readahead = 2
+
+// prefetch loads the chunks after i into the cache in the background when
+// reads are sequential, so decompression overlaps with the reader's work.
+func (d *DiskReader) prefetch(i int64) {
+	if prev := d.last.Swap(i); prev != i-1 {
+		return
+	}
+	for j := i + 1; j <= i+readahead && j < d.m.chunks; j++ {
+		select {
+		case d.repo.prefetchSem <- struct{}{}:
+		default:
+			return // enough in flight
+		}
+		go func(j int64) {
+			defer func() { <-d.repo.prefetchSem }()
+			d.chunk(context.Background(), j)
+		}(j)
+	}
 }
 
 // Size returns the disk size.
@@ -82,6 +108,9 @@ func (d *DiskReader) ReadAt(p []byte, off int64) (int, error) {
 	cs := int64(d.m.chunkSize)
 	for n < len(p) && off < d.m.size {
 		i := off / cs
+		if i != d.last.Load() {
+			d.prefetch(i)
+		}
 		b, err := d.chunk(context.Background(), i)
 		if err != nil {
 			return n, err

@@ -27,6 +27,8 @@ type Repo struct {
 	db    *pebble.DB
 	lock  *os.File
 	cache *blobCache
+	// prefetchSem bounds background readahead fetches across all disks.
+	prefetchSem chan struct{}
 }
 
 // Options tune Open.
@@ -90,7 +92,7 @@ func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
-	r := &Repo{dir: dir, lock: lock}
+	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers())}
 	if err := r.open(ctx, opts, create); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
