@@ -51,3 +51,11 @@ func (c *lru[K, V]) add(k K, v V) {
 		delete(c.items, last.Value.(*lruEntry[K, V]).key)
 	}
 }
+
+// purge empties the cache.
+func (c *lru[K, V]) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	clear(c.items)
+}

@@ -17,8 +17,8 @@ func (fs *FS) dirIndex(ino uint64) (*inode, *index, error) {
 	if !n.isDir() {
 		return nil, nil, fmt.Errorf("MFT record %d: %w", ino, errNotDir)
 	}
-	ix, err := fs.openIndex(n, "$I30", false)
-	return n, ix, err
+	n.i30Once.Do(func() { n.i30, n.i30Err = fs.openIndex(n, "$I30", false) })
+	return n, n.i30, n.i30Err
 }
 
 // ReadDir lists directory ino in collation order, without "." and "..".
@@ -101,18 +101,18 @@ func (fs *FS) Lookup(dir uint64, name string) (DirEntry, error) {
 
 // lookupName searches an $I30 index for a UTF-16 name.
 func (fs *FS) lookupName(ix *index, u []uint16) (*indexEntry, error) {
-	keyName := func(key []byte) []uint16 {
+	keyName := func(key []byte) []byte {
 		if len(key) < 0x42 || 0x42+2*int(key[0x40]) > len(key) {
 			return nil
 		}
-		return decodeUTF16(key[0x42 : 0x42+2*int(key[0x40])])
+		return key[0x42 : 0x42+2*int(key[0x40])]
 	}
-	exact := func(key []byte) int { return upcaseCompare(u, keyName(key), fs.upcase, true) }
+	exact := func(key []byte) int { return upcaseCompareKey(u, keyName(key), fs.upcase, true) }
 	e, err := ix.search(exact, func(*indexEntry) bool { return true })
 	if err == nil || fs.opts.CaseSensitive || !isNotExist(err) {
 		return e, err
 	}
-	fold := func(key []byte) int { return upcaseCompare(u, keyName(key), fs.upcase, false) }
+	fold := func(key []byte) int { return upcaseCompareKey(u, keyName(key), fs.upcase, false) }
 	return ix.search(fold, func(e *indexEntry) bool { return len(e.Key) > 0x41 && e.Key[0x41] != nsPOSIX })
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // FS is an open NTFS volume. It is safe for concurrent use.
@@ -25,6 +26,12 @@ type FS struct {
 
 	inodes *lru[uint64, *inode]
 	blocks *lru[blockKey, []indexEntry] // decoded index blocks
+
+	// stats count index work, for tests and benchmarks.
+	stats struct {
+		indexNodes atomic.Int64 // index blocks visited (cached or not)
+		indexReads atomic.Int64 // index blocks read from the volume
+	}
 
 	secureOnce sync.Once // loads secure
 	secure     *inode

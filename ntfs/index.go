@@ -82,10 +82,12 @@ func (ix *index) node(vcn int64) ([]indexEntry, error) {
 	if bit/8 >= int64(len(ix.bitmap)) || ix.bitmap[bit/8]&(1<<(bit%8)) == 0 {
 		return nil, fmt.Errorf("%s: %w", what, corruptf("block %d not marked in use in $BITMAP", bit))
 	}
+	ix.fs.stats.indexNodes.Add(1)
 	k := blockKey{ix.ino, vcn, ix.name}
 	if es, ok := ix.fs.blocks.get(k); ok {
 		return es, nil
 	}
+	ix.fs.stats.indexReads.Add(1)
 	b := make([]byte, ix.block)
 	if _, err := ix.alloc.ReadAt(b, off); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"sort"
+	"sync"
 )
 
 // inode is a parsed base MFT record with the attributes of its extension
@@ -13,6 +14,10 @@ type inode struct {
 	Num   uint64
 	Hdr   recordHeader
 	Attrs []*attribute
+
+	i30Once sync.Once // opens i30 on first use: a directory's $BITMAP may be non-resident
+	i30     *index
+	i30Err  error
 }
 
 // Limits on what one inode may pull in, independent of on-disk counts.

@@ -139,3 +139,43 @@ func upcaseCompare(a, b []uint16, up []uint16, caseSensitive bool) int {
 	}
 	return 0
 }
+
+// upcaseCompareKey is upcaseCompare with b given as little-endian UTF-16
+// bytes straight from an index key, so lookups decode nothing.
+func upcaseCompareKey(a []uint16, b []byte, up []uint16, caseSensitive bool) int {
+	nb := len(b) / 2
+	n := min(len(a), nb)
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], binary.LittleEndian.Uint16(b[2*i:])
+		if int(ca) < len(up) {
+			ca = up[ca]
+		}
+		if int(cb) < len(up) {
+			cb = up[cb]
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	if len(a) != nb {
+		if len(a) < nb {
+			return -1
+		}
+		return 1
+	}
+	if !caseSensitive {
+		return 0
+	}
+	for i := 0; i < n; i++ {
+		if cb := binary.LittleEndian.Uint16(b[2*i:]); a[i] != cb {
+			if a[i] < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
