@@ -114,6 +114,9 @@ func checkLVM(t *testing.T, img, reportText string) {
 	if err != nil || len(vgs) != 1 {
 		t.Fatalf("ScanLVM: %d VGs, %v", len(vgs), err)
 	}
+	if pt, err := Read(devs[0], devs[0].Size()); err != nil || pt.Scheme != "none" {
+		t.Errorf("Read on a PV: %+v, %v; want scheme none", pt, err)
+	}
 	vg := vgs[0]
 	if vg.Name != rep.vgName || vg.UUID != rep.vgUUID || vg.ExtentSize != rep.extent || vg.Seqno != rep.seqno || len(vg.PVs) != rep.pvCount {
 		t.Errorf("VG %s %s extent %d seqno %d %d PVs; vgs says %s %s %d %d %d", vg.Name, vg.UUID, vg.ExtentSize, vg.Seqno, len(vg.PVs), rep.vgName, rep.vgUUID, rep.extent, rep.seqno, rep.pvCount)

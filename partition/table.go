@@ -1,8 +1,10 @@
 package partition
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Table is a decoded partition table.
@@ -79,17 +81,25 @@ func read(r io.ReaderAt, diskSize int64, sizes []int) (*Table, error) {
 	}
 	mbr := decodeMBR(b)
 	t, err := readGPT(r, diskSize, sizes, mbr)
-	if t != nil || err != nil {
-		return t, err
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		t.warnOverlaps()
+		return t, nil
 	}
 	if !mbr.Magic || looksLikeBootSector(b) || !validStatus(mbr) {
 		return none, nil
 	}
 	t, err = readMBR(r, diskSize, sizes[0], mbr)
-	if err == nil && (hasSignature(r, diskSize, 512) || hasSignature(r, diskSize, 4096)) {
+	if err != nil {
+		return nil, err
+	}
+	t.warnOverlaps()
+	if hasSignature(r, diskSize, 512) || hasSignature(r, diskSize, 4096) {
 		t.warnf("GPT header found but the MBR has no protective 0xEE entry; GPT ignored")
 	}
-	return t, err
+	return t, nil
 }
 
 // readAt reads n bytes at off, naming what in the error.
@@ -115,5 +125,22 @@ func (t *Table) clamp(p *Partition, diskSize int64) {
 	if p.Size > diskSize-p.Start {
 		t.Warnings = append(t.Warnings, fmt.Sprintf("partition %d ends at byte %d, beyond the end of the disk (%d bytes); size cut to %d", p.Index, p.Start+p.Size, diskSize, diskSize-p.Start))
 		p.Size = diskSize - p.Start
+	}
+}
+
+// warnOverlaps notes partitions sharing bytes; MBR extended containers,
+// which hold their logical partitions by design, are left out.
+func (t *Table) warnOverlaps() {
+	var ps []Partition
+	for _, p := range t.Partitions {
+		if !p.Extended && p.Size > 0 {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b Partition) int { return cmp.Compare(a.Start, b.Start) })
+	for i := 1; i < len(ps); i++ {
+		if prev := ps[i-1]; ps[i].Start < prev.Start+prev.Size {
+			t.warnf("partitions %d and %d overlap at byte %d", prev.Index, ps[i].Index, ps[i].Start)
+		}
 	}
 }

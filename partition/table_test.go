@@ -299,6 +299,19 @@ func TestDamaged(t *testing.T) {
 			t.Errorf("partition 4 %+v, warnings %q", p, tab.Warnings)
 		}
 	})
+	t.Run("overlap", func(t *testing.T) {
+		img := buildImage(t, "mbr.sh")
+		patch(t, img, mbrTableOff+16+8, le32(4096)) // partition 2 into partition 1
+		tab, err := read(t, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, parts := sfdiskJSON(t, img)
+		compareParts(t, "sfdisk -J", tab, parts, false)
+		if len(tab.Warnings) != 1 || !strings.Contains(tab.Warnings[0], "partitions 1 and 2 overlap at byte 2097152") {
+			t.Errorf("warnings %q", tab.Warnings)
+		}
+	})
 	t.Run("absurd entry count", func(t *testing.T) {
 		img := buildImage(t, "gpt.sh")
 		for _, lba := range []int64{1, 64<<20/512 - 1} {
