@@ -32,6 +32,9 @@ disk. The result is still a full point. With several disks, give
   vmarchive ingest --vm web01 --point-time 2026-11-21T01:00:00Z disk0=web01.raw
   vmarchive ingest --vm web01 --changed cbt.json disk0=web01.raw`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if useVSphere(v, args) { // vSphere: vsphere.go
+				return ingestVSphere(cmd, v, args)
+			}
 			if len(args) == 0 {
 				return fmt.Errorf("give at least one DISK=IMAGE")
 			}
@@ -87,6 +90,7 @@ disk. The result is still a full point. With several disks, give
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
 	pathFlag(cmd, "changed")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
+	vsphereIngestFlags(cmd) // --vcenter, --folder, --quiesce, --cbt, ...: vsphere.go
 	return cmd
 }
 
