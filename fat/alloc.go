@@ -35,8 +35,9 @@ func (fs *FS) Allocated() ([]Region, error) {
 		out = append(out, Region{Offset: off, Length: n, Kind: k})
 	}
 	bad := fs.fat.badMark()
+	var cur blockRef
 	for c := uint32(2); c-2 < l.clusters; c++ {
-		v, err := fs.fat.entry(c)
+		v, err := fs.fat.entryVia(c, &cur)
 		if err != nil {
 			return nil, fmt.Errorf("fat: allocation map: %w", err)
 		}

@@ -87,3 +87,22 @@ func BenchmarkWalk(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAllocated maps the whole FAT of the benchmark image.
+func BenchmarkAllocated(b *testing.B) {
+	f, err := os.Open(benchImage(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	fs, err := Open(f, st.Size(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := fs.Allocated(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

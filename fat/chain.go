@@ -10,15 +10,15 @@ type run struct {
 
 // clusterSet is a sparse bitmap of visited clusters, for loop detection.
 // Its size is bounded by the number of clusters walked.
-type clusterSet map[uint32]*[512]uint64 // 32768 clusters per page
+type clusterSet map[uint32]*[64]uint64 // 4096 clusters per 512-byte page
 
 func (s clusterSet) addNew(c uint32) bool {
-	page := s[c>>15]
+	page := s[c>>12]
 	if page == nil {
-		page = new([512]uint64)
-		s[c>>15] = page
+		page = new([64]uint64)
+		s[c>>12] = page
 	}
-	w, bit := (c>>6)&511, uint64(1)<<(c&63)
+	w, bit := (c>>6)&63, uint64(1)<<(c&63)
 	if page[w]&bit != 0 {
 		return false
 	}
@@ -35,6 +35,7 @@ func (t *fatTable) chain(start uint32, limit int64, what string) (runs []run, en
 		return nil, false, fmt.Errorf("%s: first cluster %d out of range 2..%d: %w", what, start, t.l.clusters+1, ErrCorrupt)
 	}
 	seen := clusterSet{}
+	var cur blockRef
 	eoc, bad := t.eocMin(), t.badMark()
 	c := start
 	for n := int64(0); ; n++ {
@@ -49,7 +50,7 @@ func (t *fatTable) chain(start uint32, limit int64, what string) (runs []run, en
 		} else {
 			runs = append(runs, run{first: c, count: 1})
 		}
-		next, err := t.entry(c)
+		next, err := t.entryVia(c, &cur)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", what, err)
 		}

@@ -72,7 +72,7 @@
 // # Concurrency and caches
 //
 // An FS and its Files are safe for concurrent use. Each FS keeps a small
-// LRU of FAT blocks (fatCacheBlocks × fatBlockSize bytes) and of parsed
+// LRU of FAT blocks (32 blocks of 4 KiB) and of parsed
 // directories (bounded by total entries), so memory per open volume stays
 // well under a megabyte.
 package fat

@@ -83,8 +83,9 @@ func volumeLabel(raw []byte) string {
 // CountFree counts the free clusters in the FAT (exact, reads the FAT).
 func (fs *FS) CountFree() (uint32, error) {
 	var free uint32
+	var cur blockRef
 	for c := uint32(2); c-2 < fs.l.clusters; c++ {
-		v, err := fs.fat.entry(c)
+		v, err := fs.fat.entryVia(c, &cur)
 		if err != nil {
 			return 0, fmt.Errorf("fat: count free clusters: %w", err)
 		}

@@ -7,18 +7,20 @@ import (
 )
 
 // The FAT is read in fatBlockSize blocks, of which each FS keeps the
-// fatCacheBlocks most recently used. A FAT12 FAT (at most 6 KiB of used
-// entries) fits in one block, so no entry straddles two blocks.
+// fatCacheBlocks most recently used (128 KiB). Small blocks suit the
+// scattered chains a FUSE client asks for. A FAT12 FAT (at most 6 KiB of
+// used entries) is read as one block, so no entry straddles two blocks.
 const (
-	fatBlockSize   = 32 << 10
-	fatCacheBlocks = 8
+	fatBlockSize   = 4 << 10
+	fatCacheBlocks = 32
 )
 
 // fatTable reads entries of the active FAT through a small LRU.
 type fatTable struct {
-	r    io.ReaderAt
-	l    *layout
-	size int64 // bytes of the image, to report truncation clearly
+	r         io.ReaderAt
+	l         *layout
+	size      int64 // bytes of the image, to report truncation clearly
+	blockSize int64
 
 	mu struct {
 		sync.Mutex
@@ -34,7 +36,10 @@ type fatBlock struct {
 }
 
 func newFATTable(r io.ReaderAt, size int64, l *layout) *fatTable {
-	t := &fatTable{r: r, l: l, size: size}
+	t := &fatTable{r: r, l: l, size: size, blockSize: fatBlockSize}
+	if l.fatBits == 12 {
+		t.blockSize = (int64(maxFAT12Clusters+2)*3/2 + 511) / 512 * 512
+	}
 	for i := range t.mu.blocks {
 		t.mu.blocks[i].index = -1
 	}
@@ -43,6 +48,19 @@ func newFATTable(r io.ReaderAt, size int64, l *layout) *fatTable {
 
 // entry returns the FAT entry of cluster c (its successor or a marker).
 func (t *fatTable) entry(c uint32) (uint32, error) {
+	var cur blockRef
+	return t.entryVia(c, &cur)
+}
+
+// blockRef remembers the last FAT block a walk used, so following a chain
+// through one block takes no lock.
+type blockRef struct {
+	index int64
+	data  []byte
+}
+
+// entryVia is entry, reusing (and updating) the block in cur.
+func (t *fatTable) entryVia(c uint32, cur *blockRef) (uint32, error) {
 	var off int64
 	switch t.l.fatBits {
 	case 12:
@@ -59,11 +77,16 @@ func (t *fatTable) entry(c uint32) (uint32, error) {
 	if off+width > t.l.fatSize {
 		return 0, fmt.Errorf("FAT entry of cluster %d at FAT offset %d: beyond the FAT (%d bytes): %w", c, off, t.l.fatSize, ErrCorrupt)
 	}
-	blk, err := t.block(off / fatBlockSize)
-	if err != nil {
-		return 0, err
+	n := off / t.blockSize
+	if cur.data == nil || cur.index != n {
+		blk, err := t.block(n)
+		if err != nil {
+			return 0, err
+		}
+		*cur = blockRef{index: n, data: blk}
 	}
-	i := off % fatBlockSize
+	blk := cur.data
+	i := off % t.blockSize
 	if i+width > int64(len(blk)) {
 		return 0, fmt.Errorf("FAT entry of cluster %d at volume offset %d: beyond the end of the image (%d bytes): %w",
 			c, t.l.fatOffset+off, t.size, ErrCorrupt)
@@ -122,8 +145,8 @@ func (t *fatTable) block(n int64) ([]byte, error) {
 // readBlock reads FAT block n. A block cut short by the end of the image
 // is returned short; entry reports the truncation.
 func (t *fatTable) readBlock(n int64) ([]byte, error) {
-	start := n * fatBlockSize
-	length := min(int64(fatBlockSize), t.l.fatSize-start)
+	start := n * t.blockSize
+	length := min(t.blockSize, t.l.fatSize-start)
 	off := t.l.fatOffset + start
 	if off+length > t.size {
 		length = max(0, t.size-off)
