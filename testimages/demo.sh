@@ -6,7 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 vma=${VMARCHIVE_BIN:-$PWD/bin/vmarchive}
 demo=$(mktemp -d /tmp/vmarchive-demo.XXXXXX)
-trap 'rm -rf "$demo"' EXIT
+mnt=$demo/mnt
+mkdir -p "$mnt"
+cleanup() {
+	[ -n "${mountpid:-}" ] && kill -INT "$mountpid" 2>/dev/null && wait "$mountpid" 2>/dev/null
+	mountpoint -q "$mnt" && umount -l "$mnt"
+	rm -rf "$demo"
+}
+trap cleanup EXIT
 export VMARCHIVE_REPO=$demo/repo
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { say "$*"; "$@"; }
@@ -15,7 +22,7 @@ bash testimages/demo-disk.sh "$demo/web01-v1.raw" 1
 bash testimages/demo-disk.sh "$demo/web01-v2.raw" 2
 qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$demo/web01-v1.raw" "$demo/web01.vmdk"
 qemu-img convert -f raw -O qcow2 "$demo/web01-v2.raw" "$demo/web01.qcow2"
-say "sgdisk -p web01.vmdk's disk"; sgdisk -p "$demo/web01-v1.raw" | tail -3
+say "sgdisk -p web01-v1.raw    # a GPT disk: EFI system partition (FAT32) and an ext4 root"; sgdisk -p "$demo/web01-v1.raw" | tail -3
 
 run "$vma" init
 run "$vma" ingest --vm web01 --point-time 2026-11-20T01:00:00Z disk0="$demo/web01.vmdk"
@@ -26,3 +33,24 @@ say "$vma cat --vm web01 --point latest --disk disk0 | cmp - web01-v2.raw"
 say "$vma cat --vm web01 --point 2026-11-20T01:00:00Z --disk disk0 | cmp - web01-v1.raw"
 "$vma" cat --vm web01 --point 2026-11-20T01:00:00Z --disk disk0 | cmp - "$demo/web01-v1.raw" && echo "byte-exact"
 run "$vma" verify
+
+say "$vma mount $mnt &    # the archive as a read-only tree"
+"$vma" mount "$mnt" &
+mountpid=$!
+for _ in $(seq 100); do [ -e "$mnt/web01/latest" ] && break; sleep 0.1; done
+run ls -l "$mnt/web01" "$mnt/web01/latest/disk0"
+run cat "$mnt/web01/latest/disk0/volumes.txt"
+for p in 2026-11-20T01:00:00Z 2026-11-21T01:00:00Z; do
+	run cat "$mnt/web01/$p/disk0/p2/etc/motd"
+done
+run ls -l "$mnt/web01/latest/disk0/p2/home/ann/Documents" "$mnt/web01/latest/disk0/p1/EFI/BOOT"
+run cp "$mnt/web01/2026-11-20T01:00:00Z/disk0/p2/home/ann/Documents/report.txt" "$demo/restored-report.txt"
+run cat "$demo/restored-report.txt"
+say "# while mounted, an ingest from another shell goes through the mount's process"
+run "$vma" ingest --vm web01 --point-time 2026-11-22T01:00:00Z disk0="$demo/web01-v2.raw"
+sleep 1
+run ls -l "$mnt/web01"
+say "kill -INT %1    # unmount"
+kill -INT "$mountpid"
+wait "$mountpid"
+mountpid=
