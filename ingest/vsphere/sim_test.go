@@ -2,10 +2,9 @@ package vsphere
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,11 +14,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
 )
 
 // needTool skips without a tool, but fails on CI where tools must be there.
@@ -42,8 +41,7 @@ const testPassword = "Pw-7f3e-never-log-me"
 // real image: a datastore made with CreateLocalDatastore over a directory
 // holding a descriptor and the -flat file.
 type sim struct {
-	model  *simulator.Model
-	srv    *simulator.Server
+	v      *vcsim.Sim
 	cfg    Config
 	flat   string // path of web01-flat.vmdk
 	size   int64
@@ -69,153 +67,52 @@ func repoRoot(t testing.TB) string {
 	return ""
 }
 
-// demoDisk builds testimages/demo-disk.sh's GPT disk (FAT32 + ext4).
+// demoDisk writes testimages/demo-disk.sh's GPT disk (FAT32 + ext4) to
+// out. The image is built once per script content and cached under
+// os.TempDir(), since building takes seconds here.
 func demoDisk(t testing.TB, out string, version int) {
 	t.Helper()
 	needTool(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs")
-	cmd := exec.Command("bash", filepath.Join(repoRoot(t), "testimages", "demo-disk.sh"), out, strconv.Itoa(version))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("demo-disk.sh: %v\n%s", err, b)
+	script := filepath.Join(repoRoot(t), "testimages", "demo-disk.sh")
+	src, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(src)
+	dir := filepath.Join(os.TempDir(), "vmarchive-testimages")
+	cached := filepath.Join(dir, fmt.Sprintf("demo-disk-%x-v%d.raw", sum[:8], version))
+	if _, err := os.Stat(cached); err != nil {
+		os.MkdirAll(dir, 0o755)
+		tmp := cached + ".tmp" + strconv.Itoa(os.Getpid())
+		if b, err := exec.Command("bash", script, tmp, strconv.Itoa(version)).CombinedOutput(); err != nil {
+			t.Fatalf("demo-disk.sh: %v\n%s", err, b)
+		}
+		if err := os.Rename(tmp, cached); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := exec.Command("cp", "--sparse=always", cached, out).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v\n%s", cached, err, b)
 	}
 }
-
-const descriptorTemplate = `# Disk DescriptorFile
-version=1
-encoding="UTF-8"
-CID=fffffffe
-parentCID=ffffffff
-createType="vmfs"
-
-# Extent description
-RW %d VMFS "web01-flat.vmdk"
-
-# The Disk Data Base
-#DDB
-ddb.adapterType = "lsilogic"
-ddb.virtualHWVersion = "14"
-`
 
 // newSim starts the simulator. image is moved into the datastore as the
 // flat file (or linked, if link is set, for big benchmark images).
 func newSim(t testing.TB, image string, link bool) *sim {
 	t.Helper()
-	s := &sim{model: simulator.VPX()}
-	s.model.Machine = 1
-	if err := s.model.Create(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.model.Remove)
-	s.model.Service.TLS = new(tls.Config)
-	s.model.Service.Listen = &url.URL{User: url.UserPassword("backup", testPassword)}
-	if s.model.Service.ServeMux == nil {
-		s.model.Service.ServeMux = http.NewServeMux()
-	}
-	s.model.Service.ServeMux.HandleFunc("/folder/disks/", s.serveFolder)
-	s.srv = s.model.Service.NewServer()
-	t.Cleanup(s.srv.Close)
-
-	dsDir := t.TempDir()
-	vmDir := filepath.Join(dsDir, "disks") // the simulator makes web01/ for the VM
-	os.Mkdir(vmDir, 0o755)
-	s.flat = filepath.Join(vmDir, "web01-flat.vmdk")
-	if link {
-		if err := os.Symlink(image, s.flat); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := os.Rename(image, s.flat); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(s.flat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.size = st.Size()
-	desc := fmt.Sprintf(descriptorTemplate, s.size/512)
-	if err := os.WriteFile(filepath.Join(vmDir, "web01.vmdk"), []byte(desc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	u := *s.srv.URL
-	u.User = nil
-	s.cfg = Config{URL: u.String(), Username: "backup", Password: testPassword, Insecure: true}
-	ctx := context.Background()
-	c := s.connect(t)
-	vc := c.Vim()
-	finder := find.NewFinder(vc, true)
-	dc, err := finder.DefaultDatacenter(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	finder.SetDatacenter(dc)
-	hosts, err := finder.HostSystemList(ctx, "*/*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := hosts[0]
-	dss, err := host.ConfigManager().DatastoreSystem(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dss.CreateLocalDatastore(ctx, "vmadata", dsDir); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := host.ResourcePool(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	folders, err := dc.Folders(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{
-		Name: "web01", GuestId: "otherLinux64Guest",
-		Files: &types.VirtualMachineFileInfo{VmPathName: "[vmadata] web01"},
-		DeviceChange: []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
-			Operation: types.VirtualDeviceConfigSpecOperationAdd,
-			Device: &types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{
-				SharedBus:         types.VirtualSCSISharingNoSharing,
-				VirtualController: types.VirtualController{BusNumber: 0, VirtualDevice: types.VirtualDevice{Key: 1000}},
-			}},
-		}},
-	}, pool, host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := task.WaitForResult(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.vmRef = res.Result.(types.ManagedObjectReference)
-	vm := object.NewVirtualMachine(vc, s.vmRef)
-	devs, err := vm.Device(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl, err := devs.FindSCSIController("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	unit := int32(0)
-	disk := &types.VirtualDisk{
-		CapacityInBytes: s.size,
-		VirtualDevice: types.VirtualDevice{
-			Key: -1, ControllerKey: ctrl.Key, UnitNumber: &unit,
-			Backing: &types.VirtualDiskFlatVer2BackingInfo{
-				DiskMode:                     string(types.VirtualDiskModePersistent),
-				ThinProvisioned:              types.NewBool(false),
-				VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[vmadata] disks/web01.vmdk"},
-			},
+	s := &sim{}
+	v, err := vcsim.Start(context.Background(), image, t.TempDir(), vcsim.Options{
+		Username: "backup", Password: testPassword, Link: link,
+		Wrap: func(serve http.HandlerFunc) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) { s.serveFolder(w, r, serve) }
 		},
-	}
-	task, err = vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
-		&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: disk},
-	}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := task.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(v.Close)
+	s.v, s.flat, s.size, s.vmRef = v, v.Flat, v.Size, v.VM
+	s.cfg = Config{URL: v.URL.String(), Username: "backup", Password: testPassword, Insecure: true}
 	return s
 }
 
@@ -232,9 +129,9 @@ func (s *sim) connect(t testing.TB) *Client {
 
 // serveFolder is the simulator's datastore handler with a byte counter
 // and fault injection for the flat file.
-func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request) {
+func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
 	if !strings.HasSuffix(r.URL.Path, "-flat.vmdk") {
-		s.model.Service.ServeDatastore(w, r)
+		serve(w, r)
 		return
 	}
 	start := rangeStart(r.Header.Get("Range"))
@@ -242,7 +139,7 @@ func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request) {
 	if f := s.fault.Load(); f > 0 && start >= f-1 {
 		cw.limit = 1 // armed: abort after half the body
 	}
-	s.model.Service.ServeDatastore(cw, r)
+	serve(cw, r)
 	s.served.Add(cw.n)
 	s.mu.Lock()
 	fn := s.onServe
@@ -285,19 +182,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// setChangeID sets the CBT change id of web01's disk inside the simulator,
-// which does not track changes itself.
-func (s *sim) setChangeID(id string) {
-	ctx := s.model.Service.Context
-	vm := s.model.Map().Get(s.vmRef).(*simulator.VirtualMachine)
-	s.model.Map().WithLock(ctx, vm, func() {
-		for _, d := range vm.Config.Hardware.Device {
-			if disk, ok := d.(*types.VirtualDisk); ok {
-				disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo).ChangeId = id
-			}
-		}
-	})
-}
+func (s *sim) setChangeID(id string) { s.v.SetChangeID(id) }
 
 // snapshots lists the names of web01's snapshots.
 func (s *sim) snapshots(t testing.TB, c *Client) []string {
