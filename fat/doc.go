@@ -23,7 +23,10 @@
 // which has no entry, is 1; no entry can be at offset 32 because sector 0
 // is always reserved. The numbers are stable across opens and need no table:
 // Stat reads the one 32-byte entry the number points at. FAT has no hard
-// links, so every name has its own number.
+// links, so every name has its own number. A number that points at no live
+// 8.3 entry fails with fs.ErrNotExist; one this package never returned may
+// point into file data that happens to look like an entry, so callers
+// should only pass numbers from Root, ReadDir and Lookup.
 //
 // # Names
 //

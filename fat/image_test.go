@@ -43,7 +43,7 @@ func TestImages(t *testing.T) {
 			t.Run("content-vs-mcopy", func(t *testing.T) { checkContentMcopy(t, fs, img, nodes, 1100) })
 			t.Run("content-vs-icat", func(t *testing.T) { checkContentIcat(t, fs, img, nodes, want) })
 			t.Run("istat", func(t *testing.T) { checkIstat(t, fs, img, nodes, want) })
-			t.Run("nlink", func(t *testing.T) { checkNlink(t, fs, nodes) })
+			t.Run("nlink-root", func(t *testing.T) { checkNlink(t, fs, img, nodes) })
 			t.Run("modes-vs-mattrib", func(t *testing.T) { checkModes(t, nodes, mattribs(t, img)) })
 			t.Run("lookup", func(t *testing.T) { checkLookup(t, fs, img, nodes) })
 			t.Run("info", func(t *testing.T) { checkInfo(t, fs, img, v.args[0]) })
@@ -175,7 +175,7 @@ func checkIstat(t *testing.T, fs *FS, img string, nodes map[string]node, want ma
 		}
 		checkTime(t, p, "Written", fields["Written"], n.attr.Mtime, time.Second)
 		checkTime(t, p, "Accessed", fields["Accessed"], n.attr.Atime, time.Second)
-		checkTime(t, p, "Created", fields["Created"], n.attr.Crtime, 10*time.Millisecond)
+		checkTime(t, p, "Created", fields["Created"], n.attr.Crtime, time.Second) // istat shows whole seconds
 		if !n.attr.Ctime.Equal(n.attr.Mtime) {
 			t.Errorf("%q: ctime %v != mtime %v", p, n.attr.Ctime, n.attr.Mtime)
 		}
@@ -220,7 +220,7 @@ func checkTime(t *testing.T, p, what, istat string, got time.Time, prec time.Dur
 	}
 }
 
-func checkNlink(t *testing.T, fs *FS, nodes map[string]node) {
+func checkNlink(t *testing.T, fs *FS, img string, nodes map[string]node) {
 	subdirs := map[string]int{}
 	for p, n := range nodes {
 		if n.Mode&modeDir != 0 {
@@ -233,6 +233,9 @@ func checkNlink(t *testing.T, fs *FS, nodes map[string]node) {
 	}
 	if root.Nlink != uint32(subdirs["."]+2) {
 		t.Errorf("root nlink %d, has %d subdirectories", root.Nlink, subdirs["."])
+	}
+	if fields, _ := istat(t, img, "2"); fields["Size"] != strconv.FormatInt(root.Size, 10) { // TSK's root is 2
+		t.Errorf("root size %d, istat %s", root.Size, fields["Size"])
 	}
 	for p, n := range nodes {
 		want := uint32(1)

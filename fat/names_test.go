@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf16"
 )
 
@@ -195,4 +196,30 @@ func TestConcurrentReads(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+// TestCreationCentiseconds sets DIR_CrtTimeTenth (which mtools leaves 0).
+// It counts 10 ms units, 0..199, as Linux and TSK read it; istat shows
+// whole seconds only (157 adds one second), so the seconds come from
+// istat and the remainder is checked against the field.
+func TestCreationCentiseconds(t *testing.T) {
+	needTools(t, "fls", "istat")
+	pristine := buildImage(t, "mkimage.sh", imageVariants[4].args...)
+	for _, cs := range []byte{1, 157, 199} {
+		img := patchImage(t, pristine, func(b []byte) { b[findEntry(t, b, "UPPER   TXT")+13] = cs })
+		fs := openImage(t, img, nil)
+		e, err := resolve(fs, "UPPER.TXT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := fs.Stat(e.Ino)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields, _ := istat(t, img, fls(t, img)["UPPER.TXT"].ino)
+		checkTime(t, "UPPER.TXT", "Created", fields["Created"], a.Crtime, time.Second)
+		if frac := time.Duration(a.Crtime.Nanosecond()); frac != time.Duration(cs%100)*10*time.Millisecond {
+			t.Errorf("%d centiseconds: creation time fraction %v", cs, frac)
+		}
+	}
 }
