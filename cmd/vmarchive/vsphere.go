@@ -111,25 +111,26 @@ func vsphereCmd(v *viper.Viper) *cobra.Command {
 
 func printVMs(w io.Writer, vms []vsphere.VM) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VM\tPOWER\tCBT\tDISK\tSIZE\tBACKING\tFILE\tCAPTURE")
+	fmt.Fprintln(tw, "VM\tPOWER\tCBT\tSNAPSHOTS\tDISK\tSIZE\tBACKING\tFILE\tCAPTURE")
 	for _, vm := range vms {
 		cbt := "off"
 		if vm.CBT {
 			cbt = "on"
 		}
+		head := fmt.Sprintf("%s\t%s\t%s\t%d", vm.Name, vm.PowerState, cbt, len(vm.Snapshots))
 		if vm.Template {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\ttemplate: skipped\n", vm.Name, vm.PowerState, cbt)
+			fmt.Fprintf(tw, "%s\t\t\t\t\ttemplate: skipped\n", head)
 			continue
 		}
 		if len(vm.Disks) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\tno disks\n", vm.Name, vm.PowerState, cbt)
+			fmt.Fprintf(tw, "%s\t\t\t\t\tno disks\n", head)
 		}
 		for _, d := range vm.Disks {
 			capture := "yes"
 			if d.Refused != "" {
 				capture = "no: " + d.Refused
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Name, vm.PowerState, cbt, d.Name, formatBytes(d.Capacity), d.Backing, d.File, capture)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", head, d.Name, formatBytes(d.Capacity), d.Backing, d.File, capture)
 		}
 	}
 	return tw.Flush()
