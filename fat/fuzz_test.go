@@ -7,6 +7,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -179,4 +180,27 @@ func FuzzOpenWalk(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTinySeed checks that the committed FAT12 seed reads as TSK reads it,
+// so FuzzOpenWalk starts from a volume whose files are reachable.
+func TestTinySeed(t *testing.T) {
+	needTools(t, "fls", "icat")
+	img := filepath.Join(t.TempDir(), "tiny12.img")
+	if err := os.WriteFile(img, readSeed(t, "tiny12.img.gz"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := openImage(t, img, nil)
+	nodes := mustWalk(t, fs)
+	want := fls(t, img)
+	checkNamesFls(t, nodes, want, 5)
+	for p, n := range nodes {
+		if n.Mode&modeDir != 0 {
+			continue
+		}
+		got, err := readAll(fs, n.Ino)
+		if err != nil || string(got) != tool(t, "icat", img, want[p].ino) {
+			t.Errorf("%s: %v, content differs from icat", p, err)
+		}
+	}
 }
