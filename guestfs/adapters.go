@@ -1,144 +1,131 @@
 package guestfs
 
 import (
+	"io"
+
 	"github.com/vmarchive/vmarchive/ext4"
 	"github.com/vmarchive/vmarchive/fat"
 	"github.com/vmarchive/vmarchive/ntfs"
 )
 
-// The readers share the shape of FS but not its types; these adapters only
-// convert, they do no I/O of their own.
+// The readers share the shape of FS but not its types (they import nothing
+// from the project); adapter converts, and does no I/O of its own.
 
-type ext4FS struct{ fs *ext4.FS }
+// reader is the method set the ext4, ntfs and fat packages have in common.
+type reader[A, D any, F file[E], E any] interface {
+	Root() uint64
+	Stat(ino uint64) (A, error)
+	Lookup(dir uint64, name string) (D, error)
+	ReadDir(dir uint64) ([]D, error)
+	Open(ino uint64) (F, error)
+	Readlink(ino uint64) (string, error)
+	ListXattr(ino uint64) ([]string, error)
+	GetXattr(ino uint64, name string) ([]byte, error)
+}
+
+type file[E any] interface {
+	io.ReaderAt
+	Size() int64
+	Extents() ([]E, error)
+}
+
+type adapter[A, D any, F file[E], E any] struct {
+	fs     reader[A, D, F, E]
+	typ    string
+	attr   func(A) Attr
+	dirent func(D) DirEntry
+	extent func(E) Extent
+}
+
+func (a adapter[A, D, F, E]) Type() string { return a.typ }
+func (a adapter[A, D, F, E]) Root() uint64 { return a.fs.Root() }
+
+func (a adapter[A, D, F, E]) Stat(ino uint64) (Attr, error) {
+	x, err := a.fs.Stat(ino)
+	return a.attr(x), err
+}
+
+func (a adapter[A, D, F, E]) Lookup(dir uint64, name string) (DirEntry, error) {
+	e, err := a.fs.Lookup(dir, name)
+	return a.dirent(e), err
+}
+
+func (a adapter[A, D, F, E]) ReadDir(dir uint64) ([]DirEntry, error) {
+	es, err := a.fs.ReadDir(dir)
+	out := make([]DirEntry, len(es))
+	for i, e := range es {
+		out[i] = a.dirent(e)
+	}
+	return out, err
+}
+
+func (a adapter[A, D, F, E]) Open(ino uint64) (File, error) {
+	f, err := a.fs.Open(ino)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (a adapter[A, D, F, E]) Readlink(ino uint64) (string, error)    { return a.fs.Readlink(ino) }
+func (a adapter[A, D, F, E]) ListXattr(ino uint64) ([]string, error) { return a.fs.ListXattr(ino) }
+func (a adapter[A, D, F, E]) GetXattr(ino uint64, name string) ([]byte, error) {
+	return a.fs.GetXattr(ino, name)
+}
+
+func (a adapter[A, D, F, E]) Extents(ino uint64) ([]Extent, error) {
+	f, err := a.fs.Open(ino)
+	if err != nil {
+		return nil, err
+	}
+	es, err := f.Extents()
+	out := make([]Extent, len(es))
+	for i, e := range es {
+		out[i] = a.extent(e)
+	}
+	return out, err
+}
 
 var (
-	_ FS       = ext4FS{}
-	_ Extenter = ext4FS{}
-	_ FS       = ntfsFS{}
-	_ Extenter = ntfsFS{}
-	_ FS       = fatFS{}
-	_ Extenter = fatFS{}
+	_ FS       = newExt4(nil)
+	_ Extenter = newExt4(nil)
+	_ FS       = newNTFS(nil)
+	_ FS       = newFAT(nil)
 )
 
-func (a ext4FS) Type() string { return "ext4" }
-func (a ext4FS) Root() uint64 { return a.fs.Root() }
-func (a ext4FS) Stat(ino uint64) (Attr, error) {
-	x, err := a.fs.Stat(ino)
-	return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}, err
-}
-func (a ext4FS) Lookup(dir uint64, name string) (DirEntry, error) {
-	e, err := a.fs.Lookup(dir, name)
-	return DirEntry{e.Name, e.Ino, e.Mode}, err
-}
-func (a ext4FS) ReadDir(dir uint64) ([]DirEntry, error) {
-	es, err := a.fs.ReadDir(dir)
-	out := make([]DirEntry, len(es))
-	for i, e := range es {
-		out[i] = DirEntry{e.Name, e.Ino, e.Mode}
+func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
+	typ := "ext4"
+	if fs != nil {
+		typ = fs.Info().Type // ext2, ext3 or ext4, as blkid says
 	}
-	return out, err
-}
-func (a ext4FS) Open(ino uint64) (File, error) {
-	f, err := a.fs.Open(ino)
-	if err != nil {
-		return nil, err
+	return adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent]{
+		fs: fs, typ: typ,
+		attr: func(x ext4.Attr) Attr {
+			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+		},
+		dirent: func(e ext4.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
+		extent: func(e ext4.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}
-	return f, nil
-}
-func (a ext4FS) Readlink(ino uint64) (string, error)              { return a.fs.Readlink(ino) }
-func (a ext4FS) ListXattr(ino uint64) ([]string, error)           { return a.fs.ListXattr(ino) }
-func (a ext4FS) GetXattr(ino uint64, name string) ([]byte, error) { return a.fs.GetXattr(ino, name) }
-func (a ext4FS) Extents(ino uint64) ([]Extent, error) {
-	es, err := a.fs.Extents(ino)
-	out := make([]Extent, len(es))
-	for i, e := range es {
-		out[i] = Extent{e.Logical, e.Physical, e.Length}
-	}
-	return out, err
 }
 
-type ntfsFS struct{ fs *ntfs.FS }
-
-func (a ntfsFS) Type() string { return "ntfs" }
-func (a ntfsFS) Root() uint64 { return a.fs.Root() }
-func (a ntfsFS) Stat(ino uint64) (Attr, error) {
-	x, err := a.fs.Stat(ino)
-	return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}, err
-}
-func (a ntfsFS) Lookup(dir uint64, name string) (DirEntry, error) {
-	e, err := a.fs.Lookup(dir, name)
-	return DirEntry{e.Name, e.Ino, e.Mode}, err
-}
-func (a ntfsFS) ReadDir(dir uint64) ([]DirEntry, error) {
-	es, err := a.fs.ReadDir(dir)
-	out := make([]DirEntry, len(es))
-	for i, e := range es {
-		out[i] = DirEntry{e.Name, e.Ino, e.Mode}
+func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent] {
+	return adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent]{
+		fs: fs, typ: "ntfs",
+		attr: func(x ntfs.Attr) Attr {
+			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+		},
+		dirent: func(e ntfs.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
+		extent: func(e ntfs.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}
-	return out, err
-}
-func (a ntfsFS) Open(ino uint64) (File, error) {
-	f, err := a.fs.Open(ino)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-func (a ntfsFS) Readlink(ino uint64) (string, error)              { return a.fs.Readlink(ino) }
-func (a ntfsFS) ListXattr(ino uint64) ([]string, error)           { return a.fs.ListXattr(ino) }
-func (a ntfsFS) GetXattr(ino uint64, name string) ([]byte, error) { return a.fs.GetXattr(ino, name) }
-func (a ntfsFS) Extents(ino uint64) ([]Extent, error) {
-	f, err := a.fs.Open(ino)
-	if err != nil {
-		return nil, err
-	}
-	es, err := f.Extents()
-	out := make([]Extent, len(es))
-	for i, e := range es {
-		out[i] = Extent{e.Logical, e.Physical, e.Length}
-	}
-	return out, err
 }
 
-type fatFS struct{ fs *fat.FS }
-
-func (a fatFS) Type() string { return "vfat" }
-func (a fatFS) Root() uint64 { return a.fs.Root() }
-func (a fatFS) Stat(ino uint64) (Attr, error) {
-	x, err := a.fs.Stat(ino)
-	return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}, err
-}
-func (a fatFS) Lookup(dir uint64, name string) (DirEntry, error) {
-	e, err := a.fs.Lookup(dir, name)
-	return DirEntry{e.Name, e.Ino, e.Mode}, err
-}
-func (a fatFS) ReadDir(dir uint64) ([]DirEntry, error) {
-	es, err := a.fs.ReadDir(dir)
-	out := make([]DirEntry, len(es))
-	for i, e := range es {
-		out[i] = DirEntry{e.Name, e.Ino, e.Mode}
+func newFAT(fs *fat.FS) adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent] {
+	return adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent]{
+		fs: fs, typ: "vfat",
+		attr: func(x fat.Attr) Attr {
+			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+		},
+		dirent: func(e fat.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
+		extent: func(e fat.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}
-	return out, err
-}
-func (a fatFS) Open(ino uint64) (File, error) {
-	f, err := a.fs.Open(ino)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-func (a fatFS) Readlink(ino uint64) (string, error)              { return a.fs.Readlink(ino) }
-func (a fatFS) ListXattr(ino uint64) ([]string, error)           { return a.fs.ListXattr(ino) }
-func (a fatFS) GetXattr(ino uint64, name string) ([]byte, error) { return a.fs.GetXattr(ino, name) }
-func (a fatFS) Extents(ino uint64) ([]Extent, error) {
-	f, err := a.fs.Open(ino)
-	if err != nil {
-		return nil, err
-	}
-	es, err := f.Extents()
-	out := make([]Extent, len(es))
-	for i, e := range es {
-		out[i] = Extent{e.Logical, e.Physical, e.Length}
-	}
-	return out, err
 }

@@ -125,19 +125,19 @@ func openVolume(v *Volume, opts *Options) *Volume {
 	case "ext4":
 		fs, err := ext4.Open(v.Reader, v.Size, opts.Ext4)
 		if err == nil {
-			v.FS, v.Label = ext4FS{fs}, fs.Info().Label
+			v.FS, v.Label = newExt4(fs), fs.Info().Label
 		}
 		v.Err = err
 	case "ntfs":
 		fs, err := ntfs.Open(v.Reader, v.Size, opts.NTFS)
 		if err == nil {
-			v.FS, v.Label = ntfsFS{fs}, fs.Info().Label
+			v.FS, v.Label = newNTFS(fs), fs.Info().Label
 		}
 		v.Err = err
 	case "vfat":
 		fs, err := fat.Open(v.Reader, v.Size, opts.FAT)
 		if err == nil {
-			v.FS, v.Label = fatFS{fs}, fs.Info().Label
+			v.FS, v.Label = newFAT(fs), fs.Info().Label
 		}
 		v.Err = err
 	case "lvm2":
