@@ -101,3 +101,22 @@ func TestErrors(t *testing.T) {
 		t.Errorf("read across the end: %d, %v", n, err)
 	}
 }
+
+// TestDirty sets the dirty bit Linux keeps in the boot sector; fsck.fat
+// must notice it too.
+func TestDirty(t *testing.T) {
+	needTools(t, "fsck.fat")
+	for _, tc := range []struct {
+		variant int
+		off     int
+	}{{2, 37}, {4, 65}} { // BS_Reserved1 of FAT16 and FAT32
+		img := patchImage(t, buildImage(t, "mkimage.sh", imageVariants[tc.variant].args...), func(b []byte) { b[tc.off] |= 0x01 })
+		out, _ := runErr("fsck.fat", "-n", img)
+		if !strings.Contains(out, "Dirty bit is set") {
+			t.Fatalf("fsck.fat -n does not see the dirty bit:\n%s", out)
+		}
+		if info := openImage(t, img, nil).Info(); !info.Dirty {
+			t.Errorf("%s: dirty bit set, Info says clean", imageVariants[tc.variant].name)
+		}
+	}
+}
