@@ -165,9 +165,11 @@ func nonZeroOutside(buf []byte, off int64, alloc []Extent) int64 {
 		if i < len(alloc) && alloc[i].Off < end {
 			next = max(alloc[i].Off, pos)
 		}
-		for j := pos; j < next; j++ {
-			if buf[j-off] != 0 {
-				return j
+		if seg := buf[pos-off : next-off]; !allZero(seg) {
+			for j := range seg {
+				if seg[j] != 0 {
+					return pos + int64(j)
+				}
 			}
 		}
 		if i >= len(alloc) || alloc[i].Off >= end {
@@ -216,4 +218,18 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(d)
 	}
 	os.Exit(code)
+}
+
+var zeros = make([]byte, 1<<20)
+
+// allZero reports whether b is all zero bytes (memcmp speed).
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
