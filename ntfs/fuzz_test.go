@@ -92,16 +92,26 @@ func FuzzRunlist(f *testing.F) {
 }
 
 func FuzzIndexNode(f *testing.F) {
-	// An INDX block with one END entry, as mkntfs writes for an empty block.
-	blk := make([]byte, 4096)
-	copy(blk, "INDX")
-	blk[4], blk[6] = 0x28, 9
-	blk[0x18], blk[0x1c], blk[0x20] = 0x28, 0x38, 0xe8
-	blk[0x40+8], blk[0x40+12] = 0x10, ieEnd
-	for i := 1; i <= 8; i++ {
-		blk[i*512-2], blk[i*512-1] = 1, 0
+	// The first INDX block (VCN 0) of many/ in the image basic.sh builds
+	// (testdata/README.md).
+	z, err := os.Open("testdata/indx-many.bin.gz")
+	if err != nil {
+		f.Fatal(err)
 	}
-	blk[0x28] = 1
+	defer z.Close()
+	r, err := gzip.NewReader(z)
+	if err != nil {
+		f.Fatal(err)
+	}
+	blk, err := io.ReadAll(r)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if c := bytes.Clone(blk); applyFixups(c, "INDX") != nil {
+		f.Fatal("seed INDX block does not pass fixups")
+	} else if es, err := decodeIndexBlock(c, 0, false); err != nil || len(es) < 10 {
+		f.Fatalf("seed INDX block: %d entries (%v)", len(es), err)
+	}
 	f.Add(blk)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		b = bytes.Clone(b)

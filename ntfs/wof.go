@@ -69,7 +69,7 @@ func (fs *FS) openWOF(n *inode, v []byte) (*File, error) {
 	case wofXpress16K:
 		r.chunk, r.decompress = 16384, decompressXpressHuffman
 	case wofLZX:
-		return nil, fmt.Errorf("MFT record %d: WOF LZX compression: %w", n.Num, errors.ErrUnsupported)
+		r.chunk, r.decompress = lzxWindow, decompressLZX
 	default:
 		return nil, fmt.Errorf("MFT record %d: %w", n.Num, corruptf("WOF algorithm %d", w.Algorithm))
 	}
