@@ -48,8 +48,11 @@ func catCmd(v *viper.Viper) *cobra.Command {
 			} else if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				return fmt.Errorf("refusing to write a disk image to a terminal: redirect stdout or use -o FILE")
 			}
-			bw := bufio.NewWriterSize(out, 4<<20)
-			if _, err := d.WriteTo(bw); err != nil {
+			prog := newProgress(cmd.ErrOrStderr(), "cat "+disk)
+			bw := bufio.NewWriterSize(&progressWriter{w: out, p: prog, total: d.Size()}, 4<<20)
+			_, err = d.WriteTo(bw)
+			prog.done()
+			if err != nil {
 				return err
 			}
 			if err := bw.Flush(); err != nil {

@@ -47,3 +47,22 @@ func (p *progress) done() {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 }
+
+// progressWriter reports bytes written through it.
+type progressWriter struct {
+	w     io.Writer
+	p     *progress
+	total int64
+	n     int64
+	shown time.Time
+}
+
+func (pw *progressWriter) Write(b []byte) (int, error) {
+	n, err := pw.w.Write(b)
+	pw.n += int64(n)
+	if time.Since(pw.shown) > 200*time.Millisecond {
+		pw.shown = time.Now()
+		pw.p.update(pw.n, pw.total)
+	}
+	return n, err
+}
