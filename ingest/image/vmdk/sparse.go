@@ -312,7 +312,7 @@ func (e *sparseExtent) inflateGrain(dst []byte, g int64, gte uint32) error {
 	if err := vdisk.ReadFull(e.src, z, off+grainMarkerSize, "vmdk "+e.name+": compressed grain"); err != nil {
 		return err
 	}
-	if err := inflate(dst, z); err != nil {
+	if err := inflate(dst, z, int(e.grainBytes)-len(dst)); err != nil {
 		return vdisk.Corruptf("vmdk %s: compressed grain %d at offset %d (%d bytes): %v", e.name, g, off, m.Size, err)
 	}
 	return nil
@@ -320,8 +320,9 @@ func (e *sparseExtent) inflateGrain(dst []byte, g int64, gte uint32) error {
 
 var zlibReaders sync.Pool // of io.ReadCloser that implement zlib.Resetter
 
-// inflate decompresses the zlib stream z into exactly len(dst) bytes.
-func inflate(dst, z []byte) error {
+// inflate decompresses the zlib stream z into len(dst) bytes, allowing
+// slack more bytes after them.
+func inflate(dst, z []byte, slack int) error {
 	br := bytes.NewReader(z)
 	var zr io.ReadCloser
 	if v := zlibReaders.Get(); v != nil {
@@ -341,6 +342,15 @@ func inflate(dst, z []byte) error {
 			return fmt.Errorf("inflates to fewer than the %d bytes of a grain", len(dst))
 		}
 		return err
+	}
+	// Reaching the end makes the reader check the Adler-32 it has been
+	// computing anyway. A tail grain may have been stored whole.
+	n, err := io.Copy(io.Discard, io.LimitReader(zr, int64(slack)+1))
+	if err != nil {
+		return err
+	}
+	if n > int64(slack) {
+		return fmt.Errorf("inflates to more than the %d bytes of a grain", len(dst)+slack)
 	}
 	return nil
 }
