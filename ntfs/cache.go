@@ -5,24 +5,27 @@ import (
 	"sync"
 )
 
-// lru is a bounded least-recently-used cache safe for concurrent use.
+// lru is a least-recently-used cache bounded by the bytes its values
+// cost (as estimated by cost), safe for concurrent use. The newest value
+// is kept even when it alone exceeds the bound.
 type lru[K comparable, V any] struct {
-	mu    sync.Mutex // guards ll and items
-	max   int
+	cost func(V) int64
+	max  int64 // bytes
+
+	mu    sync.Mutex // guards ll, items and bytes
 	ll    *list.List // of *lruEntry, front is most recent
 	items map[K]*list.Element
+	bytes int64 // sum of the costs of the values held
 }
 
 type lruEntry[K comparable, V any] struct {
-	key K
-	val V
+	key  K
+	val  V
+	cost int64
 }
 
-func newLRU[K comparable, V any](max int) *lru[K, V] {
-	if max < 1 {
-		max = 1
-	}
-	return &lru[K, V]{max: max, ll: list.New(), items: make(map[K]*list.Element)}
+func newLRU[K comparable, V any](maxBytes int64, cost func(V) int64) *lru[K, V] {
+	return &lru[K, V]{cost: cost, max: maxBytes, ll: list.New(), items: make(map[K]*list.Element)}
 }
 
 func (c *lru[K, V]) get(k K) (V, bool) {
@@ -37,19 +40,32 @@ func (c *lru[K, V]) get(k K) (V, bool) {
 }
 
 func (c *lru[K, V]) add(k K, v V) {
+	cost := c.cost(v)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
-		e.Value.(*lruEntry[K, V]).val = v
+		ent := e.Value.(*lruEntry[K, V])
+		c.bytes += cost - ent.cost
+		ent.val, ent.cost = v, cost
 		c.ll.MoveToFront(e)
-		return
+	} else {
+		c.items[k] = c.ll.PushFront(&lruEntry[K, V]{k, v, cost})
+		c.bytes += cost
 	}
-	c.items[k] = c.ll.PushFront(&lruEntry[K, V]{k, v})
-	for c.ll.Len() > c.max {
+	for c.bytes > c.max && c.ll.Len() > 1 {
 		last := c.ll.Back()
+		ent := last.Value.(*lruEntry[K, V])
 		c.ll.Remove(last)
-		delete(c.items, last.Value.(*lruEntry[K, V]).key)
+		delete(c.items, ent.key)
+		c.bytes -= ent.cost
 	}
+}
+
+// size returns the number of values and their estimated bytes.
+func (c *lru[K, V]) size() (int, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len(), c.bytes
 }
 
 // purge empties the cache.
@@ -58,4 +74,5 @@ func (c *lru[K, V]) purge() {
 	defer c.mu.Unlock()
 	c.ll.Init()
 	clear(c.items)
+	c.bytes = 0
 }

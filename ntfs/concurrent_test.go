@@ -38,7 +38,7 @@ func TestConcurrentReaders(t *testing.T) {
 		}
 		all = append(all, w)
 	})
-	shared := openImage(t, img, &Options{CacheRecords: 8})
+	shared := openImage(t, img, &Options{CacheBytes: 16 << 10})
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for g := 0; g < 4; g++ {

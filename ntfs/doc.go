@@ -20,5 +20,8 @@
 // # Concurrency and memory
 //
 // An FS and its Files are safe for concurrent use. Parsed MFT records and
-// decompressed units are kept in bounded caches.
+// decoded index blocks are kept in LRU caches bounded by estimated bytes
+// (Options.CacheBytes, 1 MiB per volume by default, since a mount may keep
+// many volumes open). A volume also holds its 128 KiB $UpCase table, and
+// each open File the one compression unit or WOF chunk it last decoded.
 package ntfs

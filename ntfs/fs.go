@@ -45,11 +45,11 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*FS, error) {
 	if opts != nil {
 		fs.opts = *opts
 	}
-	if fs.opts.CacheRecords <= 0 {
-		fs.opts.CacheRecords = 4096
+	if fs.opts.CacheBytes <= 0 {
+		fs.opts.CacheBytes = DefaultCacheBytes
 	}
-	fs.inodes = newLRU[uint64, *inode](fs.opts.CacheRecords)
-	fs.blocks = newLRU[blockKey, []indexEntry](1024)
+	fs.inodes = newLRU[uint64](fs.opts.CacheBytes/2, fs.inodeCost)
+	fs.blocks = newLRU[blockKey](fs.opts.CacheBytes/2, fs.blockCost)
 	b := make([]byte, 512)
 	if err := fs.readVolume(b, 0); err != nil {
 		return nil, fmt.Errorf("read boot sector: %w", err)
@@ -72,6 +72,27 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*FS, error) {
 		return nil, err
 	}
 	return fs, nil
+}
+
+// DefaultCacheBytes bounds the parsed MFT records and index blocks one
+// volume keeps when Options.CacheBytes is 0; half goes to each.
+const DefaultCacheBytes = 1 << 20
+
+// inodeCost estimates the bytes a parsed inode holds: its base record
+// buffer, attribute structs and runlists, and resident values (counted
+// again even when they lie in the base record: an overestimate).
+func (fs *FS) inodeCost(n *inode) int64 {
+	c := fs.recordSize + 128
+	for _, a := range n.Attrs {
+		c += 160 + 24*int64(len(a.Runs)) + int64(len(a.Name)) + int64(len(a.Value))
+	}
+	return c
+}
+
+// blockCost estimates the bytes of a decoded index block: the block
+// buffer (keys point into it) and the entry slice.
+func (fs *FS) blockCost(es []indexEntry) int64 {
+	return fs.indexBlockSize + 80*int64(cap(es))
 }
 
 // readVolume reads len(p) bytes at volume offset off.

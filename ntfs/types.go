@@ -17,8 +17,12 @@ type Options struct {
 	// MountPoint is the absolute path the volume is shown at; ntfs-3g
 	// prefixes it to targets of junctions and absolute symlinks.
 	MountPoint string
-	// CacheRecords bounds the parsed MFT records kept; 0 means 4096.
-	CacheRecords int
+	// CacheBytes bounds, by estimated size, the parsed MFT records and
+	// decoded index blocks kept for this volume; 0 means
+	// DefaultCacheBytes (1 MiB). Kept small because a mount may hold many
+	// volumes open. Besides it a volume holds its 128 KiB $UpCase table,
+	// and each File being read one decompressed unit (at most 64 KiB).
+	CacheBytes int64
 	// ListSystemXattrs adds the system.ntfs_* names to ListXattr (ntfs-3g
 	// lists only user.* streams; the system names are readable either way).
 	ListSystemXattrs bool
