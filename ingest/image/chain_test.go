@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -109,5 +110,50 @@ func TestBackingLoopAndDepth(t *testing.T) {
 	missing := create("missing.qcow2", "nowhere.qcow2")
 	if _, err := Open(missing); err == nil || !strings.Contains(err.Error(), "nowhere.qcow2") {
 		t.Errorf("Open with a missing backing file = %v", err)
+	}
+}
+
+// TestQemuIOWrites covers states that qemu-img convert does not produce:
+// internal snapshots, zeroed grain table entries, discarded clusters.
+func TestQemuIOWrites(t *testing.T) {
+	needTools(t, "qemu-img", "qemu-io")
+	ref := refImage(t)
+	dir := t.TempDir()
+	t.Run("qcow2-internal-snapshot", func(t *testing.T) {
+		img := filepath.Join(dir, "snap.qcow2")
+		run(t, script("mkvariant.sh"), "qcow2-v3", ref, img)
+		run(t, "qemu-img", "snapshot", "-c", "before", img)
+		qemuIO(t, img, "write -P 0x99 0 256k", "write -z 5M 128k", "discard 9M 64k")
+		testImage(t, img, "", "qcow2")
+	})
+	t.Run("vmdk-zeroed-grains", func(t *testing.T) {
+		img := filepath.Join(dir, "zeroed.vmdk")
+		run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "zeroed_grain=on", img, "8M")
+		run(t, "qemu-io", "-f", "vmdk", "-c", "write -P 0x61 0 1M", "-c", "write -z 256k 256k", "-c", "write -P 0x62 7M 3k", img)
+		testImage(t, img, "", "vmdk-monolithicSparse")
+	})
+}
+
+// TestOpenReaderAt opens an image from memory, as fuzzing does.
+func TestOpenReaderAt(t *testing.T) {
+	ref := refImage(t)
+	img := filepath.Join(t.TempDir(), "q.qcow2")
+	run(t, script("mkvariant.sh"), "qcow2-v3-compressed", ref, img)
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenReaderAt(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	compareDisk(t, d, oracleRaw(t, img, ""))
+
+	flat := filepath.Join(t.TempDir(), "f.vmdk")
+	run(t, script("mkvariant.sh"), "vmdk-monolithicFlat", ref, flat)
+	desc, _ := os.ReadFile(flat)
+	if _, err := OpenReaderAt(bytes.NewReader(desc), int64(len(desc))); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("descriptor with extent files from memory: %v, want ErrUnsupported", err)
 	}
 }

@@ -129,7 +129,7 @@ func checkDescriptor(d *Descriptor, name string) error {
 }
 
 // openDescriptor reads a text descriptor and opens its extents.
-func openDescriptor(src vdisk.Source, name string, open Opener) (d *Disk, err error) {
+func openDescriptor(src vdisk.Source, name string, open Opener) (_ *Disk, err error) {
 	if src.Size() > MaxDescriptorSize {
 		return nil, vdisk.Corruptf("vmdk %s: descriptor file of %d bytes, expected at most %d", name, src.Size(), MaxDescriptorSize)
 	}
@@ -147,7 +147,7 @@ func openDescriptor(src vdisk.Source, name string, open Opener) (d *Disk, err er
 	if len(desc.Extents) == 0 {
 		return nil, vdisk.Corruptf("vmdk %s: descriptor lists no extents", name)
 	}
-	d = &Disk{format: "vmdk-" + desc.CreateType, desc: desc}
+	d := &Disk{format: "vmdk-" + desc.CreateType, desc: desc}
 	defer func() {
 		if err != nil {
 			d.Close()

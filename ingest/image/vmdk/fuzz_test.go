@@ -31,6 +31,14 @@ func FuzzVMDKSparseHeader(f *testing.F) {
 			f.Add(c)
 		}
 	}
+	descs, _ := filepath.Glob("testdata/*.desc") // text descriptors take the other path
+	for _, p := range descs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := Open(vdisk.Bytes(b), "fuzz.vmdk", nil)
 		if err != nil {
