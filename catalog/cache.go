@@ -127,3 +127,8 @@ func (r *Repo) leaf(ctx context.Context, id ChunkID, n int) ([]ChunkID, error) {
 func (r *Repo) ReadBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
 	return r.readBlob(ctx, id, maxSize)
 }
+
+// ReadChunk is ReadBlob without the cache, for data read once.
+func (r *Repo) ReadChunk(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
+	return r.fetch(ctx, id, maxSize)
+}

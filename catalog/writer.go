@@ -55,13 +55,29 @@ type AddResult struct {
 // Add stores one chunk unless it is all zeros or already known. This is the
 // only write path for chunks, and the only place their hash is computed.
 func (w *Writer) Add(ctx context.Context, enc *Encoder, plain []byte) (AddResult, error) {
+	return w.add1(ctx, enc, plain, false)
+}
+
+// AddRepair is Add for a chunk whose stored copy may be missing or damaged
+// although the catalog knows it: it is stored again regardless, which
+// heals the store.
+func (w *Writer) AddRepair(ctx context.Context, enc *Encoder, plain []byte) (AddResult, error) {
+	return w.add1(ctx, enc, plain, true)
+}
+
+func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bool) (AddResult, error) {
 	if IsZero(plain) {
 		return AddResult{Zero: true}, nil
 	}
 	id := HashChunk(plain)
 	known, err := w.known(id)
-	if err != nil || known {
+	if err != nil || (known && !repair) {
 		return AddResult{ID: id}, err
+	}
+	if known {
+		// Replace whatever is stored under the name (the local backend
+		// skips a same-size object, so remove it first).
+		w.repo.be.Delete(ctx, id.objectName())
 	}
 	stored := enc.Encode(plain)
 	if err := w.repo.be.Put(ctx, id.objectName(), stored); err != nil {

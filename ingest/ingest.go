@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,7 +163,7 @@ func (p *pipeline) disk(ctx context.Context, m *catalog.Manifest, d DiskSpec) (*
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.worker(ctx, d, cs, jobs, results)
+			p.worker(ctx, d, cs, prev, areas, jobs, results)
 		}()
 	}
 	go func() {
@@ -288,7 +289,7 @@ func (p *pipeline) produce(ctx context.Context, areas []image.Extent, prev *cata
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, catalog.MaxChunkSize); return &b }}
 
-func (p *pipeline) worker(ctx context.Context, d DiskSpec, cs int64, jobs <-chan int64, results chan<- result) {
+func (p *pipeline) worker(ctx context.Context, d DiskSpec, cs int64, prev *catalog.DiskMap, areas []image.Extent, jobs <-chan int64, results chan<- result) {
 	enc := catalog.NewEncoder()
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -297,17 +298,25 @@ func (p *pipeline) worker(ctx context.Context, d DiskSpec, cs int64, jobs <-chan
 		off := i * cs
 		buf := (*bp)[:min(cs, size-off)]
 		r := result{first: i, count: 1, ids: make([]catalog.ChunkID, 1)}
-		n, err := d.Disk.ReadAt(buf, off)
-		if n == len(buf) {
-			err = nil // io.EOF at the very end is fine
-		}
-		if err != nil {
-			r.err = fmt.Errorf("read at offset %d: %w", off, err)
+		var n int64
+		var err error
+		repair := false
+		if prev != nil {
+			n, repair, err = p.patchChunk(ctx, d.Disk, prev, areas, i, off, buf)
 		} else {
-			p.read.Add(int64(n))
-			r.add, r.err = p.w.Add(ctx, enc, buf)
-			r.ids[0] = r.add.ID
+			n, err = readFull(d.Disk, buf, off)
 		}
+		switch {
+		case err != nil:
+			r.err = err
+		case repair:
+			p.read.Add(n)
+			r.add, r.err = p.w.AddRepair(ctx, enc, buf)
+		default:
+			p.read.Add(n)
+			r.add, r.err = p.w.Add(ctx, enc, buf)
+		}
+		r.ids[0] = r.add.ID
 		select {
 		case results <- r:
 		case <-ctx.Done():
@@ -317,6 +326,55 @@ func (p *pipeline) worker(ctx context.Context, d DiskSpec, cs int64, jobs <-chan
 			return
 		}
 	}
+}
+
+// readFull reads len(buf) bytes at off; io.EOF exactly at the end is fine.
+func readFull(r io.ReaderAt, buf []byte, off int64) (int64, error) {
+	n, err := r.ReadAt(buf, off)
+	if n == len(buf) {
+		return int64(n), nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return int64(n), fmt.Errorf("read at offset %d: %w", off, err)
+}
+
+// patchChunk builds chunk i of a changed-areas ingest: the previous
+// point's chunk with only the changed bytes read from the source, so the
+// source (a vSphere host over HTTP) sends just what changed. If the old
+// chunk cannot be read, the whole chunk is read from the source instead,
+// and repair says to store it even if the catalog knows it.
+func (p *pipeline) patchChunk(ctx context.Context, src io.ReaderAt, prev *catalog.DiskMap, areas []image.Extent, i, off int64, buf []byte) (n int64, repair bool, err error) {
+	old, err := prev.Chunk(ctx, i)
+	if err == nil {
+		if old.IsZero() {
+			clear(buf)
+		} else {
+			var b []byte
+			if b, err = p.repo.ReadChunk(ctx, old, len(buf)); err == nil && len(b) == len(buf) {
+				copy(buf, b)
+			} else if err == nil {
+				err = fmt.Errorf("chunk %s has %d bytes, want %d", old, len(b), len(buf))
+			}
+		}
+	}
+	if err != nil {
+		n, err := readFull(src, buf, off)
+		return n, true, err
+	}
+	end := off + int64(len(buf))
+	k := sort.Search(len(areas), func(k int) bool { return areas[k].Off+areas[k].Len > off })
+	read := int64(0)
+	for ; k < len(areas) && areas[k].Off < end; k++ {
+		a, b := max(areas[k].Off, off), min(areas[k].Off+areas[k].Len, end)
+		n, err := readFull(src, buf[a-off:b-off], a)
+		read += n
+		if err != nil {
+			return read, false, err
+		}
+	}
+	return read, false, nil
 }
 
 // previous returns the map of disk in the VM's newest point, which a

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -116,8 +118,10 @@ func TestChangedAreasReuseThePreviousPoint(t *testing.T) {
 	if got := readAll(t, r, m, "d0"); !bytes.Equal(got, v2) {
 		t.Fatal("incremental point reads back wrong")
 	}
-	if d2.readBytes() != 3*cs {
-		t.Fatalf("read %d bytes, want the 3 touched chunks", d2.readBytes())
+	// Only the changed bytes come from the source; the rest of each
+	// touched chunk comes from the previous point's chunk in the store.
+	if d2.readBytes() != 17+7 || m.Disks[0].Stats.ReadBytes != 24 {
+		t.Fatalf("read %d bytes (stats %d), want the 24 changed ones", d2.readBytes(), m.Disks[0].Stats.ReadBytes)
 	}
 	if s := m.Disks[0].Stats; s.ReusedBytes != 61*cs || s.NewChunks != 3 {
 		t.Fatalf("stats %+v", s)
@@ -127,6 +131,25 @@ func TestChangedAreasReuseThePreviousPoint(t *testing.T) {
 	m3, err := Ingest(ctx, r, Options{VM: "vm", Time: time.Unix(1e9+120, 0)}, []DiskSpec{{Name: "d0", Disk: d3, Changed: []image.Extent{}}})
 	if err != nil || d3.readBytes() != 0 || m3.Disks[0].Map != m.Disks[0].Map {
 		t.Fatalf("empty change list: %v, read %d, map %s vs %s", err, d3.readBytes(), m3.Disks[0].Map, m.Disks[0].Map)
+	}
+	// A previous chunk lost from the store: that chunk is read whole from the source.
+	dm, _ := r.OpenDiskMap(ctx, m.ChunkSize, &m.Disks[0])
+	id10, _ := dm.Chunk(ctx, 10)
+	os.Remove(filepath.Join(r.Dir(), "store", "data", id10.String()[:2], id10.String()))
+	d4 := &memDisk{data: v2, alloc: full}
+	m4, err := Ingest(ctx, r, Options{VM: "vm", Time: time.Unix(1e9+180, 0)}, []DiskSpec{{Name: "d0", Disk: d4, Changed: changed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d4.readBytes() != cs+17 {
+		t.Fatalf("with chunk 10 lost, read %d bytes, want %d", d4.readBytes(), cs+17)
+	}
+	if got := readAll(t, r, m4, "d0"); !bytes.Equal(got, v2) {
+		t.Fatal("point after a lost chunk reads back wrong")
+	}
+	// The lost chunk was stored again: every point is whole.
+	if res, err := r.Verify(ctx, catalog.VerifyOptions{}); err != nil || len(res.Problems) != 0 {
+		t.Fatalf("verify after repair: %v %+v", err, res.Problems)
 	}
 	// A resized disk or an unknown one cannot take a list.
 	_, err = Ingest(ctx, r, Options{VM: "vm"}, []DiskSpec{{Name: "d0", Disk: &memDisk{data: v2[:cs]}, Changed: changed[:0]}})

@@ -22,6 +22,8 @@ func TestUnsupported(t *testing.T) {
 		{"qcow2-zstd", p("zstd.qcow2"), "zstd", []string{"convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", ref, p("zstd.qcow2")}},
 		{"qcow2-luks", p("luks.qcow2"), "encrypted", []string{"create", "-q", "--object", "secret,id=s0,data=pw", "-f", "qcow2",
 			"-o", "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", p("luks.qcow2"), "1M"}},
+		{"qcow2-aes", p("aes.qcow2"), "crypt_method 1: AES", []string{"create", "-q", "--object", "secret,id=s0,data=pw", "-f", "qcow2",
+			"-o", "encrypt.format=aes,encrypt.key-secret=s0", p("aes.qcow2"), "1M"}},
 		{"qcow2-data-file", p("ext.qcow2"), "external data file", []string{"create", "-q", "-f", "qcow2", "-o", "data_file=" + p("ext.raw"), p("ext.qcow2"), "1M"}},
 		{"vmdk-delta", p("delta.vmdk"), "parentCID", []string{"create", "-q", "-f", "vmdk", "-b", p("vbase.vmdk"), "-F", "vmdk", p("delta.vmdk")}},
 		{"vhdx", p("x.vhdx"), "VHDX", []string{"create", "-q", "-f", "vhdx", p("x.vhdx"), "1M"}},

@@ -216,7 +216,7 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 	var fds []*flatDisk
 	for _, info := range disks(sm.Config.Hardware.Device, ds) {
 		if info.Refused == "" {
-			spec, fd, err := c.openDisk(ctx, want.Name, vm.Self, snap, info, filesFor, prev, opts)
+			spec, fd, err := c.openDisk(ctx, repo, want.Name, vm.Self, snap, info, filesFor, prev, opts)
 			if errors.Is(err, ErrRefused) {
 				info.Refused = err.Error()
 			} else if err != nil {
@@ -253,7 +253,7 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 }
 
 // openDisk fetches and parses a disk's descriptor and plans its read.
-func (c *Client) openDisk(ctx context.Context, vmName string, vm, snap types.ManagedObjectReference, info DiskInfo, filesFor func(types.ManagedObjectReference) (*datastoreFiles, error), prev *catalog.Manifest, opts Options) (ingest.DiskSpec, *flatDisk, error) {
+func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string, vm, snap types.ManagedObjectReference, info DiskInfo, filesFor func(types.ManagedObjectReference) (*datastoreFiles, error), prev *catalog.Manifest, opts Options) (ingest.DiskSpec, *flatDisk, error) {
 	var dp object.DatastorePath
 	if !dp.FromString(info.File) || info.ds.Value == "" {
 		return ingest.DiskSpec{}, nil, fmt.Errorf("backing file name %q is not a datastore path", info.File)
@@ -299,6 +299,13 @@ func (c *Client) openDisk(ctx context.Context, vmName string, vm, snap types.Man
 		opts.logf("%s: disk %s: %s", vmName, info.Name, plan.note)
 	}
 	fd.alloc = plan.alloc
+	if plan.changed != nil {
+		base, err := repo.OpenDisk(ctx, prev, info.Name)
+		if err != nil {
+			return ingest.DiskSpec{}, nil, fmt.Errorf("previous point %s: %w", prev.Name(), err)
+		}
+		fd.base, fd.changed = base, mergeExtents(plan.changed)
+	}
 	spec := ingest.DiskSpec{
 		Name: info.Name, Disk: fd, Source: info.File, Format: "vmdk-" + desc.CreateType,
 		Changed: plan.changed, ChangeID: plan.changeID,
@@ -383,4 +390,22 @@ func (c *Client) datastoreNames(ctx context.Context, refs []types.ManagedObjectR
 		out[d.Name] = d.Self
 	}
 	return out, nil
+}
+
+// mergeExtents sorts and merges overlapping or touching extents.
+func mergeExtents(ext []image.Extent) []image.Extent {
+	ext = append([]image.Extent(nil), ext...)
+	sort.Slice(ext, func(i, j int) bool { return ext[i].Off < ext[j].Off })
+	var out []image.Extent
+	for _, e := range ext {
+		if e.Len <= 0 {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && e.Off <= out[k].Off+out[k].Len {
+			out[k].Len = max(out[k].Len, e.Off+e.Len-out[k].Off)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

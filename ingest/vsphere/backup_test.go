@@ -85,7 +85,9 @@ func scribble(t *testing.T, p string, off int64, n int) {
 	}
 }
 
-func findWeb01(t *testing.T, c *Client) VM {
+func findWeb01(t testing.TB, c *Client) VM { return findVM(t, c) }
+
+func findVM(t testing.TB, c *Client) VM {
 	t.Helper()
 	vms, err := c.Find(context.Background(), "", []string{"web01"})
 	if err != nil {

@@ -122,7 +122,7 @@ func checkDescriptor(d *Descriptor, name string) error {
 		return vdisk.Unsupportedf("vmdk %s: delta disk (parentCID %08x, parent %q); parent chains are not supported, consolidate the snapshot first", name, d.ParentCID, d.ParentFileNameHint)
 	}
 	switch strings.ToLower(d.CreateType) {
-	case "sesparse", "vsansparse", "vmfssparse", "vmfsrdm", "vmfsrdmp", "vmfsraw", "fulldevice", "partitioneddevice":
+	case "sesparse", "vsansparse", "vmfssparse", "vmfsrdm", "vmfsrdmp", "vmfsraw", "vmfsrawdevicemap", "vmfspassthroughrawdevicemap", "fulldevice", "partitioneddevice":
 		return vdisk.Unsupportedf("vmdk %s: createType %q is not supported", name, d.CreateType)
 	}
 	return nil

@@ -1,0 +1,93 @@
+package vsphere
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/image"
+)
+
+// BenchmarkVSphere ingests VMARCHIVE_BENCH_IMAGE through the simulator's
+// datastore HTTP endpoint (full), then VMARCHIVE_BENCH_IMAGE2 with the
+// changed areas in VMARCHIVE_BENCH_CHANGED answered as CBT (incremental).
+// bench/vsphere.sh sets them; without them the benchmark skips.
+func BenchmarkVSphere(b *testing.B) {
+	img, img2, list := os.Getenv("VMARCHIVE_BENCH_IMAGE"), os.Getenv("VMARCHIVE_BENCH_IMAGE2"), os.Getenv("VMARCHIVE_BENCH_CHANGED")
+	if img == "" || img2 == "" || list == "" {
+		b.Skip("set VMARCHIVE_BENCH_IMAGE, VMARCHIVE_BENCH_IMAGE2 and VMARCHIVE_BENCH_CHANGED (bench/vsphere.sh does)")
+	}
+	ctx := context.Background()
+	newRepo := func(b *testing.B) *catalog.Repo {
+		dir := filepath.Join(b.TempDir(), "repo")
+		if _, err := catalog.Init(ctx, dir, catalog.DefaultChunkSize); err != nil {
+			b.Fatal(err)
+		}
+		r, err := catalog.Open(ctx, dir, catalog.Options{Command: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { r.Close() })
+		return r
+	}
+	link := func(b *testing.B, s *sim, target string) {
+		os.Remove(s.flat)
+		if err := os.Symlink(target, s.flat); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("full", func(b *testing.B) {
+		s := newSim(b, img, true)
+		c := s.connect(b)
+		b.SetBytes(s.size)
+		for i := 0; i < b.N; i++ {
+			repo := newRepo(b)
+			s.served.Store(0)
+			r := c.Backup(ctx, repo, findVM(b, c), Options{Streams: 4, Clock: clock()})
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			b.ReportMetric(float64(s.served.Load())/float64(s.size)*100, "%disk-over-http")
+		}
+	})
+	b.Run("incremental-1pct", func(b *testing.B) {
+		s := newSim(b, img, true)
+		c := s.connect(b)
+		fake := installFakeCBT(c, s.size)
+		f, err := os.Open(list)
+		if err != nil {
+			b.Fatal(err)
+		}
+		changed, err := ingest.ParseChanged(f, s.size)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(s.size)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			repo := newRepo(b)
+			tick := clock()
+			link(b, s, img)
+			s.setChangeID("52 aa/1")
+			fake.set("*", []image.Extent{{Off: 0, Len: s.size}})
+			if r := c.Backup(ctx, repo, findVM(b, c), Options{CBT: true, Streams: 4, Clock: tick}); r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			link(b, s, img2)
+			s.setChangeID("52 aa/2")
+			fake.set("52 aa/1", changed)
+			s.served.Store(0)
+			b.StartTimer()
+			r := c.Backup(ctx, repo, findVM(b, c), Options{CBT: true, Streams: 4, Clock: tick})
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			b.ReportMetric(float64(s.served.Load())/float64(s.size)*100, "%disk-over-http")
+		}
+	})
+}
