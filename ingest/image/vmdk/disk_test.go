@@ -21,7 +21,8 @@ func TestRefusedDescriptors(t *testing.T) {
 		{"createType=\"vsanSparse\"\nRW 8 VSANSPARSE \"a.vmdk\"\n", "createType \"vsanSparse\""},
 		{"createType=\"vmfsSparse\"\nparentCID=ffffffff\nRW 8 VMFSSPARSE \"a-delta.vmdk\"\n", "createType \"vmfsSparse\""},
 		{"createType=\"vmfs\"\nparentCID=1234abcd\nparentFileNameHint=\"base.vmdk\"\nRW 8 VMFS \"a-flat.vmdk\"\n", "parentCID 1234abcd"},
-		{"createType=\"vmfsRawDeviceMap\"\nRW 8 VMFSRDM \"a-rdm.vmdk\"\n", "VMFSRDM"},
+		{"createType=\"vmfsRawDeviceMap\"\nRW 8 VMFSRDM \"a-rdm.vmdk\"\n", "vmfsRawDeviceMap"},
+		{"createType=\"custom\"\nRW 8 VMFSRDM \"a-rdm.vmdk\"\n", "VMFSRDM"},
 		{"createType=\"custom\"\nNOACCESS 8 FLAT \"a.bin\" 0\n", "NOACCESS"},
 	}
 	for _, tc := range tests {
