@@ -48,12 +48,12 @@ t "$vma" ingest --vm bench --point-time 2026-11-20T00:00:00Z disk0="$img"
 v_secs=$secs v_rss=$rss
 t "$vma" ingest --vm bench --point-time 2026-11-20T01:00:00Z disk0="$img"
 re_secs=$secs re_rss=$rss
-t "$vma" ingest --vm bench3 --point-time 2026-11-20T00:00:00Z disk0="$img" # the base for the clustered case
-t "$vma" ingest --vm bench3 --point-time 2026-11-20T02:00:00Z --changed "$list3" disk0="$img3"
-ch3_secs=$secs
 t "$vma" ingest --vm bench --point-time 2026-11-20T02:00:00Z --changed "$list" disk0="$img2"
 ch_secs=$secs ch_rss=$rss
 v_size=$(du -sb "$work/vma/store" | cut -f1)
+t "$vma" ingest --vm bench3 --point-time 2026-11-20T00:00:00Z disk0="$img" # the base for the clustered case
+t "$vma" ingest --vm bench3 --point-time 2026-11-20T02:00:00Z --changed "$list3" disk0="$img3"
+ch3_secs=$secs
 t "$vma" cat --vm bench --point latest --disk disk0 -o /dev/null
 "$vma" cat --vm bench --point latest --disk disk0 -o /dev/null # warm
 t "$vma" cat --vm bench --point latest --disk disk0 -o /dev/null
