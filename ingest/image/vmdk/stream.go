@@ -2,6 +2,7 @@ package vmdk
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/zlib"
 	"errors"
 	"fmt"
@@ -89,32 +90,20 @@ func (e *sparseExtent) inflateGrain(dst []byte, g int64, gte uint32) error {
 	return nil
 }
 
-var zlibReaders sync.Pool // of io.ReadCloser that implement zlib.Resetter
-
 // inflate decompresses the zlib stream z into len(dst) bytes, allowing
 // slack more bytes after them.
 func inflate(dst, z []byte, slack int) error {
-	br := bytes.NewReader(z)
-	var zr io.ReadCloser
-	if v := zlibReaders.Get(); v != nil {
-		zr = v.(io.ReadCloser)
-		if err := zr.(zlib.Resetter).Reset(br, nil); err != nil {
-			return err
-		}
-	} else {
-		var err error
-		if zr, err = zlib.NewReader(br); err != nil {
-			return err
-		}
+	zr, err := decompressor(z)
+	if err != nil {
+		return err
 	}
-	defer zlibReaders.Put(zr)
 	if _, err := io.ReadFull(zr, dst); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("inflates to fewer than the %d bytes of a grain", len(dst))
 		}
 		return err
 	}
-	// Reaching the end makes the reader check the Adler-32 it has been
+	// Reaching the end makes a zlib reader check the Adler-32 it has been
 	// computing anyway. A tail grain may have been stored whole.
 	n, err := io.Copy(io.Discard, io.LimitReader(zr, int64(slack)+1))
 	if err != nil {
@@ -124,4 +113,59 @@ func inflate(dst, z []byte, slack int) error {
 		return fmt.Errorf("inflates to more than the %d bytes of a grain", len(dst)+slack)
 	}
 	return nil
+}
+
+// Pools of readers implementing zlib.Resetter and flate.Resetter.
+var zlibReaders, flateReaders sync.Pool
+
+// decompressor returns a pooled reader of z: zlib (RFC 1950, what VMware
+// and qemu write) when z starts with a zlib header, raw deflate otherwise.
+// The reader returns to its pool when it reaches EOF or fails; one that is
+// abandoned is left to the garbage collector.
+func decompressor(z []byte) (io.Reader, error) {
+	br := bytes.NewReader(z)
+	if !zlibHeader(z) {
+		fr, _ := flateReaders.Get().(io.ReadCloser)
+		if fr == nil {
+			fr = flate.NewReader(br)
+		} else if err := fr.(flate.Resetter).Reset(br, nil); err != nil {
+			return nil, err
+		}
+		return &pooled{fr, &flateReaders}, nil
+	}
+	zr, _ := zlibReaders.Get().(io.ReadCloser)
+	if zr == nil {
+		var err error
+		if zr, err = zlib.NewReader(br); err != nil {
+			return nil, err
+		}
+	} else if err := zr.(zlib.Resetter).Reset(br, nil); err != nil {
+		return nil, err
+	}
+	return &pooled{zr, &zlibReaders}, nil
+}
+
+// zlibHeader reports whether z starts with a valid zlib header: deflate
+// method, window at most 32 KiB, no preset dictionary, check bits right.
+func zlibHeader(z []byte) bool {
+	return len(z) >= 2 && z[0]&0x0f == 8 && z[0]>>4 <= 7 && z[1]&0x20 == 0 &&
+		(uint16(z[0])<<8|uint16(z[1]))%31 == 0
+}
+
+// pooled puts its reader back into its pool once it is done with.
+type pooled struct {
+	r    io.ReadCloser
+	pool *sync.Pool
+}
+
+func (p *pooled) Read(b []byte) (int, error) {
+	if p.r == nil {
+		return 0, io.EOF
+	}
+	n, err := p.r.Read(b)
+	if err != nil {
+		p.pool.Put(p.r)
+		p.r = nil
+	}
+	return n, err
 }
