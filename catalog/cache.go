@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"sync"
 
 	"golang.org/x/sync/singleflight"
@@ -84,11 +85,11 @@ func (r *Repo) readBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, e
 
 // fetch reads, decodes and verifies one object, bypassing the cache.
 func (r *Repo) fetch(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
-	stored, err := r.be.Get(ctx, id.objectName())
+	stored, err := r.be.Get(ctx, id.ObjectName())
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
-	plain, err := decodeChunk(make([]byte, 0, maxSize), stored, maxSize)
+	plain, err := format.DecodeChunk(make([]byte, 0, maxSize), stored, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
@@ -110,7 +111,7 @@ func (r *Repo) leaf(ctx context.Context, id ChunkID, n int) ([]ChunkID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map leaf: %w", err)
 	}
-	if ids, err = decodeBlock(b, blockLeaf, n); err != nil {
+	if ids, err = format.DecodeBlock(b, format.BlockLeaf, n); err != nil {
 		return nil, fmt.Errorf("map leaf %s: %w", id, err)
 	}
 	r.cache.mu.Lock()

@@ -167,11 +167,11 @@ func TestVerifyFindsDamageAndMissing(t *testing.T) {
 	}
 	flip := HashChunk(disk[0:cs])        // used at offset 0 of every disk
 	gone := HashChunk(disk[4*cs : 5*cs]) // offset 4*cs of disk0
-	p := filepath.Join(r.Dir(), storeDir, filepath.FromSlash(flip.objectName()))
+	p := filepath.Join(r.Dir(), storeDir, filepath.FromSlash(flip.ObjectName()))
 	b, _ := os.ReadFile(p)
 	b[len(b)/2] ^= 0x40
 	os.WriteFile(p, b, 0o600)
-	os.Remove(filepath.Join(r.Dir(), storeDir, filepath.FromSlash(gone.objectName())))
+	os.Remove(filepath.Join(r.Dir(), storeDir, filepath.FromSlash(gone.ObjectName())))
 
 	res, err = r.Verify(ctx, VerifyOptions{})
 	if err != nil {
@@ -281,58 +281,4 @@ func TestRebuildFromStoreAlone(t *testing.T) {
 	if res, err := r.Verify(ctx, VerifyOptions{}); err != nil || len(res.Problems) != 0 {
 		t.Fatalf("verify after rebuild: %+v %v", res, err)
 	}
-}
-
-func TestChunkIDParse(t *testing.T) {
-	id := HashChunk([]byte("x"))
-	got, err := ParseChunkID(id.String())
-	if err != nil || got != id {
-		t.Fatalf("round trip: %v %v", got, err)
-	}
-	for _, bad := range []string{"", "zz", strings.Repeat("g", 64), id.String()[:63]} {
-		if _, err := ParseChunkID(bad); err == nil {
-			t.Errorf("ParseChunkID(%q) accepted", bad)
-		}
-	}
-}
-
-func TestCodec(t *testing.T) {
-	enc := NewEncoder()
-	text := bytes.Repeat([]byte("compress me "), 20000)
-	rnd := make([]byte, 100000)
-	rand.New(rand.NewSource(1)).Read(rnd)
-	for _, in := range [][]byte{text, rnd, {1}} {
-		st := bytes.Clone(enc.Encode(in))
-		if len(in) == len(text) && st[0] != encZstd {
-			t.Fatal("text not compressed")
-		}
-		if len(in) == len(rnd) && st[0] != encRaw {
-			t.Fatal("random data not stored raw")
-		}
-		out, err := decodeChunk(nil, st, len(in))
-		if err != nil || !bytes.Equal(out, in) {
-			t.Fatalf("round trip: %v", err)
-		}
-		if _, err := decodeChunk(nil, st, len(in)-1); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("oversize decode: %v", err)
-		}
-	}
-	if _, err := decodeChunk(nil, []byte{7, 1, 2}, 10); !errors.Is(err, ErrCorrupt) {
-		t.Fatal("unknown encoding accepted")
-	}
-}
-
-func FuzzDecode(f *testing.F) {
-	enc := NewEncoder()
-	f.Add(bytes.Clone(enc.Encode(bytes.Repeat([]byte("ab"), 1000))))
-	f.Add(encodeBlock(blockLeaf, make([]ChunkID, 3)))
-	f.Add([]byte(`{"version":1,"vm":"a","time":"2026-11-20T01:00:00Z","chunk_size":262144,"disks":[{"name":"d","size":5}]}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		decodeChunk(nil, b, MinChunkSize)
-		decodeBlock(b, blockLeaf, 3)
-		decodeBlock(b, blockRoot, 1)
-		decodeManifest(b)
-		decodeConfig(b)
-		parsePointKey(b)
-	})
 }

@@ -2,66 +2,9 @@ package catalog
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
-
-// A disk's chunk map is a two-level tree of content-addressed blocks: the
-// root block lists leaf block IDs, each leaf lists the IDs of leafFanout
-// consecutive chunks. Points that share unchanged regions share leaves, and
-// two points are compared leaf by leaf without reading equal ones. A leaf
-// (or chunk) of zeros is ZeroID and is not stored.
-const leafFanout = 1024
-
-// Block kinds, the first byte of a map block.
-const (
-	blockLeaf = 1
-	blockRoot = 2
-)
-
-// MaxDiskSize bounds disk sizes (64 TiB, VMDK's largest) so hostile input
-// cannot make us allocate absurd maps.
-const MaxDiskSize = 64 << 40
-
-func encodeBlock(kind byte, ids []ChunkID) []byte {
-	b := make([]byte, 0, 5+32*len(ids))
-	b = append(b, kind)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
-	for i := range ids {
-		b = append(b, ids[i][:]...)
-	}
-	return b
-}
-
-func decodeBlock(b []byte, kind byte, want int) ([]ChunkID, error) {
-	if len(b) < 5 || b[0] != kind {
-		return nil, fmt.Errorf("map block: bad header: %w", ErrCorrupt)
-	}
-	n := int(binary.LittleEndian.Uint32(b[1:5]))
-	if n != want || len(b) != 5+32*n {
-		return nil, fmt.Errorf("map block: %d entries in %d bytes, want %d: %w", n, len(b), want, ErrCorrupt)
-	}
-	ids := make([]ChunkID, n)
-	for i := range ids {
-		copy(ids[i][:], b[5+32*i:])
-	}
-	return ids, nil
-}
-
-// chunkCount is the number of chunks of a disk of size bytes.
-func chunkCount(size int64, chunkSize int) int64 {
-	return (size + int64(chunkSize) - 1) / int64(chunkSize)
-}
-
-func leafCount(chunks int64) int64 { return (chunks + leafFanout - 1) / leafFanout }
-
-// leafLen is the number of entries of leaf i.
-func leafLen(chunks, i int64) int {
-	if rest := chunks - i*leafFanout; rest < leafFanout {
-		return int(rest)
-	}
-	return leafFanout
-}
 
 // DiskMap maps chunk indexes of one disk of one point to chunk IDs.
 type DiskMap struct {
@@ -74,8 +17,8 @@ type DiskMap struct {
 
 // OpenDiskMap loads the root of a disk's map; leaves load on demand.
 func (r *Repo) OpenDiskMap(ctx context.Context, chunkSize int, d *DiskRecord) (*DiskMap, error) {
-	m := &DiskMap{repo: r, size: d.Size, chunkSize: chunkSize, chunks: chunkCount(d.Size, chunkSize)}
-	nl := int(leafCount(m.chunks))
+	m := &DiskMap{repo: r, size: d.Size, chunkSize: chunkSize, chunks: format.ChunkCount(d.Size, chunkSize)}
+	nl := int(format.LeafCount(m.chunks))
 	if d.Map.IsZero() {
 		m.leaves = make([]ChunkID, nl)
 		return m, nil
@@ -84,7 +27,7 @@ func (r *Repo) OpenDiskMap(ctx context.Context, chunkSize int, d *DiskRecord) (*
 	if err != nil {
 		return nil, fmt.Errorf("disk %s map root: %w", d.Name, err)
 	}
-	if m.leaves, err = decodeBlock(b, blockRoot, nl); err != nil {
+	if m.leaves, err = format.DecodeBlock(b, format.BlockRoot, nl); err != nil {
 		return nil, fmt.Errorf("disk %s map root %s: %w", d.Name, d.Map, err)
 	}
 	return m, nil
@@ -104,7 +47,7 @@ func (m *DiskMap) Leaves() []ChunkID { return m.leaves }
 
 // Leaf returns the chunk IDs of leaf i.
 func (m *DiskMap) Leaf(ctx context.Context, i int64) ([]ChunkID, error) {
-	n := leafLen(m.chunks, i)
+	n := format.LeafLen(m.chunks, i)
 	id := m.leaves[i]
 	if id.IsZero() {
 		return make([]ChunkID, n), nil
@@ -117,15 +60,15 @@ func (m *DiskMap) Chunk(ctx context.Context, i int64) (ChunkID, error) {
 	if i < 0 || i >= m.chunks {
 		return ZeroID, fmt.Errorf("chunk %d out of range [0,%d)", i, m.chunks)
 	}
-	l := m.leaves[i/leafFanout]
+	l := m.leaves[i/format.LeafFanout]
 	if l.IsZero() {
 		return ZeroID, nil
 	}
-	ids, err := m.repo.leaf(ctx, l, leafLen(m.chunks, i/leafFanout))
+	ids, err := m.repo.leaf(ctx, l, format.LeafLen(m.chunks, i/format.LeafFanout))
 	if err != nil {
 		return ZeroID, err
 	}
-	return ids[i%leafFanout], nil
+	return ids[i%format.LeafFanout], nil
 }
 
 // ChunkLen is the plaintext length of chunk i (the last may be short).
@@ -152,26 +95,26 @@ type openLeaf struct {
 
 // NewMapBuilder starts a map for a disk of size bytes.
 func (w *Writer) NewMapBuilder(size int64) *MapBuilder {
-	chunks := chunkCount(size, w.repo.cfg.ChunkSize)
-	return &MapBuilder{w: w, chunks: chunks, leaves: make([]ChunkID, leafCount(chunks)), open: map[int64]*openLeaf{}}
+	chunks := format.ChunkCount(size, w.repo.cfg.ChunkSize)
+	return &MapBuilder{w: w, chunks: chunks, leaves: make([]ChunkID, format.LeafCount(chunks)), open: map[int64]*openLeaf{}}
 }
 
 // Set records chunk i's ID; each index must be set exactly once.
 func (b *MapBuilder) Set(ctx context.Context, i int64, id ChunkID) error {
-	li := i / leafFanout
+	li := i / format.LeafFanout
 	l := b.open[li]
 	if l == nil {
-		n := leafLen(b.chunks, li)
+		n := format.LeafLen(b.chunks, li)
 		l = &openLeaf{ids: make([]ChunkID, n), left: n}
 		b.open[li] = l
 	}
-	l.ids[i%leafFanout] = id
+	l.ids[i%format.LeafFanout] = id
 	l.left--
 	if l.left > 0 {
 		return nil
 	}
 	delete(b.open, li)
-	lid, err := b.storeBlock(ctx, blockLeaf, l.ids)
+	lid, err := b.storeBlock(ctx, format.BlockLeaf, l.ids)
 	if err != nil {
 		return fmt.Errorf("store map leaf %d: %w", li, err)
 	}
@@ -190,7 +133,7 @@ func (b *MapBuilder) storeBlock(ctx context.Context, kind byte, ids []ChunkID) (
 	if zero {
 		return ZeroID, nil
 	}
-	id, _, err := b.w.add(ctx, encodeBlock(kind, ids))
+	id, _, err := b.w.add(ctx, format.EncodeBlock(kind, ids))
 	return id, err
 }
 
@@ -199,5 +142,5 @@ func (b *MapBuilder) Finish(ctx context.Context) (ChunkID, error) {
 	if len(b.open) != 0 {
 		return ZeroID, fmt.Errorf("map incomplete: %d leaves still open", len(b.open))
 	}
-	return b.storeBlock(ctx, blockRoot, b.leaves)
+	return b.storeBlock(ctx, format.BlockRoot, b.leaves)
 }

@@ -33,7 +33,8 @@
 //	'c' id(32)                   -> uvarint stored size: chunk known to be in the store
 //	'p' vm 0x00 unixsec(8, BE)   -> manifest JSON (the same bytes as in the store)
 //
-// Keys are built only by the helpers in keys.go.
+// Keys are built only by the helpers in format/keys.go; the structures
+// above are defined in package format.
 //
 // # Commit order
 //

@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -25,12 +26,12 @@ func openPebble(dir string) (*pebble.DB, error) {
 }
 
 func (r *Repo) checkSchema(create bool) error {
-	v, closer, err := r.db.Get(schemaKey())
+	v, closer, err := r.db.Get(format.SchemaKey())
 	if errors.Is(err, pebble.ErrNotFound) {
 		if !create {
 			return fmt.Errorf("catalog has no schema version: run vmarchive catalog rebuild: %w", ErrCorrupt)
 		}
-		return r.db.Set(schemaKey(), []byte{SchemaVersion}, pebble.Sync)
+		return r.db.Set(format.SchemaKey(), []byte{SchemaVersion}, pebble.Sync)
 	}
 	if err != nil {
 		return fmt.Errorf("read catalog schema: %w", err)
@@ -44,7 +45,7 @@ func (r *Repo) checkSchema(create bool) error {
 
 // chunkKnown reports whether the catalog records chunk id.
 func (r *Repo) chunkKnown(id ChunkID) (bool, error) {
-	_, closer, err := r.db.Get(chunkKey(id))
+	_, closer, err := r.db.Get(format.ChunkKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}

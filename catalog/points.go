@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -14,7 +15,7 @@ const Latest = "latest"
 // Points returns the points of vm ("" for all VMs), oldest first per VM,
 // VMs in name order.
 func (r *Repo) Points(vm string) ([]*Manifest, error) {
-	lo, hi := vmPrefix(vm)
+	lo, hi := format.VMPrefix(vm)
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("list points: %w", err)
@@ -32,11 +33,11 @@ func (r *Repo) Points(vm string) ([]*Manifest, error) {
 }
 
 func decodeCatalogPoint(k, v []byte) (*Manifest, error) {
-	vm, t, err := parsePointKey(k)
+	vm, t, err := format.ParsePointKey(k)
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeManifest(v)
+	m, err := format.DecodeManifest(v)
 	if err != nil {
 		return nil, fmt.Errorf("catalog point %s/%s: %w", vm, FormatPointTime(t), err)
 	}
@@ -49,7 +50,7 @@ func decodeCatalogPoint(k, v []byte) (*Manifest, error) {
 // VMs returns the names of the VMs that have points, in name order. It
 // reads keys only, skipping from one VM to the next.
 func (r *Repo) VMs() ([]string, error) {
-	lo, hi := vmPrefix("")
+	lo, hi := format.VMPrefix("")
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("list VMs: %w", err)
@@ -57,12 +58,12 @@ func (r *Repo) VMs() ([]string, error) {
 	defer it.Close()
 	var out []string
 	for valid := it.First(); valid; {
-		vm, _, err := parsePointKey(it.Key())
+		vm, _, err := format.ParsePointKey(it.Key())
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, vm)
-		_, next := vmPrefix(vm)
+		_, next := format.VMPrefix(vm)
 		valid = it.SeekGE(next)
 	}
 	return out, it.Error()
@@ -70,7 +71,7 @@ func (r *Repo) VMs() ([]string, error) {
 
 // PointTimes returns the times of vm's points, oldest first, reading keys only.
 func (r *Repo) PointTimes(vm string) ([]time.Time, error) {
-	lo, hi := vmPrefix(vm)
+	lo, hi := format.VMPrefix(vm)
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("list points of %s: %w", vm, err)
@@ -78,7 +79,7 @@ func (r *Repo) PointTimes(vm string) ([]time.Time, error) {
 	defer it.Close()
 	var out []time.Time
 	for it.First(); it.Valid(); it.Next() {
-		_, t, err := parsePointKey(it.Key())
+		_, t, err := format.ParsePointKey(it.Key())
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +97,7 @@ func (r *Repo) Point(vm, name string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, closer, err := r.db.Get(pointKey(vm, t))
+	v, closer, err := r.db.Get(format.PointKey(vm, t))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("VM %s has no point %s: %w", vm, FormatPointTime(t), ErrNotFound)
 	}
@@ -104,11 +105,11 @@ func (r *Repo) Point(vm, name string) (*Manifest, error) {
 		return nil, fmt.Errorf("read point %s/%s: %w", vm, name, err)
 	}
 	defer closer.Close()
-	return decodeCatalogPoint(pointKey(vm, t), v)
+	return decodeCatalogPoint(format.PointKey(vm, t), v)
 }
 
 func (r *Repo) latest(vm string) (*Manifest, error) {
-	lo, hi := vmPrefix(vm)
+	lo, hi := format.VMPrefix(vm)
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +81,7 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 		}
 		seen[id] = true
 		if size, ok := sizes[id]; ok {
-			b.Set(chunkKey(id), encodeChunkValue(int(size)), nil)
+			b.Set(format.ChunkKey(id), format.EncodeChunkValue(int(size)), nil)
 			res.Chunks++
 		} else {
 			res.Missing++
@@ -91,8 +92,8 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := decodeManifest(raw)
-		if err == nil && m.objectName() != name {
+		m, err := format.DecodeManifest(raw)
+		if err == nil && m.ObjectName() != name {
 			err = fmt.Errorf("holds point %s/%s: %w", m.VM, m.Name(), ErrCorrupt)
 		}
 		if err != nil {
@@ -110,7 +111,7 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 				ref(id)
 			})
 		}
-		b.Set(pointKey(m.VM, m.Time), raw, nil)
+		b.Set(format.PointKey(m.VM, m.Time), raw, nil)
 		res.Points++
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -110,7 +111,7 @@ func (r *Repo) open(ctx context.Context, opts Options, create bool) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := decodeConfig(b)
+	cfg, err := format.DecodeConfig(b)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -171,7 +172,7 @@ func (r *Repo) walkMap(ctx context.Context, p *Manifest, d *DiskRecord, fn func(
 		fn("map leaf", lid, -1, nil)
 		for j, id := range ids {
 			if !id.IsZero() {
-				fn("data", id, (int64(li)*leafFanout+int64(j))*int64(p.ChunkSize), nil)
+				fn("data", id, (int64(li)*format.LeafFanout+int64(j))*int64(p.ChunkSize), nil)
 			}
 		}
 	}

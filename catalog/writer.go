@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"os"
 	"sync"
 	"syscall"
@@ -77,10 +78,10 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 	if known {
 		// Replace whatever is stored under the name (the local backend
 		// skips a same-size object, so remove it first).
-		w.repo.be.Delete(ctx, id.objectName())
+		w.repo.be.Delete(ctx, id.ObjectName())
 	}
 	stored := enc.Encode(plain)
-	if err := w.repo.be.Put(ctx, id.objectName(), stored); err != nil {
+	if err := w.repo.be.Put(ctx, id.ObjectName(), stored); err != nil {
 		return AddResult{}, fmt.Errorf("store chunk %s: %w", id, err)
 	}
 	w.mu.Lock()
@@ -99,7 +100,7 @@ func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
 	w.mu.Lock()
 	stored := bytes.Clone(w.blkEnc.Encode(plain))
 	w.mu.Unlock()
-	if err := w.repo.be.Put(ctx, id.objectName(), stored); err != nil {
+	if err := w.repo.be.Put(ctx, id.ObjectName(), stored); err != nil {
 		return id, false, fmt.Errorf("store block %s: %w", id, err)
 	}
 	w.mu.Lock()
@@ -130,7 +131,7 @@ func (w *Writer) known(id ChunkID) (bool, error) {
 func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	m.Version = ManifestVersion
 	m.ChunkSize = w.repo.cfg.ChunkSize
-	if err := m.validate(); err != nil {
+	if err := m.Validate(); err != nil {
 		return err
 	}
 	if _, err := w.repo.Point(m.VM, m.Name()); err == nil {
@@ -143,11 +144,11 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 		return fmt.Errorf("commit %s/%s: make chunks durable: %w", m.VM, m.Name(), err)
 	}
 	crashpoint("chunks-durable")
-	b, err := m.encode()
+	b, err := m.Encode()
 	if err != nil {
 		return err
 	}
-	if err := be.Put(ctx, m.objectName(), b); err != nil {
+	if err := be.Put(ctx, m.ObjectName(), b); err != nil {
 		return fmt.Errorf("commit %s/%s: %w", m.VM, m.Name(), err)
 	}
 	if err := backend.Sync(ctx, be); err != nil {
@@ -158,10 +159,10 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	defer batch.Close()
 	w.mu.Lock()
 	for id, size := range w.pending {
-		batch.Set(chunkKey(id), encodeChunkValue(size), nil)
+		batch.Set(format.ChunkKey(id), format.EncodeChunkValue(size), nil)
 	}
 	w.mu.Unlock()
-	batch.Set(pointKey(m.VM, m.Time), b, nil)
+	batch.Set(format.PointKey(m.VM, m.Time), b, nil)
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit %s/%s to catalog: %w", m.VM, m.Name(), err)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package format
 
 import (
 	"encoding/json"
@@ -25,7 +25,7 @@ type Config struct {
 	Created   time.Time `json:"created"`
 }
 
-func (c *Config) validate() error {
+func (c *Config) Validate() error {
 	if c.Version != FormatVersion {
 		return fmt.Errorf("repository format version %d, this build reads %d", c.Version, FormatVersion)
 	}
@@ -40,12 +40,12 @@ func CheckChunkSize(n int) error {
 	return nil
 }
 
-func decodeConfig(b []byte) (*Config, error) {
+func DecodeConfig(b []byte) (*Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("repository config: %v: %w", err, ErrCorrupt)
 	}
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("repository config: %w", err)
 	}
 	return &c, nil

@@ -1,4 +1,4 @@
-package catalog
+package format
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 
 // Stored chunk encoding: one header byte, then the payload.
 const (
-	encRaw  = 0 // payload is the plaintext
-	encZstd = 1 // payload is a zstd frame of the plaintext
+	EncRaw  = 0 // payload is the plaintext
+	EncZstd = 1 // payload is a zstd frame of the plaintext
 )
 
 // A chunk is stored raw unless zstd gets it below 97% of its size.
@@ -47,28 +47,28 @@ func NewEncoder() *Encoder {
 // Encode returns the stored form of plain. The result aliases an internal
 // buffer valid until the next call.
 func (e *Encoder) Encode(plain []byte) []byte {
-	e.buf = append(e.buf[:0], encZstd)
+	e.buf = append(e.buf[:0], EncZstd)
 	e.buf = e.z.EncodeAll(plain, e.buf)
 	if (len(e.buf)-1)*100 < len(plain)*compressThreshold {
 		return e.buf
 	}
-	e.buf = append(e.buf[:0], encRaw)
+	e.buf = append(e.buf[:0], EncRaw)
 	e.buf = append(e.buf, plain...)
 	return e.buf
 }
 
-// decodeChunk turns a stored object back into plaintext, appending to dst.
-func decodeChunk(dst, stored []byte, maxSize int) ([]byte, error) {
+// DecodeChunk turns a stored object back into plaintext, appending to dst.
+func DecodeChunk(dst, stored []byte, maxSize int) ([]byte, error) {
 	if len(stored) == 0 {
 		return nil, fmt.Errorf("empty object: %w", ErrCorrupt)
 	}
 	switch stored[0] {
-	case encRaw:
+	case EncRaw:
 		if len(stored)-1 > maxSize {
 			return nil, fmt.Errorf("raw chunk of %d bytes exceeds %d: %w", len(stored)-1, maxSize, ErrCorrupt)
 		}
 		return append(dst, stored[1:]...), nil
-	case encZstd:
+	case EncZstd:
 		out, err := sharedDecoder().DecodeAll(stored[1:], dst)
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %v: %w", err, ErrCorrupt)

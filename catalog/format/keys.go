@@ -1,4 +1,4 @@
-package catalog
+package format
 
 import (
 	"encoding/binary"
@@ -17,17 +17,17 @@ const (
 // another version is rebuilt from the store.
 const SchemaVersion = 1
 
-func schemaKey() []byte { return []byte{prefixSchema} }
+func SchemaKey() []byte { return []byte{prefixSchema} }
 
-func chunkKey(id ChunkID) []byte {
+func ChunkKey(id ChunkID) []byte {
 	k := make([]byte, 1+len(id))
 	k[0] = prefixChunk
 	copy(k[1:], id[:])
 	return k
 }
 
-// pointKey is 'p' vm 0x00 big-endian unix seconds, so a VM's points sort by time.
-func pointKey(vm string, t time.Time) []byte {
+// PointKey is 'p' vm 0x00 big-endian unix seconds, so a VM's points sort by time.
+func PointKey(vm string, t time.Time) []byte {
 	k := make([]byte, 0, 1+len(vm)+1+8)
 	k = append(k, prefixPoint)
 	k = append(k, vm...)
@@ -35,8 +35,8 @@ func pointKey(vm string, t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(t.Unix()))
 }
 
-// vmPrefix bounds all point keys of vm; "" bounds every point.
-func vmPrefix(vm string) (lower, upper []byte) {
+// VMPrefix bounds all point keys of vm; "" bounds every point.
+func VMPrefix(vm string) (lower, upper []byte) {
 	if vm == "" {
 		return []byte{prefixPoint}, []byte{prefixPoint + 1}
 	}
@@ -47,7 +47,7 @@ func vmPrefix(vm string) (lower, upper []byte) {
 	return lower, upper
 }
 
-func parsePointKey(k []byte) (vm string, t time.Time, err error) {
+func ParsePointKey(k []byte) (vm string, t time.Time, err error) {
 	if len(k) < 1+1+8 || k[0] != prefixPoint || k[len(k)-9] != 0 {
 		return "", time.Time{}, fmt.Errorf("point key %x: %w", k, ErrCorrupt)
 	}
@@ -56,11 +56,11 @@ func parsePointKey(k []byte) (vm string, t time.Time, err error) {
 	return vm, time.Unix(int64(sec), 0).UTC(), nil
 }
 
-func encodeChunkValue(storedSize int) []byte {
+func EncodeChunkValue(storedSize int) []byte {
 	return binary.AppendUvarint(nil, uint64(storedSize))
 }
 
-func decodeChunkValue(v []byte) (int64, error) {
+func DecodeChunkValue(v []byte) (int64, error) {
 	n, k := binary.Uvarint(v)
 	if k <= 0 {
 		return 0, fmt.Errorf("chunk value %x: %w", v, ErrCorrupt)

@@ -1,4 +1,4 @@
-package catalog
+package format
 
 import (
 	"encoding/json"
@@ -66,11 +66,11 @@ func (m *Manifest) Disk(name string) (*DiskRecord, error) {
 	return nil, fmt.Errorf("point %s/%s has no disk %q: %w", m.VM, m.Name(), name, ErrNotFound)
 }
 
-func (m *Manifest) objectName() string { return "points/" + m.VM + "/" + m.Name() }
+func (m *Manifest) ObjectName() string { return "points/" + m.VM + "/" + m.Name() }
 
-func (m *Manifest) encode() ([]byte, error) { return json.MarshalIndent(m, "", " ") }
+func (m *Manifest) Encode() ([]byte, error) { return json.MarshalIndent(m, "", " ") }
 
-func decodeManifest(b []byte) (*Manifest, error) {
+func DecodeManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("manifest: %v: %w", err, ErrCorrupt)
@@ -78,13 +78,13 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if m.Version != ManifestVersion {
 		return nil, fmt.Errorf("manifest version %d, this build reads %d: %w", m.Version, ManifestVersion, ErrCorrupt)
 	}
-	if err := m.validate(); err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-func (m *Manifest) validate() error {
+func (m *Manifest) Validate() error {
 	if err := ValidName("VM", m.VM); err != nil {
 		return fmt.Errorf("manifest: %v: %w", err, ErrCorrupt)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package format
 
 import (
 	"encoding/hex"
@@ -34,8 +34,8 @@ func (id ChunkID) String() string { return hex.EncodeToString(id[:]) }
 // IsZero reports whether id is ZeroID.
 func (id ChunkID) IsZero() bool { return id == ZeroID }
 
-// objectName is where the chunk lives in the store.
-func (id ChunkID) objectName() string {
+// ObjectName is where the chunk lives in the store.
+func (id ChunkID) ObjectName() string {
 	s := id.String()
 	return "data/" + s[:2] + "/" + s
 }

@@ -1,0 +1,58 @@
+package catalog
+
+import "github.com/vmarchive/vmarchive/catalog/format"
+
+// The repository's on-disk structures live in package format, apart from
+// the logic that uses them (and so cheap to fuzz); these aliases keep them
+// under catalog's name for callers.
+
+type (
+	ChunkID    = format.ChunkID
+	Manifest   = format.Manifest
+	DiskRecord = format.DiskRecord
+	DiskStats  = format.DiskStats
+	ConfigFile = format.ConfigFile
+	Config     = format.Config
+	Encoder    = format.Encoder
+)
+
+var (
+	// ZeroID names a chunk (or a whole map block) that reads as zeros.
+	ZeroID = format.ZeroID
+	// ErrCorrupt marks damaged repository data.
+	ErrCorrupt = format.ErrCorrupt
+	// ErrNotFound marks a VM, point, disk or chunk that does not exist.
+	ErrNotFound = format.ErrNotFound
+)
+
+const (
+	FormatVersion    = format.FormatVersion
+	ManifestVersion  = format.ManifestVersion
+	SchemaVersion    = format.SchemaVersion
+	MinChunkSize     = format.MinChunkSize
+	MaxChunkSize     = format.MaxChunkSize
+	DefaultChunkSize = format.DefaultChunkSize
+	MaxDiskSize      = format.MaxDiskSize
+	PointTimeFormat  = format.PointTimeFormat
+)
+
+// HashChunk returns the ID of data.
+func HashChunk(data []byte) ChunkID { return format.HashChunk(data) }
+
+// ParseChunkID parses the 64-digit hex form.
+func ParseChunkID(s string) (ChunkID, error) { return format.ParseChunkID(s) }
+
+// NewEncoder returns a chunk encoder (one per goroutine).
+func NewEncoder() *Encoder { return format.NewEncoder() }
+
+// FormatPointTime returns the name of the point captured at t.
+var FormatPointTime = format.FormatPointTime
+
+// ParsePointTime parses a point name or any RFC 3339 time.
+var ParsePointTime = format.ParsePointTime
+
+// ValidName checks a VM or disk name.
+var ValidName = format.ValidName
+
+// CheckChunkSize accepts powers of two from 256 KiB to 4 MiB.
+var CheckChunkSize = format.CheckChunkSize
