@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -147,13 +148,13 @@ func (p *pipeline) disk(ctx context.Context, m *catalog.Manifest, d DiskSpec) (*
 		if prev, err = p.previous(ctx, m.VM, d.Name, size); err != nil {
 			return nil, err
 		}
-		areas = mergeExtents(append([]image.Extent(nil), d.Changed...))
+		areas = areas.Merge(append([]image.Extent(nil), d.Changed...))
 	} else {
 		alloc, err := d.Disk.Allocated()
 		if err != nil {
 			return nil, fmt.Errorf("allocated areas: %w", err)
 		}
-		areas = mergeExtents(append([]image.Extent(nil), alloc...))
+		areas = areas.Merge(append([]image.Extent(nil), alloc...))
 	}
 
 	jobs := make(chan int64, p.opts.Workers*2)
@@ -392,4 +393,9 @@ func (p *pipeline) previous(ctx context.Context, vm, disk string, size int64) (*
 		return nil, fmt.Errorf("disk was %d bytes in point %s and is %d now: a changed-areas list cannot describe a resize, ingest it in full", d.Size, last.Name(), size)
 	}
 	return p.repo.OpenDiskMap(ctx, last.ChunkSize, d)
+}
+
+// ParseChanged reads a changed-areas list; see package areas.
+func ParseChanged(r io.Reader, diskSize int64) ([]image.Extent, error) {
+	return areas.Parse(r, diskSize)
 }

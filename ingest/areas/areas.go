@@ -1,4 +1,6 @@
-package ingest
+// Package areas reads changed-areas lists (offset/length pairs, as VMware
+// changed block tracking reports them) and merges extents.
+package areas
 
 import (
 	"bufio"
@@ -13,12 +15,12 @@ import (
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
-// ParseChanged reads a changed-areas list: either JSON as vSphere's
+// Parse reads a changed-areas list: either JSON as vSphere's
 // QueryChangedDiskAreas reports it (an array of {"start":N,"length":N}, or
 // an object with such a "changedArea" array), or text with one
 // "offset length" pair per line (decimal or 0x hex, '#' comments).
 // Areas are checked against the disk size, sorted and merged.
-func ParseChanged(r io.Reader, diskSize int64) ([]image.Extent, error) {
+func Parse(r io.Reader, diskSize int64) ([]image.Extent, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 256<<20))
 	if err != nil {
 		return nil, fmt.Errorf("changed areas: %w", err)
@@ -37,7 +39,7 @@ func ParseChanged(r io.Reader, diskSize int64) ([]image.Extent, error) {
 			return nil, fmt.Errorf("changed areas: area at %d length %d lies outside the disk (%d bytes)", e.Off, e.Len, diskSize)
 		}
 	}
-	return mergeExtents(ext), nil
+	return Merge(ext), nil
 }
 
 type cbtArea struct {
@@ -93,9 +95,9 @@ func parseChangedText(b []byte) ([]image.Extent, error) {
 	return out, sc.Err()
 }
 
-// mergeExtents sorts extents and merges overlapping or touching ones,
+// Merge sorts extents and merges overlapping or touching ones,
 // dropping empty ones.
-func mergeExtents(ext []image.Extent) []image.Extent {
+func Merge(ext []image.Extent) []image.Extent {
 	sort.Slice(ext, func(i, j int) bool { return ext[i].Off < ext[j].Off })
 	var out []image.Extent
 	for _, e := range ext {
