@@ -141,20 +141,20 @@ func (p *pipeline) disk(ctx context.Context, m *catalog.Manifest, d DiskSpec) (*
 	rec.Stats.Chunks = (size + cs - 1) / cs
 	readBefore := p.read.Load()
 
-	var areas []image.Extent
+	var spans []image.Extent
 	var prev *catalog.DiskMap
 	if d.Changed != nil {
 		var err error
 		if prev, err = p.previous(ctx, m.VM, d.Name, size); err != nil {
 			return nil, err
 		}
-		areas = areas.Merge(append([]image.Extent(nil), d.Changed...))
+		spans = areas.Merge(append([]image.Extent(nil), d.Changed...))
 	} else {
 		alloc, err := d.Disk.Allocated()
 		if err != nil {
-			return nil, fmt.Errorf("allocated areas: %w", err)
+			return nil, fmt.Errorf("allocated spans: %w", err)
 		}
-		areas = areas.Merge(append([]image.Extent(nil), alloc...))
+		spans = areas.Merge(append([]image.Extent(nil), alloc...))
 	}
 
 	jobs := make(chan int64, p.opts.Workers*2)
@@ -164,11 +164,11 @@ func (p *pipeline) disk(ctx context.Context, m *catalog.Manifest, d DiskSpec) (*
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.worker(ctx, d, cs, prev, areas, jobs, results)
+			p.worker(ctx, d, cs, prev, spans, jobs, results)
 		}()
 	}
 	go func() {
-		err := p.produce(ctx, areas, prev, rec.Stats.Chunks, cs, jobs, results)
+		err := p.produce(ctx, spans, prev, rec.Stats.Chunks, cs, jobs, results)
 		close(jobs)
 		if err != nil {
 			results <- result{err: err}
