@@ -61,9 +61,11 @@ func buildImage(t testing.TB, script string, args ...string) string {
 	if _, err := os.Stat(img); err == nil {
 		return img
 	}
-	tmp := img + ".tmp"
+	// A per-process name: another test process may build the same image.
+	tmp := fmt.Sprintf("%s.%d.tmp", img, os.Getpid())
 	cmd := exec.Command("bash", append([]string{path, tmp}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
 		t.Fatalf("%s %v: %v\n%s", script, args, err, out)
 	}
 	if err := os.Rename(tmp, img); err != nil {

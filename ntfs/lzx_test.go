@@ -211,3 +211,31 @@ func FuzzLZX(f *testing.F) {
 		decompressLZX(make([]byte, n), in)
 	})
 }
+
+// BenchmarkLZX decodes the wimlib-made chunks of the test vectors.
+func BenchmarkLZX(b *testing.B) {
+	type chunk struct {
+		in []byte
+		n  int
+	}
+	var chunks []chunk
+	total := 0
+	for _, v := range lzxVectors(b) {
+		for i, c := range wofChunks(b, v.stream, v.size, lzxWindow) {
+			n := min(lzxWindow, v.size-i*lzxWindow)
+			if len(c) < n {
+				chunks = append(chunks, chunk{c, n})
+				total += n
+			}
+		}
+	}
+	out := make([]byte, lzxWindow)
+	b.SetBytes(int64(total))
+	for i := 0; i < b.N; i++ {
+		for _, c := range chunks {
+			if err := decompressLZX(out[:c.n], c.in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
