@@ -5,7 +5,13 @@ package ntfs
 type huffman struct {
 	count  [17]uint16 // codes of each length
 	symbol []uint16   // symbols ordered by (length, value)
+	// fast maps the next huffFastBits input bits to symbol<<5 | length
+	// for codes of at most huffFastBits bits; 0 means "decode slowly".
+	fast [1 << huffFastBits]uint16
 }
+
+// huffFastBits is the width of the direct lookup table.
+const huffFastBits = 10
 
 // newHuffman builds a decoder; over-subscribed codes are rejected,
 // incomplete ones accepted (a symbol outside the code fails to decode).
@@ -25,12 +31,22 @@ func newHuffman(lens []uint8, maxLen int) (*huffman, error) {
 			return nil, corruptf("over-subscribed Huffman code")
 		}
 	}
+	code := 0
 	for l := 1; l <= maxLen; l++ {
 		for s, sl := range lens {
-			if int(sl) == l {
-				h.symbol = append(h.symbol, uint16(s))
+			if int(sl) != l {
+				continue
 			}
+			h.symbol = append(h.symbol, uint16(s))
+			if l <= huffFastBits {
+				lo := code << (huffFastBits - l)
+				for i := lo; i < lo+1<<(huffFastBits-l); i++ {
+					h.fast[i] = uint16(s)<<5 | uint16(l)
+				}
+			}
+			code++
 		}
+		code <<= 1
 	}
 	return h, nil
 }
@@ -38,6 +54,11 @@ func newHuffman(lens []uint8, maxLen int) (*huffman, error) {
 // decode decodes one symbol from bits, whose low maxLen bits are the next
 // input bits, most significant first. It returns the symbol and its length.
 func (h *huffman) decode(bits uint32, maxLen int) (int, int, bool) {
+	if maxLen >= huffFastBits {
+		if e := h.fast[bits>>(maxLen-huffFastBits)&(1<<huffFastBits-1)]; e != 0 {
+			return int(e >> 5), int(e & 31), true
+		}
+	}
 	code, first, index := 0, 0, 0
 	for l := 1; l <= maxLen; l++ {
 		code |= int(bits>>(maxLen-l)) & 1
