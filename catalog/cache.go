@@ -4,10 +4,12 @@ import (
 	"container/list"
 	"context"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // blobCache is an LRU of decoded, verified objects (chunks and map leaves)
@@ -63,24 +65,37 @@ func (c *blobCache) put(id ChunkID, data []byte) {
 	}
 }
 
+// fetchTimeout bounds one shared fetch from the backend. Each caller also
+// stops waiting when its own context is done.
+const fetchTimeout = 2 * time.Minute
+
 // readBlob returns the verified plaintext of object id, at most maxSize bytes.
 // The result is shared: callers must not modify it.
 func (r *Repo) readBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
 	if b, ok := r.cache.get(id); ok {
 		return b, nil
 	}
-	v, err, _ := r.cache.flight.Do(string(id[:]), func() (interface{}, error) {
-		b, err := r.fetch(ctx, id, maxSize)
+	// The fetch is shared by every caller that wants id meanwhile, so it
+	// must not die with the first caller's context.
+	ch := r.cache.flight.DoChan(string(id[:]), func() (interface{}, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		b, err := r.fetch(fctx, id, maxSize)
 		if err != nil {
 			return nil, err
 		}
 		r.cache.put(id, b)
 		return b, nil
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("chunk %s: %w", id, ctx.Err())
 	}
-	return v.([]byte), nil
 }
 
 // fetch reads, decodes and verifies one object, bypassing the cache.

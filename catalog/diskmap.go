@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+
 	"github.com/vmarchive/vmarchive/catalog/format"
 )
 

@@ -3,9 +3,10 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // quietLogger keeps pebble's informational chatter off the user's terminal.

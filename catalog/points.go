@@ -3,10 +3,11 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // Latest names the newest point of a VM.

@@ -49,7 +49,9 @@ func (d *DiskReader) prefetch(i int64) {
 		}
 		go func(j int64) {
 			defer func() { <-d.repo.prefetchSem }()
-			d.chunk(context.Background(), j)
+			ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+			defer cancel()
+			d.chunk(ctx, j)
 		}(j)
 	}
 }
@@ -98,6 +100,12 @@ func (e *ReadError) Unwrap() error { return e.Err }
 
 // ReadAt implements io.ReaderAt.
 func (d *DiskReader) ReadAt(p []byte, off int64) (int, error) {
+	return d.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt that gives up when ctx is done, as far as the
+// backend honours it.
+func (d *DiskReader) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read at negative offset %d", off)
 	}
@@ -111,7 +119,7 @@ func (d *DiskReader) ReadAt(p []byte, off int64) (int, error) {
 		if i != d.last.Load() {
 			d.prefetch(i)
 		}
-		b, err := d.chunk(context.Background(), i)
+		b, err := d.chunk(ctx, i)
 		if err != nil {
 			return n, err
 		}

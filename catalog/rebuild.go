@@ -3,12 +3,13 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // RebuildResult says what a catalog rebuild found in the store.

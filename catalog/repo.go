@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/catalog/backend/local"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // Repo is an open repository: the chunk store plus its pebble catalog.
@@ -38,6 +39,9 @@ type Options struct {
 	Command string
 	// CacheBytes bounds the cache of decompressed chunks (default 64 MiB).
 	CacheBytes int64
+	// WrapBackend, if set, wraps the store's backend: a rate limiter, a
+	// fault injector in tests.
+	WrapBackend func(backend.Backend) backend.Backend
 }
 
 const (
@@ -107,6 +111,9 @@ func (r *Repo) open(ctx context.Context, opts Options, create bool) error {
 		return err
 	}
 	r.be = be
+	if opts.WrapBackend != nil {
+		r.be = opts.WrapBackend(be)
+	}
 	b, err := be.Get(ctx, configName)
 	if err != nil {
 		return err

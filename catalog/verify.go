@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/vmarchive/vmarchive/catalog/backend"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // Use is one place a chunk is used.

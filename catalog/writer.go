@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vmarchive/vmarchive/catalog/format"
 	"os"
 	"sync"
 	"syscall"
@@ -13,6 +12,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/vmarchive/vmarchive/catalog/backend"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // zeros is compared against to find all-zero chunks.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
@@ -338,4 +339,48 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// stallingBackend never answers for one object, until the caller gives up.
+type stallingBackend struct {
+	backend.Backend
+	stall string
+}
+
+func (b stallingBackend) Get(ctx context.Context, name string) ([]byte, error) {
+	if name == b.stall {
+		<-ctx.Done()
+		return nil, fmt.Errorf("get %s: %w", name, ctx.Err())
+	}
+	return b.Backend.Get(ctx, name)
+}
+
+// TestStalledBackendGivesEIO: a read the backend never answers fails with
+// EIO after the read timeout; other files keep serving.
+func TestStalledBackendGivesEIO(t *testing.T) {
+	tree, disk := refDisk(t, "1")
+	r := catalog.TestRepo(t)
+	m := ingestImage(t, r, "web01", t0, map[string]string{"disk0": disk})
+	id := chunkOfFile(t, r, m, "home/ann/Documents/big.bin")
+	dir := r.Dir()
+	r.Close()
+	r2, err := catalog.Open(context.Background(), dir, catalog.Options{WrapBackend: func(b backend.Backend) backend.Backend {
+		return stallingBackend{Backend: b, stall: id.ObjectName()}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	mnt, _ := mountRepo(t, r2, Options{ReadTimeout: 500 * time.Millisecond})
+	p1 := filepath.Join(mnt, "web01/latest/disk0/p1")
+	start := time.Now()
+	if _, err := os.ReadFile(filepath.Join(p1, "home/ann/Documents/big.bin")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read through a stalled backend: %v, want EIO", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("EIO took %v", el)
+	}
+	if got := readFile(t, filepath.Join(p1, "etc/hostname")); !bytes.Equal(got, readFile(t, filepath.Join(tree, "etc/hostname"))) {
+		t.Fatal("healthy file unreadable")
+	}
 }

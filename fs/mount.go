@@ -40,6 +40,9 @@ type Options struct {
 	Guest *guestfs.Options
 	// Debug logs every FUSE request.
 	Debug bool
+	// ReadTimeout bounds one read from the archive (default 1 minute): a
+	// stalled backend gives EIO on the file being read, not a hung reader.
+	ReadTimeout time.Duration
 }
 
 // Kernel cache lifetimes: the VM and point levels change as points are
@@ -64,6 +67,9 @@ type mount struct {
 func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, error) {
 	if err := clearStale(mountpoint, opts.Logger); err != nil {
 		return nil, err
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = time.Minute
 	}
 	m := &mount{archive: archive, opts: opts, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), started: time.Now()}
 	m.errs.logger = opts.Logger
@@ -132,4 +138,24 @@ func LazyUnmount(mountpoint string) {
 	if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil {
 		exec.Command("fusermount3", "-u", "-z", mountpoint).Run()
 	}
+}
+
+// timedReader bounds each read of a point's disk by the mount's timeout.
+type timedReader struct {
+	d       *catalog.DiskReader
+	timeout time.Duration
+}
+
+func (t timedReader) ReadAt(p []byte, off int64) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	defer cancel()
+	return t.d.ReadAtContext(ctx, p, off)
+}
+
+func (m *mount) openDisk(ctx context.Context, p *catalog.Manifest, disk string) (timedReader, int64, error) {
+	d, err := m.archive.OpenDisk(ctx, p, disk)
+	if err != nil {
+		return timedReader{}, 0, err
+	}
+	return timedReader{d, m.opts.ReadTimeout}, d.Size(), nil
 }

@@ -25,7 +25,8 @@ func newPointNode(m *mount, p *catalog.Manifest) *listDir {
 			img := append(append([]string(nil), id...), disk+".img")
 			ents = append(ents, entry{name: disk + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
 				return &readerFile{m: m, ino: inoOf(img...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
-					return m.archive.OpenDisk(ctx, p, disk)
+					r, _, err := m.openDisk(ctx, p, disk)
+					return r, err
 				}}
 			}})
 			dir := append(append([]string(nil), id...), disk)
@@ -70,11 +71,11 @@ func newConfigDir(m *mount, p *catalog.Manifest, id []string) *listDir {
 func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDir {
 	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time}
 	d.load = func(ctx context.Context) ([]entry, error) {
-		dr, err := m.archive.OpenDisk(ctx, p, disk)
+		dr, size, err := m.openDisk(ctx, p, disk)
 		if err != nil {
 			return nil, err
 		}
-		gd, err := guestfs.OpenDisk(dr, dr.Size(), m.opts.Guest)
+		gd, err := guestfs.OpenDisk(dr, size, m.opts.Guest)
 		report := volumesReport(p, disk, gd, err)
 		tree := newTree()
 		rid := append(append([]string(nil), id...), "volumes.txt")
