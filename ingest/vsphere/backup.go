@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmarchive/vmarchive/ingest/vsphere/layout"
+
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -281,7 +283,7 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		return ingest.DiskSpec{}, nil, fmt.Errorf("capacity %d bytes is more than the archive takes (%d)", capacity, catalog.MaxDiskSize)
 	}
 	info.Capacity = capacity
-	segs, err := layout(dp.Path, desc, capacity)
+	segs, err := layout.Layout(dp.Path, desc, capacity)
 	if err != nil {
 		return ingest.DiskSpec{}, nil, err
 	}
@@ -409,3 +411,7 @@ func mergeExtents(ext []image.Extent) []image.Extent {
 	}
 	return out
 }
+
+// ErrRefused marks a disk this package does not read (see the package
+// comment for what is covered); test with errors.Is.
+var ErrRefused = layout.ErrRefused

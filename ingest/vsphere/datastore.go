@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -224,13 +222,4 @@ func (f *datastoreFiles) readFile(ctx context.Context, p string, max int64) ([]b
 		return nil, fmt.Errorf("datastore file %s is larger than %d bytes, too large for what it should be", f.ds.Path(p), max)
 	}
 	return b, nil
-}
-
-// sibling resolves a file name from a descriptor against the descriptor's
-// directory on the same datastore.
-func sibling(descriptor, name string) string {
-	if strings.HasPrefix(name, "/") {
-		return strings.TrimPrefix(name, "/")
-	}
-	return path.Join(path.Dir(descriptor), name)
 }

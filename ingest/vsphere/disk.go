@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/vmarchive/vmarchive/ingest/vsphere/layout"
+
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
@@ -17,9 +19,9 @@ type flatDisk struct {
 	ctx   context.Context // the run's context: cancels requests in flight
 	files *datastoreFiles
 	size  int64
-	segs  []segment      // sorted by Off, covering [0, size)
-	alloc []image.Extent // areas worth reading; nil: every file-backed area
-	read  atomic.Int64   // bytes fetched over HTTP
+	segs  []layout.Segment // sorted by Off, covering [0, size)
+	alloc []image.Extent   // areas worth reading; nil: every file-backed area
+	read  atomic.Int64     // bytes fetched over HTTP
 
 	// With CBT, only changed (sorted, merged) crosses the network; the
 	// rest of each chunk the pipeline asks for is the same as in the
@@ -37,7 +39,7 @@ func (d *flatDisk) Allocated() ([]image.Extent, error) {
 	if d.alloc != nil {
 		return d.alloc, nil
 	}
-	return dataExtents(d.segs), nil
+	return layout.DataExtents(d.segs), nil
 }
 
 // ReadAt reads p from off, zeros outside the files, io.EOF past the end.
@@ -75,7 +77,7 @@ func (d *flatDisk) ReadAt(p []byte, off int64) (int, error) {
 
 // readFile fills buf from disk offset at inside file segment s: changed
 // areas over HTTP, the rest from base when there is one.
-func (d *flatDisk) readFile(s segment, buf []byte, at int64) error {
+func (d *flatDisk) readFile(s layout.Segment, buf []byte, at int64) error {
 	if d.base == nil {
 		d.read.Add(int64(len(buf)))
 		return d.files.readAt(d.ctx, s.File, buf, s.FileOff+at-s.Off)

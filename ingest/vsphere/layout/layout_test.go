@@ -1,4 +1,4 @@
-package vsphere
+package layout
 
 import (
 	"errors"
@@ -16,12 +16,12 @@ var layoutSeeds = []string{
 }
 
 // checkLayout asserts segments tile [0, capacity) in order.
-func checkLayout(t *testing.T, segs []segment, capacity int64) {
+func checkLayout(t *testing.T, segs []Segment, capacity int64) {
 	t.Helper()
 	off := int64(0)
 	for _, s := range segs {
 		if s.Off != off || s.Len <= 0 || s.FileOff < 0 {
-			t.Fatalf("segment %+v at %d", s, off)
+			t.Fatalf("Segment %+v at %d", s, off)
 		}
 		off += s.Len
 	}
@@ -37,7 +37,7 @@ func TestLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, capacity := range []int64{1 << 20, 2 << 20} { // shorter and longer than the extents
-			segs, err := layout("vm/a.vmdk", d, capacity)
+			segs, err := Layout("vm/a.vmdk", d, capacity)
 			if !errors.Is(err, want) || (want == nil) != (err == nil) {
 				t.Fatalf("seed %d: err %v, want %v", i, err, want)
 			}
@@ -47,7 +47,7 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	d, _ := vmdk.ParseDescriptor([]byte(layoutSeeds[1]))
-	segs, _ := layout("vm/a.vmdk", d, 2<<20)
+	segs, _ := Layout("vm/a.vmdk", d, 2<<20)
 	if segs[0].File != "vm/a-f001.vmdk" || segs[1].File != "" || segs[2].File != "vm/a-f002.vmdk" || segs[2].FileOff != 8*512 || segs[3].File != "" {
 		t.Fatalf("twoGbMaxExtentFlat layout: %+v", segs)
 	}
@@ -65,7 +65,7 @@ func FuzzLayout(f *testing.F) {
 		if err != nil {
 			return
 		}
-		segs, err := layout("vm/a.vmdk", d, capacity)
+		segs, err := Layout("vm/a.vmdk", d, capacity)
 		if err == nil {
 			checkLayout(t, segs, capacity)
 		}

@@ -1,8 +1,13 @@
-package vsphere
+// Package layout maps a VMDK descriptor onto the bytes of a virtual disk:
+// which flat file, at which offset, backs each range. It has no vSphere
+// dependencies, so it is cheap to fuzz.
+package layout
 
 import (
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/ingest/image/vmdk"
@@ -12,22 +17,22 @@ import (
 // comment for what is covered); test with errors.Is.
 var ErrRefused = errors.New("disk cannot be read by vSphere ingest")
 
-// segment is one piece of the virtual disk: bytes [Off, Off+Len) come from
+// Segment is one piece of the virtual disk: bytes [Off, Off+Len) come from
 // File at FileOff, or are zeros when File is empty.
-type segment struct {
+type Segment struct {
 	Off, Len int64
 	File     string // datastore path of the flat file; "" = zeros
 	FileOff  int64
 }
 
-// layout maps a parsed descriptor at datastore path descPath onto a disk
+// Layout maps a parsed descriptor at datastore path descPath onto a disk
 // of capacity bytes. Extents are laid end to end; a descriptor shorter than
 // the capacity reads as zeros after its last extent, a longer one is cut.
-func layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]segment, error) {
+func Layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]Segment, error) {
 	if d.HasParent() {
 		return nil, fmt.Errorf("descriptor %s has a parent (parentCID %08x, %q): a snapshot delta: %w", descPath, d.ParentCID, d.ParentFileNameHint, ErrRefused)
 	}
-	var segs []segment
+	var segs []Segment
 	off := int64(0)
 	for i, e := range d.Extents {
 		if off >= capacity {
@@ -37,7 +42,7 @@ func layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]segment, err
 			return nil, fmt.Errorf("descriptor %s extent %d: %d sectors: %w", descPath, i, e.Sectors, image.ErrCorrupt)
 		}
 		n := min(e.Sectors*vmdk.SectorSize, capacity-off)
-		s := segment{Off: off, Len: n}
+		s := Segment{Off: off, Len: n}
 		switch e.Type {
 		case "FLAT", "VMFS":
 			if e.File == "" {
@@ -62,13 +67,13 @@ func layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]segment, err
 		off += n
 	}
 	if off < capacity {
-		segs = append(segs, segment{Off: off, Len: capacity - off})
+		segs = append(segs, Segment{Off: off, Len: capacity - off})
 	}
 	return segs, nil
 }
 
-// dataExtents are the parts of the disk backed by files, merged.
-func dataExtents(segs []segment) []image.Extent {
+// DataExtents are the parts of the disk backed by files, merged.
+func DataExtents(segs []Segment) []image.Extent {
 	var out []image.Extent
 	for _, s := range segs {
 		if s.File == "" || s.Len == 0 {
@@ -81,4 +86,13 @@ func dataExtents(segs []segment) []image.Extent {
 		out = append(out, image.Extent{Off: s.Off, Len: s.Len})
 	}
 	return out
+}
+
+// sibling resolves a file name from a descriptor against the descriptor's
+// directory on the same datastore.
+func sibling(descriptor, name string) string {
+	if strings.HasPrefix(name, "/") {
+		return strings.TrimPrefix(name, "/")
+	}
+	return path.Join(path.Dir(descriptor), name)
 }
