@@ -27,10 +27,20 @@ from the content. Unallocated areas of sparse images are not read.
 reports them, in JSON or one "offset length" pair per line): only those areas
 are read and every other chunk is taken from the VM's previous point of that
 disk. The result is still a full point. With several disks, give
---changed DISK=FILE once per disk.`,
+--changed DISK=FILE once per disk.
+
+With --vcenter (or GOVC_URL) the disks come from vSphere instead: each VM
+(--vm, or every VM under --folder) is snapshotted, its disks are read as of
+the snapshot over the datastore's HTTP endpoint, its configuration (config
+JSON, .vmx, .nvram) is captured, and the snapshot is removed. Credentials
+follow govc: GOVC_URL, GOVC_USERNAME, GOVC_PASSWORD (or a password file),
+GOVC_INSECURE, GOVC_TLS_CA_CERTS, GOVC_TLS_KNOWN_HOSTS. With --cbt, changed
+block tracking is enabled and later runs read only the changed areas.`,
 		Example: `  vmarchive ingest --vm web01 disk0=web01.vmdk disk1=web01-data.qcow2
   vmarchive ingest --vm web01 --point-time 2026-11-21T01:00:00Z disk0=web01.raw
-  vmarchive ingest --vm web01 --changed cbt.json disk0=web01.raw`,
+  vmarchive ingest --vm web01 --changed cbt.json disk0=web01.raw
+  GOVC_URL=https://vc.example/sdk vmarchive ingest --vm web01 --cbt
+  vmarchive ingest --vcenter https://vc.example/sdk --folder /DC/vm/prod --parallel-vms 2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if useVSphere(v, args) { // vSphere: vsphere.go
 				return ingestVSphere(cmd, v, args)

@@ -301,13 +301,8 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		opts.logf("%s: disk %s: %s", vmName, info.Name, plan.note)
 	}
 	fd.alloc = plan.alloc
-	if plan.changed != nil {
-		base, err := repo.OpenDisk(ctx, prev, info.Name)
-		if err != nil {
-			return ingest.DiskSpec{}, nil, fmt.Errorf("previous point %s: %w", prev.Name(), err)
-		}
-		fd.base, fd.changed = base, mergeExtents(plan.changed)
-	}
+	// With a change list the pipeline reads only the changed bytes from fd
+	// and takes the rest of each chunk from the previous point.
 	spec := ingest.DiskSpec{
 		Name: info.Name, Disk: fd, Source: info.File, Format: "vmdk-" + desc.CreateType,
 		Changed: plan.changed, ChangeID: plan.changeID,
@@ -392,24 +387,6 @@ func (c *Client) datastoreNames(ctx context.Context, refs []types.ManagedObjectR
 		out[d.Name] = d.Self
 	}
 	return out, nil
-}
-
-// mergeExtents sorts and merges overlapping or touching extents.
-func mergeExtents(ext []image.Extent) []image.Extent {
-	ext = append([]image.Extent(nil), ext...)
-	sort.Slice(ext, func(i, j int) bool { return ext[i].Off < ext[j].Off })
-	var out []image.Extent
-	for _, e := range ext {
-		if e.Len <= 0 {
-			continue
-		}
-		if k := len(out) - 1; k >= 0 && e.Off <= out[k].Off+out[k].Len {
-			out[k].Len = max(out[k].Len, e.Off+e.Len-out[k].Off)
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 // ErrRefused marks a disk this package does not read (see the package
