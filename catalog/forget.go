@@ -1,0 +1,66 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+	"github.com/vmarchive/vmarchive/catalog/format"
+)
+
+// PlanForget applies p to the points of vm without changing anything; the
+// decisions are newest first.
+func (r *Repo) PlanForget(vm string, p Policy) ([]Decision, error) {
+	times, err := r.PointTimes(vm)
+	if err != nil {
+		return nil, err
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("VM %s has no points: %w", vm, ErrNotFound)
+	}
+	return p.Apply(times), nil
+}
+
+// Forget removes points of vm. Their data stays in the store until gc.
+//
+// The manifest objects go first, then one synced catalog batch removes the
+// point keys. The store is the truth and the catalog its index, so the
+// manifest going is what forgets a point: a crash in between leaves a
+// point that the catalog still lists (whole and readable, and gc keeps its
+// chunks because gc marks from the catalog); `check` reports it and running
+// forget again finishes the job. The other order could leave a manifest
+// whose chunks gc has already removed, which `catalog rebuild` would bring
+// back as a broken point.
+func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
+	keys := make([][]byte, 0, len(times))
+	for _, t := range times {
+		t = t.UTC().Truncate(time.Second)
+		if _, err := r.Point(vm, FormatPointTime(t)); err != nil {
+			return fmt.Errorf("forget: %w", err)
+		}
+		keys = append(keys, format.PointKey(vm, t))
+	}
+	for _, t := range times {
+		name := "points/" + vm + "/" + FormatPointTime(t)
+		if err := r.be.Delete(ctx, name); err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return fmt.Errorf("forget %s/%s: %w", vm, FormatPointTime(t), err)
+		}
+	}
+	if err := backend.Sync(ctx, r.be); err != nil {
+		return fmt.Errorf("forget: make manifest removal durable: %w", err)
+	}
+	crashpoint("forget-manifests-gone")
+	b := r.db.NewBatch()
+	defer b.Close()
+	for _, k := range keys {
+		b.Delete(k, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("forget: remove points from catalog: %w", err)
+	}
+	return nil
+}
