@@ -104,7 +104,11 @@ func (r *Repo) fetch(ctx context.Context, id ChunkID, maxSize int) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
-	plain, err := format.DecodeChunk(make([]byte, 0, maxSize), stored, maxSize)
+	var dst []byte
+	if len(stored) > 0 && stored[0] != format.EncRaw {
+		dst = make([]byte, 0, maxSize)
+	}
+	plain, err := format.DecodeChunk(dst, stored, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}

@@ -58,6 +58,7 @@ func (e *Encoder) Encode(plain []byte) []byte {
 }
 
 // DecodeChunk turns a stored object back into plaintext, appending to dst.
+// With a nil dst, a raw chunk's result aliases stored.
 func DecodeChunk(dst, stored []byte, maxSize int) ([]byte, error) {
 	if len(stored) == 0 {
 		return nil, fmt.Errorf("empty object: %w", ErrCorrupt)
@@ -66,6 +67,9 @@ func DecodeChunk(dst, stored []byte, maxSize int) ([]byte, error) {
 	case EncRaw:
 		if len(stored)-1 > maxSize {
 			return nil, fmt.Errorf("raw chunk of %d bytes exceeds %d: %w", len(stored)-1, maxSize, ErrCorrupt)
+		}
+		if dst == nil {
+			return stored[1:], nil // no copy: the caller gave stored up
 		}
 		return append(dst, stored[1:]...), nil
 	case EncZstd:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -49,13 +48,10 @@ func catCmd(v *viper.Viper) *cobra.Command {
 				return fmt.Errorf("refusing to write a disk image to a terminal: redirect stdout or use -o FILE")
 			}
 			prog := newProgress(cmd.ErrOrStderr(), "cat "+disk)
-			bw := bufio.NewWriterSize(&progressWriter{w: out, p: prog, total: d.Size()}, 4<<20)
-			_, err = d.WriteTo(bw)
+			// WriteTo hands over whole chunks: no buffering needed.
+			_, err = d.WriteTo(&progressWriter{w: out, p: prog, total: d.Size()})
 			prog.done()
 			if err != nil {
-				return err
-			}
-			if err := bw.Flush(); err != nil {
 				return err
 			}
 			if f, ok := out.(*os.File); ok && f != os.Stdout {
