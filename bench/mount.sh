@@ -47,7 +47,7 @@ waitmount "$work/mntr"
 cat "$work/repo/store/data"/*/* >/dev/null # repository files warm in the page cache for both
 cat "$work/restic/data"/*/* >/dev/null
 t=$(now); dd if="$work/mnt/bench/latest/disk0.img" of=/dev/null bs=1M status=none; v_img=$(since "$t")
-rfile=$(find "$work/mntr/snapshots/latest" -name "$(basename "$img")" | head -1)
+rfile=$work/mntr/snapshots/latest$(realpath "$img")
 t=$(now); dd if="$rfile" of=/dev/null bs=1M status=none; r_img=$(since "$t")
 
 # 2 and 4. A guest tree of >= 100k files: /usr/share, /usr/lib and Go's tree.
