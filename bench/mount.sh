@@ -50,14 +50,18 @@ t=$(now); dd if="$work/mnt/bench/latest/disk0.img" of=/dev/null bs=1M status=non
 rfile=$work/mntr/snapshots/latest$(realpath "$img")
 t=$(now); dd if="$rfile" of=/dev/null bs=1M status=none; r_img=$(since "$t")
 
-# 2 and 4. A guest tree of >= 100k files: /usr/share, /usr/lib and Go's tree.
+# 2 and 4. A guest tree of >= 100k files: /usr/share, Go's tree and module
+# cache, the system libraries, and 20000 small files.
 tree_img=$cache/tree.raw
 tree_fs=$cache/tree-fs.img
 if [ ! -s "$tree_img" ]; then
 	echo "building $tree_img (about a minute)" >&2
 	src=$work/src
 	mkdir -p "$src"
-	cp -a /usr/share /usr/lib /usr/local/go "$src/" 2>/dev/null || true
+	mkdir -p "$src/lib" "$src/many"
+	cp -a /usr/share /usr/local/go /root/go/pkg/mod "$src/" 2>/dev/null || true
+	cp -a /usr/lib/x86_64-linux-gnu "$src/lib/" 2>/dev/null || true
+	(cd "$src/many" && seq -f 'file%05g.txt' 1 20000 | xargs -n 2000 sh -c 'for f; do echo "$f" >"$f"; done' sh)
 	bash testimages/disk-from-tree.sh "$src" "$tree_img" 4096
 	rm -rf "$src"
 	start=$(sgdisk -i 1 "$tree_img" | awk '/First sector/ {print $3}')
