@@ -18,10 +18,13 @@ mke2fs -q -F -t ext4 "$@" -d "$tree" "$work/fs.img"
 {
 	printf 'sif <2> mtime @%s\n' "$(stat -c %Y "$tree")"
 	printf 'sif <2> mtime_extra %d\n' $((10#$(stat -c %y "$tree" | sed -E 's/.*\.([0-9]{9}).*/\1/') << 2))
-	(cd "$tree" && find . -mindepth 1 -printf '%P\0') | while IFS= read -r -d '' p; do
-		ns=$(stat -c %y "$tree/$p" | sed -E 's/.*\.([0-9]{9}).*/\1/')
-		printf 'sif "/%s" mtime_extra %d\n' "$p" $((10#$ns << 2))
-	done
+	# %T@ is seconds.fraction (10 digits); the first 9 are the nanoseconds.
+	(cd "$tree" && find . -mindepth 1 -printf '%P\t%T@\n') | awk -F'\t' '{
+		split($2, t, ".")
+		ns = substr(t[2] "000000000", 1, 9) + 0
+		gsub(/"/, "\\\"", $1)
+		printf "sif \"/%s\" mtime_extra %.0f\n", $1, ns * 4
+	}'
 } >"$work/times.cmd"
 debugfs -w -f "$work/times.cmd" "$work/fs.img" >/dev/null 2>&1
 dd if="$work/fs.img" of="$out" bs=512 seek="$start" conv=notrunc,sparse status=none
