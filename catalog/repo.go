@@ -31,6 +31,8 @@ type Repo struct {
 	cache *blobCache
 	// prefetchSem bounds background readahead fetches across all disks.
 	prefetchSem chan struct{}
+	// gc coordinates garbage collection with the Writers (gc.go).
+	gc gcState
 }
 
 // Options tune Open.

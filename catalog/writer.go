@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -39,11 +40,17 @@ type Writer struct {
 	mu      sync.Mutex
 	pending map[ChunkID]int // new objects of this writer: stored size; guarded by mu
 	blkEnc  *Encoder        // encoder for map blocks; guarded by mu
+
+	reg *writerReg // registration with gc (gc.go)
 }
 
-// NewWriter starts adding data for a new point.
+// NewWriter starts adding data for a new point. The Writer is done after
+// Commit, whether Commit succeeds or not; one dropped without Commit is
+// done when the Go runtime collects it.
 func (r *Repo) NewWriter() *Writer {
-	return &Writer{repo: r, pending: map[ChunkID]int{}, blkEnc: NewEncoder()}
+	w := &Writer{repo: r, pending: map[ChunkID]int{}, blkEnc: NewEncoder(), reg: r.gc.join()}
+	runtime.AddCleanup(w, r.gc.leave, w.reg)
+	return w
 }
 
 // AddResult says what Add did with a chunk.
@@ -123,6 +130,12 @@ func (w *Writer) known(id ChunkID) (bool, error) {
 	if ok {
 		return true, nil
 	}
+	// A running gc keeps what it is told about here; the shared lock
+	// orders the lookup against its deletions.
+	g := &w.repo.gc
+	g.lock.RLock()
+	defer g.lock.RUnlock()
+	g.note(id)
 	return w.repo.chunkKnown(id)
 }
 
@@ -130,6 +143,7 @@ func (w *Writer) known(id ChunkID) (bool, error) {
 // durable, then one synced catalog batch. A crash before the batch leaves
 // no point, only unreferenced objects for gc.
 func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
+	defer w.repo.gc.leave(w.reg)
 	m.Version = ManifestVersion
 	m.ChunkSize = w.repo.cfg.ChunkSize
 	if err := m.Validate(); err != nil {
@@ -145,6 +159,11 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 		return fmt.Errorf("commit %s/%s: make chunks durable: %w", m.VM, m.Name(), err)
 	}
 	crashpoint("chunks-durable")
+	if w.reg.overlap.Load() {
+		if err := w.checkReused(ctx, m); err != nil {
+			return err
+		}
+	}
 	b, err := m.Encode()
 	if err != nil {
 		return err

@@ -1,0 +1,414 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+	"github.com/vmarchive/vmarchive/catalog/format"
+)
+
+// # Garbage collection while ingests and reads run
+//
+// All writers live in the one process that holds the repository, so gc
+// coordinates with them in memory (gcState):
+//
+//  1. gc starts a run: from now on every chunk a Writer looks up (known)
+//     or puts into a map (MapBuilder.Set) is noted in the run's keep set,
+//     and those Writers check that such a chunk still exists.
+//  2. gc waits for the Writers that began before the run: what they looked
+//     up earlier was not noted. A Writer leaves when it commits, or, if it
+//     is dropped without committing, when the Go runtime collects it.
+//  3. gc marks every object the catalog's points reference (manifests'
+//     maps and config blobs).
+//  4. gc sweeps the catalog's chunk keys and the store's objects that are
+//     neither marked nor noted, in batches; each batch holds gcState.lock
+//     exclusively, which a Writer holds shared from noting a chunk to
+//     deciding whether it is known. So a chunk is either noted before gc
+//     looks at it (kept) or deleted before the Writer looks it up (the
+//     Writer stores it again). Each batch removes the catalog keys first
+//     (one synced batch), then the objects: a crash in between leaves
+//     objects the catalog does not know, which the next gc removes.
+//
+// Readers need nothing: a point still listed has all its chunks. A file
+// opened in the mount from a point that is forgotten and then collected
+// reads EIO (missing chunk) for chunks not already in the cache.
+
+// gcState coordinates gc with the Repo's Writers.
+type gcState struct {
+	// lock is held shared by a Writer while it notes a chunk and looks it
+	// up, exclusively by gc while it deletes a batch.
+	lock sync.RWMutex
+
+	run atomic.Pointer[gcRun] // the running gc, nil when none
+
+	mu      sync.Mutex
+	writers map[*writerReg]bool // active writers; guarded by mu
+	left    chan struct{}       // closed when a writer leaves; guarded by mu
+}
+
+// writerReg is a Writer's registration; the Writer points to it, not the
+// other way round, so a dropped Writer can be collected.
+type writerReg struct {
+	overlap atomic.Bool // a gc ran during the Writer's life: check reused chunks
+}
+
+type gcRun struct {
+	mu   sync.Mutex
+	keep map[ChunkID]struct{} // guarded by mu
+}
+
+func (g *gcState) join() *writerReg {
+	reg := &writerReg{}
+	reg.overlap.Store(g.run.Load() != nil)
+	g.mu.Lock()
+	if g.writers == nil {
+		g.writers = map[*writerReg]bool{}
+	}
+	g.writers[reg] = true
+	g.mu.Unlock()
+	return reg
+}
+
+func (g *gcState) leave(reg *writerReg) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.writers[reg] {
+		return
+	}
+	delete(g.writers, reg)
+	if g.left != nil {
+		close(g.left)
+		g.left = nil
+	}
+}
+
+// note keeps id alive in a running gc. The caller holds lock shared.
+func (g *gcState) note(id ChunkID) {
+	if run := g.run.Load(); run != nil {
+		run.mu.Lock()
+		run.keep[id] = struct{}{}
+		run.mu.Unlock()
+	}
+}
+
+func (run *gcRun) kept(id ChunkID) bool {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	_, ok := run.keep[id]
+	return ok
+}
+
+// GCOptions tune GC.
+type GCOptions struct {
+	DryRun bool
+	// Log, if set, receives progress lines ("waiting for 2 ingests").
+	Log func(format string, args ...any)
+}
+
+// GCResult says what GC found and did.
+type GCResult struct {
+	LiveObjects    int64         `json:"live_objects"`
+	LiveBytes      int64         `json:"live_bytes"` // stored bytes of the live objects
+	DeletedObjects int64         `json:"deleted_objects"`
+	DeletedBytes   int64         `json:"deleted_bytes"`  // stored bytes returned to the disk
+	KeptInFlight   int64         `json:"kept_in_flight"` // garbage kept because an ingest used it
+	DryRun         bool          `json:"dry_run"`
+	Duration       time.Duration `json:"duration_ns"`
+}
+
+// gcBatch is how many objects one exclusive section deletes.
+const gcBatch = 1024
+
+// GC removes every stored object no point references. It is safe while
+// ingests and reads run in this process (see the comment above gcState).
+func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	start := time.Now()
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	run := &gcRun{keep: map[ChunkID]struct{}{}}
+	if !r.gc.run.CompareAndSwap(nil, run) {
+		return nil, errors.New("gc is already running")
+	}
+	defer r.gc.run.Store(nil)
+	if err := r.gcDrain(ctx, logf); err != nil {
+		return nil, err
+	}
+	live, err := r.mark(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gc: mark: %w", err)
+	}
+	res := &GCResult{DryRun: opts.DryRun}
+	garbage, err := r.sweepCandidates(ctx, live, res)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	logf("%d live objects, %d unreferenced", res.LiveObjects, len(garbage))
+	for len(garbage) > 0 {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n := min(gcBatch, len(garbage))
+		if err := r.deleteBatch(ctx, run, garbage[:n], res, opts.DryRun); err != nil {
+			return res, fmt.Errorf("gc: %w", err)
+		}
+		garbage = garbage[n:]
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// gcDrain waits until the Writers active when the run began have left.
+func (r *Repo) gcDrain(ctx context.Context, logf func(string, ...any)) error {
+	g := &r.gc
+	g.mu.Lock()
+	old := make([]*writerReg, 0, len(g.writers))
+	for reg := range g.writers {
+		reg.overlap.Store(true)
+		old = append(old, reg)
+	}
+	g.mu.Unlock()
+	for waited := 0; ; waited++ {
+		g.mu.Lock()
+		active := 0
+		for _, reg := range old {
+			if g.writers[reg] {
+				active++
+			}
+		}
+		if g.left == nil {
+			g.left = make(chan struct{})
+		}
+		left := g.left
+		g.mu.Unlock()
+		if active == 0 {
+			return nil
+		}
+		if waited%10 == 0 {
+			logf("waiting for %d ingests that began before gc", active)
+		}
+		// A Writer dropped without Commit leaves when collected.
+		runtime.GC()
+		select {
+		case <-left:
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// liveSet is a sorted, duplicate-free list of ids: 32 bytes per object.
+type liveSet []ChunkID
+
+func (s liveSet) has(id ChunkID) bool {
+	_, ok := slices.BinarySearchFunc(s, id, cmpID)
+	return ok
+}
+
+func cmpID(a, b ChunkID) int { return strings.Compare(string(a[:]), string(b[:])) }
+
+func compactIDs(ids []ChunkID) []ChunkID {
+	slices.SortFunc(ids, cmpID)
+	return slices.Compact(ids)
+}
+
+// mark returns every object referenced by a point in the catalog. Leaves
+// shared between points are read once. An unreadable map block stops gc:
+// without it the live set is unknown.
+func (r *Repo) mark(ctx context.Context) (liveSet, error) {
+	points, err := r.Points("")
+	if err != nil {
+		return nil, err
+	}
+	var ids []ChunkID
+	compacted := 0
+	leaves := map[ChunkID]bool{}
+	add := func(id ChunkID) {
+		if !id.IsZero() {
+			ids = append(ids, id)
+		}
+		if len(ids) > 2*compacted+1<<16 {
+			ids = compactIDs(ids)
+			compacted = len(ids)
+		}
+	}
+	for _, p := range points {
+		for _, c := range p.Config {
+			add(c.ID)
+		}
+		for i := range p.Disks {
+			d := &p.Disks[i]
+			m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
+			if err != nil {
+				return nil, fmt.Errorf("point %s/%s: %w", p.VM, p.Name(), err)
+			}
+			add(d.Map)
+			for li, lid := range m.leaves {
+				if lid.IsZero() || leaves[lid] {
+					continue
+				}
+				leaves[lid] = true
+				add(lid)
+				b, err := r.fetch(ctx, lid, 5+32*format.LeafLen(m.chunks, int64(li)))
+				if err != nil {
+					return nil, fmt.Errorf("point %s/%s disk %s map leaf %d: %w", p.VM, p.Name(), d.Name, li, err)
+				}
+				children, err := format.DecodeBlock(b, format.BlockLeaf, format.LeafLen(m.chunks, int64(li)))
+				if err != nil {
+					return nil, fmt.Errorf("point %s/%s disk %s map leaf %d: %w", p.VM, p.Name(), d.Name, li, err)
+				}
+				for _, id := range children {
+					add(id)
+				}
+			}
+		}
+	}
+	return liveSet(compactIDs(ids)), nil
+}
+
+// garbageObject is an object to delete.
+type garbageObject struct {
+	id      ChunkID
+	size    int64
+	catalog bool // has a catalog key
+}
+
+// sweepCandidates lists the catalog's chunk keys and the store's data
+// objects that live does not hold.
+func (r *Repo) sweepCandidates(ctx context.Context, live liveSet, res *GCResult) ([]garbageObject, error) {
+	var out []garbageObject
+	inCatalog := map[ChunkID]int{} // index into out
+	prefix := format.ChunkKey(ZeroID)[:1]
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: []byte{prefix[0] + 1}})
+	if err != nil {
+		return nil, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 33 {
+			it.Close()
+			return nil, fmt.Errorf("catalog chunk key %x: %w", k, ErrCorrupt)
+		}
+		id := ChunkID(k[1:])
+		if live.has(id) {
+			continue
+		}
+		size, _ := format.DecodeChunkValue(it.Value())
+		inCatalog[id] = len(out)
+		out = append(out, garbageObject{id: id, size: size, catalog: true})
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	err = r.be.List(ctx, "data/", func(name string, size int64) error {
+		id, err := ParseChunkID(name[strings.LastIndex(name, "/")+1:])
+		if err != nil {
+			return nil // not ours
+		}
+		if live.has(id) {
+			res.LiveObjects++
+			res.LiveBytes += size
+			return nil
+		}
+		if i, ok := inCatalog[id]; ok {
+			out[i].size = size
+			return nil
+		}
+		out = append(out, garbageObject{id: id, size: size})
+		return nil
+	})
+	return out, err
+}
+
+// deleteBatch removes a batch of garbage under the exclusive lock: the
+// catalog keys (synced), then the objects.
+func (r *Repo) deleteBatch(ctx context.Context, run *gcRun, objs []garbageObject, res *GCResult, dry bool) error {
+	r.gc.lock.Lock()
+	defer r.gc.lock.Unlock()
+	b := r.db.NewBatch()
+	defer b.Close()
+	doomed := objs[:0:0]
+	for _, o := range objs {
+		if run.kept(o.id) {
+			res.KeptInFlight++
+			continue
+		}
+		doomed = append(doomed, o)
+		if o.catalog {
+			b.Delete(format.ChunkKey(o.id), nil)
+		}
+	}
+	if dry {
+		for _, o := range doomed {
+			res.DeletedObjects++
+			res.DeletedBytes += o.size
+		}
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("remove chunk keys: %w", err)
+	}
+	for _, o := range doomed {
+		if err := r.be.Delete(ctx, o.id.ObjectName()); err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return err
+		}
+		res.DeletedObjects++
+		res.DeletedBytes += o.size
+	}
+	return nil
+}
+
+// checkReused runs at Commit when a gc ran during the Writer's life: every
+// object the point references must still exist (a chunk taken from a
+// point that was forgotten and collected meanwhile would not), and a gc
+// still running must keep them.
+func (w *Writer) checkReused(ctx context.Context, m *Manifest) error {
+	g := &w.repo.gc
+	g.lock.RLock()
+	defer g.lock.RUnlock()
+	var first error
+	check := func(id ChunkID, where string) {
+		if id.IsZero() || first != nil {
+			return
+		}
+		w.mu.Lock()
+		_, mine := w.pending[id]
+		w.mu.Unlock()
+		if mine {
+			return
+		}
+		g.note(id)
+		ok, err := w.repo.chunkKnown(id)
+		if err == nil && !ok {
+			err = fmt.Errorf("%s: chunk %s was removed by a gc that ran during this ingest (the point it was taken from was forgotten); run the ingest again: %w", where, id, ErrNotFound)
+		}
+		if err != nil {
+			first = fmt.Errorf("commit %s/%s: %w", m.VM, m.Name(), err)
+		}
+	}
+	for name, c := range m.Config {
+		check(c.ID, "config "+name)
+	}
+	for i := range m.Disks {
+		d := &m.Disks[i]
+		w.repo.walkMap(ctx, m, d, func(kind string, id ChunkID, off int64, err error) {
+			if err != nil && first == nil {
+				first = fmt.Errorf("commit %s/%s disk %s: %w", m.VM, m.Name(), d.Name, err)
+			}
+			check(id, fmt.Sprintf("disk %s %s at offset %d", d.Name, kind, off))
+		})
+	}
+	return first
+}
