@@ -154,7 +154,6 @@ func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
-	logf("%d live objects, %d unreferenced", res.LiveObjects, len(garbage))
 	for len(garbage) > 0 {
 		if err := ctx.Err(); err != nil {
 			return res, err

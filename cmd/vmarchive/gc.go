@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vmarchive/vmarchive/catalog"
+)
+
+func gcCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete stored data no point references",
+		Long: `Delete every stored chunk, map block and config blob that no point
+references (after forget, or left by an interrupted ingest), from the
+catalog and from the store, returning the space to the disk.
+
+gc is safe while a mount reads and ingests run: when the repository is held
+(by a mount), gc runs inside the holder, waits for ingests that began
+before it, and keeps whatever ingests use while it runs. A file open in the
+mount from a point that was forgotten may read EIO once gc removed it.`,
+		Example: "  vmarchive gc --dry-run\n  vmarchive gc",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repo, err := openRepo(cmd.Context(), v, cmd, args)
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			res, err := repo.GC(cmd.Context(), catalog.GCOptions{
+				DryRun: v.GetBool("dry-run"),
+				Log: func(format string, a ...any) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "gc: "+format+"\n", a...)
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if v.GetBool("json") {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			verb := "deleted"
+			if res.DryRun {
+				verb = "would delete"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d objects in use (%s); %s %d objects, %s, in %s\n",
+				res.LiveObjects, formatBytes(res.LiveBytes), verb, res.DeletedObjects, formatBytes(res.DeletedBytes), res.Duration.Round(1e6))
+			if res.KeptInFlight > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects that ingests in flight use\n", res.KeptInFlight)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Bool("dry-run", false, "only count what would be deleted")
+	cmd.Flags().Bool("json", false, "print the result as JSON")
+	return cmd
+}
