@@ -40,8 +40,11 @@ type VerifyResult struct {
 
 // VerifyOptions selects what Verify checks.
 type VerifyOptions struct {
-	VM       string // "" for all
-	Point    string // "" for all points of VM
+	VM    string // "" for all
+	Point string // "" for all points of VM
+	// Subset, if set, selects the data chunks to re-read (check
+	// --read-data-subset); map blocks are always read.
+	Subset   func(ChunkID) bool
 	Progress func(done, total int64)
 }
 
@@ -78,7 +81,9 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 	// Pass 2: check every distinct data chunk on all cores.
 	ids := make([]ChunkID, 0, len(data))
 	for id := range data {
-		ids = append(ids, id)
+		if opts.Subset == nil || opts.Subset(id) {
+			ids = append(ids, id)
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return string(ids[i][:]) < string(ids[j][:]) })
 	var (
@@ -116,6 +121,14 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 	}
 	res.Objects = int64(len(ids))
 	// Pass 3: name the uses of damaged data chunks.
+	res.Problems = r.nameUses(ctx, points, bad, false)
+	return res, nil
+}
+
+// nameUses adds to each problem the places the points use its object
+// (data chunks and config blobs; map blocks too when blocks is set, for
+// problems found without walking the maps) and returns them sorted by id.
+func (r *Repo) nameUses(ctx context.Context, points []*Manifest, bad map[ChunkID]*Problem, blocks bool) []Problem {
 	if len(bad) > 0 {
 		for _, p := range points {
 			for name, c := range p.Config {
@@ -126,18 +139,19 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 			for i := range p.Disks {
 				d := &p.Disks[i]
 				r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
-					if pr := bad[id]; pr != nil && err == nil && kind == "data" {
+					if pr := bad[id]; pr != nil && err == nil && (kind == "data" || blocks) {
 						pr.Uses = append(pr.Uses, Use{p.VM, p.Name(), d.Name, off, kind})
 					}
 				})
 			}
 		}
 	}
+	out := make([]Problem, 0, len(bad))
 	for _, pr := range bad {
-		res.Problems = append(res.Problems, *pr)
+		out = append(out, *pr)
 	}
-	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].ID.String() < res.Problems[j].ID.String() })
-	return res, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	return out
 }
 
 func addProblem(bad map[ChunkID]*Problem, id ChunkID, err error, uses ...Use) {

@@ -63,8 +63,8 @@ Exit status: 0 success, 1 verify found damage, 2 error.`,
 	root.PersistentFlags().String("config", "", "config file (default ~/.config/vmarchive/config.yaml)")
 	root.PersistentFlags().String("repo", "", "repository directory (env VMARCHIVE_REPO)")
 	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v), mountCmd(v))
-	root.AddCommand(vsphereCmd(v))                       // vSphere: vsphere.go
-	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v)) // retention and health: forget.go gc.go check.go stats.go
+	root.AddCommand(vsphereCmd(v))                                    // vSphere: vsphere.go
+	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
 	return root
 }
 
