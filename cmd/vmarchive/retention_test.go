@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRetentionCommands: stats says what forgetting the middle point frees,
+// forget removes it, gc frees exactly that, and check passes until a chunk
+// goes missing, then names the point.
+func TestRetentionCommands(t *testing.T) {
+	v1, v2 := demoDisks(t)
+	repo := newRepo(t)
+	times := []string{"2026-11-18T01:00:00Z", "2026-11-19T01:00:00Z", "2026-11-20T01:00:00Z"}
+	for i, img := range []string{v1, v2, v1} {
+		mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", times[i], "disk0="+img)
+	}
+	var st struct {
+		Stored    int64 `json:"stored_bytes"`
+		PointList []struct {
+			Point string `json:"point"`
+			Frees int64  `json:"frees_bytes"`
+		} `json:"point_list"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, repo, "stats", "--json")), &st); err != nil || len(st.PointList) != 3 {
+		t.Fatalf("stats --json: %v %+v", err, st)
+	}
+	frees := st.PointList[1].Frees
+	if st.PointList[1].Point != times[1] || frees == 0 {
+		t.Fatalf("stats of the v2 point: %+v", st.PointList[1])
+	}
+
+	// --keep-last 2 keeps the two newest; --dry-run changes nothing.
+	out := mustRun(t, repo, "forget", "--vm", "web01", "--keep-last", "2", "--dry-run")
+	if !strings.Contains(out, "remove  "+times[0]) || !strings.Contains(out, "keep    "+times[2]+"  last #1") {
+		t.Fatalf("forget --dry-run:\n%s", out)
+	}
+	if pts := mustRun(t, repo, "points"); strings.Count(pts, "web01") != 3 {
+		t.Fatalf("dry run removed points:\n%s", pts)
+	}
+	mustRun(t, repo, "forget", "--vm", "web01", "--point", times[1])
+	if pts := mustRun(t, repo, "points"); strings.Contains(pts, times[1]) {
+		t.Fatalf("point still listed:\n%s", pts)
+	}
+	before := dirBytes(t, filepath.Join(repo, "store", "data"))
+	var gc struct {
+		Deleted int64 `json:"deleted_bytes"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, repo, "gc", "--json")), &gc); err != nil {
+		t.Fatal(err)
+	}
+	after := dirBytes(t, filepath.Join(repo, "store", "data"))
+	if gc.Deleted != frees || before-after != frees {
+		t.Fatalf("stats promised %d bytes, gc reports %d, the store shrank by %d", frees, gc.Deleted, before-after)
+	}
+	if !bytes.Equal(catDisk(t, repo, "web01", times[2], "disk0"), readFile(t, v1)) {
+		t.Fatal("the kept point reads back wrong after gc")
+	}
+	if out := mustRun(t, repo, "check", "--read-data"); !strings.Contains(out, "0 problems, 0 manifest") {
+		t.Fatalf("check:\n%s", out)
+	}
+
+	// Remove one object the newest point uses: check names the point.
+	var victim string
+	filepath.WalkDir(filepath.Join(repo, "store", "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && victim == "" {
+			victim = p
+		}
+		return nil
+	})
+	os.Remove(victim)
+	r := run(t, repo, nil, "check")
+	if r.code != 1 || !strings.Contains(r.stdout, "missing object "+filepath.Base(victim)) || !strings.Contains(r.stdout, "used by web01/") {
+		t.Fatalf("check after removing %s: exit %d\n%s%s", victim, r.code, r.stdout, r.stderr)
+	}
+}
+
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func needFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("FUSE tests need root and /dev/fuse under CI")
+		}
+		t.Skip("needs root and /dev/fuse")
+	}
+}
+
+// TestGCWhileMounted mounts the repository and, while files are read
+// through the mount, runs ingests and forget + gc through the CLI (all
+// forwarded into the mount process). Afterwards every point left must
+// pass check --read-data and read back byte for byte.
+func TestGCWhileMounted(t *testing.T) {
+	needFUSE(t)
+	v1, v2 := demoDisks(t)
+	repo := newRepo(t)
+	mnt := t.TempDir()
+	mount := exec.Command(vmarchiveBin(t), "mount", mnt)
+	mount.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	var mlog bytes.Buffer
+	mount.Stderr = &mlog
+	if err := mount.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mount.Process.Signal(syscall.SIGTERM)
+		mount.Wait()
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(filepath.Join(repo, "ctl.sock")); err == nil && strings.Contains(mlog.String(), "mounted") {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("mount did not come up:\n%s", mlog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	images := []string{v1, v2}
+	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	name := func(k int) string { return t0.Add(time.Duration(k) * time.Hour).Format(time.RFC3339) }
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", name(0), "disk0="+v1)
+
+	errs := make(chan string, 100)
+	report := func(format string, a ...any) {
+		select {
+		case errs <- fmt.Sprintf(format, a...):
+		default:
+		}
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(2)
+	gcRuns, reads := 0, 0
+	go func() { // forget all but the two newest points, then collect
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := run(t, repo, nil, "forget", "--vm", "web01", "--keep-last", "2"); r.code != 0 {
+				report("forget: %s", r.stderr)
+			}
+			if r := run(t, repo, nil, "gc"); r.code != 0 {
+				report("gc: %s", r.stderr)
+			}
+			gcRuns++
+		}
+	}()
+	go func() { // read the newest point's photo through the mount
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			point, err := os.Readlink(filepath.Join(mnt, "web01", "latest"))
+			if err != nil {
+				continue
+			}
+			f, err := os.Open(filepath.Join(mnt, "web01", point, "disk0", "p2", "home", "ann", "Documents", "photo.bin"))
+			if err == nil {
+				_, err = io.Copy(io.Discard, f)
+				f.Close()
+			}
+			if err == nil {
+				reads++
+			}
+			if err != nil {
+				// Only a point forgotten meanwhile may fail.
+				if _, serr := os.Stat(filepath.Join(mnt, "web01", point)); serr == nil {
+					report("read %s while listed: %v", point, err)
+				}
+			}
+		}
+	}()
+	for k := 1; k <= 5; k++ {
+		mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", name(k), "disk0="+images[k%2])
+	}
+	close(stop)
+	bg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if gcRuns < 2 || reads < 2 {
+		t.Fatalf("during the ingests gc ran %d times and the mount read %d files", gcRuns, reads)
+	}
+	mustRun(t, repo, "forget", "--vm", "web01", "--keep-last", "2")
+	mustRun(t, repo, "gc")
+	if out := mustRun(t, repo, "check", "--read-data"); !strings.Contains(out, "0 problems, 0 manifest") || !strings.Contains(out, "data: read") {
+		t.Fatalf("check:\n%s", out)
+	}
+	pts := mustRun(t, repo, "points")
+	for k := 4; k <= 5; k++ {
+		if !strings.Contains(pts, name(k)) {
+			t.Fatalf("point %s missing:\n%s", name(k), pts)
+		}
+		if !bytes.Equal(catDisk(t, repo, "web01", name(k), "disk0"), readFile(t, images[k%2])) {
+			t.Fatalf("point %s reads back wrong", name(k))
+		}
+	}
+	t.Logf("%d gc runs and %d file reads through the mount during 5 ingests", gcRuns, reads)
+}
