@@ -400,3 +400,24 @@ func TestGCConcurrentWithIngestAndReads(t *testing.T) {
 		t.Fatalf("points left: %v", names)
 	}
 }
+
+// TestGCDoesNotWaitForDroppedWriters: an ingest that failed before Commit
+// drops its Writer; gc must not wait for it forever.
+func TestGCDoesNotWaitForDroppedWriters(t *testing.T) {
+	r := TestRepo(t)
+	func() {
+		w := r.NewWriter()
+		if _, err := w.Add(context.Background(), NewEncoder(), testDisk(6, 1, r.Config().ChunkSize)[:r.Config().ChunkSize]); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := r.GC(ctx, GCOptions{})
+	if err != nil {
+		t.Fatalf("gc with a dropped writer: %v", err)
+	}
+	if res.DeletedObjects != 1 {
+		t.Fatalf("the dropped writer's chunk was not collected: %+v", res)
+	}
+}
