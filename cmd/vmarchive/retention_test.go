@@ -2,17 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // TestRetentionCommands: stats says what forgetting the middle point frees,
@@ -231,4 +235,108 @@ func TestGCWhileMounted(t *testing.T) {
 		}
 	}
 	t.Logf("%d gc runs and %d file reads through the mount during 5 ingests", gcRuns, reads)
+}
+
+// TestCheckNamesAffectedFiles removes the chunk in the middle of a guest
+// file and compares the files check names with what debugfs (icheck +
+// ncheck) says owns the blocks of that chunk.
+func TestCheckNamesAffectedFiles(t *testing.T) {
+	needTool(t, "debugfs", "dumpe2fs")
+	v1, _ := demoDisks(t)
+	repo := newRepo(t)
+	const pt = "2026-11-20T01:00:00Z"
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", pt, "disk0="+v1)
+
+	// The ext4 partition, cut out for debugfs.
+	out, err := exec.Command("sgdisk", "-i", "2", v1).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start int64
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "First sector:") {
+			fmt.Sscan(strings.Fields(l)[2], &start)
+		}
+	}
+	start *= 512
+	img := readFile(t, v1)
+	p2 := filepath.Join(t.TempDir(), "p2.img")
+	os.WriteFile(p2, img[start:], 0o600)
+	debugfs := func(req string) string {
+		out, err := exec.Command("debugfs", "-R", req, p2).Output()
+		if err != nil {
+			t.Fatalf("debugfs %s: %v", req, err)
+		}
+		return string(out)
+	}
+	out, _ = exec.Command("dumpe2fs", "-h", p2).Output()
+	var bs int64
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Block size:") {
+			fmt.Sscan(strings.Fields(l)[2], &bs)
+		}
+	}
+	blocks := strings.Fields(debugfs("blocks /home/ann/Documents/photo.bin"))
+	if bs == 0 || len(blocks) < 100 {
+		t.Fatalf("block size %d, photo blocks %d", bs, len(blocks))
+	}
+	var mid int64
+	fmt.Sscan(blocks[len(blocks)/2], &mid)
+	const cs = 256 << 10 // newRepo's chunk size
+	chunkOff := (start + mid*bs) / cs * cs
+
+	// The oracle: inodes owning the blocks of that chunk, and their paths.
+	var req []string
+	for b := (chunkOff - start) / bs; b < (chunkOff+cs-start)/bs; b++ {
+		req = append(req, fmt.Sprint(b))
+	}
+	inodes := map[string]bool{}
+	for _, l := range strings.Split(debugfs("icheck "+strings.Join(req, " ")), "\n")[1:] {
+		if f := strings.Fields(l); len(f) == 2 && f[1] != "<block" {
+			inodes[f[1]] = true
+		}
+	}
+	var want []string
+	var ino []string
+	for i := range inodes {
+		ino = append(ino, i)
+	}
+	for _, l := range strings.Split(debugfs("ncheck "+strings.Join(ino, " ")), "\n")[1:] {
+		if f := strings.Fields(l); len(f) == 2 {
+			want = append(want, "p2"+f[1])
+		}
+	}
+	sort.Strings(want)
+	if len(want) == 0 {
+		t.Fatal("debugfs found no owner of the chunk")
+	}
+
+	// Remove that chunk from the store.
+	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := r.Point("web01", pt)
+	dr, err := r.OpenDisk(context.Background(), p, "disk0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := dr.Map().Chunk(context.Background(), chunkOff/cs)
+	r.Close()
+	if err != nil || id.IsZero() {
+		t.Fatalf("chunk at %d: %v %v", chunkOff, id, err)
+	}
+	os.Remove(filepath.Join(repo, "store", id.ObjectName()))
+
+	res := run(t, repo, nil, "check")
+	var got []string
+	for _, l := range strings.Split(res.stdout, "\n") {
+		if f, ok := strings.CutPrefix(l, "affected file: web01/"+pt+" disk disk0: "); ok {
+			got = append(got, f)
+		}
+	}
+	t.Logf("check names %v, debugfs %v", got, want)
+	if res.code != 1 || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("check exit %d names %v; debugfs says the chunk at %d holds %v\n%s", res.code, got, chunkOff, want, res.stdout)
+	}
 }
