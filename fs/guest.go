@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -29,6 +30,13 @@ type guestNode struct {
 	gofs.Inode
 	vol  *volume
 	gino uint64 // the guest's own inode number
+
+	// listed holds a directory's entries once it has been read, so the
+	// lookups that follow a readdir (READDIRPLUS, tar, rsync) do not each
+	// scan a linear directory again. Points never change, so it never
+	// goes stale; it goes with the node when the kernel forgets it.
+	mu     sync.Mutex
+	listed map[string]guestfs.DirEntry // guarded by mu
 }
 
 var (
@@ -64,9 +72,16 @@ func (g *guestNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 }
 
 func (g *guestNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	e, err := g.vol.fs.Lookup(g.gino, name)
-	if err != nil {
-		return nil, g.vol.errno("lookup "+name, g.gino, err)
+	g.mu.Lock()
+	e, ok := g.listed[name]
+	g.mu.Unlock()
+	if !ok {
+		// Not listed: not read yet, or another spelling of a name on a
+		// case-insensitive filesystem; the filesystem decides.
+		var err error
+		if e, err = g.vol.fs.Lookup(g.gino, name); err != nil {
+			return nil, g.vol.errno("lookup "+name, g.gino, err)
+		}
 	}
 	child := &guestNode{vol: g.vol, gino: e.Ino}
 	if errno := entryOut(ctx, child, out, frozenTimeout); errno != 0 {
@@ -81,9 +96,14 @@ func (g *guestNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 		return nil, g.vol.errno("readdir", g.gino, err)
 	}
 	out := make([]fuse.DirEntry, len(ents))
+	listed := make(map[string]guestfs.DirEntry, len(ents))
 	for i, e := range ents {
 		out[i] = fuse.DirEntry{Name: e.Name, Mode: e.Mode & syscall.S_IFMT, Ino: guestIno(g.vol.key, e.Ino)}
+		listed[e.Name] = e
 	}
+	g.mu.Lock()
+	g.listed = listed
+	g.mu.Unlock()
 	return gofs.NewListDirStream(out), 0
 }
 
@@ -142,4 +162,69 @@ func (g *guestNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall
 		return uint32(b.Len()), syscall.ERANGE
 	}
 	return uint32(copy(dest, b.String())), 0
+}
+
+var (
+	_ gofs.NodeOpendirHandler = (*guestNode)(nil)
+	_ gofs.NodeOpendirHandler = (*listDir)(nil)
+)
+
+// OpendirHandle lets the kernel cache the listing: a point never changes.
+// The listing is built only if the kernel asks for it.
+func (g *guestNode) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &lazyDir{open: g.Readdir}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// OpendirHandle lets the kernel cache the listing: a point never changes.
+func (d *listDir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &lazyDir{open: d.Readdir}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// lazyDir is an open directory whose listing is built on the first read;
+// with the listing in the kernel's cache, an open costs nothing.
+type lazyDir struct {
+	open func(context.Context) (gofs.DirStream, syscall.Errno)
+	ds   gofs.DirStream // set on first use; the kernel serialises a handle's reads
+}
+
+var (
+	_ gofs.FileReaddirenter = (*lazyDir)(nil)
+	_ gofs.FileSeekdirer    = (*lazyDir)(nil)
+	_ gofs.FileReleasedirer = (*lazyDir)(nil)
+)
+
+func (d *lazyDir) stream(ctx context.Context) syscall.Errno {
+	if d.ds != nil {
+		return 0
+	}
+	ds, errno := d.open(ctx)
+	d.ds = ds
+	return errno
+}
+
+func (d *lazyDir) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if errno := d.stream(ctx); errno != 0 {
+		return nil, errno
+	}
+	if !d.ds.HasNext() {
+		return nil, 0
+	}
+	e, errno := d.ds.Next()
+	return &e, errno
+}
+
+func (d *lazyDir) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if errno := d.stream(ctx); errno != 0 {
+		return errno
+	}
+	if sd, ok := d.ds.(gofs.FileSeekdirer); ok {
+		return sd.Seekdir(ctx, off)
+	}
+	return syscall.ENOTSUP
+}
+
+func (d *lazyDir) Releasedir(ctx context.Context, flags uint32) {
+	if d.ds != nil {
+		d.ds.Close()
+	}
 }
