@@ -12,8 +12,8 @@ chunks=${GC_CHUNKS:-300000}
 share=${GC_SHARE:-150000}
 work=$(mktemp -d /tmp/vmarchive-gcbench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-vma=$PWD/bin/vmarchive
-[ -x "$vma" ] || { vma=$work/vmarchive; go build -o "$vma" ./cmd/vmarchive; }
+vma=$work/vmarchive
+go build -o "$vma" ./cmd/vmarchive
 go build -o "$work/gengc" ./bench/gengc
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -287,28 +287,14 @@ type garbageObject struct {
 // sweepCandidates lists the catalog's chunk keys and the store's data
 // objects that live does not hold.
 func (r *Repo) sweepCandidates(ctx context.Context, live liveSet, res *GCResult) ([]garbageObject, error) {
-	var out []garbageObject
-	inCatalog := map[ChunkID]int{} // index into out
-	prefix := format.ChunkKey(ZeroID)[:1]
-	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: []byte{prefix[0] + 1}})
+	// The catalog iterates in key order, so inCatalog is sorted.
+	var inCatalog, orphans []garbageObject
+	err := r.chunkSizes(func(id ChunkID, size int64) {
+		if !live.has(id) {
+			inCatalog = append(inCatalog, garbageObject{id: id, size: size, catalog: true})
+		}
+	})
 	if err != nil {
-		return nil, err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		if len(k) != 33 {
-			it.Close()
-			return nil, fmt.Errorf("catalog chunk key %x: %w", k, ErrCorrupt)
-		}
-		id := ChunkID(k[1:])
-		if live.has(id) {
-			continue
-		}
-		size, _ := format.DecodeChunkValue(it.Value())
-		inCatalog[id] = len(out)
-		out = append(out, garbageObject{id: id, size: size, catalog: true})
-	}
-	if err := it.Close(); err != nil {
 		return nil, err
 	}
 	err = r.be.List(ctx, "data/", func(name string, size int64) error {
@@ -321,14 +307,14 @@ func (r *Repo) sweepCandidates(ctx context.Context, live liveSet, res *GCResult)
 			res.LiveBytes += size
 			return nil
 		}
-		if i, ok := inCatalog[id]; ok {
-			out[i].size = size
+		if i, ok := slices.BinarySearchFunc(inCatalog, id, func(o garbageObject, id ChunkID) int { return cmpID(o.id, id) }); ok {
+			inCatalog[i].size = size
 			return nil
 		}
-		out = append(out, garbageObject{id: id, size: size})
+		orphans = append(orphans, garbageObject{id: id, size: size})
 		return nil
 	})
-	return out, err
+	return append(inCatalog, orphans...), err
 }
 
 // deleteBatch removes a batch of garbage under the exclusive lock: the
