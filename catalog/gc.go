@@ -196,9 +196,9 @@ func (r *Repo) gcDrain(ctx context.Context, logf func(string, ...any)) error {
 		}
 		if waited%10 == 0 {
 			logf("waiting for %d ingests that began before gc", active)
+			// A Writer dropped without Commit leaves when collected.
+			runtime.GC()
 		}
-		// A Writer dropped without Commit leaves when collected.
-		runtime.GC()
 		select {
 		case <-left:
 		case <-time.After(time.Second):
