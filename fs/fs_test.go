@@ -188,7 +188,7 @@ func TestDamageIsContained(t *testing.T) {
 	// Delete the chunk holding the middle of big.bin.
 	bigExt := chunkOfFile(t, r, m, "home/ann/Documents/big.bin")
 	os.Remove(filepath.Join(r.Dir(), "store", "data", bigExt.String()[:2], bigExt.String()))
-	var logs bytes.Buffer
+	var logs syncBuffer
 	mnt, _ := mountRepo(t, r, Options{Logger: newLogger(&logs)})
 	p1 := filepath.Join(mnt, "web01/latest/disk0/p1")
 	for i := 0; i < 3; i++ {
