@@ -27,19 +27,22 @@ func Rebuild(ctx context.Context, dir string, opts Options) (*RebuildResult, err
 	if err != nil {
 		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
 	}
-	lock.Close()
+	// The lock is held from here until the new catalog is closed, so no
+	// other process sees the catalog moved aside.
 	// Move the old catalog aside first so a failed rebuild never leaves a
 	// half-written index that looks whole.
 	cat := filepath.Join(dir, catalogDir)
 	if err := os.RemoveAll(cat + ".old"); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if _, err := os.Stat(cat); err == nil {
 		if err := os.Rename(cat, cat+".old"); err != nil {
+			lock.Close()
 			return nil, fmt.Errorf("rebuild catalog: %w", err)
 		}
 	}
-	r, err := openRepo(ctx, dir, opts, true)
+	r, err := openLocked(ctx, dir, lock, opts, true)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
 	}

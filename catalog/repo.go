@@ -99,6 +99,12 @@ func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
+	return openLocked(ctx, dir, lock, opts, create)
+}
+
+// openLocked opens the repository whose lock the caller already holds; the
+// Repo takes the lock over.
+func openLocked(ctx context.Context, dir string, lock *os.File, opts Options, create bool) (*Repo, error) {
 	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers())}
 	if err := r.open(ctx, opts, create); err != nil {
 		r.Close()

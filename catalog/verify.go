@@ -61,9 +61,8 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 	// Pass 1: walk the maps (checking their blocks) and collect data chunks.
 	data := map[ChunkID]int{} // id -> max plaintext size
 	for _, p := range points {
-		for name, c := range p.Config {
+		for _, c := range p.Config {
 			data[c.ID] = max(data[c.ID], int(c.Size))
-			_ = name
 		}
 		for i := range p.Disks {
 			d := &p.Disks[i]

@@ -247,18 +247,7 @@ func newLogger(w io.Writer) *log.Logger { return log.New(w, "", 0) }
 func TestSignalsUnmountCleanly(t *testing.T) {
 	needFUSE(t)
 	_, disk := refDisk(t, "1")
-	bin := buildCLI(t)
-	repo := filepath.Join(t.TempDir(), "repo")
-	env := append(os.Environ(), "VMARCHIVE_REPO="+repo)
-	run := func(args ...string) string {
-		c := exec.Command(bin, args...)
-		c.Env = env
-		out, err := c.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	bin, env, run := cliRepo(t)
 	run("init")
 	run("ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "disk0="+disk)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,17 +42,13 @@ func buildCLI(t testing.TB) string {
 	return cliPath
 }
 
-// TestLiveIngestThroughMount runs the real daemon; an ingest from another
-// process goes through it and the new point shows up, with latest moved,
-// within 2 s and without a remount.
-func TestLiveIngestThroughMount(t *testing.T) {
-	needFUSE(t)
-	_, disk1 := refDisk(t, "1")
-	_, disk2 := refDisk(t, "2")
-	bin := buildCLI(t)
-	repo := filepath.Join(t.TempDir(), "repo")
-	env := append(os.Environ(), "VMARCHIVE_REPO="+repo)
-	cli := func(args ...string) string {
+// cliRepo builds the CLI and returns it, an environment naming a fresh
+// repository, and a runner that fails the test on a non-zero exit.
+func cliRepo(t *testing.T) (bin string, env []string, run func(args ...string) string) {
+	bin = buildCLI(t)
+	env = append(os.Environ(), "VMARCHIVE_REPO="+filepath.Join(t.TempDir(), "repo"))
+	run = func(args ...string) string {
+		t.Helper()
 		c := exec.Command(bin, args...)
 		c.Env = env
 		out, err := c.CombinedOutput()
@@ -62,6 +57,17 @@ func TestLiveIngestThroughMount(t *testing.T) {
 		}
 		return string(out)
 	}
+	return bin, env, run
+}
+
+// TestLiveIngestThroughMount runs the real daemon; an ingest from another
+// process goes through it and the new point shows up, with latest moved,
+// within 2 s and without a remount.
+func TestLiveIngestThroughMount(t *testing.T) {
+	needFUSE(t)
+	_, disk1 := refDisk(t, "1")
+	_, disk2 := refDisk(t, "2")
+	bin, env, cli := cliRepo(t)
 	cli("init")
 	cli("ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "disk0="+disk1)
 	mnt := t.TempDir()
@@ -175,5 +181,4 @@ func TestAccess(t *testing.T) {
 	if err := as(1000, "ls", filepath.Join(p1, "home/bob")); err == nil {
 		t.Fatal("ann listed bob's 0700 home")
 	}
-	_ = errors.New
 }

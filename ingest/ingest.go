@@ -394,8 +394,3 @@ func (p *pipeline) previous(ctx context.Context, vm, disk string, size int64) (*
 	}
 	return p.repo.OpenDiskMap(ctx, last.ChunkSize, d)
 }
-
-// ParseChanged reads a changed-areas list; see package areas.
-func ParseChanged(r io.Reader, diskSize int64) ([]image.Extent, error) {
-	return areas.Parse(r, diskSize)
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -141,7 +142,7 @@ func openDisks(args, changed []string) ([]ingest.DiskSpec, func(), error) {
 			if err != nil {
 				return nil, closeAll, fmt.Errorf("disk %s: %w", name, err)
 			}
-			spec.Changed, err = ingest.ParseChanged(f, d.Size())
+			spec.Changed, err = areas.Parse(f, d.Size())
 			f.Close()
 			if err != nil {
 				return nil, closeAll, fmt.Errorf("disk %s: %s: %w", name, file, err)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -61,7 +61,7 @@ func BenchmarkVSphere(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		changed, err := ingest.ParseChanged(f, s.size)
+		changed, err := areas.Parse(f, s.size)
 		f.Close()
 		if err != nil {
 			b.Fatal(err)
