@@ -1,0 +1,128 @@
+// Package diff compares two points of one VM: the changed byte ranges of
+// each disk (from the chunk maps, reading only chunks that differ), the
+// files added, removed, modified, renamed or changed in metadata on each
+// guest filesystem, and what owns each changed block in either point.
+package diff
+
+import (
+	"time"
+)
+
+// Status says how a path differs between the two points.
+type Status string
+
+// The statuses follow git diff --name-status where git has a letter.
+const (
+	Added        Status = "A" // only in B
+	Deleted      Status = "D" // only in A
+	Modified     Status = "M" // content differs (metadata may differ too)
+	MetadataOnly Status = "m" // same content; mode, owner, times, xattrs or streams differ
+	TypeChanged  Status = "T" // a file became a directory, a symlink, ...
+	Renamed      Status = "R" // same inode (or MFT record) under another path
+)
+
+// Report is the comparison of point A with point B of one VM.
+type Report struct {
+	VM    string  `json:"vm"`
+	A     string  `json:"a"` // point names
+	B     string  `json:"b"`
+	Disks []*Disk `json:"disks"`
+}
+
+// Equal reports whether nothing at all differs.
+func (r *Report) Equal() bool {
+	for _, d := range r.Disks {
+		if d.Status != "" || len(d.Ranges) > 0 {
+			return false
+		}
+		for _, v := range d.Volumes {
+			if len(v.Changes) > 0 || v.Err != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Disk is the comparison of one disk.
+type Disk struct {
+	Name string `json:"name"`
+	// Status is Added or Deleted for a disk in one point only, else "".
+	Status Status `json:"status,omitempty"`
+	SizeA  int64  `json:"size_a"`
+	SizeB  int64  `json:"size_b"`
+	// Granularity is the size of the units Ranges are made of: the chunk
+	// size, or the refined block size.
+	Granularity  int64    `json:"granularity"`
+	ChangedBytes int64    `json:"changed_bytes"`
+	Ranges       []Range  `json:"ranges"`
+	Volumes      []Volume `json:"volumes"`
+}
+
+// Range is a changed run of disk bytes.
+type Range struct {
+	Off int64 `json:"off"`
+	Len int64 `json:"len"`
+	// Volume holds the range ("p2", "lvm/vg/root"); "" outside every
+	// volume (partition table, gaps).
+	Volume string `json:"volume,omitempty"`
+	// Owners in each point, when block owners were asked for.
+	A []Owner `json:"a,omitempty"`
+	B []Owner `json:"b,omitempty"`
+}
+
+// OwnerKind is what a block belongs to.
+type OwnerKind string
+
+// The owner kinds.
+const (
+	OwnerFile        OwnerKind = "file"        // file data (or a directory's blocks)
+	OwnerMetadata    OwnerKind = "metadata"    // filesystem structures
+	OwnerUnallocated OwnerKind = "unallocated" // free space
+	OwnerTable       OwnerKind = "table"       // partition table or space outside volumes
+	OwnerUnknown     OwnerKind = "unknown"     // the volume could not be read
+)
+
+// Owner is one owner of part of a Range.
+type Owner struct {
+	Kind OwnerKind `json:"kind"`
+	Path string    `json:"path,omitempty"` // file path in the volume, for OwnerFile
+	Off  int64     `json:"off"`            // disk offset of the owned part
+	Len  int64     `json:"len"`
+}
+
+// Volume lists the file-level changes of one volume.
+type Volume struct {
+	Name string `json:"name"` // "p2", "fs", "lvm/vg/lv"
+	Type string `json:"type"` // filesystem type, from B when it has one
+	// Err says why the volume could not be compared (present in one point
+	// only, unknown or damaged filesystem).
+	Err     string   `json:"error,omitempty"`
+	Changes []Change `json:"changes"`
+}
+
+// Change is one path that differs.
+type Change struct {
+	Status Status `json:"status"`
+	Path   string `json:"path"`               // in B (in A for Deleted), "/" first
+	From   string `json:"from,omitempty"`     // the path in A, for Renamed
+	Fields []string `json:"fields,omitempty"` // what differs: content, size, mode, uid, gid, mtime, crtime, target, rdev, xattr:NAME
+	A      *Entry `json:"a,omitempty"`
+	B      *Entry `json:"b,omitempty"`
+}
+
+// Entry is one version of a path.
+type Entry struct {
+	Ino    uint64    `json:"ino"`
+	Type   string    `json:"type"` // file, dir, symlink, char, block, fifo, socket
+	Mode   uint32    `json:"mode"` // st_mode
+	Uid    uint32    `json:"uid"`
+	Gid    uint32    `json:"gid"`
+	Size   int64     `json:"size"`
+	Mtime  time.Time `json:"mtime"`
+	Ctime  time.Time `json:"ctime"`
+	Atime  time.Time `json:"atime"`
+	Crtime time.Time `json:"crtime,omitzero"`
+	SHA256 string    `json:"sha256,omitempty"` // of a regular file's content
+	Target string    `json:"target,omitempty"` // of a symlink
+}
