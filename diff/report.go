@@ -103,12 +103,12 @@ type Volume struct {
 
 // Change is one path that differs.
 type Change struct {
-	Status Status `json:"status"`
-	Path   string `json:"path"`               // in B (in A for Deleted), "/" first
-	From   string `json:"from,omitempty"`     // the path in A, for Renamed
+	Status Status   `json:"status"`
+	Path   string   `json:"path"`             // in B (in A for Deleted), "/" first
+	From   string   `json:"from,omitempty"`   // the path in A, for Renamed
 	Fields []string `json:"fields,omitempty"` // what differs: content, size, mode, uid, gid, mtime, crtime, target, rdev, xattr:NAME
-	A      *Entry `json:"a,omitempty"`
-	B      *Entry `json:"b,omitempty"`
+	A      *Entry   `json:"a,omitempty"`
+	B      *Entry   `json:"b,omitempty"`
 }
 
 // Entry is one version of a path.
