@@ -32,6 +32,14 @@
 //	's'                          -> schema version (1 byte)
 //	'c' id(32)                   -> uvarint stored size: chunk known to be in the store
 //	'p' vm 0x00 unixsec(8, BE)   -> manifest JSON (the same bytes as in the store)
+//	'd' vm 0x00 unixsec(8, BE) name
+//	                             -> derived data of that point, named by name
+//	                                ("files": the guest file index of package index)
+//
+// Derived data is computed from a point's chunks and is not in the store:
+// `catalog rebuild` drops it and its users rebuild it lazily. Forgetting a
+// point deletes its derived keys in the batch that deletes its point key.
+// Only the process holding the repository writes it (PutDerived).
 //
 // Keys are built only by the helpers in format/keys.go; the structures
 // above are defined in package format.

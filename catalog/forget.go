@@ -56,9 +56,14 @@ func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
 	crashpoint("forget-manifests-gone")
 	b := r.db.NewBatch()
 	defer b.Close()
-	for _, k := range keys {
+	for i, k := range keys {
 		b.Delete(k, nil)
+		if err := deleteDerived(b, vm, times[i].UTC().Truncate(time.Second)); err != nil {
+			return fmt.Errorf("forget: %w", err)
+		}
 	}
+	derivedMu.Lock() // no PutDerived between here and the commit (derived.go)
+	defer derivedMu.Unlock()
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("forget: remove points from catalog: %w", err)
 	}

@@ -8,9 +8,10 @@ import (
 
 // Catalog key prefixes; the layout is documented in doc.go.
 const (
-	prefixSchema = 's'
-	prefixChunk  = 'c'
-	prefixPoint  = 'p'
+	prefixSchema  = 's'
+	prefixChunk   = 'c'
+	prefixPoint   = 'p'
+	prefixDerived = 'd'
 )
 
 // SchemaVersion is the version of the pebble key layout. A catalog with
@@ -66,4 +67,36 @@ func DecodeChunkValue(v []byte) (int64, error) {
 		return 0, fmt.Errorf("chunk value %x: %w", v, ErrCorrupt)
 	}
 	return int64(n), nil
+}
+
+// DerivedKey is 'd' vm 0x00 big-endian unix seconds name: derived data of
+// one point (for example "files", its guest file index), next to the
+// point's other derived data so forgetting the point drops it in one range.
+func DerivedKey(vm string, t time.Time, name string) []byte {
+	k := derivedPointPrefix(vm, t, len(name))
+	return append(k, name...)
+}
+
+// DerivedPrefix bounds all derived keys of the point vm/t.
+func DerivedPrefix(vm string, t time.Time) (lower, upper []byte) {
+	lower = derivedPointPrefix(vm, t, 0)
+	upper = append([]byte(nil), lower...)
+	// Names are not empty, so every key of the point sorts after lower
+	// and before lower's successor; the seconds can be all 0xff bytes, so
+	// carry into the 0x00 separator, which never overflows.
+	for i := len(upper) - 1; i >= 0; i-- {
+		upper[i]++
+		if upper[i] != 0 {
+			break
+		}
+	}
+	return lower, upper
+}
+
+func derivedPointPrefix(vm string, t time.Time, extra int) []byte {
+	k := make([]byte, 0, 1+len(vm)+1+8+extra)
+	k = append(k, prefixDerived)
+	k = append(k, vm...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, uint64(t.Unix()))
 }
