@@ -3,8 +3,10 @@ package diff
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
 )
 
 // Options choose what Compare does.
@@ -18,7 +20,271 @@ type Options struct {
 	NoFiles bool
 }
 
-// Compare compares point a with point b of one VM.
+// Compare compares point a with point b. The chunk maps give the changed
+// ranges of each disk without reading unchanged data; then the guest
+// filesystems of the volumes those ranges touch are compared file by file.
 func Compare(ctx context.Context, repo *catalog.Repo, a, b *catalog.Manifest, opts Options) (*Report, error) {
-	return nil, errors.New("diff: not implemented yet")
+	bs := int64(opts.BlockSize)
+	if bs == 0 {
+		bs = 4096
+	}
+	if bs < 512 || bs&(bs-1) != 0 || bs > int64(repo.Config().ChunkSize) {
+		return nil, fmt.Errorf("block size %d: want a power of two from 512 to the chunk size %d", bs, repo.Config().ChunkSize)
+	}
+	r := &Report{VM: b.VM, A: a.Name(), B: b.Name()}
+	for _, name := range diskNames(a, b, opts.Disks) {
+		da, _ := a.Disk(name)
+		db, _ := b.Disk(name)
+		if da == nil && db == nil {
+			return nil, fmt.Errorf("disk %q is in neither point (%s has %v)", name, b.Name(), diskList(b))
+		}
+		d, err := compareDisk(ctx, repo, a, b, da, db, opts, bs)
+		if err != nil {
+			return nil, fmt.Errorf("disk %s: %w", name, err)
+		}
+		r.Disks = append(r.Disks, d)
+	}
+	return r, nil
+}
+
+func diskNames(a, b *catalog.Manifest, only []string) []string {
+	if len(only) > 0 {
+		return only
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range []*catalog.Manifest{b, a} {
+		for _, d := range m.Disks {
+			if !seen[d.Name] {
+				seen[d.Name] = true
+				names = append(names, d.Name)
+			}
+		}
+	}
+	return names
+}
+
+func diskList(m *catalog.Manifest) []string {
+	var s []string
+	for _, d := range m.Disks {
+		s = append(s, d.Name)
+	}
+	return s
+}
+
+// point is one point's side of a disk comparison.
+type point struct {
+	m    *catalog.Manifest
+	rec  *catalog.DiskRecord
+	dmap *catalog.DiskMap
+	disk *guestfs.Disk // opened on demand
+}
+
+func (p *point) size() int64 {
+	if p.rec == nil {
+		return 0
+	}
+	return p.rec.Size
+}
+
+func (p *point) open(ctx context.Context, repo *catalog.Repo) error {
+	if p.rec == nil || p.disk != nil {
+		return nil
+	}
+	r, err := repo.OpenDisk(ctx, p.m, p.rec.Name)
+	if err != nil {
+		return err
+	}
+	if p.disk, err = guestfs.OpenDisk(r, r.Size(), nil); err != nil {
+		return fmt.Errorf("point %s: %w", p.m.Name(), err)
+	}
+	return nil
+}
+
+func (p *point) volume(name string) *guestfs.Volume {
+	if p.disk == nil {
+		return nil
+	}
+	for _, v := range p.disk.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manifest, da, db *catalog.DiskRecord, opts Options, bs int64) (*Disk, error) {
+	cs := repo.Config().ChunkSize
+	pa, pb := &point{m: ma, rec: da}, &point{m: mb, rec: db}
+	d := &Disk{SizeA: pa.size(), SizeB: pb.size(), Granularity: int64(cs)}
+	var err error
+	for _, p := range []*point{pa, pb} {
+		if p.rec == nil {
+			p.dmap, err = repo.OpenDiskMap(ctx, cs, &catalog.DiskRecord{Name: "(absent)"})
+		} else {
+			d.Name = p.rec.Name
+			p.dmap, err = repo.OpenDiskMap(ctx, cs, p.rec)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("point %s: %w", p.m.Name(), err)
+		}
+	}
+	switch {
+	case da == nil:
+		d.Status = Added
+	case db == nil:
+		d.Status = Deleted
+	}
+	changed, err := changedChunks(ctx, pa.dmap, pb.dmap)
+	if err != nil {
+		return nil, err
+	}
+	ranges := changed
+	if opts.Blocks && len(changed) > 0 {
+		if ranges, err = refine(ctx, repo, pa.dmap, pb.dmap, changed, bs); err != nil {
+			return nil, err
+		}
+		d.Granularity = bs
+	}
+	d.Ranges = make([]Range, 0, len(ranges))
+	for _, e := range ranges {
+		d.Ranges = append(d.Ranges, Range{Off: e.off, Len: e.n})
+		d.ChangedBytes += e.n
+	}
+	if len(changed) == 0 && d.SizeA == d.SizeB && d.Status == "" || opts.NoFiles && !opts.Blocks {
+		return d, nil
+	}
+	for _, p := range []*point{pa, pb} {
+		if err := p.open(ctx, repo); err != nil {
+			return nil, err
+		}
+	}
+	if !opts.NoFiles {
+		if err := compareVolumes(ctx, d, pa, pb, ranges); err != nil {
+			return nil, err
+		}
+	}
+	placeRanges(d, pa, pb)
+	if opts.Blocks {
+		if err := addOwners(ctx, d, pa, pb); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// compareVolumes compares, file by file, every volume whose bytes changed.
+func compareVolumes(ctx context.Context, d *Disk, pa, pb *point, changed []extent) error {
+	for _, name := range volumeNames(pa, pb) {
+		va, vb := pa.volume(name), pb.volume(name)
+		out := Volume{Name: name}
+		for _, v := range []*guestfs.Volume{va, vb} {
+			if v != nil && v.FS != nil {
+				out.Type = v.FS.Type()
+			}
+		}
+		if va != nil && vb != nil && va.Offset >= 0 && va.Offset == vb.Offset && va.Size == vb.Size &&
+			!overlaps(changed, va.Offset, va.Size) {
+			d.Volumes = append(d.Volumes, out) // not a byte changed
+			continue
+		}
+		if bad := brokenVolume(va, vb); bad != nil {
+			if errors.Is(bad, guestfs.ErrUnknownFS) && va != nil && vb != nil {
+				// Not a filesystem (swap, raw data): its changed
+				// ranges say all there is to say.
+				d.Volumes = append(d.Volumes, out)
+				continue
+			}
+			out.Err = bad.Error()
+			d.Volumes = append(d.Volumes, out)
+			continue
+		}
+		vd := &volumeDiff{ctx: ctx, a: sideOf(va), b: sideOf(vb), changed: changed, renames: out.Type != "vfat"}
+		cs, err := vd.run()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			out.Err = err.Error()
+		}
+		out.Changes = cs
+		d.Volumes = append(d.Volumes, out)
+	}
+	return nil
+}
+
+func sideOf(v *guestfs.Volume) side {
+	if v == nil {
+		return side{off: -1}
+	}
+	return side{fs: v.FS, off: v.Offset}
+}
+
+// brokenVolume says why a volume present in a point has no filesystem.
+func brokenVolume(va, vb *guestfs.Volume) error {
+	for _, v := range []*guestfs.Volume{va, vb} {
+		if v != nil && v.FS == nil {
+			if v.Err != nil {
+				return v.Err
+			}
+			return fmt.Errorf("%s: no filesystem", v.Name)
+		}
+	}
+	return nil
+}
+
+func volumeNames(pa, pb *point) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, p := range []*point{pb, pa} {
+		if p.disk == nil {
+			continue
+		}
+		for _, v := range p.disk.Volumes {
+			if !seen[v.Name] {
+				seen[v.Name] = true
+				names = append(names, v.Name)
+			}
+		}
+	}
+	return names
+}
+
+// placeRanges names the volume each changed range lies in, splitting
+// ranges at volume edges. B's layout wins; A's covers what B lacks.
+func placeRanges(d *Disk, pa, pb *point) {
+	var vols []*guestfs.Volume
+	for _, p := range []*point{pb, pa} {
+		if p.disk == nil {
+			continue
+		}
+		for _, v := range p.disk.Volumes {
+			if v.Offset >= 0 {
+				vols = append(vols, v)
+			}
+		}
+	}
+	var out []Range
+	for _, r := range d.Ranges {
+		for r.Len > 0 {
+			cut, name := r.Len, ""
+			for _, v := range vols {
+				if r.Off >= v.Offset && r.Off < v.Offset+v.Size {
+					cut, name = min(r.Len, v.Offset+v.Size-r.Off), v.Name
+					break
+				}
+			}
+			if name == "" {
+				for _, v := range vols {
+					if v.Offset > r.Off {
+						cut = min(cut, v.Offset-r.Off)
+					}
+				}
+			}
+			out = append(out, Range{Off: r.Off, Len: cut, Volume: name})
+			r.Off += cut
+			r.Len -= cut
+		}
+	}
+	d.Ranges = out
 }

@@ -1,6 +1,8 @@
 package guestfs
 
 import (
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/vmarchive/vmarchive/ext4"
@@ -35,7 +37,12 @@ type adapter[A, D any, F file[E], E any] struct {
 	attr   func(A) Attr
 	dirent func(D) DirEntry
 	extent func(E) Extent
+	alloc  func() ([]Region, error) // nil when the reader cannot tell
+	block  int64                    // allocation unit in bytes
 }
+
+// BlockSize is the filesystem's allocation unit (block or cluster).
+func (a adapter[A, D, F, E]) BlockSize() int64 { return a.block }
 
 func (a adapter[A, D, F, E]) Type() string { return a.typ }
 func (a adapter[A, D, F, E]) Root() uint64 { return a.fs.Root() }
@@ -86,20 +93,43 @@ func (a adapter[A, D, F, E]) Extents(ino uint64) ([]Extent, error) {
 	return out, err
 }
 
+func (a adapter[A, D, F, E]) Allocation() ([]Region, error) {
+	if a.alloc == nil {
+		return nil, fmt.Errorf("%s: allocation map: %w", a.typ, errors.ErrUnsupported)
+	}
+	return a.alloc()
+}
+
 var (
-	_ FS       = newExt4(nil)
-	_ Extenter = newExt4(nil)
-	_ FS       = newNTFS(nil)
-	_ FS       = newFAT(nil)
+	_ Allocator = newExt4(nil)
+	_ FS        = newExt4(nil)
+	_ Extenter  = newExt4(nil)
+	_ FS        = newNTFS(nil)
+	_ FS        = newFAT(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
 	typ := "ext4"
+	var info ext4.VolumeInfo
 	if fs != nil {
-		typ = fs.Info().Type // ext2, ext3 or ext4, as blkid says
+		info = fs.Info()
+		typ = info.Type // ext2, ext3 or ext4, as blkid says
+	}
+	alloc := func() ([]Region, error) {
+		rs, err := fs.Allocation()
+		var out []Region
+		for _, r := range rs {
+			switch r.Kind {
+			case ext4.Metadata:
+				out = append(out, Region{r.Start, r.Length, RegionMeta})
+			case ext4.Allocated:
+				out = append(out, Region{r.Start, r.Length, RegionUsed})
+			}
+		}
+		return out, err
 	}
 	return adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent]{
-		fs: fs, typ: typ,
+		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize),
 		attr: func(x ext4.Attr) Attr {
 			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},
@@ -109,8 +139,20 @@ func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Ext
 }
 
 func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent] {
+	alloc := func() ([]Region, error) {
+		rs, err := fs.Allocation()
+		out := make([]Region, len(rs))
+		for i, r := range rs {
+			out[i] = Region{r.Offset, r.Length, RegionUsed}
+		}
+		return out, err
+	}
+	var info ntfs.VolumeInfo
+	if fs != nil {
+		info = fs.Info()
+	}
 	return adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent]{
-		fs: fs, typ: "ntfs",
+		fs: fs, typ: "ntfs", alloc: alloc, block: info.ClusterSize,
 		attr: func(x ntfs.Attr) Attr {
 			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},
@@ -120,8 +162,24 @@ func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Ext
 }
 
 func newFAT(fs *fat.FS) adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent] {
+	alloc := func() ([]Region, error) {
+		rs, err := fs.Allocated()
+		out := make([]Region, len(rs))
+		for i, r := range rs {
+			k := RegionUsed
+			if r.Kind == fat.RegionMeta {
+				k = RegionMeta
+			}
+			out[i] = Region{r.Offset, r.Length, k}
+		}
+		return out, err
+	}
+	var info fat.VolumeInfo
+	if fs != nil {
+		info = fs.Info()
+	}
 	return adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent]{
-		fs: fs, typ: "vfat",
+		fs: fs, typ: "vfat", alloc: alloc, block: info.ClusterSize,
 		attr: func(x fat.Attr) Attr {
 			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},

@@ -65,3 +65,30 @@ type FS interface {
 type Extenter interface {
 	Extents(ino uint64) ([]Extent, error)
 }
+
+// RegionKind says what a byte range of a volume holds.
+type RegionKind uint8
+
+// The region kinds. Space no region covers is free.
+const (
+	RegionMeta RegionKind = iota + 1 // static filesystem structures
+	RegionUsed                       // allocated: file data, directories, other metadata
+)
+
+// Region is a byte range of a volume.
+type Region struct {
+	Off, Len int64
+	Kind     RegionKind
+}
+
+// Blocker is implemented by filesystems that allocate in fixed units.
+type Blocker interface {
+	BlockSize() int64
+}
+
+// Allocator is implemented by filesystems that can tell used space from
+// free space. Allocation lists used regions in volume order; the adapters
+// return an error wrapping errors.ErrUnsupported when they cannot.
+type Allocator interface {
+	Allocation() ([]Region, error)
+}

@@ -1,0 +1,534 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"sort"
+	"sync"
+	"syscall"
+
+	"github.com/vmarchive/vmarchive/guestfs"
+)
+
+// side is one point's version of a volume.
+type side struct {
+	fs  guestfs.FS // nil when the volume is not in this point
+	off int64      // volume offset on the disk; -1 when not a plain range
+}
+
+// node is one path of one side, as the walk found it.
+type node struct {
+	path  string
+	attr  guestfs.Attr
+	xattr map[string][]byte
+	link  string
+}
+
+// pair is a path present in both points (or a rename), to be classified.
+type pair struct {
+	from   string // A's path when renamed
+	a, b   *node
+	fields []string // metadata fields that differ
+	same   bool     // content proved equal without reading
+}
+
+// volumeDiff compares the trees of one volume in two points.
+type volumeDiff struct {
+	ctx     context.Context
+	a, b    side
+	changed []extent // changed disk ranges, chunk or block granular
+	renames bool     // inode numbers identify files across points
+
+	pairs  []*pair
+	onlyA  []*node
+	onlyB  []*node
+	hashes map[*node]string
+}
+
+func (v *volumeDiff) run() ([]Change, error) {
+	switch {
+	case v.a.fs != nil && v.b.fs != nil:
+		ra, err := v.stat(v.a, "/", v.a.fs.Root())
+		if err != nil {
+			return nil, err
+		}
+		rb, err := v.stat(v.b, "/", v.b.fs.Root())
+		if err != nil {
+			return nil, err
+		}
+		if err := v.compare(ra, rb, ""); err != nil {
+			return nil, err
+		}
+	case v.a.fs != nil:
+		if err := v.only(v.a, "/", v.a.fs.Root(), &v.onlyA); err != nil {
+			return nil, err
+		}
+	case v.b.fs != nil:
+		if err := v.only(v.b, "/", v.b.fs.Root(), &v.onlyB); err != nil {
+			return nil, err
+		}
+	}
+	v.matchRenames()
+	if err := v.hashAll(); err != nil {
+		return nil, err
+	}
+	v.fillSame()
+	return v.changes(), nil
+}
+
+// stat reads what is compared of one path.
+func (v *volumeDiff) stat(s side, p string, ino uint64) (*node, error) {
+	if err := v.ctx.Err(); err != nil {
+		return nil, err
+	}
+	a, err := s.fs.Stat(ino)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s (inode %d): %w", p, ino, err)
+	}
+	n := &node{path: p, attr: a}
+	names, err := s.fs.ListXattr(ino)
+	if err != nil {
+		return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+	}
+	for _, x := range names {
+		val, err := s.fs.GetXattr(ino, x)
+		if err != nil {
+			return nil, fmt.Errorf("xattr %s of %s: %w", x, p, err)
+		}
+		if n.xattr == nil {
+			n.xattr = map[string][]byte{}
+		}
+		n.xattr[x] = val
+	}
+	if a.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+		if n.link, err = s.fs.Readlink(ino); err != nil {
+			return nil, fmt.Errorf("readlink %s: %w", p, err)
+		}
+	}
+	return n, nil
+}
+
+func isDir(n *node) bool { return n.attr.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+func isReg(n *node) bool { return n.attr.Mode&syscall.S_IFMT == syscall.S_IFREG }
+
+func (v *volumeDiff) list(s side, n *node) (map[string]guestfs.DirEntry, error) {
+	es, err := s.fs.ReadDir(n.attr.Ino)
+	if err != nil {
+		return nil, fmt.Errorf("read directory %s: %w", n.path, err)
+	}
+	m := make(map[string]guestfs.DirEntry, len(es))
+	for _, e := range es {
+		m[e.Name] = e
+	}
+	return m, nil
+}
+
+// compare compares a path present in both points, recursing into
+// directories. from is A's path when it differs from B's (a rename).
+func (v *volumeDiff) compare(a, b *node, from string) error {
+	p := &pair{from: from, a: a, b: b}
+	v.pairs = append(v.pairs, p)
+	if a.attr.Mode&syscall.S_IFMT != b.attr.Mode&syscall.S_IFMT {
+		// Type changed: the contents of either side are one-sided.
+		if isDir(a) {
+			if err := v.children(v.a, a, &v.onlyA); err != nil {
+				return err
+			}
+		}
+		if isDir(b) {
+			return v.children(v.b, b, &v.onlyB)
+		}
+		return nil
+	}
+	p.fields = metaFields(a, b)
+	if isReg(a) {
+		p.same = v.provedSame(a, b)
+		return nil
+	}
+	if !isDir(a) {
+		return nil
+	}
+	la, err := v.list(v.a, a)
+	if err != nil {
+		return err
+	}
+	lb, err := v.list(v.b, b)
+	if err != nil {
+		return err
+	}
+	for _, name := range sortedNames(la, lb) {
+		ea, inA := la[name]
+		eb, inB := lb[name]
+		pa, pb := path.Join(a.path, name), path.Join(b.path, name)
+		switch {
+		case inA && inB:
+			na, err := v.stat(v.a, pa, ea.Ino)
+			if err != nil {
+				return err
+			}
+			nb, err := v.stat(v.b, pb, eb.Ino)
+			if err != nil {
+				return err
+			}
+			f := ""
+			if pa != pb {
+				f = pa
+			}
+			if err := v.compare(na, nb, f); err != nil {
+				return err
+			}
+		case inA:
+			if err := v.only(v.a, pa, ea.Ino, &v.onlyA); err != nil {
+				return err
+			}
+		default:
+			if err := v.only(v.b, pb, eb.Ino, &v.onlyB); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// only records a path of one side and everything below it.
+func (v *volumeDiff) only(s side, p string, ino uint64, out *[]*node) error {
+	n, err := v.stat(s, p, ino)
+	if err != nil {
+		return err
+	}
+	*out = append(*out, n)
+	if isDir(n) {
+		return v.children(s, n, out)
+	}
+	return nil
+}
+
+func (v *volumeDiff) children(s side, n *node, out *[]*node) error {
+	l, err := v.list(s, n)
+	if err != nil {
+		return err
+	}
+	for _, name := range sortedNames(l, nil) {
+		if err := v.only(s, path.Join(n.path, name), l[name].Ino, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedNames(a, b map[string]guestfs.DirEntry) []string {
+	names := make([]string, 0, len(a)+len(b))
+	for n := range a {
+		names = append(names, n)
+	}
+	for n := range b {
+		if _, ok := a[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// metaFields names the metadata that differs between two versions of the
+// same type. Access and change times are left out: reading a file or any
+// other change moves them, so they would bury the changes that matter.
+func metaFields(a, b *node) []string {
+	var f []string
+	x, y := a.attr, b.attr
+	if isReg(a) && x.Size != y.Size {
+		f = append(f, "size")
+	}
+	if x.Mode != y.Mode {
+		f = append(f, "mode")
+	}
+	if x.Uid != y.Uid {
+		f = append(f, "uid")
+	}
+	if x.Gid != y.Gid {
+		f = append(f, "gid")
+	}
+	if !x.Mtime.Equal(y.Mtime) {
+		f = append(f, "mtime")
+	}
+	if !x.Crtime.Equal(y.Crtime) {
+		f = append(f, "crtime")
+	}
+	if a.link != b.link {
+		f = append(f, "target")
+	}
+	if t := x.Mode & syscall.S_IFMT; (t == syscall.S_IFCHR || t == syscall.S_IFBLK) && x.Rdev != y.Rdev {
+		f = append(f, "rdev")
+	}
+	var names []string
+	for k := range a.xattr {
+		names = append(names, k)
+	}
+	for k := range b.xattr {
+		if _, ok := a.xattr[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		va, okA := a.xattr[k]
+		vb, okB := b.xattr[k]
+		if okA != okB || !bytes.Equal(va, vb) {
+			f = append(f, "xattr:"+k)
+		}
+	}
+	return f
+}
+
+// provedSame reports whether two same-sized versions of a file are known
+// equal without reading them: the volume did not move, the file's extents
+// are the same and no changed disk range touches them, and its change time
+// did not move (which also catches what extents do not show, such as
+// data written inside an inode or an MFT record).
+func (v *volumeDiff) provedSame(a, b *node) bool {
+	if a.attr.Size != b.attr.Size || !a.attr.Ctime.Equal(b.attr.Ctime) || v.a.off < 0 || v.a.off != v.b.off {
+		return false
+	}
+	xa, okA := v.a.fs.(guestfs.Extenter)
+	xb, okB := v.b.fs.(guestfs.Extenter)
+	if !okA || !okB {
+		return false
+	}
+	ea, err := xa.Extents(a.attr.Ino)
+	if err != nil {
+		return false
+	}
+	eb, err := xb.Extents(b.attr.Ino)
+	if err != nil || !slices.Equal(ea, eb) || (len(ea) == 0 && a.attr.Size > 0) {
+		return false
+	}
+	for _, e := range ea {
+		if overlaps(v.changed, v.a.off+e.Physical, e.Length) {
+			return false
+		}
+	}
+	return true
+}
+
+// overlaps reports whether [off, off+n) meets any of the sorted extents.
+func overlaps(es []extent, off, n int64) bool {
+	i := sort.Search(len(es), func(i int) bool { return es[i].end() > off })
+	return i < len(es) && es[i].off < off+n
+}
+
+// matchRenames pairs a path only in A with a path only in B when both are
+// the same inode of the same type (and creation time, where recorded).
+func (v *volumeDiff) matchRenames() {
+	if !v.renames {
+		return
+	}
+	gone := map[uint64]*node{}
+	for _, n := range v.onlyA {
+		if _, dup := gone[n.attr.Ino]; !dup {
+			gone[n.attr.Ino] = n
+		}
+	}
+	var restB []*node
+	used := map[*node]bool{}
+	for _, nb := range v.onlyB {
+		na := gone[nb.attr.Ino]
+		if na == nil || used[na] || na.attr.Mode&syscall.S_IFMT != nb.attr.Mode&syscall.S_IFMT || !na.attr.Crtime.Equal(nb.attr.Crtime) {
+			restB = append(restB, nb)
+			continue
+		}
+		used[na] = true
+		p := &pair{from: na.path, a: na, b: nb, fields: metaFields(na, nb)}
+		if isReg(na) {
+			p.same = v.provedSame(na, nb)
+		}
+		v.pairs = append(v.pairs, p)
+	}
+	var restA []*node
+	for _, n := range v.onlyA {
+		if !used[n] {
+			restA = append(restA, n)
+		}
+	}
+	v.onlyA, v.onlyB = restA, restB
+}
+
+// hashJob is one file version to hash.
+type hashJob struct {
+	s side
+	n *node
+}
+
+// hashAll computes the SHA-256 of every regular file version the report
+// shows, reading each once, a few at a time.
+func (v *volumeDiff) hashAll() error {
+	var jobs []hashJob
+	for _, p := range v.pairs {
+		if !isReg(p.a) || !isReg(p.b) {
+			if isReg(p.a) && p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT {
+				jobs = append(jobs, hashJob{v.a, p.a})
+			}
+			if isReg(p.b) && p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT {
+				jobs = append(jobs, hashJob{v.b, p.b})
+			}
+			continue
+		}
+		if p.same && len(p.fields) == 0 && p.from == "" {
+			continue // unchanged: not shown, not read
+		}
+		jobs = append(jobs, hashJob{v.b, p.b})
+		if !p.same {
+			jobs = append(jobs, hashJob{v.a, p.a})
+		}
+	}
+	for _, n := range v.onlyA {
+		if isReg(n) {
+			jobs = append(jobs, hashJob{v.a, n})
+		}
+	}
+	for _, n := range v.onlyB {
+		if isReg(n) {
+			jobs = append(jobs, hashJob{v.b, n})
+		}
+	}
+	v.hashes = make(map[*node]string, len(jobs))
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	next := make(chan hashJob)
+	for range min(4, len(jobs)) {
+		wg.Go(func() {
+			buf := make([]byte, 1<<20)
+			for j := range next {
+				h, err := hashFile(v.ctx, j.s.fs, j.n, buf)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				v.hashes[j.n] = h
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop || v.ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return v.ctx.Err()
+}
+
+func hashFile(ctx context.Context, fs guestfs.FS, n *node, buf []byte) (string, error) {
+	f, err := fs.Open(n.attr.Ino)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", n.path, err)
+	}
+	h := sha256.New()
+	size := f.Size()
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		b := buf[:min(int64(len(buf)), size-off)]
+		k, err := f.ReadAt(b, off)
+		if k < len(b) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", fmt.Errorf("read %s at %d: %w", n.path, off, err)
+		}
+		h.Write(b)
+		off += int64(k)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// changes classifies what the walk found, in path order.
+func (v *volumeDiff) changes() []Change {
+	var out []Change
+	for _, p := range v.pairs {
+		c := Change{Path: p.b.path, From: p.from, Fields: p.fields, A: v.entry(p.a), B: v.entry(p.b)}
+		switch {
+		case p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT:
+			c.Status, c.Fields = TypeChanged, []string{"type"}
+		case isReg(p.a) && !p.same && c.A.SHA256 != c.B.SHA256:
+			c.Fields = append([]string{"content"}, c.Fields...)
+			c.Status = Modified
+		case p.a.link != p.b.link:
+			c.Status = Modified
+		case len(p.fields) > 0:
+			c.Status = MetadataOnly
+		}
+		if p.from != "" {
+			c.Status = Renamed
+		}
+		if c.Status != "" {
+			out = append(out, c)
+		}
+	}
+	for _, n := range v.onlyA {
+		out = append(out, Change{Status: Deleted, Path: n.path, A: v.entry(n)})
+	}
+	for _, n := range v.onlyB {
+		out = append(out, Change{Status: Added, Path: n.path, B: v.entry(n)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func (v *volumeDiff) entry(n *node) *Entry {
+	a := n.attr
+	e := &Entry{Ino: a.Ino, Type: typeName(a.Mode), Mode: a.Mode, Uid: a.Uid, Gid: a.Gid, Size: a.Size,
+		Mtime: a.Mtime, Ctime: a.Ctime, Atime: a.Atime, Crtime: a.Crtime, Target: n.link}
+	if h, ok := v.hashes[n]; ok {
+		e.SHA256 = h
+	}
+	return e
+}
+
+// fillSame fills a proved-equal pair's A hash from B's.
+func (v *volumeDiff) fillSame() {
+	for _, p := range v.pairs {
+		if p.same {
+			if h, ok := v.hashes[p.b]; ok {
+				v.hashes[p.a] = h
+			}
+		}
+	}
+}
+
+func typeName(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return "file"
+	case syscall.S_IFDIR:
+		return "dir"
+	case syscall.S_IFLNK:
+		return "symlink"
+	case syscall.S_IFCHR:
+		return "char"
+	case syscall.S_IFBLK:
+		return "block"
+	case syscall.S_IFIFO:
+		return "fifo"
+	case syscall.S_IFSOCK:
+		return "socket"
+	}
+	return fmt.Sprintf("type %#o", mode&syscall.S_IFMT)
+}

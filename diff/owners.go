@@ -1,0 +1,219 @@
+package diff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"syscall"
+
+	"github.com/vmarchive/vmarchive/guestfs"
+)
+
+// run is a byte range of a volume that belongs to one file.
+type run struct {
+	off, n int64
+	path   string
+}
+
+// ownerMap says what owns each byte of one volume in one point.
+type ownerMap struct {
+	runs   []run   // sorted by off; NTFS records may overlap
+	maxEnd []int64 // maxEnd[i] = max end of runs[:i+1]
+	alloc  []guestfs.Region
+	noMap  bool // the filesystem cannot tell free from used space
+}
+
+// buildOwners walks a whole volume and maps every file's extents. Hard
+// links are mapped once, under the first path found.
+func buildOwners(ctx context.Context, fs guestfs.FS) (*ownerMap, error) {
+	x, ok := fs.(guestfs.Extenter)
+	if !ok {
+		return nil, fmt.Errorf("%s: cannot map files to blocks", fs.Type())
+	}
+	m := &ownerMap{}
+	var bs int64
+	if b, ok := fs.(guestfs.Blocker); ok {
+		bs = b.BlockSize()
+	}
+	// A file's last block is the file's, slack included; runs inside
+	// a block (NTFS resident data) stay as they are.
+	addRuns := func(exts []guestfs.Extent, p string) {
+		for _, ex := range exts {
+			n := ex.Length
+			if bs > 0 && ex.Physical%bs == 0 {
+				n = (n + bs - 1) / bs * bs
+			}
+			m.runs = append(m.runs, run{ex.Physical, n, p})
+		}
+	}
+	seen := map[uint64]bool{}
+	var walk func(dir uint64, p string, depth int) error
+	walk = func(dir uint64, p string, depth int) error {
+		if depth > 4096 {
+			return fmt.Errorf("%s: directories nested too deep", p)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		es, err := fs.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("read directory %s: %w", p, err)
+		}
+		for _, e := range es {
+			if seen[e.Ino] {
+				continue
+			}
+			seen[e.Ino] = true
+			q := path.Join(p, e.Name)
+			if exts, err := x.Extents(e.Ino); err == nil {
+				addRuns(exts, q)
+			}
+			// A directory whose blocks the reader does not map
+			// (NTFS indexes) still has its entries walked.
+			if e.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+				if err := walk(e.Ino, q, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	root := fs.Root()
+	seen[root] = true
+	if exts, err := x.Extents(root); err == nil {
+		addRuns(exts, "/")
+	}
+	if err := walk(root, "/", 0); err != nil {
+		return nil, err
+	}
+	sort.Slice(m.runs, func(i, j int) bool { return m.runs[i].off < m.runs[j].off })
+	m.maxEnd = make([]int64, len(m.runs))
+	var e int64
+	for i, r := range m.runs {
+		e = max(e, r.off+r.n)
+		m.maxEnd[i] = e
+	}
+	if al, ok := fs.(guestfs.Allocator); ok {
+		regions, err := al.Allocation()
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			m.noMap = true
+		case err != nil:
+			return nil, fmt.Errorf("allocation map: %w", err)
+		}
+		m.alloc = regions
+	} else {
+		m.noMap = true
+	}
+	return m, nil
+}
+
+// owners splits volume range [off, off+n) by owner; base turns volume
+// offsets into disk offsets.
+func (m *ownerMap) owners(base, off, n int64) []Owner {
+	var out []Owner
+	add := func(o Owner) {
+		if k := len(out) - 1; k >= 0 && out[k].Kind == o.Kind && out[k].Path == o.Path && out[k].Off+out[k].Len == o.Off {
+			out[k].Len += o.Len
+			return
+		}
+		out = append(out, o)
+	}
+	end := off + n
+	i := sort.Search(len(m.runs), func(i int) bool { return m.maxEnd[i] > off })
+	covered := off // everything before this is owned by a file
+	for ; i < len(m.runs) && m.runs[i].off < end; i++ {
+		r := m.runs[i]
+		lo, hi := max(r.off, off), min(r.off+r.n, end)
+		if lo >= hi {
+			continue
+		}
+		if lo > covered {
+			m.unowned(covered, lo, base, add)
+		}
+		add(Owner{Kind: OwnerFile, Path: r.path, Off: base + lo, Len: hi - lo})
+		covered = max(covered, hi)
+	}
+	if covered < end {
+		m.unowned(covered, end, base, add)
+	}
+	return out
+}
+
+// unowned classifies [lo, hi), which no file owns, from the allocation
+// map: used space that is no file's data is filesystem metadata (inode
+// tables, extent trees, directory indexes, the journal).
+func (m *ownerMap) unowned(lo, hi, base int64, add func(Owner)) {
+	if m.noMap {
+		add(Owner{Kind: OwnerUnknown, Off: base + lo, Len: hi - lo})
+		return
+	}
+	i := sort.Search(len(m.alloc), func(i int) bool { return m.alloc[i].Off+m.alloc[i].Len > lo })
+	for lo < hi {
+		if i >= len(m.alloc) || m.alloc[i].Off >= hi {
+			add(Owner{Kind: OwnerUnallocated, Off: base + lo, Len: hi - lo})
+			return
+		}
+		r := m.alloc[i]
+		if r.Off > lo {
+			add(Owner{Kind: OwnerUnallocated, Off: base + lo, Len: r.Off - lo})
+			lo = r.Off
+		}
+		e := min(hi, r.Off+r.Len)
+		add(Owner{Kind: OwnerMetadata, Off: base + lo, Len: e - lo})
+		lo = e
+		i++
+	}
+}
+
+// addOwners names what owns each changed range in both points.
+func addOwners(ctx context.Context, d *Disk, pa, pb *point) error {
+	maps := map[*guestfs.Volume]*ownerMap{}
+	errs := map[*guestfs.Volume]error{}
+	ownerOf := func(p *point, r Range) []Owner {
+		if p.disk == nil {
+			return nil
+		}
+		v := p.volume(r.Volume)
+		if r.Volume == "" || v == nil || v.Offset < 0 || r.Off < v.Offset || r.Off+r.Len > v.Offset+v.Size {
+			if r.Volume == "" {
+				return []Owner{{Kind: OwnerTable, Off: r.Off, Len: r.Len}}
+			}
+			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
+		}
+		if v.FS == nil {
+			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
+		}
+		m, ok := maps[v]
+		if !ok && errs[v] == nil {
+			m, errs[v] = buildOwners(ctx, v.FS)
+			maps[v] = m
+		}
+		if m == nil {
+			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
+		}
+		return m.owners(v.Offset, r.Off-v.Offset, r.Len)
+	}
+	for i := range d.Ranges {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r := &d.Ranges[i]
+		r.A, r.B = ownerOf(pa, *r), ownerOf(pb, *r)
+	}
+	for v, err := range errs {
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			for i := range d.Volumes {
+				if d.Volumes[i].Name == v.Name && d.Volumes[i].Err == "" {
+					d.Volumes[i].Err = "block owners: " + err.Error()
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package diff
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/image"
+)
+
+// ingestRaw ingests a raw disk image as point t of VM "vm".
+func ingestRaw(t *testing.T, repo *catalog.Repo, path string, when time.Time) *catalog.Manifest {
+	t.Helper()
+	d, err := image.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	m, err := ingest.Ingest(context.Background(), repo, ingest.Options{VM: "vm", Time: when}, []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func runTool(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing", name)
+		}
+		t.Skipf("%s is missing", name)
+	}
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestExt4Changes compares two ext4 disks made from trees whose
+// differences are known, one of each kind.
+func TestExt4Changes(t *testing.T) {
+	dir := t.TempDir()
+	ta := filepath.Join(dir, "a")
+	write := func(root, p, s string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ta, "same.txt", "same")
+	write(ta, "etc/hosts", "127.0.0.1 localhost\n")
+	write(ta, "mode.txt", "mode")
+	write(ta, "type", "was a file")
+	write(ta, "big.bin", strings.Repeat("x", 300000))
+	write(ta, "gone.txt", "bye")
+	write(ta, "old-name.txt", "renamed")
+	write(dir, "new.txt", "hello")
+	write(dir, "hosts", "127.0.0.1 localhost web01\n")
+	ia, ib := filepath.Join(dir, "a.raw"), filepath.Join(dir, "b.raw")
+	runTool(t, "bash", "../testimages/disk-from-tree.sh", ta, ia, "32")
+	// debugfs gives new inodes whole-second creation times: make A's older
+	// so a reused inode is not taken for a rename.
+	write(dir, "old", "sif /gone.txt crtime @1600000000\nsif /etc/hosts crtime @1600000000\n")
+	runTool(t, "debugfs", "-w", "-f", filepath.Join(dir, "old"), ia+"?offset=1048576")
+	runTool(t, "cp", "--sparse=always", ia, ib)
+	// B is A changed by a real writer: debugfs on the partition.
+	cmds := strings.Join([]string{
+		"rm /gone.txt",
+		"write " + filepath.Join(dir, "new.txt") + " /new.txt",
+		"rm /etc/hosts",
+		"write " + filepath.Join(dir, "hosts") + " /etc/hosts",
+		"sif /mode.txt mode 0100600",
+		"rm /type",
+		"mkdir /type",
+		"ln /old-name.txt /new-name.txt",
+		"unlink /old-name.txt",
+	}, "\n") + "\n"
+	write(dir, "cmds", cmds)
+	runTool(t, "debugfs", "-w", "-f", filepath.Join(dir, "cmds"), ib+"?offset=1048576")
+	fixed := time.Unix(1700000000, 0)
+	repo := catalog.TestRepo(t)
+	ma := ingestRaw(t, repo, ia, fixed)
+	mb := ingestRaw(t, repo, ib, fixed.Add(time.Hour))
+	r, err := Compare(context.Background(), repo, ma, mb, Options{Blocks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	WriteText(&sb, r, true)
+	t.Logf("\n%s", sb.String())
+	got := map[string]string{}
+	for _, v := range r.Disks[0].Volumes {
+		for _, c := range v.Changes {
+			got[c.Path] = string(c.Status) + " " + strings.Join(c.Fields, ",")
+		}
+	}
+	want := map[string]string{
+		"/new-name.txt": "R ",
+		"/etc/hosts":    "M content,size,mtime,crtime",
+		"/gone.txt":     "D ",
+		"/new.txt":      "A ",
+		"/mode.txt":     "m mode",
+		"/type":         "T type",
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: got %q, want %q", p, got[p], w)
+		}
+	}
+	sums := map[string]string{}
+	owned := map[string]bool{}
+	for _, v := range r.Disks[0].Volumes {
+		for _, c := range v.Changes {
+			for _, e := range []*Entry{c.A, c.B} {
+				if e != nil && e.SHA256 != "" {
+					sums[c.Path] += e.SHA256[:8] + " "
+				}
+			}
+		}
+	}
+	for _, rg := range r.Disks[0].Ranges {
+		for _, o := range rg.A {
+			owned["A "+string(o.Kind)+" "+o.Path] = true
+		}
+		for _, o := range rg.B {
+			owned["B "+string(o.Kind)+" "+o.Path] = true
+		}
+	}
+	// sha256sum of "bye", "hello", and of the old and new hosts files.
+	for p, w := range map[string]string{"/gone.txt": "b49f425a ", "/new.txt": "2cf24dba ", "/etc/hosts": "081ef9d5 bfa961f1 "} {
+		if sums[p] != w {
+			t.Errorf("%s: sha256 prefixes %q, want %q", p, sums[p], w)
+		}
+	}
+	for _, w := range []string{"A file /gone.txt", "B file /new.txt", "B file /etc/hosts", "A metadata ", "B metadata "} {
+		if !owned[w] {
+			t.Errorf("no changed block owned by %q; owners %v", w, owned)
+		}
+	}
+	for p, g := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("unexpected change %s: %s", p, g)
+		}
+	}
+}

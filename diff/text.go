@@ -1,0 +1,93 @@
+package diff
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes the report the way git diff --name-status does: one
+// line per changed path, "STATUS<tab>PATH", a rename as
+// "R<tab>OLD<tab>NEW", followed by a tab and the fields that differ. Paths
+// are <disk>/<volume><path>, as in the mounted tree. Each disk starts with
+// a summary line beginning with "#"; with blocks, every changed range
+// follows with its owners in each point.
+func WriteText(w io.Writer, r *Report, blocks bool) error {
+	bw := bufio.NewWriter(w)
+	for _, d := range r.Disks {
+		fmt.Fprintf(bw, "# %s\n", diskSummary(d))
+		for _, v := range d.Volumes {
+			prefix := d.Name + "/" + v.Name
+			if v.Err != "" {
+				fmt.Fprintf(bw, "!\t%s\t%s\n", prefix, oneLine(v.Err))
+			}
+			for _, c := range v.Changes {
+				switch {
+				case c.Status == Renamed:
+					fmt.Fprintf(bw, "%s\t%s%s\t%s%s", c.Status, prefix, c.From, prefix, c.Path)
+				default:
+					fmt.Fprintf(bw, "%s\t%s%s", c.Status, prefix, c.Path)
+				}
+				if len(c.Fields) > 0 {
+					fmt.Fprintf(bw, "\t%s", strings.Join(c.Fields, ","))
+				}
+				bw.WriteByte('\n')
+			}
+		}
+		if blocks {
+			for _, rg := range d.Ranges {
+				vol := rg.Volume
+				if vol == "" {
+					vol = "-"
+				}
+				fmt.Fprintf(bw, "@\t%s\t%d+%d\t%s\n", d.Name, rg.Off, rg.Len, vol)
+				for _, side := range []struct {
+					name string
+					os   []Owner
+				}{{"A", rg.A}, {"B", rg.B}} {
+					for _, o := range side.os {
+						fmt.Fprintf(bw, "\t%s\t%d+%d\t%s", side.name, o.Off, o.Len, o.Kind)
+						if o.Path != "" {
+							fmt.Fprintf(bw, "\t%s/%s%s", d.Name, rg.Volume, o.Path)
+						}
+						bw.WriteByte('\n')
+					}
+				}
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+func diskSummary(d *Disk) string {
+	switch d.Status {
+	case Added:
+		return fmt.Sprintf("%s: only in B (%s)", d.Name, size(d.SizeB))
+	case Deleted:
+		return fmt.Sprintf("%s: only in A (%s)", d.Name, size(d.SizeA))
+	}
+	s := fmt.Sprintf("%s: %s changed in %d ranges (%s units)", d.Name, size(d.ChangedBytes), len(d.Ranges), size(d.Granularity))
+	if d.SizeA != d.SizeB {
+		s += fmt.Sprintf("; size %s -> %s", size(d.SizeA), size(d.SizeB))
+	}
+	return s
+}
+
+func size(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/1024, 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if f == float64(int64(f)) {
+		return fmt.Sprintf("%d %ciB", int64(f), units[i])
+	}
+	return fmt.Sprintf("%.1f %ciB", f, units[i])
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
