@@ -10,37 +10,101 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 )
 
+// sparseDisk is a disk that is zero except for the chunks listed.
+type sparseDisk struct {
+	size   int64
+	chunks map[int64][]byte
+}
+
+func (d sparseDisk) chunk(i int64, cs int64) []byte {
+	if c, ok := d.chunks[i]; ok {
+		return c
+	}
+	return make([]byte, min(cs, max(0, d.size-i*cs)))
+}
+
+func (d sparseDisk) clone() sparseDisk {
+	c := sparseDisk{d.size, map[int64][]byte{}}
+	for i, b := range d.chunks {
+		c.chunks[i] = bytes.Clone(b)
+	}
+	return c
+}
+
+// writeSparse commits a one-disk point without materialising the zeros.
+func writeSparse(t *testing.T, repo *catalog.Repo, when time.Time, d sparseDisk) *catalog.Manifest {
+	t.Helper()
+	ctx := context.Background()
+	w := repo.NewWriter()
+	enc := catalog.NewEncoder()
+	cs := int64(repo.Config().ChunkSize)
+	mb := w.NewMapBuilder(d.size)
+	for i := int64(0); i*cs < d.size; i++ {
+		id := catalog.ZeroID
+		if c, ok := d.chunks[i]; ok {
+			res, err := w.Add(ctx, enc, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = res.ID
+		}
+		if err := mb.Set(ctx, i, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := mb.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &catalog.Manifest{VM: "vm", Time: when.UTC(), Created: time.Now().UTC(),
+		Disks: []catalog.DiskRecord{{Name: "disk0", Size: d.size, Map: root}}}
+	if err := w.Commit(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestBlockRanges checks chunk-level and 4 KiB-refined ranges against the
-// bytes that were changed, including a grown disk and a zeroed chunk.
+// bytes that were changed: across three map leaves, a chunk zeroed, a zero
+// chunk given data, and a disk grown by zeros then by data.
 func TestBlockRanges(t *testing.T) {
 	repo := catalog.TestRepo(t)
-	cs := repo.Config().ChunkSize
+	cs := int64(repo.Config().ChunkSize)
 	rng := rand.New(rand.NewPCG(1, 2))
-	a := make([]byte, 2100*cs+5000) // three leaves, a short last chunk
-	for i := range a {
-		a[i] = byte(rng.Uint32())
+	a := sparseDisk{2100*cs + 5000, map[int64][]byte{}}
+	for _, i := range []int64{0, 3, 20, 500, 1024, 1500, 2047, 2048, 2100} {
+		c := make([]byte, min(cs, a.size-i*cs))
+		for j := range c {
+			c[j] = byte(rng.Uint32())
+		}
+		a.chunks[i] = c
 	}
-	clear(a[7*cs : 9*cs]) // zero chunks
-	b := bytes.Clone(a)
-	b[3*cs+10] ^= 1                      // one block
-	copy(b[1500*cs+4096*3:], "changed")  // one block in the second leaf
-	clear(b[20*cs : 21*cs])              // a chunk becomes zeros
-	b[8*cs+4096*5] = 7                   // a zero chunk gets data
-	b = append(b, make([]byte, 3*cs)...) // grown by zeros: no change
-	b = append(b, bytes.Repeat([]byte{1}, 100)...)
+	b := a.clone()
+	b.chunks[3][10] ^= 1                                              // one block
+	copy(b.chunks[1500][4096*3:], "changed")                          // one block in the second leaf
+	delete(b.chunks, 20)                                              // a chunk becomes zeros
+	b.chunks[8] = make([]byte, cs)                                    // a zero chunk gets data
+	b.chunks[8][4096*5] = 7                                           //
+	b.chunks[2100] = append(b.chunks[2100], make([]byte, cs-5000)...) // grown by zeros
+	b.size = 2104*cs + 100                                            // then by data
+	b.chunks[2104] = bytes.Repeat([]byte{1}, 100)
+	for i := int64(2101); i < 2104; i++ {
+		b.chunks[i] = make([]byte, cs)
+	}
 	t0 := time.Unix(1700000000, 0)
-	ma := catalog.TestWritePoint(t, repo, "vm", t0, map[string][]byte{"disk0": a})
-	mb := catalog.TestWritePoint(t, repo, "vm", t0.Add(time.Hour), map[string][]byte{"disk0": b})
+	ma := writeSparse(t, repo, t0, a)
+	mb := writeSparse(t, repo, t0.Add(time.Hour), b)
 
-	want := func(bs int) []extent {
+	want := func(bs int64) []extent {
 		var out []extent
-		for off := 0; off < max(len(a), len(b)); off += bs {
-			x, y := window(a, int64(off), int64(bs)), window(b, int64(off), int64(bs))
-			if len(x) != len(y) && allZero(x) && allZero(y) {
-				continue
-			}
-			if !bytes.Equal(x, y) {
-				out = appendExtent(out, extent{int64(off), int64(max(len(x), len(y)))})
+		for i := int64(0); i*cs < max(a.size, b.size); i++ {
+			ca, cb := a.chunk(i, cs), b.chunk(i, cs)
+			for off := int64(0); off < cs; off += bs {
+				x, y := window(ca, off, bs), window(cb, off, bs)
+				if len(x) != len(y) && allZero(x) && allZero(y) || bytes.Equal(x, y) {
+					continue
+				}
+				out = appendExtent(out, extent{i*cs + off, int64(max(len(x), len(y)))})
 			}
 		}
 		return out

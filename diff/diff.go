@@ -200,6 +200,9 @@ func compareVolumes(ctx context.Context, d *Disk, pa, pb *point, changed []exten
 			continue
 		}
 		vd := &volumeDiff{ctx: ctx, a: sideOf(va), b: sideOf(vb), changed: changed, renames: out.Type != "vfat"}
+		if out.Type == "ntfs" {
+			vd.extra = []string{"system.ntfs_attrib", "system.ntfs_acl"}
+		}
 		cs, err := vd.run()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"path"
 	"slices"
 	"sort"
@@ -44,6 +46,9 @@ type volumeDiff struct {
 	a, b    side
 	changed []extent // changed disk ranges, chunk or block granular
 	renames bool     // inode numbers identify files across points
+	// extra are xattrs compared though ListXattr does not list them
+	// (NTFS attribute flags and security descriptors).
+	extra []string
 
 	pairs  []*pair
 	onlyA  []*node
@@ -98,6 +103,19 @@ func (v *volumeDiff) stat(s side, p string, ino uint64) (*node, error) {
 	}
 	for _, x := range names {
 		val, err := s.fs.GetXattr(ino, x)
+		if err != nil {
+			return nil, fmt.Errorf("xattr %s of %s: %w", x, p, err)
+		}
+		if n.xattr == nil {
+			n.xattr = map[string][]byte{}
+		}
+		n.xattr[x] = val
+	}
+	for _, x := range v.extra {
+		val, err := s.fs.GetXattr(ino, x)
+		if errors.Is(err, iofs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("xattr %s of %s: %w", x, p, err)
 		}

@@ -39,6 +39,8 @@ type adapter[A, D any, F file[E], E any] struct {
 	extent func(E) Extent
 	alloc  func() ([]Region, error) // nil when the reader cannot tell
 	block  int64                    // allocation unit in bytes
+	// dirExtents maps a directory's blocks when Open cannot (NTFS).
+	dirExtents func(ino uint64) ([]E, error)
 }
 
 // BlockSize is the filesystem's allocation unit (block or cluster).
@@ -82,10 +84,17 @@ func (a adapter[A, D, F, E]) GetXattr(ino uint64, name string) ([]byte, error) {
 
 func (a adapter[A, D, F, E]) Extents(ino uint64) ([]Extent, error) {
 	f, err := a.fs.Open(ino)
-	if err != nil {
+	var es []E
+	switch {
+	case err != nil && a.dirExtents != nil:
+		if es, err = a.dirExtents(ino); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, err
+	default:
+		es, err = f.Extents()
 	}
-	es, err := f.Extents()
 	out := make([]Extent, len(es))
 	for i, e := range es {
 		out[i] = a.extent(e)
@@ -152,7 +161,7 @@ func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Ext
 		info = fs.Info()
 	}
 	return adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent]{
-		fs: fs, typ: "ntfs", alloc: alloc, block: info.ClusterSize,
+		fs: fs, typ: "ntfs", alloc: alloc, block: info.ClusterSize, dirExtents: fs.IndexExtents,
 		attr: func(x ntfs.Attr) Attr {
 			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},

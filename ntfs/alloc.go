@@ -55,3 +55,17 @@ func (fs *FS) Allocation() ([]Run, error) {
 	}
 	return out, nil
 }
+
+// IndexExtents maps the index blocks ($I30 $INDEX_ALLOCATION) of directory
+// ino to volume bytes; a directory small enough to live in its MFT record
+// has none.
+func (fs *FS) IndexExtents(ino uint64) ([]Extent, error) {
+	_, ix, err := fs.dirIndex(ino)
+	if err != nil {
+		return nil, err
+	}
+	if ix.alloc == nil {
+		return nil, nil
+	}
+	return ix.alloc.extents(), nil
+}
