@@ -114,6 +114,9 @@ func (v *vmNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrO
 }
 
 func (v *vmNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == compareDirName {
+		return v.lookupCompare(ctx, out) // compare.go; hidden from Readdir
+	}
 	if name == catalog.Latest {
 		n := &latestNode{m: v.m, vm: v.vm}
 		if errno := entryOut(ctx, n, out, liveTimeout); errno != 0 {
