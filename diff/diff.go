@@ -183,8 +183,7 @@ func compareVolumes(ctx context.Context, d *Disk, pa, pb *point, changed []exten
 				out.Type = v.FS.Type()
 			}
 		}
-		if va != nil && vb != nil && va.Offset >= 0 && va.Offset == vb.Offset && va.Size == vb.Size &&
-			!overlaps(changed, va.Offset, va.Size) {
+		if va != nil && vb != nil && va.Size == vb.Size && sameLayout(va.Layout, vb.Layout) && !touched(changed, va.Layout) {
 			d.Volumes = append(d.Volumes, out) // not a byte changed
 			continue
 		}
@@ -218,9 +217,9 @@ func compareVolumes(ctx context.Context, d *Disk, pa, pb *point, changed []exten
 
 func sideOf(v *guestfs.Volume) side {
 	if v == nil {
-		return side{off: -1}
+		return side{}
 	}
-	return side{fs: v.FS, off: v.Offset}
+	return side{fs: v.FS, layout: v.Layout}
 }
 
 // brokenVolume says why a volume present in a point has no filesystem.
@@ -254,34 +253,42 @@ func volumeNames(pa, pb *point) []string {
 }
 
 // placeRanges names the volume each changed range lies in, splitting
-// ranges at volume edges. B's layout wins; A's covers what B lacks.
+// ranges at the edges of volume pieces. Logical volumes come before the
+// physical volumes that hold them; B's layout before A's.
 func placeRanges(d *Disk, pa, pb *point) {
-	var vols []*guestfs.Volume
-	for _, p := range []*point{pb, pa} {
-		if p.disk == nil {
+	type placed struct {
+		name string
+		p    guestfs.Piece
+	}
+	var lvs, parts []placed
+	for _, pt := range []*point{pb, pa} {
+		if pt.disk == nil {
 			continue
 		}
-		for _, v := range p.disk.Volumes {
-			if v.Offset >= 0 {
-				vols = append(vols, v)
+		for _, v := range pt.disk.Volumes {
+			for _, p := range v.Layout {
+				if v.Offset < 0 {
+					lvs = append(lvs, placed{v.Name, p})
+				} else {
+					parts = append(parts, placed{v.Name, p})
+				}
 			}
 		}
 	}
+	all := append(lvs, parts...)
 	var out []Range
 	for _, r := range d.Ranges {
 		for r.Len > 0 {
 			cut, name := r.Len, ""
-			for _, v := range vols {
-				if r.Off >= v.Offset && r.Off < v.Offset+v.Size {
-					cut, name = min(r.Len, v.Offset+v.Size-r.Off), v.Name
+			for _, x := range all {
+				if r.Off >= x.p.DiskOff && r.Off < x.p.DiskOff+x.p.Len {
+					cut, name = min(r.Len, x.p.DiskOff+x.p.Len-r.Off), x.name
 					break
 				}
 			}
-			if name == "" {
-				for _, v := range vols {
-					if v.Offset > r.Off {
-						cut = min(cut, v.Offset-r.Off)
-					}
+			for _, x := range all {
+				if x.p.DiskOff > r.Off {
+					cut = min(cut, x.p.DiskOff-r.Off) // a more specific piece may start inside
 				}
 			}
 			out = append(out, Range{Off: r.Off, Len: cut, Volume: name})

@@ -20,8 +20,8 @@ import (
 
 // side is one point's version of a volume.
 type side struct {
-	fs  guestfs.FS // nil when the volume is not in this point
-	off int64      // volume offset on the disk; -1 when not a plain range
+	fs     guestfs.FS      // nil when the volume is not in this point
+	layout []guestfs.Piece // where the volume lies on the disk; nil if unknown
 }
 
 // node is one path of one side, as the walk found it.
@@ -305,12 +305,12 @@ func metaFields(a, b *node) []string {
 }
 
 // provedSame reports whether two same-sized versions of a file are known
-// equal without reading them: the volume did not move, the file's extents
-// are the same and no changed disk range touches them, and its change time
-// did not move (which also catches what extents do not show, such as
-// data written inside an inode or an MFT record).
+// equal without reading them: their extents lie on the same disk bytes in
+// both points and no changed range touches them, and the change time did
+// not move (which also catches what extents do not show, such as data
+// written inside an inode or an MFT record).
 func (v *volumeDiff) provedSame(a, b *node) bool {
-	if a.attr.Size != b.attr.Size || !a.attr.Ctime.Equal(b.attr.Ctime) || v.a.off < 0 || v.a.off != v.b.off {
+	if a.attr.Size != b.attr.Size || !a.attr.Ctime.Equal(b.attr.Ctime) || v.a.layout == nil || v.b.layout == nil {
 		return false
 	}
 	xa, okA := v.a.fs.(guestfs.Extenter)
@@ -323,12 +323,22 @@ func (v *volumeDiff) provedSame(a, b *node) bool {
 		return false
 	}
 	eb, err := xb.Extents(b.attr.Ino)
-	if err != nil || !slices.Equal(ea, eb) || (len(ea) == 0 && a.attr.Size > 0) {
+	if err != nil || len(ea) != len(eb) || (len(ea) == 0 && a.attr.Size > 0) {
 		return false
 	}
-	for _, e := range ea {
-		if overlaps(v.changed, v.a.off+e.Physical, e.Length) {
+	for i := range ea {
+		if ea[i].Logical != eb[i].Logical || ea[i].Length != eb[i].Length {
 			return false
+		}
+		da, okA := toDisk(v.a.layout, ea[i].Physical, ea[i].Length)
+		db, okB := toDisk(v.b.layout, eb[i].Physical, eb[i].Length)
+		if !okA || !okB || !slices.Equal(da, db) {
+			return false
+		}
+		for _, d := range da {
+			if overlaps(v.changed, d.off, d.n) {
+				return false
+			}
 		}
 	}
 	return true

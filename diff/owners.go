@@ -176,14 +176,15 @@ func addOwners(ctx context.Context, d *Disk, pa, pb *point) error {
 		if p.disk == nil {
 			return nil
 		}
+		if r.Volume == "" {
+			return []Owner{{Kind: OwnerTable, Off: r.Off, Len: r.Len}}
+		}
 		v := p.volume(r.Volume)
-		if r.Volume == "" || v == nil || v.Offset < 0 || r.Off < v.Offset || r.Off+r.Len > v.Offset+v.Size {
-			if r.Volume == "" {
-				return []Owner{{Kind: OwnerTable, Off: r.Off, Len: r.Len}}
-			}
+		if v == nil {
 			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
 		}
-		if v.FS == nil {
+		piece, ok := pieceAt(v.Layout, r.Off)
+		if !ok || r.Off+r.Len > piece.DiskOff+piece.Len || v.FS == nil {
 			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
 		}
 		m, ok := maps[v]
@@ -194,7 +195,8 @@ func addOwners(ctx context.Context, d *Disk, pa, pb *point) error {
 		if m == nil {
 			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
 		}
-		return m.owners(v.Offset, r.Off-v.Offset, r.Len)
+		base := piece.DiskOff - piece.Off
+		return m.owners(base, r.Off-base, r.Len)
 	}
 	for i := range d.Ranges {
 		if err := ctx.Err(); err != nil {

@@ -2,7 +2,9 @@ package guestfs
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -206,4 +208,60 @@ func FuzzDetect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		detect(b)
 	})
+}
+
+// TestVolumeLayout checks that each volume's Layout points at the disk bytes
+// its Reader returns, for partitions and for the LVs of partition's LVM
+// fixture (real pvcreate/lvcreate; one LV spans two PVs).
+func TestVolumeLayout(t *testing.T) {
+	gz, err := os.ReadFile(filepath.Join("..", "partition", "testdata", "lvm.img.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDisk(bytes.NewReader(img), int64(len(img)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lvs, nonzero := 0, 0
+	for _, v := range d.Volumes {
+		if v.Reader == nil {
+			continue
+		}
+		if strings.HasPrefix(v.Name, "lvm/") {
+			lvs++
+		}
+		var next int64
+		for _, p := range v.Layout {
+			if p.Off != next {
+				t.Fatalf("%s: piece %+v after %d bytes", v.Name, p, next)
+			}
+			for _, off := range []int64{0, p.Len / 3, p.Len - 512} {
+				want := make([]byte, 512)
+				if _, err := v.Reader.ReadAt(want, p.Off+off); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(want, make([]byte, 512)) {
+					nonzero++
+				}
+				if got := img[p.DiskOff+off : p.DiskOff+off+512]; !bytes.Equal(got, want) {
+					t.Errorf("%s: volume byte %d is not disk byte %d", v.Name, p.Off+off, p.DiskOff+off)
+				}
+			}
+			next += p.Len
+		}
+		if next != v.Size {
+			t.Errorf("%s: layout covers %d of %d bytes", v.Name, next, v.Size)
+		}
+	}
+	if lvs == 0 || nonzero == 0 {
+		t.Errorf("%d LVs, %d non-zero samples: the fixture proves nothing", lvs, nonzero)
+	}
 }

@@ -22,9 +22,13 @@ var ErrUnknownFS = errors.New("no known filesystem")
 type Volume struct {
 	// Name is the volume's name in the mounted tree: "p2" for partition 2,
 	// "fs" for an unpartitioned disk, "lvm/<vg>/<lv>" for a logical volume.
-	Name      string
-	Size      int64
-	Offset    int64 // byte offset on the disk; -1 for a logical volume
+	Name   string
+	Size   int64
+	Offset int64 // byte offset on the disk; -1 for a logical volume
+	// Layout places the volume's bytes on the disk, in volume order: one
+	// piece for a partition, one per segment for a logical volume. Nil
+	// when unknown.
+	Layout    []Piece
 	Partition *partition.Partition
 	Reader    io.ReaderAt
 	// Kind is what the volume holds: "ext4" (any ext2/3/4), "ntfs", "vfat",
@@ -34,6 +38,11 @@ type Volume struct {
 	// FS is the open filesystem; nil when there is none, and then Err says why.
 	FS  FS
 	Err error
+}
+
+// Piece says that volume bytes [Off, Off+Len) are disk bytes from DiskOff.
+type Piece struct {
+	Off, Len, DiskOff int64
 }
 
 // Disk is what a disk image holds.
@@ -63,14 +72,15 @@ func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
 	}
 	d := &Disk{Table: t, Warnings: append([]string(nil), t.Warnings...)}
 	if t.Scheme == "none" {
-		d.Volumes = append(d.Volumes, openVolume(&Volume{Name: "fs", Size: size, Reader: r}, opts))
+		d.Volumes = append(d.Volumes, openVolume(&Volume{Name: "fs", Size: size, Reader: r, Layout: []Piece{{0, size, 0}}}, opts))
 	}
 	for i := range t.Partitions {
 		p := &t.Partitions[i]
 		if p.Extended {
 			continue // a container of logical partitions, listed themselves
 		}
-		v := &Volume{Name: "p" + strconv.Itoa(p.Index), Size: p.Size, Offset: p.Start, Partition: p, Reader: p.Section(r)}
+		v := &Volume{Name: "p" + strconv.Itoa(p.Index), Size: p.Size, Offset: p.Start, Partition: p, Reader: p.Section(r),
+			Layout: []Piece{{0, p.Size, p.Start}}}
 		d.Volumes = append(d.Volumes, openVolume(v, opts))
 	}
 	d.addLVM(opts)
@@ -80,9 +90,11 @@ func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
 // addLVM exposes the logical volumes of the physical volumes found.
 func (d *Disk) addLVM(opts *Options) {
 	var pvs []*io.SectionReader
+	var pvVols []*Volume
 	for _, v := range d.Volumes {
 		if v.Kind == "lvm2" {
 			pvs = append(pvs, io.NewSectionReader(v.Reader, 0, v.Size))
+			pvVols = append(pvVols, v)
 		}
 	}
 	if len(pvs) == 0 {
@@ -106,6 +118,11 @@ func (d *Disk) addLVM(opts *Options) {
 				continue
 			}
 			v.Reader = sr
+			if pieces, err := vg.Layout(lv.Name); err == nil {
+				for _, p := range pieces {
+					v.Layout = append(v.Layout, Piece{p.Offset, p.Length, pvVols[p.Device].Offset + p.DeviceOffset})
+				}
+			}
 			d.Volumes = append(d.Volumes, openVolume(v, opts))
 		}
 	}

@@ -16,11 +16,12 @@ const maxMetadataText = 16 << 20
 
 // pvDevice is a scanned physical volume: where it is and what its label says.
 type pvDevice struct {
-	r    io.ReaderAt
-	size int64 // bytes
-	uuid string
-	data []diskLocn
-	mdas []diskLocn
+	r     io.ReaderAt
+	index int   // position among the devices given to ScanLVM
+	size  int64 // bytes
+	uuid  string
+	data  []diskLocn
+	mdas  []diskLocn
 }
 
 // metadata is one copy of VG metadata text found in a metadata area.
@@ -74,6 +75,7 @@ func ScanLVM(devs []*io.SectionReader) ([]*VolumeGroup, error) {
 		if pv == nil {
 			continue
 		}
+		pv.index = i
 		pvs[pv.uuid] = pv
 		mds, aerrs := pv.readMetadata()
 		for _, err := range aerrs {
@@ -291,6 +293,7 @@ type lvReader struct {
 type lvSegment struct {
 	start, end int64
 	dev        io.ReaderAt
+	devIndex   int
 	off        int64
 }
 

@@ -22,33 +22,62 @@ func (vg *VolumeGroup) LV(name string) *LogicalVolume {
 // errors.ErrUnsupported such as "unsupported: striped LV vg/lv".
 // Inconsistent segment maps give an error wrapping ErrCorrupt.
 func (vg *VolumeGroup) Open(name string) (*io.SectionReader, error) {
+	lr, size, err := vg.mapLV(name)
+	if err != nil {
+		return nil, err
+	}
+	return io.NewSectionReader(lr, 0, size), nil
+}
+
+// LVPiece places a run of a logical volume's bytes on a physical volume.
+type LVPiece struct {
+	Offset, Length int64 // in the LV
+	Device         int   // index of the PV among the devices given to ScanLVM
+	DeviceOffset   int64 // where the run starts on that device
+}
+
+// Layout says where each byte of logical volume name lies, in LV order.
+func (vg *VolumeGroup) Layout(name string) ([]LVPiece, error) {
+	lr, _, err := vg.mapLV(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LVPiece, len(lr.segs))
+	for i, s := range lr.segs {
+		out[i] = LVPiece{Offset: s.start, Length: s.end - s.start, Device: s.devIndex, DeviceOffset: s.off}
+	}
+	return out, nil
+}
+
+// mapLV checks and maps the segments of logical volume name.
+func (vg *VolumeGroup) mapLV(name string) (*lvReader, int64, error) {
 	lv := vg.LV(name)
 	if lv == nil {
-		return nil, fmt.Errorf("open LV %s/%s: no such logical volume", vg.Name, name)
+		return nil, 0, fmt.Errorf("open LV %s/%s: no such logical volume", vg.Name, name)
 	}
 	if vg.isSnapshotCOW(name) {
-		return nil, unsupportedf("snapshot LV %s/%s", vg.Name, name)
+		return nil, 0, unsupportedf("snapshot LV %s/%s", vg.Name, name)
 	}
 	lr := &lvReader{}
 	var next int64 // next LV extent expected
 	for _, seg := range lv.Segments {
 		if err := vg.checkLinear(lv, seg); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if seg.StartExtent != next {
-			return nil, corruptf("LV %s/%s: segment at extent %d, want %d (gap or overlap)", vg.Name, lv.Name, seg.StartExtent, next)
+			return nil, 0, corruptf("LV %s/%s: segment at extent %d, want %d (gap or overlap)", vg.Name, lv.Name, seg.StartExtent, next)
 		}
 		s, err := vg.mapSegment(lv, seg)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		lr.segs = append(lr.segs, s)
 		next += seg.ExtentCount
 	}
 	if next*vg.ExtentSize != lv.Size {
-		return nil, corruptf("LV %s/%s: segments cover %d extents, size is %d bytes", vg.Name, lv.Name, next, lv.Size)
+		return nil, 0, corruptf("LV %s/%s: segments cover %d extents, size is %d bytes", vg.Name, lv.Name, next, lv.Size)
 	}
-	return io.NewSectionReader(lr, 0, lv.Size), nil
+	return lr, lv.Size, nil
 }
 
 // checkLinear rejects segments that are not one stripe on a scanned PV.
@@ -87,7 +116,7 @@ func (vg *VolumeGroup) mapSegment(lv *LogicalVolume, seg Segment) (lvSegment, er
 		return lvSegment{}, corruptf("LV %s/%s: segment at extent %d lies at PV %s bytes %d+%d, beyond the %d-byte device", vg.Name, lv.Name, seg.StartExtent, pv.Name, off, length, dev.size)
 	}
 	start := seg.StartExtent * vg.ExtentSize
-	return lvSegment{start: start, end: start + length, dev: dev.r, off: off}, nil
+	return lvSegment{start: start, end: start + length, dev: dev.r, devIndex: dev.index, off: off}, nil
 }
 
 // isSnapshotCOW reports whether LV name holds the data of an old-style
