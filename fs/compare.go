@@ -175,7 +175,7 @@ func (p *comparePair) entries(ctx context.Context) ([]entry, syscall.Errno) {
 		if ctx.Err() != nil {
 			return nil, syscall.EINTR // the comparison goes on for the next asker
 		}
-		p.m.errs.log("compare", err)
+		p.m.errs.log(compareDirName, err)
 		return nil, syscall.EIO
 	}
 	file := func(name string, b []byte) entry {
@@ -252,7 +252,7 @@ func newCompareDiskDir(m *mount, b *catalog.Manifest, disk string, vols map[stri
 			}
 			where := fmt.Sprintf("%s/%s/%s/%s", b.VM, b.Name(), disk, v.Name)
 			if v.FS == nil {
-				m.errs.log("compare", fmt.Errorf("%s: changed paths, but the volume shows no filesystem: %v", where, v.Err))
+				m.errs.log(compareDirName, fmt.Errorf("%s: changed paths, but the volume shows no filesystem: %v", where, v.Err))
 				continue
 			}
 			// The point's own key: B's files keep their inode numbers.
@@ -297,6 +297,7 @@ func (d *compareDir) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 		return errno
 	}
 	out.Ino = d.ino
+	out.Nlink = 1 // the subdirectories listed are not the directory's
 	return 0
 }
 

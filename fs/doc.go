@@ -22,4 +22,37 @@
 // guest share one.
 //
 // Errors become errno values in errno.go only.
+//
+// # Comparison view
+//
+//	MOUNT/<vm>/.compare/                           the adjacent pairs <P1>..<P2>
+//	MOUNT/<vm>/.compare/<A>..<B>/changes.txt       the file-level diff (diff.WriteText)
+//	MOUNT/<vm>/.compare/<A>..<B>/changes.json      the same report as JSON
+//	MOUNT/<vm>/.compare/<A>..<B>/<disk>/<volume>/  B's changed paths
+//
+// .compare is not listed in <vm>/ (its listing stays points and latest)
+// but is there when looked up. It lists each pair of adjacent points,
+// oldest first, and accepts any <A>..<B> where A and B are point names
+// (canonical RFC 3339, as listed) or "latest"; any other name, or a point
+// the VM does not have, is ENOENT. A pair naming latest follows it (with
+// the one-second timeout of the VM level).
+//
+// Stat of a pair computes nothing; the first lookup or readdir inside it
+// runs diff.Compare (file level, no block refinement), detached from the
+// asking request and bounded by ten read timeouts; concurrent askers wait
+// for the one computation, an interrupted asker gets EINTR and the
+// computation goes on. Each VM keeps its last 8 comparisons. A comparison
+// that fails (damaged catalog or disk map, a partition table that cannot
+// be read) is EIO, logged once, and not kept: the next look tries again. A
+// volume that cannot be compared is not an error: changes.txt says why.
+//
+// Under <disk>/<volume>/ (nested as lvm/<vg>/<lv> like the point's own
+// tree) are B's version of every added, modified, metadata-changed,
+// type-changed or renamed path and its parent directories, nothing else;
+// removed paths are only in changes.txt. Files, symlinks and other
+// non-directories are B's own nodes: same attributes, xattrs, content and
+// inode numbers as under MOUNT/<vm>/<B>/. Directories carry B's
+// attributes and xattrs but list only the names on the way to a change,
+// so they have their own inode numbers (a hash of vm, pair name, resolved
+// points and path) and report one link, the convention for "not counted".
 package fs
