@@ -1,15 +1,20 @@
 package diff
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
@@ -147,5 +152,70 @@ func TestExt4Changes(t *testing.T) {
 		if _, ok := want[p]; !ok {
 			t.Errorf("unexpected change %s: %s", p, g)
 		}
+	}
+}
+
+// TestLVMChanges changes the ext4 inside a logical volume (the LVM fixture
+// of package partition, made with real lvcreate) and expects the change,
+// its changed range placed in the LV and owned by the new file.
+func TestLVMChanges(t *testing.T) {
+	dir := t.TempDir()
+	gz, err := os.ReadFile(filepath.Join("..", "partition", "testdata", "lvm.img.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia, ib := filepath.Join(dir, "a.raw"), filepath.Join(dir, "b.raw")
+	os.WriteFile(ia, img, 0o644)
+	gd, err := guestfs.OpenDisk(bytes.NewReader(img), int64(len(img)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lin1 *guestfs.Volume
+	for _, v := range gd.Volumes {
+		if v.Name == "lvm/vgt/lin1" {
+			lin1 = v
+		}
+	}
+	if lin1 == nil || len(lin1.Layout) != 1 {
+		t.Fatalf("fixture: lvm/vgt/lin1 missing or not one piece: %+v", lin1)
+	}
+	os.WriteFile(ib, img, 0o644)
+	os.WriteFile(filepath.Join(dir, "new.txt"), bytes.Repeat([]byte("lvm change\n"), 500), 0o644)
+	runTool(t, "debugfs", "-w", "-R", "write "+filepath.Join(dir, "new.txt")+" /added.txt",
+		ib+"?offset="+strconv.FormatInt(lin1.Layout[0].DiskOff, 10))
+
+	repo := catalog.TestRepo(t)
+	t0 := time.Unix(1700000000, 0)
+	ma := ingestRaw(t, repo, ia, t0)
+	mb := ingestRaw(t, repo, ib, t0.Add(time.Hour))
+	r, err := Compare(context.Background(), repo, ma, mb, Options{Blocks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	WriteText(&sb, r, true)
+	out := sb.String()
+	if !strings.Contains(out, "A\tdisk0/lvm/vgt/lin1/added.txt\n") {
+		t.Errorf("no added file in the LV:\n%s", out)
+	}
+	owned := false
+	for _, rg := range r.Disks[0].Ranges {
+		if rg.Volume != "lvm/vgt/lin1" {
+			t.Errorf("range %d+%d placed in %q, want lvm/vgt/lin1", rg.Off, rg.Len, rg.Volume)
+		}
+		for _, o := range rg.B {
+			owned = owned || o.Kind == OwnerFile && o.Path == "/added.txt"
+		}
+	}
+	if !owned {
+		t.Errorf("no changed block owned by /added.txt in B:\n%s", out)
 	}
 }
