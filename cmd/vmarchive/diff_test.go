@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vmarchive/vmarchive/diff"
+)
+
+// TestDiffCLI runs vmarchive diff on the ext4 pair of testimages/diff
+// (changes made through fuse2fs, known in expect.txt; a block of a removed
+// file proved by TSK to be reused by a new one in reuse.txt) and checks
+// the exit status (0 equal, 1 different, 2 error), that every intended
+// change is listed, that the text and --json outputs agree, and that
+// --blocks names the reused block's owners.
+func TestDiffCLI(t *testing.T) {
+	needTool(t, "sgdisk", "mke2fs", "debugfs", "fuse2fs", "ifind", "istat", "setfattr", "fusermount")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the ext4 pair is written through fuse2fs: root is required under CI")
+		}
+		t.Skip("the ext4 pair is written through fuse2fs: needs root")
+	}
+	dir := t.TempDir()
+	sh(t, "bash", filepath.Join(repoRoot(t), "testimages", "diff", "ext4-pair.sh"), dir)
+	repo := newRepo(t)
+	const pa, pb, pc = "2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z"
+	mustRun(t, repo, "ingest", "--vm", "v", "--point-time", pa, "disk0="+filepath.Join(dir, "A.raw"))
+	mustRun(t, repo, "ingest", "--vm", "v", "--point-time", pb, "disk0="+filepath.Join(dir, "B.raw"))
+	mustRun(t, repo, "ingest", "--vm", "v", "--point-time", pc, "disk0="+filepath.Join(dir, "B.raw"))
+
+	diffRun := func(want int, args ...string) result {
+		t.Helper()
+		r := run(t, repo, nil, append([]string{"diff"}, args...)...)
+		if r.code != want {
+			t.Fatalf("vmarchive diff %s: exit %d, want %d\n%s%s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+		}
+		return r
+	}
+
+	text := diffRun(1, "v", pa, pb)
+	lines := changeLines(text.stdout)
+	for _, e := range readLines(t, filepath.Join(dir, "expect.txt")) {
+		st, rest, _ := strings.Cut(e, " ")
+		want := st + "\tdisk0/p1" + rest
+		if st == "R" {
+			p, from, _ := strings.Cut(rest, " ")
+			want = "R\tdisk0/p1" + from + "\tdisk0/p1" + p
+		}
+		if !lines[want] {
+			t.Errorf("no line %q in\n%s", want, text.stdout)
+		}
+	}
+	// One point: compared with the point before it.
+	if one := diffRun(1, "v", pb); one.stdout != text.stdout {
+		t.Errorf("diff v %s differs from diff v %s %s:\n%s\n---\n%s", pb, pa, pb, one.stdout, text.stdout)
+	}
+
+	// --json holds the same changes.
+	var rep diff.Report
+	if err := json.Unmarshal([]byte(diffRun(1, "v", pa, pb, "--json").stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.VM != "v" || rep.A != pa || rep.B != pb || rep.Equal() {
+		t.Errorf("json report: vm %q a %q b %q equal %v", rep.VM, rep.A, rep.B, rep.Equal())
+	}
+	fromJSON := map[string]bool{}
+	for _, d := range rep.Disks {
+		for _, v := range d.Volumes {
+			for _, c := range v.Changes {
+				l := fmt.Sprintf("%s\t%s/%s%s", c.Status, d.Name, v.Name, c.Path)
+				if c.Status == diff.Renamed {
+					l = fmt.Sprintf("R\t%s/%s%s\t%s/%s%s", d.Name, v.Name, c.From, d.Name, v.Name, c.Path)
+				}
+				fromJSON[l] = true
+			}
+		}
+	}
+	if len(fromJSON) != len(lines) {
+		t.Errorf("%d changes in --json, %d lines in the text", len(fromJSON), len(lines))
+	}
+	for l := range fromJSON {
+		if !lines[l] {
+			t.Errorf("--json change %q is not in the text output", l)
+		}
+	}
+
+	// --blocks: the block reused by another file is owned by the removed
+	// file in A and by the new one in B.
+	checkReusedBlock(t, dir, diffRun(1, "v", pa, pb, "--blocks").stdout)
+
+	// Equal points.
+	eq := diffRun(0, "v", pb, pc)
+	if l := changeLines(eq.stdout); len(l) != 0 {
+		t.Errorf("equal points list changes: %v", l)
+	}
+	diffRun(0, "v", pc, "--blocks")
+
+	// Errors.
+	for _, args := range [][]string{
+		{"v", "2001-01-01T00:00:00Z", pb}, // unknown point
+		{"nosuchvm", "latest"},            // unknown VM
+		{"v", pa},                         // the first point has none before it
+		{"v", pa, pb, "--block-size", "3"},
+	} {
+		r := diffRun(2, args...)
+		if strings.TrimSpace(r.stderr) == "" {
+			t.Errorf("diff %v: exit 2 without a message", args)
+		}
+	}
+}
+
+// changeLines returns the change lines of diff's text output, without
+// their fields column.
+func changeLines(out string) map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if l == "" || l[0] == '#' || l[0] == '@' || l[0] == '\t' {
+			continue
+		}
+		f := strings.Split(l, "\t")
+		n := 2
+		if f[0] == "R" {
+			n = 3
+		}
+		m[strings.Join(f[:min(n, len(f))], "\t")] = true
+	}
+	return m
+}
+
+func readLines(t *testing.T, p string) []string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// checkReusedBlock finds the block of reuse.txt in --blocks output and
+// checks its owners in A and B.
+func checkReusedBlock(t *testing.T, dir, out string) {
+	t.Helper()
+	f := strings.Fields(readLines(t, filepath.Join(dir, "reuse.txt"))[0])
+	block, _ := strconv.ParseInt(f[0], 10, 64)
+	unit, _ := strconv.ParseInt(f[1], 10, 64)
+	partOff, _ := strconv.ParseInt(f[2], 10, 64)
+	off := partOff + block*unit
+	want := map[string]string{"A": "disk0/p1" + f[3], "B": "disk0/p1" + f[4]}
+	got := map[string]string{}
+	inRange := false
+	for _, l := range strings.Split(out, "\n") {
+		c := strings.Split(l, "\t")
+		switch {
+		case len(c) >= 3 && c[0] == "@":
+			o, n := span(c[2])
+			inRange = o <= off && off < o+n
+		case inRange && len(c) >= 4 && c[0] == "":
+			if o, n := span(c[2]); o <= off && off < o+n {
+				got[c[1]] = c[3]
+				if len(c) >= 5 {
+					got[c[1]] += " " + c[4]
+				}
+			}
+		}
+	}
+	for side, p := range want {
+		if got[side] != "file "+p {
+			t.Errorf("reused block at disk offset %d in %s: owner %q, want file %s", off, side, got[side], p)
+		}
+	}
+}
+
+// span parses "OFF+LEN".
+func span(s string) (int64, int64) {
+	a, b, _ := strings.Cut(s, "+")
+	o, _ := strconv.ParseInt(a, 10, 64)
+	n, _ := strconv.ParseInt(b, 10, 64)
+	return o, n
+}
