@@ -19,6 +19,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/ingest/image/vmdk"
 )
@@ -216,6 +217,11 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 	var specs []ingest.DiskSpec
 	var refused []DiskInfo
 	var fds []*flatDisk
+	defer func() {
+		for _, fd := range fds {
+			fd.close() // no read-ahead outlives the snapshot
+		}
+	}()
 	for _, info := range disks(sm.Config.Hardware.Device, ds) {
 		if info.Refused == "" {
 			spec, fd, err := c.openDisk(ctx, repo, want.Name, vm.Self, snap, info, filesFor, prev, opts)
@@ -239,16 +245,14 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 	if err != nil {
 		return nil, refused, 0, err
 	}
-	iopts := ingest.Options{VM: want.Archive, Time: at, Workers: max(opts.Streams, 1), SourceKind: "vsphere", Config: config}
-	if opts.Streams <= 0 {
-		iopts.Workers = 4
-	}
+	iopts := ingest.Options{VM: want.Archive, Time: at, Workers: streams(opts), SourceKind: "vsphere", Config: config}
 	if opts.Progress != nil {
 		iopts.Progress = func(p ingest.Progress) { opts.Progress(want.Name, p) }
 	}
 	m, err := ingest.Ingest(ctx, repo, iopts, specs)
 	var read int64
 	for _, fd := range fds {
+		fd.close()
 		read += fd.read.Load()
 	}
 	return m, refused, read, err
@@ -301,6 +305,16 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		opts.logf("%s: disk %s: %s", vmName, info.Name, plan.note)
 	}
 	fd.alloc = plan.alloc
+	// Read ahead exactly what the pipeline will ask for: the changed
+	// areas, or every chunk touching the allocated ones.
+	want := plan.changed
+	if want != nil {
+		want = areas.Merge(append([]image.Extent(nil), want...))
+	} else {
+		alloc, _ := fd.Allocated()
+		want = chunkPlan(alloc, int64(repo.Config().ChunkSize), capacity)
+	}
+	fd.readAhead(want, streams(opts)+1, windowFor(f.limit))
 	// With a change list the pipeline reads only the changed bytes from fd
 	// and takes the rest of each chunk from the previous point.
 	spec := ingest.DiskSpec{
@@ -308,6 +322,23 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		Changed: plan.changed, ChangeID: plan.changeID,
 	}
 	return spec, fd, nil
+}
+
+// streams is the number of range requests per disk at once.
+func streams(o Options) int {
+	if o.Streams <= 0 {
+		return 4
+	}
+	return o.Streams
+}
+
+// windowFor is the read-ahead window size: smaller under a bandwidth
+// limit, so the limit is taken in steps of a fraction of a second.
+func windowFor(l *limiter) int64 {
+	if l == nil {
+		return windowSize
+	}
+	return min(windowSize, max(1<<20, int64(l.rate)/8>>16<<16))
 }
 
 // configFiles gathers config.json, the .vmx and .nvram files and, when

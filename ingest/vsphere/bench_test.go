@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -46,7 +47,7 @@ func BenchmarkVSphere(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			repo := newRepo(b)
 			s.served.Store(0)
-			r := c.Backup(ctx, repo, findVM(b, c), Options{Streams: 4, Clock: clock()})
+			r := c.Backup(ctx, repo, findVM(b, c), Options{Streams: benchStreams(), Clock: clock()})
 			if r.Err != nil {
 				b.Fatal(r.Err)
 			}
@@ -75,7 +76,7 @@ func BenchmarkVSphere(b *testing.B) {
 			link(b, s, img)
 			s.setChangeID("52 aa/1")
 			fake.set("*", []image.Extent{{Off: 0, Len: s.size}})
-			if r := c.Backup(ctx, repo, findVM(b, c), Options{CBT: true, Streams: 4, Clock: tick}); r.Err != nil {
+			if r := c.Backup(ctx, repo, findVM(b, c), Options{CBT: true, Streams: benchStreams(), Clock: tick}); r.Err != nil {
 				b.Fatal(r.Err)
 			}
 			link(b, s, img2)
@@ -83,11 +84,19 @@ func BenchmarkVSphere(b *testing.B) {
 			fake.set("52 aa/1", changed)
 			s.served.Store(0)
 			b.StartTimer()
-			r := c.Backup(ctx, repo, findVM(b, c), Options{CBT: true, Streams: 4, Clock: tick})
+			r := c.Backup(ctx, repo, findVM(b, c), Options{CBT: true, Streams: benchStreams(), Clock: tick})
 			if r.Err != nil {
 				b.Fatal(r.Err)
 			}
 			b.ReportMetric(float64(s.served.Load())/float64(s.size)*100, "%disk-over-http")
 		}
 	})
+}
+
+// benchStreams is VMARCHIVE_BENCH_STREAMS, default 4.
+func benchStreams() int {
+	if n, err := strconv.Atoi(os.Getenv("VMARCHIVE_BENCH_STREAMS")); err == nil && n > 0 {
+		return n
+	}
+	return 4
 }

@@ -2,6 +2,8 @@ package vsphere
 
 import (
 	"context"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/session"
@@ -12,6 +14,30 @@ import (
 type Client struct {
 	vim    *vim25.Client
 	secret string // the login password, scrubbed from errors; empty when unknown
+
+	dataOnce sync.Once
+	data     *http.Client // for datastore file transfers; see dataClient
+}
+
+// dataClient is the HTTP client for datastore files: the SOAP client's
+// cookies (the session, through vCenter) and TLS setup (CA certificates,
+// thumbprints), on a transport of its own that keeps a connection per
+// parallel stream alive (Go's default keeps 2 per host, so more streams
+// would pay a TLS handshake per request) and never asks for compression
+// (disk data gains little and a host would spend CPU on it).
+func (c *Client) dataClient() *http.Client {
+	c.dataOnce.Do(func() {
+		sc := c.vim.Client
+		c.data = &sc.Client
+		if t := sc.DefaultTransport(); t != nil {
+			dt := t.Clone()
+			dt.MaxIdleConnsPerHost = 64
+			dt.DisableCompression = true
+			dt.ReadBufferSize = 64 << 10
+			c.data = &http.Client{Transport: dt, Jar: sc.Client.Jar}
+		}
+	})
+	return c.data
 }
 
 // NewClient wraps a vim25 client that is already logged in (tests, or a

@@ -161,7 +161,7 @@ func (f *datastoreFiles) readOnce(ctx context.Context, p string, dst []byte, off
 	if ticket != nil {
 		req.AddCookie(ticket)
 	}
-	res, err := f.c.vim.Client.Client.Do(req)
+	res, err := f.c.dataClient().Do(req)
 	if err != nil {
 		return true, err
 	}
@@ -206,7 +206,7 @@ func (f *datastoreFiles) readFile(ctx context.Context, p string, max int64) ([]b
 	if ticket != nil {
 		req.AddCookie(ticket)
 	}
-	res, err := f.c.vim.Client.Client.Do(req)
+	res, err := f.c.dataClient().Do(req)
 	if err != nil {
 		return nil, f.c.scrub(fmt.Errorf("download %s: %w", f.ds.Path(p), err))
 	}

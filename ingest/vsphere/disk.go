@@ -21,6 +21,7 @@ type flatDisk struct {
 	size  int64
 	segs  []layout.Segment // sorted by Off, covering [0, size)
 	alloc []image.Extent   // areas worth reading; nil: every file-backed area
+	ra    *readahead       // nil: one range request per read
 	read  atomic.Int64     // bytes fetched over HTTP
 }
 
@@ -70,6 +71,22 @@ func (d *flatDisk) ReadAt(p []byte, off int64) (int, error) {
 
 // readFile fills buf from disk offset at inside file segment s.
 func (d *flatDisk) readFile(s layout.Segment, buf []byte, at int64) error {
+	if d.ra != nil {
+		return d.ra.read(s, buf, at)
+	}
 	d.read.Add(int64(len(buf)))
 	return d.files.readAt(d.ctx, s.File, buf, s.FileOff+at-s.Off)
+}
+
+// readAhead makes reads follow plan, the areas the pipeline will ask for
+// in order, fetching up to depth windows of size bytes ahead of it.
+func (d *flatDisk) readAhead(plan []image.Extent, depth int, size int64) {
+	d.ra = newReadahead(d.ctx, d.files, d.segs, plan, depth, size, func(n int64) { d.read.Add(n) })
+}
+
+// close stops reading ahead.
+func (d *flatDisk) close() {
+	if d.ra != nil {
+		d.ra.close()
+	}
 }

@@ -1,0 +1,290 @@
+package vsphere
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/vmarchive/vmarchive/ingest/areas"
+	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/ingest/vsphere/layout"
+)
+
+// The pipeline asks a disk for one chunk (1 MiB by default) at a time. As
+// one HTTP range request each, the per-request costs (routing, the
+// datastore lookup and ticket check on the server, response headers) cost
+// more than the bytes. A readahead instead fetches the areas the pipeline
+// is going to read in windows of up to windowSize bytes, a bounded number
+// at a time, and hands their bytes out as they are asked for.
+//
+// It follows a plan: exactly the file-backed bytes the pipeline will read
+// (every chunk touching the allocated areas in a full read, the changed
+// areas themselves in an incremental one), so it never fetches a byte the
+// pipeline would not have asked for; in an incremental run only the
+// changed areas cross the wire. Reads outside the plan (a chunk re-read
+// because its old copy is damaged) or of windows already given up are
+// served by a range request of their own.
+
+// windowSize is the most one range request of a readahead covers.
+const windowSize = 16 << 20
+
+// window is one range request's worth of the plan, within one file.
+type window struct {
+	off, end int64 // disk offsets [off, end)
+	file     string
+	fileOff  int64 // offset in file of off
+	buf      []byte
+	done     chan struct{} // closed once buf is filled or err set
+	err      error
+
+	used    int64 // bytes handed out; guarded by readahead.mu
+	refs    int   // readers copying from buf; guarded by readahead.mu
+	dropped bool  // out of the list; buf goes back when refs is 0; guarded by mu
+}
+
+func (w *window) ready() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// readahead serves a flatDisk's file-backed reads from windows fetched
+// ahead. Safe for concurrent use.
+type readahead struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	files  *datastoreFiles
+	segs   []layout.Segment
+	plan   []image.Extent // sorted, merged, within file segments
+	size   int64          // window size
+	depth  int            // windows fetching or waiting to be read
+	onRead func(n int64)  // counts bytes fetched
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	k    int       // plan index of the cursor; guarded by mu
+	pos  int64     // cursor: next disk offset to put in a window; guarded by mu
+	wins []*window // in disk order; guarded by mu
+	free [][]byte  // spare window buffers; guarded by mu
+}
+
+func newReadahead(ctx context.Context, files *datastoreFiles, segs []layout.Segment, plan []image.Extent, depth int, size int64, onRead func(int64)) *readahead {
+	ctx, cancel := context.WithCancel(ctx)
+	return &readahead{
+		ctx: ctx, cancel: cancel, files: files, segs: segs,
+		plan: intersect(plan, layout.DataExtents(segs)), size: size, depth: max(depth, 1), onRead: onRead,
+	}
+}
+
+// close stops fetches in flight and waits for them.
+func (r *readahead) close() {
+	r.cancel()
+	r.wg.Wait()
+}
+
+// read fills buf from disk offset at, inside file segment s.
+func (r *readahead) read(s layout.Segment, buf []byte, at int64) error {
+	for len(buf) > 0 {
+		w, direct := r.acquire(at, int64(len(buf)))
+		if w == nil {
+			n := direct
+			if err := r.files.readAt(r.ctx, s.File, buf[:n], s.FileOff+at-s.Off); err != nil {
+				return err
+			}
+			r.onRead(n)
+			buf, at = buf[n:], at+n
+			continue
+		}
+		select {
+		case <-w.done:
+		case <-r.ctx.Done():
+			r.release(w, 0)
+			return r.ctx.Err()
+		}
+		if w.err != nil {
+			r.release(w, 0)
+			return w.err
+		}
+		n := copy(buf, w.buf[at-w.off:])
+		r.release(w, int64(n))
+		buf, at = buf[n:], at+int64(n)
+	}
+	return nil
+}
+
+// acquire returns the window holding offset at, with a reference taken,
+// or nil and how many of the n bytes from at to read directly.
+func (r *readahead) acquire(at, n int64) (*window, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w := r.find(at); w != nil {
+		w.refs++
+		return w, 0
+	}
+	if at >= r.pos {
+		// Ahead of every window: the plan up to here will not be asked
+		// for. If every slot is taken, windows wholly before at are
+		// stale (given up by the pipeline); free them.
+		r.skipTo(at)
+		if len(r.wins) >= r.depth {
+			for _, w := range append([]*window(nil), r.wins...) {
+				if w.end <= at && w.ready() {
+					r.drop(w)
+				}
+			}
+		}
+		r.fill()
+		if w := r.find(at); w != nil {
+			w.refs++
+			return w, 0
+		}
+	}
+	for _, w := range r.wins {
+		if w.off > at {
+			return nil, min(n, w.off-at)
+		}
+	}
+	return nil, n
+}
+
+func (r *readahead) find(at int64) *window {
+	for _, w := range r.wins {
+		if w.off <= at && at < w.end {
+			return w
+		}
+	}
+	return nil
+}
+
+// release returns a reference to w after n bytes were copied out of it.
+func (r *readahead) release(w *window, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.refs--
+	w.used += n
+	switch {
+	case w.dropped:
+		if w.refs == 0 {
+			r.free = append(r.free, w.buf[:0])
+		}
+	case w.used >= w.end-w.off:
+		r.drop(w)
+		r.fill()
+	}
+}
+
+// drop takes w out of the list. Called with mu held, w done.
+func (r *readahead) drop(w *window) {
+	for i, x := range r.wins {
+		if x == w {
+			r.wins = append(r.wins[:i], r.wins[i+1:]...)
+			break
+		}
+	}
+	w.dropped = true
+	if w.refs == 0 {
+		r.free = append(r.free, w.buf[:0])
+	}
+}
+
+// skipTo moves the cursor forward to at. Called with mu held.
+func (r *readahead) skipTo(at int64) {
+	for r.k < len(r.plan) && r.plan[r.k].Off+r.plan[r.k].Len <= at {
+		r.k++
+	}
+	r.pos = max(r.pos, at)
+}
+
+// fill starts fetching windows until depth are out. Called with mu held.
+func (r *readahead) fill() {
+	for len(r.wins) < r.depth && r.ctx.Err() == nil {
+		w := r.next()
+		if w == nil {
+			return
+		}
+		if k := len(r.free); k > 0 {
+			w.buf = r.free[k-1][:w.end-w.off]
+			r.free = r.free[:k-1]
+		} else {
+			w.buf = make([]byte, w.end-w.off, r.size)
+		}
+		r.wins = append(r.wins, w)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			w.err = r.files.readAt(r.ctx, w.file, w.buf, w.fileOff)
+			if w.err == nil {
+				r.onRead(int64(len(w.buf)))
+			}
+			close(w.done)
+		}()
+	}
+}
+
+// next cuts the next window from the plan at the cursor: at most size
+// bytes, ending at a multiple of size, within one file segment. Called
+// with mu held.
+func (r *readahead) next() *window {
+	for r.k < len(r.plan) {
+		e := r.plan[r.k]
+		r.pos = max(r.pos, e.Off)
+		if r.pos >= e.Off+e.Len {
+			r.k++
+			continue
+		}
+		i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].Off+r.segs[i].Len > r.pos })
+		if i == len(r.segs) {
+			r.k = len(r.plan)
+			return nil
+		}
+		s := r.segs[i]
+		if s.File == "" { // the plan is within file segments; be safe anyway
+			r.pos = s.Off + s.Len
+			continue
+		}
+		end := min(e.Off+e.Len, s.Off+s.Len, (r.pos/r.size+1)*r.size)
+		w := &window{off: r.pos, end: end, file: s.File, fileOff: s.FileOff + r.pos - s.Off, done: make(chan struct{})}
+		r.pos = end
+		return w
+	}
+	return nil
+}
+
+// intersect returns the parts of sorted, merged a that are also in sorted,
+// merged b.
+func intersect(a, b []image.Extent) []image.Extent {
+	var out []image.Extent
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		lo := max(a[i].Off, b[j].Off)
+		hi := min(a[i].Off+a[i].Len, b[j].Off+b[j].Len)
+		if lo < hi {
+			out = append(out, image.Extent{Off: lo, Len: hi - lo})
+		}
+		if a[i].Off+a[i].Len < b[j].Off+b[j].Len {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
+// chunkPlan is what a full read asks for: every chunk of cs bytes that
+// touches the allocated areas, within a disk of size bytes.
+func chunkPlan(alloc []image.Extent, cs, size int64) []image.Extent {
+	out := make([]image.Extent, 0, len(alloc))
+	for _, e := range alloc {
+		if e.Len <= 0 {
+			continue
+		}
+		lo := e.Off / cs * cs
+		hi := min((e.Off+e.Len+cs-1)/cs*cs, size)
+		if lo < hi {
+			out = append(out, image.Extent{Off: lo, Len: hi - lo})
+		}
+	}
+	return areas.Merge(out)
+}
