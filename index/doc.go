@@ -1,0 +1,39 @@
+// Package index keeps a per-point index of the guest files of a VM's
+// disks, so that finding a file across many points reads one small catalog
+// value per point instead of walking every guest filesystem.
+//
+// # What is recorded
+//
+// Build walks every volume of every disk of a point through package
+// guestfs and records, per directory entry: disk, volume, path, mode
+// (type and permissions), uid, gid, size, mtime, ctime, crtime, inode
+// number, link count and, where cheap, a content key. No file data is read.
+// A volume without a readable filesystem is recorded with its error; it
+// does not fail the point.
+//
+// # Content keys
+//
+// The content key of a regular file is the first 16 bytes of
+//
+//	BLAKE3("vmarchive index content key v1\x00" ‖ uvarint(size) ‖
+//	       uvarint(chunk size) ‖ per extent in file order:
+//	       varint(logical) varint(disk offset) uvarint(length) ‖
+//	       per chunk the extents touch, once, in order: uvarint(index) ‖ id)
+//
+// where disk offsets are the volume's offset on the disk plus the extent's
+// physical offset and ids are the chunk ids of the point's disk map. Two
+// files with equal keys have equal bytes: the same extents over chunks
+// with the same content. Different keys say nothing (a copied or moved
+// file differs in extents); hash the files to know. Files whose bytes the
+// extents do not describe get no key: logical volumes (no disk offset),
+// non-empty files without extents (ext4 inline data), files whose extents
+// could not be read. Known gap: the guestfs extents do not say whether an
+// ext4 extent is unwritten (reads as zeros), so a preallocated extent later
+// written with exactly the bytes already on disk keeps its key.
+//
+// # Storage
+//
+// The index is encoded (format.go) and kept as the catalog's derived data
+// "files" of the point (catalog.Repo.PutDerived): rebuildable, not in the
+// store, dropped by `catalog rebuild` and rebuilt lazily by Load.
+package index

@@ -1,0 +1,367 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The index of each point lists exactly what find(1) lists in the tree
+// the disk was made from, with the same metadata.
+func TestBuildMatchesFind(t *testing.T) {
+	f := newFixture(t, 1, 2)
+	ctx := context.Background()
+	for i, m := range f.points {
+		ix, err := Build(ctx, f.repo, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := guestEntries(t, ix)
+		ref := refTree(t, f.trees[i])
+		for p, r := range ref {
+			e, ok := got[p]
+			if !ok {
+				t.Errorf("point %d: %s missing from the index", i, p)
+				continue
+			}
+			if typeLetter(e.Mode) != r.typ || e.Mode&0o7777 != r.perm || e.Uid != r.uid || e.Gid != r.gid || !e.Mtime.Equal(r.mtime) {
+				t.Errorf("point %d %s: index %s %o %d:%d %s, find %c %o %d:%d %s", i, p, e.Type(), e.Mode&0o7777, e.Uid, e.Gid, e.Mtime, r.typ, r.perm, r.uid, r.gid, r.mtime)
+			}
+			if r.typ != 'd' && (e.Size != r.size || e.Nlink != r.nlink) {
+				t.Errorf("point %d %s: size %d nlink %d, find %d %d", i, p, e.Size, e.Nlink, r.size, r.nlink)
+			}
+			if r.typ == 'f' && !e.HasKey {
+				t.Errorf("point %d %s: regular file on a partition without a content key", i, p)
+			}
+			if e.StatFailed || e.ListFailed {
+				t.Errorf("point %d %s: %+v", i, p, e)
+			}
+		}
+		for p := range got {
+			if _, ok := ref[p]; !ok {
+				t.Errorf("point %d: index has %s, find does not", i, p)
+			}
+		}
+		if v := ix.Volume("disk0", "p1"); v.FSType != "ext4" || len(v.Warnings) != 0 {
+			t.Errorf("volume: type %q warnings %q", v.FSType, v.Warnings)
+		}
+	}
+}
+
+// Equal content keys imply equal content (sha256sum of the reference
+// trees), across all points; and unchanged files mostly keep their key.
+func TestContentKeysSound(t *testing.T) {
+	f := newFixture(t, 1, 2, 3, 4)
+	ctx := context.Background()
+	byKey := map[ContentKey]string{}
+	where := map[ContentKey]string{}
+	kept, unchanged := 0, 0
+	var prev map[string]Entry
+	var prevRef map[string]refEntry
+	for i, m := range f.points {
+		ix, err := Build(ctx, f.repo, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := refTree(t, f.trees[i])
+		got := guestEntries(t, ix)
+		for p, e := range got {
+			if !e.HasKey {
+				continue
+			}
+			sum := ref[p].sha256
+			if s, ok := byKey[e.Key]; ok && s != sum {
+				t.Errorf("key %s: point %d %s has sha256 %s, %s has %s", e.Key, i, p, sum, where[e.Key], s)
+			}
+			byKey[e.Key], where[e.Key] = sum, m.Name()+p
+			if pe, ok := prev[p]; ok && prevRef[p].sha256 == sum && sum != "" {
+				unchanged++
+				if pe.Key == e.Key {
+					kept++
+				}
+			}
+		}
+		prev, prevRef = got, ref
+	}
+	// mke2fs -d makes each version a new filesystem (new UUID, so new
+	// checksums in the metadata sharing chunks with small files): keys
+	// rarely survive here. TestContentKeysKept changes a disk in place.
+	t.Logf("%d of %d unchanged files kept their key", kept, unchanged)
+}
+
+// A file changed in place in the guest gets a new key; a file keeps its
+// key exactly when its blocks (debugfs blocks, before and after) are the
+// same and every chunk they touch is byte-identical in the two images.
+func TestContentKeysKept(t *testing.T) {
+	f := newFixture(t, 1)
+	dir := t.TempDir()
+	img := filepath.Join(dir, "disk.raw")
+	run(t, "bash", scriptPath("disk-from-tree.sh"), f.trees[0], img, "64", "-b", "4096")
+	m1 := ingestImage(t, f.repo, "vm1", t0.Add(24*time.Hour), img)
+	before, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Point 2: the same filesystem with report.docx rewritten, as a guest
+	// would, through debugfs on partition 1 (at 1 MiB).
+	part := filepath.Join(dir, "p1.img")
+	run(t, "dd", "if="+img, "of="+part, "bs=1M", "skip=1", "status=none")
+	blocks1 := debugfsBlocks(t, part, e1paths(f.trees[0]))
+	newReport := filepath.Join(dir, "report")
+	run(t, "sh", "-c", "seq 1 5000 >"+newReport)
+	run(t, "debugfs", "-w", "-R", "rm /home/ann/Documents/report.docx", part)
+	run(t, "debugfs", "-w", "-R", "write "+newReport+" /home/ann/Documents/report.docx", part)
+	blocks2 := debugfsBlocks(t, part, e1paths(f.trees[0]))
+	run(t, "dd", "if="+part, "of="+img, "bs=1M", "seek=1", "conv=notrunc", "status=none")
+	after, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := ingestImage(t, f.repo, "vm1", t0.Add(48*time.Hour), img)
+	ctx := context.Background()
+	ix1, err := Build(ctx, f.repo, m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix2, err := Build(ctx, f.repo, m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1, e2 := guestEntries(t, ix1), guestEntries(t, ix2)
+	cs := int64(f.repo.Config().ChunkSize)
+	chunkSame := func(c int64) bool {
+		return bytes.Equal(before[c*cs:min((c+1)*cs, int64(len(before)))], after[c*cs:min((c+1)*cs, int64(len(after)))])
+	}
+	kept, checked := 0, 0
+	for p, b1 := range blocks1 {
+		a, b := e1[p], e2[p]
+		if !a.HasKey || !b.HasKey {
+			t.Errorf("%s: no content key", p)
+			continue
+		}
+		want := a.Size == b.Size && equalInts64(b1, blocks2[p])
+		for _, blk := range b1 {
+			want = want && chunkSame((1<<20+blk*4096)/cs)
+		}
+		if got := a.Key == b.Key; got != want {
+			t.Errorf("%s (blocks %v -> %v): key kept %v, chunks and blocks say %v", p, b1, blocks2[p], got, want)
+		}
+		checked++
+		if want {
+			kept++
+		}
+	}
+	if e1["/home/ann/Documents/report.docx"].Key == e2["/home/ann/Documents/report.docx"].Key {
+		t.Error("rewritten report.docx kept its key")
+	}
+	t.Logf("%d of %d files kept their key", kept, checked)
+	if kept == 0 {
+		t.Error("no file kept its key: the check above proved nothing")
+	}
+}
+
+// e1paths lists the regular files of a tree as "/path".
+func e1paths(tree string) []string {
+	out, _ := exec.Command("find", tree, "-type", "f", "-printf", "/%P\n").Output()
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// debugfsBlocks returns each file's physical blocks, from debugfs.
+func debugfsBlocks(t *testing.T, part string, paths []string) map[string][]int64 {
+	t.Helper()
+	out := map[string][]int64{}
+	for _, p := range paths {
+		s := run(t, "debugfs", "-R", "blocks \""+p+"\"", part)
+		var bs []int64
+		for _, w := range strings.Fields(s) {
+			if n, err := strconv.ParseInt(w, 10, 64); err == nil {
+				bs = append(bs, n)
+			}
+		}
+		out[p] = bs
+	}
+	return out
+}
+
+func equalInts64(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestVersions(t *testing.T) {
+	f := newFixture(t, 1, 2, 3, 4)
+	ctx := context.Background()
+	sum := func(i int, p string) string {
+		out, err := exec.Command("sha256sum", filepath.Join(f.trees[i], p)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(out))[0]
+	}
+	for _, hashAll := range []bool{false, true} {
+		h, err := Versions(ctx, f.repo, f.points, "disk0/p1/home/ann/Documents/report.docx", VersionsOptions{HashAll: hashAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A (points 0, 3), B (point 1), absent in point 2.
+		if len(h.Versions) != 2 || h.Present != 3 || h.Points != 4 {
+			t.Fatalf("hashAll=%v: %+v", hashAll, h)
+		}
+		a, b := h.Versions[0], h.Versions[1]
+		if a.SHA256 != sum(0, "home/ann/Documents/report.docx") || a.SHA256 != sum(3, "home/ann/Documents/report.docx") || a.Points != 2 || a.First != f.points[0].Name() || a.Last != f.points[3].Name() {
+			t.Errorf("version A: %+v", a)
+		}
+		if b.SHA256 != sum(1, "home/ann/Documents/report.docx") || b.Points != 1 || b.First != f.points[1].Name() || !b.Mtime.Equal(time.Date(2026, 11, 21, 9, 30, 0, 5e8, time.UTC)) {
+			t.Errorf("version B: %+v", b)
+		}
+		var runs []int
+		for _, r := range h.Runs {
+			runs = append(runs, r.Version)
+		}
+		if want := []int{1, 2, 0, 1}; !equalInts(runs, want) {
+			t.Errorf("runs %v, want %v", runs, want)
+		}
+	}
+	// Same bytes throughout, mtime changed: one version.
+	h, err := Versions(ctx, f.repo, f.points, "disk0/p1/home/ann/Documents/notes.txt", VersionsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Versions) != 1 || h.Versions[0].Points != 4 || h.Versions[0].SHA256 != sum(0, "home/ann/Documents/notes.txt") || len(h.Runs) != 1 {
+		t.Errorf("notes.txt: %+v", h)
+	}
+	// A symlink: versions by target.
+	h, err = Versions(ctx, f.repo, f.points, "disk0/p1/home/ann/link", VersionsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Versions) != 2 || h.Versions[0].Target != "Documents/report.docx" || h.Versions[0].Points != 2 || h.Versions[1].Target != "Documents/notes.txt" {
+		t.Errorf("link: %+v", h)
+	}
+	h, err = Versions(ctx, f.repo, f.points, "disk0/p1/no/such/file", VersionsOptions{})
+	if err != nil || h.Present != 0 || len(h.Runs) != 1 || h.Runs[0].Version != 0 {
+		t.Errorf("missing path: %+v %v", h, err)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Find's matches are what a glob over find(1)'s list of each tree gives.
+func TestFindMatchesFind(t *testing.T) {
+	f := newFixture(t, 1, 2, 3)
+	ctx := context.Background()
+	for _, c := range []struct{ pat, shell string }{
+		{"/home/*/Documents/report*.docx", "home/*/Documents/report*.docx"},
+		{"*.docx", "*.docx"},
+		{"disk0/p1/src/f1*.c", "src/f1*.c"},
+		{"/**/grüße.txt", "*/grüße.txt"},
+	} {
+		p, err := Compile(c.pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Find(ctx, f.repo, f.points, p, func(err error) { t.Error(err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, h := range res.Hits {
+			got = append(got, h.Point.Name()+" "+h.GuestPath())
+		}
+		for i, tree := range f.trees {
+			args := []string{tree, "-mindepth", "1", "-path", tree + "/" + c.shell, "-printf", f.points[i].Name() + " disk0/p1/%P\n"}
+			if !strings.Contains(c.pat, "/") {
+				args = []string{tree, "-mindepth", "1", "-name", c.shell, "-printf", f.points[i].Name() + " disk0/p1/%P\n"}
+			}
+			out, err := exec.Command("find", args...).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.TrimSpace(string(out)); s != "" {
+				want = append(want, strings.Split(s, "\n")...)
+			}
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(want) == 0 {
+			t.Errorf("pattern %q:\ngot  %q\nwant %q", c.pat, got, want)
+		}
+	}
+}
+
+// Load stores what it builds; a damaged stored value is reported and
+// rebuilt; forgetting another point leaves an index in place.
+func TestLoadStoreCorruptForget(t *testing.T) {
+	f := newFixture(t, 1, 2)
+	ctx := context.Background()
+	m := f.points[1]
+	if _, ok, _ := f.repo.Derived(m.VM, m.Time, DerivedName); ok {
+		t.Fatal("index present before Load")
+	}
+	ix, err := Load(ctx, f.repo, m, func(err error) { t.Errorf("unexpected warning: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, ok, err := f.repo.Derived(m.VM, m.Time, DerivedName)
+	if err != nil || !ok || !bytes.Equal(stored, ix.enc) {
+		t.Fatalf("stored index: ok=%v err=%v", ok, err)
+	}
+	if _, err := Load(ctx, f.repo, f.points[0], nil); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := append([]byte(nil), stored...)
+	bad[len(bad)-5] ^= 0xff // inside part B's zstd frame (checksummed)
+	if err := f.repo.PutDerived(m.VM, m.Time, DerivedName, bad); err != nil {
+		t.Fatal(err)
+	}
+	var warned []error
+	ix2, err := Load(ctx, f.repo, m, func(err error) { warned = append(warned, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !errors.Is(warned[0], ErrCorrupt) || !strings.Contains(warned[0].Error(), m.Name()) {
+		t.Fatalf("warnings for a corrupt index: %v", warned)
+	}
+	if len(guestEntries(t, ix2)) != len(guestEntries(t, ix)) {
+		t.Fatal("rebuilt index differs")
+	}
+	if again, _, _ := f.repo.Derived(m.VM, m.Time, DerivedName); !bytes.Equal(again, stored) {
+		t.Fatal("the rebuilt index was not stored again")
+	}
+
+	if err := f.repo.Forget(ctx, "vm1", []time.Time{f.points[0].Time}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := f.repo.Derived(m.VM, m.Time, DerivedName); !ok {
+		t.Fatal("forgetting another point dropped this point's index")
+	}
+	if _, ok, _ := f.repo.Derived("vm1", f.points[0].Time, DerivedName); ok {
+		t.Fatal("the forgotten point's index is still there")
+	}
+}

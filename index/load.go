@@ -1,0 +1,51 @@
+package index
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vmarchive/vmarchive/catalog"
+)
+
+// DerivedName is the name of the index among a point's derived data.
+const DerivedName = "files"
+
+// Load returns the index of point m: the stored one, or else a new one
+// built and stored. A stored index that does not decode is reported to
+// warn (which may be nil) and rebuilt, never used. Only the process that
+// holds the repository may call Load, as it writes the catalog.
+func Load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn func(error)) (*Index, error) {
+	b, ok, err := repo.Derived(m.VM, m.Time, DerivedName)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		ix, err := Decode(b)
+		if err == nil {
+			return ix, nil
+		}
+		if warn != nil {
+			warn(fmt.Errorf("stored file index of %s/%s (%d bytes): %w; building it again", m.VM, m.Name(), len(b), err))
+		}
+	}
+	ix, err := Build(ctx, repo, m)
+	if err != nil {
+		return nil, err
+	}
+	return ix, Store(repo, m, ix)
+}
+
+// Store keeps a freshly built index as derived data of point m. An index
+// hit by store read errors is not kept, so the next Load tries again.
+func Store(repo *catalog.Repo, m *catalog.Manifest, ix *Index) error {
+	if ix.enc == nil {
+		return fmt.Errorf("store index of %s/%s: not freshly built", m.VM, m.Name())
+	}
+	if ix.transient {
+		return nil
+	}
+	return repo.PutDerived(m.VM, m.Time, DerivedName, ix.enc)
+}
+
+// Size returns the encoded size of a freshly built index, 0 otherwise.
+func (ix *Index) Size() int { return len(ix.enc) }
