@@ -38,7 +38,6 @@ const (
 // directory, but there when asked for.
 func (v *vmNode) lookupCompare(ctx context.Context, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	n := &compareRoot{m: v.m, vm: v.vm}
-	n.cache.sem = make(chan struct{}, compareRunning)
 	if errno := entryOut(ctx, n, out, liveTimeout); errno != 0 {
 		return nil, errno
 	}
@@ -428,8 +427,8 @@ func newComparison(r *diff.Report) (*comparison, error) {
 // compareCache holds the last comparisons of one VM, computed once each
 // however many ask at the same time.
 type compareCache struct {
-	sem  chan struct{} // one token per comparison being computed
 	mu   sync.Mutex
+	sem  chan struct{} // a token per comparison being computed; made under mu
 	jobs []*compareJob // least recently used first; guarded by mu
 }
 
@@ -450,6 +449,9 @@ func (c *compareCache) get(m *mount, vm string, a, b *catalog.Manifest) *compare
 			c.jobs = append(slices.Delete(c.jobs, i, i+1), j)
 			return j
 		}
+	}
+	if c.sem == nil {
+		c.sem = make(chan struct{}, compareRunning)
 	}
 	j := &compareJob{a: a.Name(), b: b.Name(), done: make(chan struct{})}
 	if len(c.jobs) >= compareCacheSize {

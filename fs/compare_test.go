@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/diff"
 )
 
@@ -345,58 +345,88 @@ func TestCompareView(t *testing.T) {
 	}
 }
 
-// TestCompareDamagedIsEIO: a pair whose comparison fails stats fine (the
-// stat computes nothing), lists with EIO, and is logged once however
-// often it is asked for.
-func TestCompareDamagedIsEIO(t *testing.T) {
+// TestCompareFailures: a pair whose comparison stalls or fails stats at
+// once (the stat computes nothing); looking inside gives EIO, after the
+// mount's timeout for a stalled backend, and a failure is logged once
+// however often it is asked for.
+func TestCompareFailures(t *testing.T) {
 	_, diskA, _, diskB := comparePairImages(t)
 	r := catalog.TestRepo(t)
 	ingestImage(t, r, "web01", t0, map[string]string{"disk0": diskA})
 	mb := ingestImage(t, r, "web01", t0.Add(time.Hour), map[string]string{"disk0": diskB})
-	// Damage B's disk map: the comparison cannot start. (A damaged guest
-	// filesystem is not an error of the comparison: the report says so.)
-	root := mb.Disks[0].Map.String()
-	var found []string
-	filepath.WalkDir(filepath.Join(r.Dir(), "store"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Name() == root {
-			found = append(found, p)
-		}
-		return nil
-	})
-	if len(found) != 1 {
-		t.Fatalf("map root %s stored at %q", root, found)
-	}
-	if err := os.Remove(found[0]); err != nil {
-		t.Fatal(err)
-	}
-	// A fresh repository handle: nothing of B's map in its caches.
+	pairName := catalog.FormatPointTime(t0) + ".." + mb.Name()
+	// B's disk map root: without it the comparison cannot start. (A
+	// damaged guest filesystem is not an error of the comparison: the
+	// report says so.)
+	root := mb.Disks[0].Map
 	dir := r.Dir()
 	r.Close()
-	r, err := catalog.Open(context.Background(), dir, catalog.Options{})
+
+	t.Run("stalled", func(t *testing.T) {
+		r := reopen(t, dir, func(b backend.Backend) backend.Backend {
+			return stallingBackend{Backend: b, stall: root.ObjectName()}
+		})
+		var logs syncBuffer
+		mnt, _ := mountRepo(t, r, Options{Logger: newLogger(&logs), ReadTimeout: 200 * time.Millisecond})
+		pair := filepath.Join(mnt, "web01", ".compare", pairName)
+		start := time.Now()
+		if fi, err := os.Stat(pair); err != nil || !fi.IsDir() {
+			t.Fatalf("stat of a stalled pair: %v", err)
+		}
+		if el := time.Since(start); el > time.Second {
+			t.Fatalf("stat took %v", el)
+		}
+		start = time.Now()
+		if _, err := os.ReadDir(pair); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("ls of a stalled pair: %v, want EIO", err)
+		}
+		if el := time.Since(start); el < compareTimeoutFactor*200*time.Millisecond || el > 20*time.Second {
+			t.Fatalf("EIO after %v, want the comparison timeout %v", el, compareTimeoutFactor*200*time.Millisecond)
+		}
+		if !strings.Contains(logs.String(), "deadline exceeded") {
+			t.Fatalf("log:\n%s", logs.String())
+		}
+	})
+
+	t.Run("damaged", func(t *testing.T) {
+		p := filepath.Join(dir, "store", root.ObjectName())
+		if err := os.Remove(p); err != nil {
+			t.Fatalf("remove B's map root: %v", err)
+		}
+		r := reopen(t, dir, nil)
+		var logs syncBuffer
+		mnt, _ := mountRepo(t, r, Options{Logger: newLogger(&logs)})
+		pair := filepath.Join(mnt, "web01", ".compare", pairName)
+		if fi, err := os.Stat(pair); err != nil || !fi.IsDir() {
+			t.Fatalf("stat of a damaged pair: %v", err)
+		}
+		if logs.String() != "" {
+			t.Fatalf("stat logged:\n%s", logs.String())
+		}
+		for _, p := range []string{pair, pair, filepath.Join(pair, "changes.txt")} {
+			if _, err := os.ReadDir(p); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("%s: %v, want EIO", p, err)
+			}
+		}
+		t.Logf("log: %s", logs.String())
+		if n := strings.Count(logs.String(), "compare web01/"); n != 1 || !strings.Contains(logs.String(), "map root") {
+			t.Fatalf("logged %d times:\n%s", n, logs.String())
+		}
+		// The rest of the mount is unharmed.
+		if _, err := os.ReadFile(filepath.Join(mnt, "web01", catalog.FormatPointTime(t0), "disk0/p1/etc/hostname")); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// reopen opens the repository at dir (through wrap, if not nil) until the
+// test ends, with nothing in its caches.
+func reopen(t *testing.T, dir string, wrap func(backend.Backend) backend.Backend) *catalog.Repo {
+	t.Helper()
+	r, err := catalog.Open(context.Background(), dir, catalog.Options{WrapBackend: wrap})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var logs syncBuffer
-	mnt, _ := mountRepo(t, r, Options{Logger: newLogger(&logs)})
-	pair := filepath.Join(mnt, "web01", ".compare", catalog.FormatPointTime(t0)+".."+mb.Name())
-	if fi, err := os.Stat(pair); err != nil || !fi.IsDir() {
-		t.Fatalf("stat of a damaged pair: %v", err)
-	}
-	if logs.String() != "" {
-		t.Fatalf("stat logged:\n%s", logs.String())
-	}
-	for _, p := range []string{pair, pair, filepath.Join(pair, "changes.txt")} {
-		if _, err := os.ReadDir(p); !errors.Is(err, syscall.EIO) {
-			t.Fatalf("%s: %v, want EIO", p, err)
-		}
-	}
-	t.Logf("log: %s", logs.String())
-	if n := strings.Count(logs.String(), "compare web01/"); n != 1 {
-		t.Fatalf("logged %d times:\n%s", n, logs.String())
-	}
-	// The rest of the mount is unharmed.
-	if _, err := os.ReadFile(filepath.Join(mnt, "web01", catalog.FormatPointTime(t0), "disk0/p1/etc/hostname")); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
