@@ -50,41 +50,100 @@ type volumeDiff struct {
 	// (NTFS attribute flags and security descriptors).
 	extra []string
 
+	mu     sync.Mutex // guards pairs, onlyA, onlyB and first during the walk
 	pairs  []*pair
 	onlyA  []*node
 	onlyB  []*node
 	hashes map[*node]string
+
+	// Subdirectories are compared in parallel, up to cap(sem) at once.
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	first error
+}
+
+// spawn runs f in a new goroutine when a slot is free, else in this one.
+func (v *volumeDiff) spawn(f func() error) error {
+	select {
+	case v.sem <- struct{}{}:
+		v.wg.Go(func() {
+			defer func() { <-v.sem }()
+			if err := f(); err != nil {
+				v.fail(err)
+			}
+		})
+		return nil
+	default:
+		return f()
+	}
+}
+
+func (v *volumeDiff) fail(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.first == nil {
+		v.first = err
+	}
+}
+
+func (v *volumeDiff) failed() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.first
+}
+
+func (v *volumeDiff) add(list *[]*node, n *node) {
+	v.mu.Lock()
+	*list = append(*list, n)
+	v.mu.Unlock()
 }
 
 func (v *volumeDiff) run() ([]Change, error) {
-	switch {
-	case v.a.fs != nil && v.b.fs != nil:
-		ra, err := v.stat(v.a, "/", v.a.fs.Root())
-		if err != nil {
-			return nil, err
-		}
-		rb, err := v.stat(v.b, "/", v.b.fs.Root())
-		if err != nil {
-			return nil, err
-		}
-		if err := v.compare(ra, rb, ""); err != nil {
-			return nil, err
-		}
-	case v.a.fs != nil:
-		if err := v.only(v.a, "/", v.a.fs.Root(), &v.onlyA); err != nil {
-			return nil, err
-		}
-	case v.b.fs != nil:
-		if err := v.only(v.b, "/", v.b.fs.Root(), &v.onlyB); err != nil {
-			return nil, err
-		}
+	if err := v.walk(); err != nil {
+		return nil, err
 	}
+	byPath := func(l []*node) {
+		sort.Slice(l, func(i, j int) bool { return l[i].path < l[j].path })
+	}
+	byPath(v.onlyA)
+	byPath(v.onlyB)
 	v.matchRenames()
 	if err := v.hashAll(); err != nil {
 		return nil, err
 	}
 	v.fillSame()
 	return v.changes(), nil
+}
+
+// walk compares the two trees, or lists the one there is.
+func (v *volumeDiff) walk() error {
+	v.sem = make(chan struct{}, 4)
+	err := v.walkRoots()
+	v.wg.Wait()
+	if err != nil {
+		return err
+	}
+	return v.failed()
+}
+
+func (v *volumeDiff) walkRoots() error {
+	switch {
+	case v.a.fs != nil && v.b.fs != nil:
+		ra, err := v.stat(v.a, "/", v.a.fs.Root())
+		if err != nil {
+			return err
+		}
+		rb, err := v.stat(v.b, "/", v.b.fs.Root())
+		if err != nil {
+			return err
+		}
+		return v.compare(ra, rb, "")
+	case v.a.fs != nil:
+		return v.only(v.a, "/", v.a.fs.Root(), &v.onlyA)
+	case v.b.fs != nil:
+		return v.only(v.b, "/", v.b.fs.Root(), &v.onlyB)
+	}
+	return nil
 }
 
 // stat reads what is compared of one path.
@@ -150,8 +209,13 @@ func (v *volumeDiff) list(s side, n *node) (map[string]guestfs.DirEntry, error) 
 // compare compares a path present in both points, recursing into
 // directories. from is A's path when it differs from B's (a rename).
 func (v *volumeDiff) compare(a, b *node, from string) error {
+	if err := v.failed(); err != nil {
+		return err // another directory failed: stop early
+	}
 	p := &pair{from: from, a: a, b: b}
+	v.mu.Lock()
 	v.pairs = append(v.pairs, p)
+	v.mu.Unlock()
 	if a.attr.Mode&syscall.S_IFMT != b.attr.Mode&syscall.S_IFMT {
 		// Type changed: the contents of either side are one-sided.
 		if isDir(a) {
@@ -198,7 +262,11 @@ func (v *volumeDiff) compare(a, b *node, from string) error {
 			if pa != pb {
 				f = pa
 			}
-			if err := v.compare(na, nb, f); err != nil {
+			if isDir(na) && isDir(nb) {
+				if err := v.spawn(func() error { return v.compare(na, nb, f) }); err != nil {
+					return err
+				}
+			} else if err := v.compare(na, nb, f); err != nil {
 				return err
 			}
 		case inA:
@@ -220,7 +288,7 @@ func (v *volumeDiff) only(s side, p string, ino uint64, out *[]*node) error {
 	if err != nil {
 		return err
 	}
-	*out = append(*out, n)
+	v.add(out, n)
 	if isDir(n) {
 		return v.children(s, n, out)
 	}
