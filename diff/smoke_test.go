@@ -219,3 +219,47 @@ func TestLVMChanges(t *testing.T) {
 		t.Errorf("no changed block owned by /added.txt in B:\n%s", out)
 	}
 }
+
+// TestDiskAdded compares a point with one disk to a point that also has a
+// second: the new disk is reported added, with every file in it.
+func TestDiskAdded(t *testing.T) {
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "t")
+	os.MkdirAll(filepath.Join(tree, "sub"), 0o755)
+	os.WriteFile(filepath.Join(tree, "sub", "f.txt"), []byte("data"), 0o644)
+	img := filepath.Join(dir, "d.raw")
+	runTool(t, "bash", "../testimages/disk-from-tree.sh", tree, img, "16")
+	repo := catalog.TestRepo(t)
+	t0 := time.Unix(1700000000, 0)
+	ma := ingestRaw(t, repo, img, t0)
+	d0, err := image.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d0.Close()
+	d1, err := image.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Close()
+	mb, err := ingest.Ingest(context.Background(), repo, ingest.Options{VM: "vm", Time: t0.Add(time.Hour)},
+		[]ingest.DiskSpec{{Name: "disk0", Disk: d0}, {Name: "disk1", Disk: d1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Compare(context.Background(), repo, ma, mb, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	WriteText(&sb, r, false)
+	want := "# disk0: 0 B changed in 0 ranges (256 KiB units)\n" +
+		"# disk1: only in B (16 MiB)\n" +
+		"A\tdisk1/p1/\nA\tdisk1/p1/lost+found\nA\tdisk1/p1/sub\nA\tdisk1/p1/sub/f.txt\n"
+	if sb.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
+	}
+	if r.Equal() {
+		t.Error("Equal() with a disk added")
+	}
+}
