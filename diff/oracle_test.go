@@ -85,6 +85,30 @@ func oracle(t *testing.T, fc fsCase) {
 	t.Run("expected", func(t *testing.T) { checkExpected(t, fc, v, filepath.Join(dir, "expect.txt")) })
 	t.Run("entries", func(t *testing.T) { checkEntries(t, fc, v, ta, tb, dir) })
 	t.Run("owners", func(t *testing.T) { checkOwners(t, fc, d, dir) })
+	t.Run("chunks", func(t *testing.T) {
+		// Without Blocks: the same file changes; chunk-sized ranges that
+		// cover every refined one.
+		r, err := diff.Compare(ctx, repo, ma, mb, diff.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dc := findDisk(t, r, "disk0")
+		vc := findVolume(t, dc, "p1")
+		if fmt.Sprint(ourChanges(vc)) != fmt.Sprint(ourChanges(v)) {
+			t.Errorf("file changes differ with and without Blocks:\n%v\n%v", ourChanges(vc), ourChanges(v))
+		}
+		if cs := int64(ma.ChunkSize); dc.Granularity != cs {
+			t.Errorf("granularity %d without Blocks, want the chunk size %d", dc.Granularity, cs)
+		}
+		for _, rg := range d.Ranges {
+			if c := rangeAt(dc, rg.Off); c.Len == 0 || rg.Off+rg.Len > c.Off+c.Len {
+				t.Errorf("refined range %d+%d is not inside a chunk range", rg.Off, rg.Len)
+			}
+		}
+		if dc.ChangedBytes < d.ChangedBytes {
+			t.Errorf("chunk ranges hold %d bytes, fewer than the %d refined ones", dc.ChangedBytes, d.ChangedBytes)
+		}
+	})
 	t.Run("identical", func(t *testing.T) {
 		mc := ingestDisk(t, repo, diskA, t0.Add(48*time.Hour))
 		r, err := diff.Compare(ctx, repo, ma, mc, diff.Options{Blocks: true})
@@ -147,7 +171,14 @@ func summary(r *diff.Report) string {
 // symlink value is M; anything else (time, perms, owner, group, ACL,
 // xattr) is m. Paths are "/" first, like the report's.
 func rsyncChanges(t *testing.T, ta, tb string) map[string]diff.Status {
+	st, _ := rsyncItems(t, ta, tb)
+	return st
+}
+
+// rsyncItems also returns each changed path's itemize letters.
+func rsyncItems(t *testing.T, ta, tb string) (map[string]diff.Status, map[string]string) {
 	t.Helper()
+	items := map[string]string{}
 	out := tool(t, "rsync", "-n", "-c", "-a", "-i", "-X", "-A", "-8", "--modify-window=-1", "--delete", tb+"/", ta+"/")
 	got := map[string]diff.Status{}
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -181,8 +212,9 @@ func rsyncChanges(t *testing.T, ta, tb string) map[string]diff.Status {
 			continue
 		}
 		got[p] = st
+		items[p] = item
 	}
-	return got
+	return got, items
 }
 
 // ourChanges maps the report as rsync sees it: a rename is the removal of
@@ -201,7 +233,9 @@ func ourChanges(v *diff.Volume) map[string]diff.Status {
 }
 
 func checkRsync(t *testing.T, fc fsCase, v *diff.Volume, ta, tb string) {
-	want, got := rsyncChanges(t, ta, tb), ourChanges(v)
+	want, items := rsyncItems(t, ta, tb)
+	got := ourChanges(v)
+	checkFields(t, v, items)
 	if fc.kind == "fat" {
 		// mcopy gives the copied-out root the time of the copy; FAT
 		// keeps no times for its root.
@@ -239,6 +273,34 @@ func checkRsync(t *testing.T, fc fsCase, v *diff.Volume, ta, tb string) {
 		ia, ib := lstat(t, filepath.Join(ta, c.From)), lstat(t, filepath.Join(tb, c.Path))
 		if ia == nil || ib == nil || ia.Ino != ib.Ino {
 			t.Errorf("%s renamed from %s: inodes on the mounts differ", c.Path, c.From)
+		}
+	}
+}
+
+// checkFields compares the fields of M and m changes with rsync's
+// itemize letters: c content, s size, t mtime, p mode, o uid, g gid,
+// x and a xattrs (ACLs are system.posix_acl_* xattrs).
+func checkFields(t *testing.T, v *diff.Volume, items map[string]string) {
+	letters := []struct {
+		pos    int
+		letter byte
+		field  string
+	}{{2, 'c', "content"}, {3, 's', "size"}, {4, 't', "mtime"}, {5, 'p', "mode"}, {6, 'o', "uid"}, {7, 'g', "gid"}, {9, 'a', "xattr:"}, {10, 'x', "xattr:"}}
+	for _, c := range v.Changes {
+		item, ok := items[c.Path]
+		if !ok || (c.Status != diff.Modified && c.Status != diff.MetadataOnly) || item[1] == 'L' {
+			continue
+		}
+		has := func(f string) bool {
+			return slices.ContainsFunc(c.Fields, func(x string) bool { return x == f || f == "xattr:" && strings.HasPrefix(x, f) })
+		}
+		for _, l := range letters {
+			switch {
+			case item[l.pos] == l.letter && !has(l.field):
+				t.Errorf("%s: rsync says %s (%c), fields %v lack %s", c.Path, item, l.letter, c.Fields, l.field)
+			case item[l.pos] != l.letter && l.field != "xattr:" && has(l.field):
+				t.Errorf("%s: field %s, but rsync says %s", c.Path, l.field, item)
+			}
 		}
 	}
 }

@@ -58,9 +58,8 @@ rm "$m/remove-me.txt"
 rm -r "$m/remove-dir"
 printf 'XYZ' | dd of="$m/modify-same.bin" bs=1 seek=1000 conv=notrunc status=none
 echo "version two, longer" >>"$m/modify-grow.txt"
-t=$(stat -c %y "$m/sneaky.bin")
 printf 'XYZ' | dd of="$m/sneaky.bin" bs=1 seek=2000 conv=notrunc status=none
-touch -d "$t" "$m/sneaky.bin"
+touch -d '2026-11-20 01:00:00.25 UTC' "$m/sneaky.bin" # A's mtime, exactly
 mv "$m/rename-me.txt" "$m/renamed.txt"
 mv "$m/olddir" "$m/newdir2"
 touch -d '2027-01-02 03:04:05.6789012 UTC' "$m/touch-me"
