@@ -83,6 +83,7 @@ block tracking is enabled and later runs read only the changed areas.`,
 			if err != nil {
 				return err
 			}
+			indexNewPoint(cmd.Context(), cmd, v, repo.Repo, m) // find.go
 			if v.GetBool("json") {
 				return writeJSON(cmd.OutOrStdout(), m)
 			}
@@ -101,6 +102,7 @@ block tracking is enabled and later runs read only the changed areas.`,
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
 	pathFlag(cmd, "changed")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
+	cmd.Flags().Bool("no-index", false, "do not index the new point's guest files now (find and versions do it when needed)")
 	vsphereIngestFlags(cmd) // --vcenter, --folder, --quiesce, --cbt, ...: vsphere.go
 	return cmd
 }

@@ -65,6 +65,7 @@ Exit status: 0 success, 1 verify found damage, 2 error.`,
 	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v), mountCmd(v))
 	root.AddCommand(vsphereCmd(v))                                    // vSphere: vsphere.go
 	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
+	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
 	return root
 }

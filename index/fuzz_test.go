@@ -1,0 +1,103 @@
+package index
+
+import (
+	"testing"
+	"time"
+)
+
+// seedVolumes is a small index shaped like a real one: a partition with
+// a tree, a volume without filesystem, a damaged one.
+func seedVolumes() []*buildVolume {
+	t := time.Date(2026, 11, 20, 1, 0, 0, 250000000, time.UTC)
+	es := []Entry{
+		{Path: "/", Ino: 2, Mode: 0o40755, Nlink: 5, Size: 4096, Mtime: t, Ctime: t},
+		{Path: "/etc", Ino: 12, Mode: 0o40755, Nlink: 2, Size: 4096, Mtime: t, Ctime: t},
+		{Path: "/etc/hostname", Ino: 13, Mode: 0o100644, Nlink: 1, Size: 9, Mtime: t, Ctime: t, Crtime: t, HasKey: true, Key: ContentKey{1, 2, 3}},
+		{Path: "/etc/hosts", Ino: 14, Mode: 0o100644, Nlink: 2, Size: 120, Mtime: t, Ctime: t, HasKey: true, Key: ContentKey{9}},
+		{Path: "/home", Ino: 15, Mode: 0o40700, Nlink: 2, Uid: 1000, Gid: 1000, Mtime: t, ListFailed: true},
+		{Path: "/link", Ino: 16, Mode: 0o120777, Nlink: 1, Size: 4, StatFailed: true},
+	}
+	return []*buildVolume{
+		{Disk: "disk0", Name: "p1", FSType: "ext4", Entries: es, Warnings: []string{"/home: list directory: bad block"}},
+		{Disk: "disk0", Name: "p2", NoFS: true, Err: "no known filesystem"},
+		{Disk: "disk1", Name: "fs", FSType: "ntfs", Err: "fs: ntfs: bad boot sector"},
+	}
+}
+
+func TestEncodeDecode(t *testing.T) {
+	vols := seedVolumes()
+	b, err := encode(vols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Volumes) != 3 {
+		t.Fatalf("%d volumes", len(ix.Volumes))
+	}
+	for i, v := range ix.Volumes {
+		w := vols[i]
+		if v.Disk != w.Disk || v.Name != w.Name || v.FSType != w.FSType || v.NoFS != w.NoFS || v.Err != w.Err || len(v.Warnings) != len(w.Warnings) {
+			t.Errorf("volume %d: %+v", i, v)
+		}
+		got := v.Entries()
+		if len(got) != len(w.Entries) {
+			t.Fatalf("volume %d: %d entries, want %d", i, len(got), len(w.Entries))
+		}
+		for j := range got {
+			a, b := got[j], w.Entries[j]
+			if a.Path != b.Path || a.Ino != b.Ino || a.Mode != b.Mode || a.Size != b.Size || !a.Mtime.Equal(b.Mtime) || !a.Crtime.Equal(b.Crtime) ||
+				a.Crtime.IsZero() != b.Crtime.IsZero() || a.Key != b.Key || a.HasKey != b.HasKey || a.StatFailed != b.StatFailed || a.ListFailed != b.ListFailed || a.Uid != b.Uid {
+				t.Errorf("entry %d: %+v, want %+v", j, a, b)
+			}
+		}
+	}
+	if e, ok := ix.Volumes[0].Lookup("/etc/hosts"); !ok || e.Ino != 14 {
+		t.Errorf("lookup: %+v %v", e, ok)
+	}
+	if _, ok := ix.Volumes[0].Lookup("/etc/host"); ok {
+		t.Error("lookup of a missing path")
+	}
+	// Every truncation is an error, never a panic.
+	for n := 0; n < len(b); n++ {
+		if _, err := Decode(b[:n]); err == nil {
+			t.Fatalf("truncated to %d bytes: no error", n)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	b, err := encode(seedVolumes())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	empty, _ := encode(nil)
+	f.Add(empty)
+	f.Add([]byte(magic + "\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ix, err := Decode(b)
+		if err != nil {
+			return
+		}
+		// What decodes must be usable without panics and encode back.
+		var vols []*buildVolume
+		for _, v := range ix.Volumes {
+			vols = append(vols, &buildVolume{Disk: v.Disk, Name: v.Name, FSType: v.FSType, NoFS: v.NoFS, Err: v.Err, Warnings: v.Warnings, Entries: v.Entries()})
+			v.Lookup("/x")
+		}
+		again, err := encode(vols)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		ix2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("decode of re-encoded: %v", err)
+		}
+		if len(ix2.Volumes) != len(ix.Volumes) {
+			t.Fatal("volume count changed")
+		}
+	})
+}
