@@ -116,8 +116,11 @@ func forwardArgs(v *viper.Viper, cmd *cobra.Command, args []string) []string {
 		out = append(out, "--"+f.Name+"="+absArg(v.GetString(f.Name), isPath))
 	})
 	out = append(out, "--")
+	// Only these take files as arguments; elsewhere an argument such as
+	// "latest" must not become a path because "." exists.
+	pathArgs := cmd.Name() == "ingest" || cmd.Name() == "mount"
 	for _, a := range args {
-		out = append(out, absArg(a, true))
+		out = append(out, absArg(a, pathArgs))
 	}
 	return out
 }

@@ -474,6 +474,16 @@ func TestCommandsGoThroughHolder(t *testing.T) {
 	if out := mustRun(t, repo, "verify"); !strings.Contains(out, "0 problems") {
 		t.Fatalf("forwarded verify: %s", out)
 	}
+	// Arguments that are not paths stay as they are, even when run in a
+	// directory where they would name a file; exit status 1 comes back.
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", "2026-11-21T01:00:00Z", "disk0="+v1)
+	d := exec.Command(vmarchiveBin(t), "diff", "web01", "latest")
+	d.Dir = t.TempDir()
+	os.WriteFile(filepath.Join(d.Dir, "latest"), nil, 0o644)
+	d.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	if out, err := d.CombinedOutput(); d.ProcessState.ExitCode() != 0 || !strings.Contains(string(out), "# disk0: 0 B changed") {
+		t.Fatalf("forwarded diff: %v\n%s", err, out)
+	}
 	// Errors keep their exit status and message.
 	res := run(t, repo, nil, "cat", "--vm", "nope", "--disk", "d", "-o", filepath.Join(t.TempDir(), "x"))
 	if res.code != 2 || !strings.Contains(res.stderr, "VM nope has no points") {
