@@ -46,10 +46,29 @@ done
 run ls -l "$mnt/web01/latest/disk0/p2/home/ann/Documents" "$mnt/web01/latest/disk0/p1/EFI/BOOT"
 run cp "$mnt/web01/2026-11-20T01:00:00Z/disk0/p2/home/ann/Documents/report.txt" "$demo/restored-report.txt"
 run cat "$demo/restored-report.txt"
+# The guest changes files, as a running VM would: debugfs writes into the
+# ext4 root of a copy of the disk.
+cp --sparse=always "$demo/web01-v2.raw" "$demo/web01-v3.raw"
+root=$(($(sgdisk -i 2 "$demo/web01-v3.raw" | awk '/First sector/ {print $3}') * 512))
+printf 'nameserver 10.0.0.53\n' >"$demo/resolv.conf"
+debugfs -w -f - "$demo/web01-v3.raw?offset=$root" >/dev/null 2>&1 <<-EOF
+	write $demo/resolv.conf /etc/resolv.conf
+	rm /var/log/boot.log
+	sif /home/ann/Documents/report.txt mode 0100600
+	ln /home/ann/Documents/notes.txt /home/ann/notes-moved.txt
+	unlink /home/ann/Documents/notes.txt
+EOF
 say "# while mounted, an ingest from another shell goes through the mount's process"
-run "$vma" ingest --vm web01 --point-time 2026-11-22T01:00:00Z disk0="$demo/web01-v2.raw"
+run "$vma" ingest --vm web01 --point-time 2026-11-22T01:00:00Z disk0="$demo/web01-v3.raw"
 sleep 1
 run ls -l "$mnt/web01"
+say "$vma diff web01 latest    # since the point before: A added, D deleted, M content, m metadata, R renamed"
+"$vma" diff web01 latest || [ $? = 1 ]
+say "$vma diff web01 latest --blocks --block-size 1024 | ...    # changed blocks (this ext4 has 1 KiB blocks) and their owners in A and B; those holding files:"
+"$vma" diff web01 latest --blocks --block-size 1024 | awk '/^@/ { if (g ~ /\tfile\t/) printf "%s", g; g = "" } { g = g $0 "\n" } END { if (g ~ /\tfile\t/) printf "%s", g }' || true
+run ls "$mnt/web01/.compare"
+run ls -lR "$mnt/web01/.compare/2026-11-21T01:00:00Z..2026-11-22T01:00:00Z/disk0"
+run cat "$mnt/web01/.compare/2026-11-21T01:00:00Z..2026-11-22T01:00:00Z/changes.txt"
 say "kill -INT %1    # unmount"
 kill -INT "$mountpid"
 wait "$mountpid"
