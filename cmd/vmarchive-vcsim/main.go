@@ -7,6 +7,13 @@
 // image is linked into the datastore, so changing it changes the VM's
 // disk. Credentials come from GOVC_USERNAME and GOVC_PASSWORD (defaults
 // user/pass), never from the command line.
+//
+// The simulator has no changed block tracking; unless -cbt=false, this
+// helper emulates it on the simulator side (ingest/vsphere/vcsim, cbt.go):
+// each snapshot taken with tracking on records a digest of every 64 KiB
+// block of the image under a new change id, and QueryChangedDiskAreas
+// answers the blocks whose digest changed since the id asked about. It
+// finds changes by content, not by tracking writes as ESXi does.
 package main
 
 import (
@@ -25,18 +32,19 @@ func main() {
 	vm := flag.String("vm", "web01", "VM name")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	dir := flag.String("dir", "", "datastore directory (default a temporary one)")
+	cbt := flag.Bool("cbt", true, "emulate changed block tracking (the simulator has none)")
 	flag.Parse()
 	if *disk == "" {
 		fmt.Fprintln(os.Stderr, "vmarchive-vcsim: -disk is required")
 		os.Exit(2)
 	}
-	if err := run(*disk, *vm, *listen, *dir); err != nil {
+	if err := run(*disk, *vm, *listen, *dir, *cbt); err != nil {
 		fmt.Fprintln(os.Stderr, "vmarchive-vcsim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(disk, vm, listen, dir string) error {
+func run(disk, vm, listen, dir string, cbt bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if dir == "" {
@@ -51,7 +59,7 @@ func run(disk, vm, listen, dir string) error {
 	if user == "" {
 		user, pass = "user", "pass"
 	}
-	s, err := vcsim.Start(ctx, disk, dir, vcsim.Options{VM: vm, Username: user, Password: pass, Listen: listen, Link: true})
+	s, err := vcsim.Start(ctx, disk, dir, vcsim.Options{VM: vm, Username: user, Password: pass, Listen: listen, Link: true, CBT: cbt})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
 )
 
 // fakeCBT answers QueryChangedDiskAreas, which the simulator lacks, in the
@@ -237,4 +238,108 @@ func TestPlanRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEmulatedCBT runs the CBT path against the simulator's own
+// QueryChangedDiskAreas (vcsim's emulation), not an intercepted call:
+// change ids come from the snapshots' configurations and the changed
+// areas from the SOAP method.
+func TestEmulatedCBT(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "web01.raw")
+	demoDisk(t, img, 1)
+	s := newSimOpts(t, img, vcsim.Options{CBT: true})
+	c := s.connect(t)
+	repo := catalog.TestRepo(t)
+	cs := int64(repo.Config().ChunkSize)
+	var log logRecorder
+	opts := Options{CBT: true, Log: log.logf, Clock: clock()}
+	ctx := context.Background()
+	backup := func() *catalog.DiskRecord {
+		t.Helper()
+		s.served.Store(0)
+		r := c.Backup(ctx, repo, findWeb01(t, c), opts)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if got := readBack(t, repo, r.Manifest, "scsi0-0"); !slices.Equal(got, mustRead(t, s.flat)) {
+			t.Fatalf("point %s differs from the image", r.Manifest.Name())
+		}
+		if snaps := s.snapshots(t, c); len(snaps) != 0 {
+			t.Fatalf("snapshots left: %v", snaps)
+		}
+		d, err := r.Manifest.Disk("scsi0-0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	// First run: tracking is enabled and starts at the backup snapshot;
+	// "*" gives the blocks that are not zeros, and only their chunks are
+	// read.
+	d1 := backup()
+	firstLog := log.all()
+	if want := chunkBytes(nonZeroBlocks(mustRead(t, s.flat)), cs, s.size); s.served.Load() != want {
+		t.Fatalf("first run: %d bytes over HTTP, want the %d of chunks touching non-zero 64 KiB blocks", s.served.Load(), want)
+	}
+	epoch, seq, ok := strings.Cut(d1.ChangeID, "/")
+	if !ok || !strings.HasPrefix(epoch, "52 ") || seq != "1" {
+		t.Fatalf("first change id %q, want \"52 .../1\"", d1.ChangeID)
+	}
+
+	// Second run: the 64 KiB blocks holding the writes are all that
+	// crosses the wire.
+	writes := []image.Extent{{Off: 1<<20 + 4096, Len: 10000}, {Off: s.size / 2, Len: 65536}, {Off: s.size - 512, Len: 512}, {Off: 7 << 20, Len: 200 << 10}}
+	for _, e := range writes {
+		scribble(t, s.flat, e.Off, int(e.Len))
+	}
+	const bs = 64 << 10
+	blocks := map[int64]bool{}
+	for _, e := range writes {
+		for b := e.Off / bs; b <= (e.Off+e.Len-1)/bs; b++ {
+			blocks[b] = true
+		}
+	}
+	want := int64(len(blocks)) * bs
+	d2 := backup()
+	if got := s.served.Load(); got != want {
+		t.Fatalf("incremental: %d bytes over HTTP, want %d (the %d changed 64 KiB blocks)", got, want, len(blocks))
+	}
+	if d2.ChangeID != epoch+"/2" {
+		t.Fatalf("second change id %q, want %q", d2.ChangeID, epoch+"/2")
+	}
+	if d2.Stats.ReadBytes != want {
+		t.Errorf("point records %d bytes read, want %d", d2.Stats.ReadBytes, want)
+	}
+
+	// Nothing changed: nothing is read.
+	backup()
+	if got := s.served.Load(); got != 0 {
+		t.Fatalf("unchanged disk: %d bytes over HTTP", got)
+	}
+	if later := strings.TrimPrefix(log.all(), firstLog); strings.Contains(later, "full read") {
+		t.Errorf("a full read where CBT should have answered: %s", later)
+	}
+
+	// Tracking turned off and on again (a new epoch): the old change id
+	// means nothing any more, so the next run reads the allocated areas.
+	off := false
+	task, err := objectVM(c, findWeb01(t, c)).Reconfigure(ctx, types.VirtualMachineConfigSpec{ChangeTrackingEnabled: &off})
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	d4 := backup()
+	if e, _, _ := strings.Cut(d4.ChangeID, "/"); e == epoch || !strings.HasSuffix(d4.ChangeID, "/1") {
+		t.Fatalf("change id after re-enabling tracking: %q (old epoch %q)", d4.ChangeID, epoch)
+	}
+	if !strings.Contains(log.all(), "reset") {
+		t.Errorf("reset not logged: %s", log.all())
+	}
+	if want := chunkBytes(nonZeroBlocks(mustRead(t, s.flat)), cs, s.size); s.served.Load() != want {
+		t.Fatalf("after a reset: %d bytes over HTTP, want %d", s.served.Load(), want)
+	}
+	checkNoSecret(t, repo, log.all())
 }

@@ -100,9 +100,17 @@ func demoDisk(t testing.TB, out string, version int) {
 // flat file (or linked, if link is set, for big benchmark images).
 func newSim(t testing.TB, image string, link bool) *sim {
 	t.Helper()
+	return newSimOpts(t, image, vcsim.Options{Link: link})
+}
+
+// newSimOpts is newSim with more simulator options (o's credentials and
+// Wrap are set here).
+func newSimOpts(t testing.TB, image string, o vcsim.Options) *sim {
+	t.Helper()
 	s := &sim{}
+	o.Username, o.Password = "backup", testPassword
 	v, err := vcsim.Start(context.Background(), image, t.TempDir(), vcsim.Options{
-		Username: "backup", Password: testPassword, Link: link,
+		Username: o.Username, Password: o.Password, Link: o.Link, CBT: o.CBT,
 		Wrap: func(serve http.HandlerFunc) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { s.serveFolder(w, r, serve) }
 		},
