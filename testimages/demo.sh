@@ -78,8 +78,10 @@ mountpid=
 # govmomi's vCenter simulator serves a VM "app01" whose disk is the demo
 # image; vmarchive snapshots it, reads the disk over the datastore /folder
 # endpoint, removes the snapshot, and does it again after the disk changed.
-# The simulator has no changed block tracking, so both captures read the
-# whole disk (the CBT path is covered by ingest/vsphere's tests).
+# The simulator has no changed block tracking; vmarchive-vcsim emulates it
+# on the simulator side (change ids per snapshot, QueryChangedDiskAreas
+# from 64 KiB block digests), so the second capture asks for the changed
+# areas over vmarchive's real CBT path and reads only those.
 say "vSphere: start govmomi's simulator with VM app01 (disk = web01-v1.raw)"
 vcsim=${VMARCHIVE_VCSIM_BIN:-$demo/vmarchive-vcsim}
 [ -x "$vcsim" ] || go build -o "$vcsim" ./cmd/vmarchive-vcsim
@@ -92,11 +94,18 @@ for _ in $(seq 50); do grep -q GOVC_URL "$demo/vcsim.out" && break; sleep 0.2; d
 export "$(grep GOVC_URL "$demo/vcsim.out")"
 echo "GOVC_URL=$GOVC_URL"
 run "$vma" vsphere ls
-run "$vma" ingest --vm app01 --cbt
-say "the guest writes: app01's disk becomes web01-v2.raw"
+run "$vma" ingest --vm app01 --cbt | tee "$demo/vs1.out"
+say "the guest writes: app01's disk becomes web01-v2.raw (in place)"
 cp --sparse=always "$demo/web01-v2.raw" "$demo/app01.raw"
+changed=$({ cmp -l "$demo/web01-v1.raw" "$demo/web01-v2.raw" || true; } | wc -l)
+echo "$changed bytes differ from the first capture's disk"
 sleep 1 # points are named by the second
-run "$vma" ingest --vm app01 --cbt
+run "$vma" ingest --vm app01 --cbt | tee "$demo/vs2.out"
+over1=$(sed -n 's/.*(\(.*\) over HTTP).*/\1/p' "$demo/vs1.out")
+over2=$(sed -n 's/.*(\(.*\) over HTTP).*/\1/p' "$demo/vs2.out")
+size=$(stat -c %s "$demo/web01-v2.raw")
+echo "first capture: $over1 over HTTP (allocated areas); second, incremental: $over2 over HTTP of a $((size >> 20)) MiB disk (the changed 64 KiB blocks)"
+grep -q "change id" "$demo/vs2.out" || { echo "second capture did not use CBT" >&2; exit 1; }
 run "$vma" points --vm app01
 say "$vma cat --vm app01 --point latest --disk scsi0-0 | cmp - web01-v2.raw"
 "$vma" cat --vm app01 --point latest --disk scsi0-0 | cmp - "$demo/web01-v2.raw" && echo "byte-exact"
