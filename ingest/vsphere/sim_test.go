@@ -53,6 +53,10 @@ type sim struct {
 	// onServe, if set, is called after each flat-file response.
 	mu      sync.Mutex
 	onServe func()
+	// inflight counts flat-file requests being served per file; maxFiles
+	// is the most files served at once (VMs read in parallel).
+	inflight map[string]int
+	maxFiles int
 }
 
 // repoRoot finds the module root, for testimages/.
@@ -147,6 +151,21 @@ func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.Han
 	if f := s.fault.Load(); f > 0 && start >= f-1 {
 		cw.limit = 1 // armed: abort after half the body
 	}
+	file := r.URL.Path // the handler rewrites r.URL.Path
+	s.mu.Lock()
+	if s.inflight == nil {
+		s.inflight = map[string]int{}
+	}
+	s.inflight[file]++
+	s.maxFiles = max(s.maxFiles, len(s.inflight))
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.inflight[file]--; s.inflight[file] == 0 {
+			delete(s.inflight, file)
+		}
+		s.mu.Unlock()
+	}()
 	serve(cw, r)
 	s.served.Add(cw.n)
 	s.mu.Lock()
