@@ -2,8 +2,9 @@ package index
 
 import (
 	"context"
+	"cmp"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -65,18 +66,17 @@ func Find(ctx context.Context, repo *catalog.Repo, points []*catalog.Manifest, p
 		fr.Hits = append(fr.Hits, o.hits...)
 		fr.Problems = append(fr.Problems, o.probs...)
 	}
-	sort.SliceStable(fr.Hits, func(i, j int) bool {
-		a, b := &fr.Hits[i], &fr.Hits[j]
-		if a.Disk != b.Disk {
-			return a.Disk < b.Disk
+	slices.SortFunc(fr.Hits, func(a, b Hit) int {
+		if c := cmp.Compare(a.Disk, b.Disk); c != 0 {
+			return c
 		}
-		if a.Volume != b.Volume {
-			return a.Volume < b.Volume
+		if c := cmp.Compare(a.Volume, b.Volume); c != 0 {
+			return c
 		}
-		if a.Path != b.Path {
-			return a.Path < b.Path
+		if c := cmp.Compare(a.Path, b.Path); c != 0 {
+			return c
 		}
-		return a.Point.Time.Before(b.Point.Time)
+		return a.Point.Time.Compare(b.Point.Time)
 	})
 	return fr, nil
 }

@@ -18,6 +18,11 @@ import (
 type Pattern struct {
 	segs []string
 	lit  []bool // segment has no wildcard
+	// one star and otherwise literal ("report*.docx"): prefix and suffix
+	star     []bool
+	pre, suf []string
+	// lastStar is the index of the last "**", -1 when none.
+	lastStar int
 	// inVolume: matched against the path inside the volume, else against
 	// Volume.Prefix() + path.
 	inVolume bool
@@ -40,7 +45,15 @@ func Compile(pat string) (*Pattern, error) {
 		pat = strings.TrimSuffix(pat, "/")
 	}
 	p.segs = strings.Split(pat, "/")
-	for _, s := range p.segs {
+	p.lastStar = -1
+	for i, s := range p.segs {
+		if s == "**" {
+			p.lastStar = i
+		}
+		pre, suf, one := strings.Cut(s, "*")
+		one = one && !strings.ContainsAny(pre, `*?[\`) && !strings.ContainsAny(suf, `*?[\`)
+		p.star = append(p.star, one)
+		p.pre, p.suf = append(p.pre, pre), append(p.suf, suf)
 		if s != "**" {
 			if _, err := path.Match(s, ""); err != nil {
 				return nil, fmt.Errorf("pattern %q: segment %q: %w", pat, s, err)
@@ -70,6 +83,23 @@ func (p *Pattern) Match(name []byte) bool {
 		if pi < len(p.segs) && p.segs[pi] == "**" {
 			starP, starN = pi, ni
 			pi++
+			if pi-1 == p.lastStar && ni <= len(name) {
+				// No "**" follows: the rest of the pattern must match the
+				// last len(segs)-pi segments of name, so skip to them.
+				n := len(p.segs) - pi
+				at := len(name) + 1
+				for k := len(name) - 1; k >= ni-1 && n > 0; k-- {
+					if k == ni-1 || name[k] == '/' {
+						n--
+						at = k + 1
+					}
+				}
+				if n > 0 {
+					return false // name has too few segments left
+				}
+				starN, ni = at, at
+				starP = -1 // nothing to backtrack to: the split is forced
+			}
 			continue
 		}
 		if pi < len(p.segs) && ni <= len(name) {
@@ -100,6 +130,9 @@ func segEnd(name []byte, from int) int {
 func (p *Pattern) segMatch(i int, seg []byte) bool {
 	if p.lit[i] {
 		return string(seg) == p.segs[i]
+	}
+	if p.star[i] {
+		return len(seg) >= len(p.pre[i])+len(p.suf[i]) && string(seg[:len(p.pre[i])]) == p.pre[i] && string(seg[len(seg)-len(p.suf[i]):]) == p.suf[i]
 	}
 	ok, _ := path.Match(p.segs[i], string(seg))
 	return ok
