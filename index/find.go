@@ -1,8 +1,8 @@
 package index
 
 import (
-	"context"
 	"cmp"
+	"context"
 	"runtime"
 	"slices"
 	"sync"
