@@ -1,0 +1,154 @@
+package vsphere
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/vmware/govmomi/find"
+
+	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/ingest/vsphere/layout"
+	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
+)
+
+// raDisk is web01's disk read through a readahead following plan, with
+// small windows so that a test covers many.
+func raDisk(t *testing.T, plan []image.Extent, depth int, size int64) (*sim, *flatDisk, []byte) {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "web01.raw")
+	demoDisk(t, img, 1)
+	s := newSim(t, img, false)
+	c := s.connect(t)
+	ctx := context.Background()
+	ds, err := find.NewFinder(c.Vim(), true).Datastore(ctx, "/DC0/datastore/vmadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := c.datastoreFiles(ctx, ds.Reference(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The disk: the flat file, then 1 MiB of zeros past its end.
+	segs := []layout.Segment{
+		{Off: 0, Len: s.size, File: vcsim.DiskDir + "/web01-flat.vmdk"},
+		{Off: s.size, Len: 1 << 20},
+	}
+	d := &flatDisk{ctx: ctx, files: files, size: s.size + 1<<20, segs: segs}
+	d.readAhead(plan, depth, size)
+	t.Cleanup(d.close)
+	return s, d, append(mustRead(t, s.flat), make([]byte, 1<<20)...)
+}
+
+// TestReadaheadPlanOnce reads a plan's areas in order from several
+// goroutines, as the pipeline does: every byte is right and each planned
+// byte crosses the wire once, nothing else.
+func TestReadaheadPlanOnce(t *testing.T) {
+	plan := []image.Extent{{Off: 4096, Len: 10000}, {Off: 1 << 20, Len: 3<<20 + 512}, {Off: 9<<20 - 512, Len: 700 << 10}, {Off: 64<<20 - 4096, Len: 8192}}
+	s, d, want := raDisk(t, plan, 3, 1<<20)
+	// The pieces the pipeline asks for: the plan cut at 256 KiB "chunks".
+	var pieces []image.Extent
+	for _, e := range plan {
+		for off := e.Off; off < e.Off+e.Len; {
+			end := min(e.Off+e.Len, (off/(256<<10)+1)*(256<<10))
+			pieces = append(pieces, image.Extent{Off: off, Len: end - off})
+			off = end
+		}
+	}
+	jobs := make(chan image.Extent)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(pieces))
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				buf := make([]byte, p.Len)
+				if _, err := d.ReadAt(buf, p.Off); err != nil {
+					errs <- err
+					continue
+				}
+				if !bytes.Equal(buf, want[p.Off:p.Off+p.Len]) {
+					t.Errorf("bytes %d+%d differ", p.Off, p.Len)
+				}
+			}
+		}()
+	}
+	for _, p := range pieces {
+		jobs <- p
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var planned int64
+	for _, e := range plan {
+		planned += e.Len
+	}
+	if got := s.served.Load(); got != planned {
+		t.Fatalf("%d bytes over HTTP, want the plan's %d", got, planned)
+	}
+	if got := d.read.Load(); got != planned {
+		t.Fatalf("disk counted %d bytes fetched, want %d", got, planned)
+	}
+}
+
+// TestReadaheadAnyOrder reads random ranges, inside and outside the plan
+// and across the end of the file, in any order from several goroutines:
+// every byte is right and nothing hangs, even when windows are skipped
+// and never fully read.
+func TestReadaheadAnyOrder(t *testing.T) {
+	plan := []image.Extent{{Off: 0, Len: 100 << 20}}
+	_, d, want := raDisk(t, plan, 2, 512<<10)
+	rng := rand.New(rand.NewSource(7))
+	type req struct{ off, n int64 }
+	var reqs []req
+	for i := 0; i < 120; i++ {
+		n := 1 + rng.Int63n(1<<20)
+		reqs = append(reqs, req{rng.Int63n(int64(len(want)) - n), n})
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(reqs); k += 4 {
+				r := reqs[k]
+				buf := make([]byte, r.n)
+				if _, err := d.ReadAt(buf, r.off); err != nil {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(buf, want[r.off:r.off+r.n]) {
+					t.Errorf("bytes %d+%d differ", r.off, r.n)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestChunkPlanIntersect(t *testing.T) {
+	alloc := []image.Extent{{Off: 100, Len: 10}, {Off: 1000, Len: 2000}, {Off: 5000, Len: 1}}
+	got := chunkPlan(alloc, 1024, 5100)
+	want := []image.Extent{{Off: 0, Len: 3072}, {Off: 4096, Len: 1004}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("chunkPlan = %v, want %v", got, want)
+	}
+	in := intersect(got, []image.Extent{{Off: 1000, Len: 100}, {Off: 3000, Len: 2000}})
+	wantIn := []image.Extent{{Off: 1000, Len: 100}, {Off: 3000, Len: 72}, {Off: 4096, Len: 904}}
+	if len(in) != len(wantIn) {
+		t.Fatalf("intersect = %v, want %v", in, wantIn)
+	}
+	for i := range in {
+		if in[i] != wantIn[i] {
+			t.Fatalf("intersect = %v, want %v", in, wantIn)
+		}
+	}
+}
