@@ -683,3 +683,40 @@ func rangeAt(d *diff.Disk, off int64) diff.Range {
 	}
 	return diff.Range{}
 }
+
+// BenchmarkCompareRepo compares the two points of VM "bench" in the
+// repository DIFF_BENCH_REPO names (bench/diff.sh builds it when run with
+// that variable set); skipped without it.
+func BenchmarkCompareRepo(b *testing.B) {
+	dir := os.Getenv("DIFF_BENCH_REPO")
+	if dir == "" {
+		b.Skip("DIFF_BENCH_REPO is not set")
+	}
+	ctx := context.Background()
+	repo, err := catalog.Open(ctx, dir, catalog.Options{Command: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer repo.Close()
+	ps, err := repo.Points("bench")
+	if err != nil || len(ps) < 2 {
+		b.Fatalf("points of bench: %v (%d)", err, len(ps))
+	}
+	for _, c := range []struct {
+		name string
+		opts diff.Options
+	}{
+		{"files", diff.Options{}},
+		{"files+blocks", diff.Options{Blocks: true}},
+		{"chunks-only", diff.Options{NoFiles: true}},
+		{"blocks-only", diff.Options{NoFiles: true, Blocks: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := diff.Compare(ctx, repo, ps[0], ps[1], c.opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
