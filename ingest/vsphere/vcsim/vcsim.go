@@ -97,6 +97,9 @@ func Start(ctx context.Context, image, dsDir string, o Options) (*Sim, error) {
 	if o.Username == "" {
 		o.Username, o.Password = "user", "pass"
 	}
+	if err := os.MkdirAll(dsDir, 0o755); err != nil {
+		return nil, err
+	}
 	s := &Sim{Model: simulator.VPX(), dsDir: dsDir, link: o.Link, cbt: o.CBT, agents: map[types.ManagedObjectReference]*cbtAgent{}}
 	s.Model.Machine = 1
 	if err := s.Model.Create(); err != nil {
