@@ -1,9 +1,11 @@
 package vcsim
 
 import (
+	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"strings"
@@ -48,7 +50,9 @@ const CBTBlock = 64 << 10
 // cbtKeep bounds how many change ids' digests are kept.
 const cbtKeep = 8
 
-// blockSum is the digest of one block; all zeros for a block of zeros.
+// blockSum is the digest of one block (two 64-bit maphash sums under the
+// tracker's seeds: fast, and a change going unseen by accident is out of
+// reach); all zeros for a block of zeros.
 type blockSum [16]byte
 
 type cbtState struct {
@@ -57,7 +61,8 @@ type cbtState struct {
 }
 
 type tracker struct {
-	flat string
+	flat  string
+	seeds [2]maphash.Seed
 
 	mu     sync.Mutex
 	epoch  string               // "" until tracking starts; guarded by mu
@@ -70,7 +75,7 @@ type tracker struct {
 // snapshot records the flat file's state under a new change id and
 // returns it.
 func (t *tracker) snapshot() (string, error) {
-	st, err := digest(t.flat)
+	st, err := digest(t.flat, t.seeds)
 	if err != nil {
 		return "", err
 	}
@@ -157,7 +162,7 @@ func newEpoch() string {
 }
 
 // digest reads the file and sums each block.
-func digest(p string) (*cbtState, error) {
+func digest(p string, seeds [2]maphash.Seed) (*cbtState, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("changed block tracking: %w", err)
@@ -180,8 +185,9 @@ func digest(p string) (*cbtState, error) {
 		for i := 0; i < n; i += CBTBlock {
 			blk := buf[i:min(i+CBTBlock, n)]
 			if !allZero(blk) {
-				h := sha256.Sum256(blk)
-				copy(st.sums[(off+int64(i))/CBTBlock][:], h[:])
+				sum := &st.sums[(off+int64(i))/CBTBlock]
+				binary.LittleEndian.PutUint64(sum[:8], maphash.Bytes(seeds[0], blk))
+				binary.LittleEndian.PutUint64(sum[8:], maphash.Bytes(seeds[1], blk)|1) // never all zeros
 			}
 		}
 		off += int64(n)
@@ -189,14 +195,9 @@ func digest(p string) (*cbtState, error) {
 	return st, nil
 }
 
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
+var zeroBlock [CBTBlock]byte
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
 
 // cbtAgent answers a VM's calls that changed block tracking adds or
 // changes. It is registered in the simulator's inventory under a type of
@@ -349,7 +350,7 @@ func (s *Sim) emulateCBT() {
 func (s *Sim) addAgent(vm types.ManagedObjectReference, flat string) {
 	a := &cbtAgent{
 		Self: types.ManagedObjectReference{Type: "VmarchiveCbtAgent", Value: "cbt-" + vm.Value},
-		vm:   vm, t: &tracker{flat: flat, states: map[string]*cbtState{}},
+		vm:   vm, t: &tracker{flat: flat, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, states: map[string]*cbtState{}},
 	}
 	s.Model.Map().Put(a)
 	s.mu.Lock()
