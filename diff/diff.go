@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/index"
 )
 
 // Options choose what Compare does.
@@ -18,6 +19,11 @@ type Options struct {
 	BlockSize int // 4096 when 0
 	// NoFiles skips the file-level comparison.
 	NoFiles bool
+	// NoIndex walks both trees of every changed volume instead of taking
+	// the paths to compare from the points' file indexes (which are built
+	// and kept when missing). Slower; it also sees an xattr rewritten
+	// behind the guest kernel's back without a change-time update.
+	NoIndex bool
 }
 
 // Compare compares point a with point b. The chunk maps give the changed
@@ -78,6 +84,17 @@ type point struct {
 	rec  *catalog.DiskRecord
 	dmap *catalog.DiskMap
 	disk *guestfs.Disk // opened on demand
+	ix   *index.Index  // the point's file index, loaded on demand
+	ixOK bool          // ix was tried
+}
+
+// index loads the point's file index once; nil when it cannot be had.
+func (p *point) index(ctx context.Context, repo *catalog.Repo) *index.Index {
+	if !p.ixOK {
+		p.ixOK = true
+		p.ix, _ = index.Load(ctx, repo, p.m, nil) // without one, the trees are walked
+	}
+	return p.ix
 }
 
 func (p *point) size() int64 {
@@ -160,7 +177,7 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 		}
 	}
 	if !opts.NoFiles {
-		if err := compareVolumes(ctx, d, pa, pb, ranges); err != nil {
+		if err := compareVolumes(ctx, repo, d, pa, pb, ranges, !opts.NoIndex); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +191,7 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 }
 
 // compareVolumes compares, file by file, every volume whose bytes changed.
-func compareVolumes(ctx context.Context, d *Disk, pa, pb *point, changed []extent) error {
+func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, changed []extent, useIndex bool) error {
 	for _, name := range volumeNames(pa, pb) {
 		va, vb := pa.volume(name), pb.volume(name)
 		out := Volume{Name: name}
@@ -201,6 +218,10 @@ func compareVolumes(ctx context.Context, d *Disk, pa, pb *point, changed []exten
 		vd := &volumeDiff{ctx: ctx, a: sideOf(va), b: sideOf(vb), changed: changed, renames: out.Type != "vfat"}
 		if out.Type == "ntfs" {
 			vd.extra = []string{"system.ntfs_attrib", "system.ntfs_acl"}
+		}
+		if useIndex && va != nil && vb != nil && va.FS.Type() == vb.FS.Type() {
+			vd.ia = indexVolume(pa.index(ctx, repo), d.Name, name, va.FS.Type())
+			vd.ib = indexVolume(pb.index(ctx, repo), d.Name, name, vb.FS.Type())
 		}
 		cs, err := vd.run()
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	iofs "io/fs"
 	"path"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/index"
 )
 
 // side is one point's version of a volume.
@@ -49,6 +51,8 @@ type volumeDiff struct {
 	// extra are xattrs compared though ListXattr does not list them
 	// (NTFS attribute flags and security descriptors).
 	extra []string
+	// ia and ib, when both set, are the points' indexes of the volume.
+	ia, ib *index.Volume
 
 	mu     sync.Mutex // guards pairs, onlyA, onlyB and first during the walk
 	pairs  []*pair
@@ -117,6 +121,13 @@ func (v *volumeDiff) run() ([]Change, error) {
 
 // walk compares the two trees, or lists the one there is.
 func (v *volumeDiff) walk() error {
+	if v.ia != nil && v.ib != nil {
+		err := v.walkIndexed(v.ia, v.ib)
+		if !errors.Is(err, errIncomplete) {
+			return err
+		}
+		v.pairs, v.onlyA, v.onlyB = nil, nil, nil
+	}
 	v.sem = make(chan struct{}, 4)
 	err := v.walkRoots()
 	v.wg.Wait()
@@ -454,10 +465,11 @@ func (v *volumeDiff) matchRenames() {
 	v.onlyA, v.onlyB = restA, restB
 }
 
-// hashJob is one file version to hash.
+// hashJob is one file version to hash, or two versions of one file read
+// side by side, so that the chunks they share come from the store once
+// (the second read hits the chunk cache).
 type hashJob struct {
-	s side
-	n *node
+	a, b *node // either may be nil
 }
 
 // hashAll computes the SHA-256 of every regular file version the report
@@ -465,34 +477,41 @@ type hashJob struct {
 func (v *volumeDiff) hashAll() error {
 	var jobs []hashJob
 	for _, p := range v.pairs {
-		if !isReg(p.a) || !isReg(p.b) {
-			if isReg(p.a) && p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT {
-				jobs = append(jobs, hashJob{v.a, p.a})
+		typeChanged := p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT
+		switch {
+		case typeChanged:
+			j := hashJob{}
+			if isReg(p.a) {
+				j.a = p.a
 			}
-			if isReg(p.b) && p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT {
-				jobs = append(jobs, hashJob{v.b, p.b})
+			if isReg(p.b) {
+				j.b = p.b
 			}
-			continue
-		}
-		if p.same && len(p.fields) == 0 && p.from == "" {
-			continue // unchanged: not shown, not read
-		}
-		jobs = append(jobs, hashJob{v.b, p.b})
-		if !p.same {
-			jobs = append(jobs, hashJob{v.a, p.a})
+			if j.a != nil || j.b != nil {
+				jobs = append(jobs, j)
+			}
+		case !isReg(p.a):
+		case p.same && len(p.fields) == 0 && p.from == "":
+			// unchanged: not shown, not read
+		case p.same:
+			jobs = append(jobs, hashJob{b: p.b}) // one read serves both
+		default:
+			jobs = append(jobs, hashJob{a: p.a, b: p.b})
 		}
 	}
 	for _, n := range v.onlyA {
 		if isReg(n) {
-			jobs = append(jobs, hashJob{v.a, n})
+			jobs = append(jobs, hashJob{a: n})
 		}
 	}
 	for _, n := range v.onlyB {
 		if isReg(n) {
-			jobs = append(jobs, hashJob{v.b, n})
+			jobs = append(jobs, hashJob{b: n})
 		}
 	}
-	v.hashes = make(map[*node]string, len(jobs))
+	// Biggest first, so one huge file does not start last.
+	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].size() > jobs[j].size() })
+	v.hashes = make(map[*node]string, 2*len(jobs))
 	var (
 		mu    sync.Mutex
 		first error
@@ -501,14 +520,19 @@ func (v *volumeDiff) hashAll() error {
 	next := make(chan hashJob)
 	for range min(4, len(jobs)) {
 		wg.Go(func() {
-			buf := make([]byte, 1<<20)
+			bufA, bufB := make([]byte, 1<<20), make([]byte, 1<<20)
 			for j := range next {
-				h, err := hashFile(v.ctx, j.s.fs, j.n, buf)
+				ha, hb, err := v.hashPair(j, bufA, bufB)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
 				}
-				v.hashes[j.n] = h
+				if j.a != nil {
+					v.hashes[j.a] = ha
+				}
+				if j.b != nil {
+					v.hashes[j.b] = hb
+				}
 				mu.Unlock()
 			}
 		})
@@ -530,29 +554,75 @@ func (v *volumeDiff) hashAll() error {
 	return v.ctx.Err()
 }
 
-func hashFile(ctx context.Context, fs guestfs.FS, n *node, buf []byte) (string, error) {
-	f, err := fs.Open(n.attr.Ino)
-	if err != nil {
-		return "", fmt.Errorf("open %s: %w", n.path, err)
+func (j hashJob) size() int64 {
+	var n int64
+	if j.a != nil {
+		n += j.a.attr.Size
 	}
-	h := sha256.New()
-	size := f.Size()
-	for off := int64(0); off < size; {
-		if err := ctx.Err(); err != nil {
-			return "", err
+	if j.b != nil {
+		n += j.b.attr.Size
+	}
+	return n
+}
+
+// hashPair hashes j.a in point A and j.b in point B, window by window.
+func (v *volumeDiff) hashPair(j hashJob, bufA, bufB []byte) (ha, hb string, err error) {
+	type stream struct {
+		fs   guestfs.FS
+		n    *node
+		f    guestfs.File
+		h    hash.Hash
+		buf  []byte
+		size int64
+	}
+	var ss []*stream
+	for _, x := range []struct {
+		fs  guestfs.FS
+		n   *node
+		buf []byte
+	}{{v.a.fs, j.a, bufA}, {v.b.fs, j.b, bufB}} {
+		if x.n == nil {
+			ss = append(ss, nil)
+			continue
 		}
-		b := buf[:min(int64(len(buf)), size-off)]
-		k, err := f.ReadAt(b, off)
-		if k < len(b) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
+		f, err := x.fs.Open(x.n.attr.Ino)
+		if err != nil {
+			return "", "", fmt.Errorf("open %s: %w", x.n.path, err)
+		}
+		ss = append(ss, &stream{fs: x.fs, n: x.n, f: f, h: sha256.New(), buf: x.buf, size: f.Size()})
+	}
+	var end int64
+	for _, s := range ss {
+		if s != nil {
+			end = max(end, s.size)
+		}
+	}
+	for off := int64(0); off < end; off += int64(len(bufA)) {
+		if err := v.ctx.Err(); err != nil {
+			return "", "", err
+		}
+		for _, s := range ss {
+			if s == nil || off >= s.size {
+				continue
 			}
-			return "", fmt.Errorf("read %s at %d: %w", n.path, off, err)
+			b := s.buf[:min(int64(len(s.buf)), s.size-off)]
+			k, err := s.f.ReadAt(b, off)
+			if k < len(b) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return "", "", fmt.Errorf("read %s at %d: %w", s.n.path, off, err)
+			}
+			s.h.Write(b)
 		}
-		h.Write(b)
-		off += int64(k)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if ss[0] != nil {
+		ha = hex.EncodeToString(ss[0].h.Sum(nil))
+	}
+	if ss[1] != nil {
+		hb = hex.EncodeToString(ss[1].h.Sum(nil))
+	}
+	return ha, hb, nil
 }
 
 // changes classifies what the walk found, in path order.

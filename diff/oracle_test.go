@@ -2,9 +2,11 @@ package diff_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -107,6 +109,18 @@ func oracle(t *testing.T, fc fsCase) {
 		}
 		if dc.ChangedBytes < d.ChangedBytes {
 			t.Errorf("chunk ranges hold %d bytes, fewer than the %d refined ones", dc.ChangedBytes, d.ChangedBytes)
+		}
+	})
+	t.Run("walk", func(t *testing.T) {
+		// Walking both trees finds what the file indexes find.
+		w, err := diff.Compare(ctx, repo, ma, mb, diff.Options{Blocks: true, NoIndex: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jr, _ := json.Marshal(rep)
+		jw, _ := json.Marshal(w)
+		if !bytes.Equal(jr, jw) {
+			t.Errorf("reports differ:\nindexes: %s\nwalk:    %s", summary(rep), summary(w))
 		}
 	})
 	t.Run("identical", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -45,6 +46,27 @@ func runTool(t *testing.T, name string, args ...string) {
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
+}
+
+// compareBothWays runs Compare from the file indexes and by walking both
+// trees, and requires the same report.
+func compareBothWays(t *testing.T, repo *catalog.Repo, a, b *catalog.Manifest, opts Options) *Report {
+	t.Helper()
+	r, err := Compare(context.Background(), repo, a, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoIndex = true
+	w, err := Compare(context.Background(), repo, a, b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr, _ := json.Marshal(r)
+	jw, _ := json.Marshal(w)
+	if !bytes.Equal(jr, jw) {
+		t.Errorf("the report from the indexes differs from the walk's:\nindex: %s\nwalk:  %s", jr, jw)
+	}
+	return r
 }
 
 // TestExt4Changes compares two ext4 disks made from trees whose
@@ -92,10 +114,7 @@ func TestExt4Changes(t *testing.T) {
 	repo := catalog.TestRepo(t)
 	ma := ingestRaw(t, repo, ia, fixed)
 	mb := ingestRaw(t, repo, ib, fixed.Add(time.Hour))
-	r, err := Compare(context.Background(), repo, ma, mb, Options{Blocks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := compareBothWays(t, repo, ma, mb, Options{Blocks: true})
 	var sb strings.Builder
 	WriteText(&sb, r, true)
 	t.Logf("\n%s", sb.String())
@@ -196,10 +215,7 @@ func TestLVMChanges(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	ma := ingestRaw(t, repo, ia, t0)
 	mb := ingestRaw(t, repo, ib, t0.Add(time.Hour))
-	r, err := Compare(context.Background(), repo, ma, mb, Options{Blocks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := compareBothWays(t, repo, ma, mb, Options{Blocks: true})
 	var sb strings.Builder
 	WriteText(&sb, r, true)
 	out := sb.String()
