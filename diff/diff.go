@@ -183,7 +183,7 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 	}
 	placeRanges(d, pa, pb)
 	if opts.Blocks {
-		if err := addOwners(ctx, d, pa, pb); err != nil {
+		if err := addOwners(ctx, repo, d, pa, pb, !opts.NoIndex); err != nil {
 			return nil, err
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/index"
 )
 
 // run is a byte range of a volume that belongs to one file.
@@ -25,9 +27,11 @@ type ownerMap struct {
 	noMap  bool // the filesystem cannot tell free from used space
 }
 
-// buildOwners walks a whole volume and maps every file's extents. Hard
-// links are mapped once, under the first path found.
-func buildOwners(ctx context.Context, fs guestfs.FS) (*ownerMap, error) {
+// buildOwners maps every file's extents, taking paths and inodes from the
+// volume's file index when there is a complete one (no directory is read)
+// and walking the tree otherwise. A file with several hard links is named
+// by its first path in byte order.
+func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMap, error) {
 	x, ok := fs.(guestfs.Extenter)
 	if !ok {
 		return nil, fmt.Errorf("%s: cannot map files to blocks", fs.Type())
@@ -49,6 +53,14 @@ func buildOwners(ctx context.Context, fs guestfs.FS) (*ownerMap, error) {
 		}
 	}
 	seen := map[uint64]bool{}
+	// linked holds the smallest path of each inode met more than once.
+	linked := map[uint64]string{}
+	firstPath := map[uint64]string{}
+	again := func(ino uint64, p string) {
+		if q, ok := linked[ino]; !ok && p < firstPath[ino] || ok && p < q {
+			linked[ino] = p
+		}
+	}
 	var walk func(dir uint64, p string, depth int) error
 	walk = func(dir uint64, p string, depth int) error {
 		if depth > 4096 {
@@ -62,11 +74,13 @@ func buildOwners(ctx context.Context, fs guestfs.FS) (*ownerMap, error) {
 			return fmt.Errorf("read directory %s: %w", p, err)
 		}
 		for _, e := range es {
+			q := path.Join(p, e.Name)
 			if seen[e.Ino] {
+				again(e.Ino, q)
 				continue
 			}
 			seen[e.Ino] = true
-			q := path.Join(p, e.Name)
+			firstPath[e.Ino] = q
 			if exts, err := x.Extents(e.Ino); err == nil {
 				addRuns(exts, q)
 			}
@@ -80,13 +94,39 @@ func buildOwners(ctx context.Context, fs guestfs.FS) (*ownerMap, error) {
 		}
 		return nil
 	}
-	root := fs.Root()
-	seen[root] = true
-	if exts, err := x.Extents(root); err == nil {
-		addRuns(exts, "/")
+	if entries, ok := completeEntries(ix); ok {
+		for i, e := range entries {
+			if i%1024 == 0 && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if seen[e.Ino] {
+				continue // sorted: the first path is the smallest
+			}
+			seen[e.Ino] = true
+			if exts, err := x.Extents(e.Ino); err == nil {
+				addRuns(exts, e.Path)
+			}
+		}
+	} else {
+		root := fs.Root()
+		seen[root] = true
+		if exts, err := x.Extents(root); err == nil {
+			addRuns(exts, "/")
+		}
+		if err := walk(root, "/", 0); err != nil {
+			return nil, err
+		}
 	}
-	if err := walk(root, "/", 0); err != nil {
-		return nil, err
+	if len(linked) > 0 {
+		rename := map[string]string{}
+		for ino, p := range linked {
+			rename[firstPath[ino]] = p
+		}
+		for i := range m.runs {
+			if p, ok := rename[m.runs[i].path]; ok {
+				m.runs[i].path = p
+			}
+		}
 	}
 	sort.Slice(m.runs, func(i, j int) bool { return m.runs[i].off < m.runs[j].off })
 	m.maxEnd = make([]int64, len(m.runs))
@@ -168,8 +208,22 @@ func (m *ownerMap) unowned(lo, hi, base int64, add func(Owner)) {
 	}
 }
 
+// completeEntries returns the entries of an index volume with no gaps.
+func completeEntries(ix *index.Volume) ([]index.Entry, bool) {
+	if ix == nil {
+		return nil, false
+	}
+	es := ix.Entries()
+	for i := range es {
+		if es[i].StatFailed || es[i].ListFailed {
+			return nil, false
+		}
+	}
+	return es, true
+}
+
 // addOwners names what owns each changed range in both points.
-func addOwners(ctx context.Context, d *Disk, pa, pb *point) error {
+func addOwners(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, useIndex bool) error {
 	maps := map[*guestfs.Volume]*ownerMap{}
 	errs := map[*guestfs.Volume]error{}
 	ownerOf := func(p *point, r Range) []Owner {
@@ -189,7 +243,11 @@ func addOwners(ctx context.Context, d *Disk, pa, pb *point) error {
 		}
 		m, ok := maps[v]
 		if !ok && errs[v] == nil {
-			m, errs[v] = buildOwners(ctx, v.FS)
+			var ix *index.Volume
+			if useIndex {
+				ix = indexVolume(p.index(ctx, repo), d.Name, v.Name, v.FS.Type())
+			}
+			m, errs[v] = buildOwners(ctx, v.FS, ix)
 			maps[v] = m
 		}
 		if m == nil {

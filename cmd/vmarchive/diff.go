@@ -30,6 +30,12 @@ A third column names what differs. Access and change times are not compared
 SHA-256 of both versions of every regular file listed. Paths are
 <disk>/<volume><path>, as in the mounted tree.
 
+Which paths to look at comes from each point's file index (built at ingest,
+or now if missing, and kept): a path whose inode, type, mode, owner, size,
+times and content key are unchanged is not read. Any change made through the
+guest's kernel moves the change time; --no-index walks both trees instead,
+for changes made behind the kernel's back (a raw write of an xattr).
+
 --blocks refines the changed ranges to --block-size units (4096) and shows
 what owns each in A and in B: a file, filesystem metadata, unallocated space,
 or the partition table ("@" lines, then one owner per line).
@@ -49,7 +55,8 @@ Exit status: 0 equal, 1 different, 2 error.`,
 			if err != nil {
 				return err
 			}
-			opts := diff.Options{Disks: v.GetStringSlice("disk"), Blocks: v.GetBool("blocks"), BlockSize: v.GetInt("block-size")}
+			opts := diff.Options{Disks: v.GetStringSlice("disk"), Blocks: v.GetBool("blocks"), BlockSize: v.GetInt("block-size"),
+				NoIndex: v.GetBool("no-index")}
 			r, err := diff.Compare(cmd.Context(), repo.Repo, a, b, opts)
 			if err != nil {
 				return err
@@ -75,6 +82,7 @@ Exit status: 0 equal, 1 different, 2 error.`,
 	cmd.Flags().Bool("blocks", false, "list changed blocks and what owns them")
 	cmd.Flags().Int("block-size", 4096, "unit of --blocks, a power of two from 512 to the chunk size")
 	cmd.Flags().Bool("json", false, "print the report as JSON")
+	cmd.Flags().Bool("no-index", false, "walk both trees instead of using the points' file indexes")
 	return cmd
 }
 
