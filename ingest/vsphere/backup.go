@@ -314,7 +314,7 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		alloc, _ := fd.Allocated()
 		want = chunkPlan(alloc, int64(repo.Config().ChunkSize), capacity)
 	}
-	fd.readAhead(want, streams(opts)+1, windowFor(f.limit))
+	fd.readAhead(want, streams(opts)+1, windowFor(f.limit, opts))
 	// With a change list the pipeline reads only the changed bytes from fd
 	// and takes the rest of each chunk from the previous point.
 	spec := ingest.DiskSpec{
@@ -332,13 +332,21 @@ func streams(o Options) int {
 	return o.Streams
 }
 
-// windowFor is the read-ahead window size: smaller under a bandwidth
-// limit, so the limit is taken in steps of a fraction of a second.
-func windowFor(l *limiter) int64 {
-	if l == nil {
-		return windowSize
+// readAheadBudget bounds the read-ahead buffers of a run, over all the
+// VMs captured at once.
+const readAheadBudget = 96 << 20
+
+// windowFor is the read-ahead window size: windowSize, less when several
+// VMs are read at once (to stay within readAheadBudget) and under a
+// bandwidth limit (so the limit is taken in steps of a fraction of a
+// second).
+func windowFor(l *limiter, o Options) int64 {
+	w := int64(windowSize)
+	w = min(w, readAheadBudget/int64(max(o.ParallelVMs, 1)*(streams(o)+1)))
+	if l != nil {
+		w = min(w, int64(l.rate)/8)
 	}
-	return min(windowSize, max(1<<20, int64(l.rate)/8>>16<<16))
+	return max(1<<20, w>>16<<16)
 }
 
 // configFiles gathers config.json, the .vmx and .nvram files and, when

@@ -15,8 +15,14 @@
 //
 // Disks are read with HTTP range requests against the datastore /folder
 // endpoint: the disk's descriptor is fetched and parsed (ingest/image/vmdk),
-// then its flat extents are read in parallel, bounded by Options.Streams per
-// disk and an optional byte rate shared by all disks. Connected to vCenter,
+// then its flat extents are read ahead of the pipeline in windows of up to
+// 16 MiB (one range request each), Options.Streams+1 windows per disk in
+// flight or waiting (smaller windows when several VMs are read at once:
+// 96 MiB in all), under an optional byte rate shared by all disks. The
+// windows follow exactly the areas the pipeline will read (every chunk
+// touching the allocated areas, or the changed areas themselves), so an
+// incremental run moves only the changed bytes. Datastore transfers use a
+// transport of their own that keeps one connection per stream. Connected to vCenter,
 // requests go straight to the ESXi host running the VM with a generic
 // service ticket (Options.ViaVCenter turns this off). A flat file shorter
 // than its extent, or a thin one, reads as zeros up to the capacity.

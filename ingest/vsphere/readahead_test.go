@@ -152,3 +152,24 @@ func TestChunkPlanIntersect(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowFor(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		o     Options
+		want  int64
+	}{
+		{0, Options{}, 16 << 20},                           // 5 windows of 16 MiB
+		{0, Options{ParallelVMs: 4}, 4<<20 + 12<<16},       // 96 MiB over 20 windows
+		{0, Options{ParallelVMs: 64, Streams: 8}, 1 << 20}, // never below 1 MiB
+		{16 << 20, Options{}, 2 << 20},                     // an eighth of a second at the limit
+		{1 << 20, Options{}, 1 << 20},
+	} {
+		if got := windowFor(newLimiter(tc.limit), tc.o); got != tc.want {
+			t.Errorf("windowFor(limit %d, %+v) = %d, want %d", tc.limit, tc.o, got, tc.want)
+		}
+		if n := int64(max(tc.o.ParallelVMs, 1) * (streams(tc.o) + 1)); tc.want > 1<<20 && n*tc.want > readAheadBudget {
+			t.Errorf("%+v: %d windows of %d bytes exceed the budget", tc.o, n, tc.want)
+		}
+	}
+}
