@@ -307,14 +307,15 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 	fd.alloc = plan.alloc
 	// Read ahead exactly what the pipeline will ask for: the changed
 	// areas, or every chunk touching the allocated ones.
+	cs := int64(repo.Config().ChunkSize)
 	want := plan.changed
 	if want != nil {
 		want = areas.Merge(append([]image.Extent(nil), want...))
 	} else {
 		alloc, _ := fd.Allocated()
-		want = chunkPlan(alloc, int64(repo.Config().ChunkSize), capacity)
+		want = chunkPlan(alloc, cs, capacity)
 	}
-	fd.readAhead(want, streams(opts)+1, windowFor(f.limit, opts))
+	fd.readAhead(want, streams(opts), windowFor(f.limit, opts), cs)
 	// With a change list the pipeline reads only the changed bytes from fd
 	// and takes the rest of each chunk from the previous point.
 	spec := ingest.DiskSpec{

@@ -79,9 +79,10 @@ func (d *flatDisk) readFile(s layout.Segment, buf []byte, at int64) error {
 }
 
 // readAhead makes reads follow plan, the areas the pipeline will ask for
-// in order, fetching up to depth windows of size bytes ahead of it.
-func (d *flatDisk) readAhead(plan []image.Extent, depth int, size int64) {
-	d.ra = newReadahead(d.ctx, d.files, d.segs, plan, depth, size, func(n int64) { d.read.Add(n) })
+// in order (in chunks of cs bytes), fetched in windows of up to size
+// bytes, streams at a time.
+func (d *flatDisk) readAhead(plan []image.Extent, streams int, size, cs int64) {
+	d.ra = newReadahead(d.ctx, d.files, d.segs, plan, streams, size, cs, func(n int64) { d.read.Add(n) })
 }
 
 // close stops reading ahead.

@@ -59,24 +59,42 @@ type readahead struct {
 	files  *datastoreFiles
 	segs   []layout.Segment
 	plan   []image.Extent // sorted, merged, within file segments
-	size   int64          // window size
-	depth  int            // windows fetching or waiting to be read
+	size   int64          // most bytes in a window
+	budget int64          // most bytes in windows not yet read
+	sem    chan struct{}  // one token per range request in flight
 	onRead func(n int64)  // counts bytes fetched
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	k    int       // plan index of the cursor; guarded by mu
-	pos  int64     // cursor: next disk offset to put in a window; guarded by mu
-	wins []*window // in disk order; guarded by mu
-	free [][]byte  // spare window buffers; guarded by mu
+	mu    sync.Mutex
+	k     int       // plan index of the cursor; guarded by mu
+	pos   int64     // cursor: next disk offset to put in a window; guarded by mu
+	wins  []*window // in disk order; guarded by mu
+	bytes int64     // bytes in wins; guarded by mu
+	free  [][]byte  // spare full-size window buffers; guarded by mu
 }
 
-func newReadahead(ctx context.Context, files *datastoreFiles, segs []layout.Segment, plan []image.Extent, depth int, size int64, onRead func(int64)) *readahead {
+// maxWindows bounds the windows of a readahead, whatever their size:
+// a sparse plan (scattered changed blocks) makes many small ones.
+const maxWindows = 1024
+
+// newReadahead reads plan ahead in windows of up to size bytes, streams
+// range requests at a time, holding up to (streams+1)*size bytes, and at
+// least (streams+1) chunks of cs bytes: so much that the pipeline's
+// workers (as many as streams), each on a chunk of its own, always find
+// what they ask for in a window.
+func newReadahead(ctx context.Context, files *datastoreFiles, segs []layout.Segment, plan []image.Extent, streams int, size, cs int64, onRead func(int64)) *readahead {
 	ctx, cancel := context.WithCancel(ctx)
+	streams = max(streams, 1)
 	return &readahead{
 		ctx: ctx, cancel: cancel, files: files, segs: segs,
-		plan: intersect(plan, layout.DataExtents(segs)), size: size, depth: max(depth, 1), onRead: onRead,
+		plan: intersect(plan, layout.DataExtents(segs)), size: size, budget: int64(streams+1) * max(size, cs),
+		sem: make(chan struct{}, streams), onRead: onRead,
 	}
+}
+
+// full reports whether the windows take all they may. Called with mu held.
+func (r *readahead) full() bool {
+	return len(r.wins) >= maxWindows || r.bytes >= r.budget
 }
 
 // close stops fetches in flight and waits for them.
@@ -126,10 +144,11 @@ func (r *readahead) acquire(at, n int64) (*window, int64) {
 	}
 	if at >= r.pos {
 		// Ahead of every window: the plan up to here will not be asked
-		// for. If every slot is taken, windows wholly before at are
-		// stale (given up by the pipeline); free them.
+		// for (the budget covers every chunk the workers hold). If the
+		// windows take all they may, those wholly before at are stale
+		// (given up by the pipeline); free them.
 		r.skipTo(at)
-		if len(r.wins) >= r.depth {
+		if r.full() {
 			for _, w := range append([]*window(nil), r.wins...) {
 				if w.end <= at && w.ready() {
 					r.drop(w)
@@ -168,7 +187,7 @@ func (r *readahead) release(w *window, n int64) {
 	switch {
 	case w.dropped:
 		if w.refs == 0 {
-			r.free = append(r.free, w.buf[:0])
+			r.recycle(w.buf)
 		}
 	case w.used >= w.end-w.off:
 		r.drop(w)
@@ -185,8 +204,17 @@ func (r *readahead) drop(w *window) {
 		}
 	}
 	w.dropped = true
+	r.bytes -= w.end - w.off
 	if w.refs == 0 {
-		r.free = append(r.free, w.buf[:0])
+		r.recycle(w.buf)
+	}
+}
+
+// recycle keeps a full-size buffer for the next window. Called with mu
+// held.
+func (r *readahead) recycle(b []byte) {
+	if int64(cap(b)) == r.size && len(r.free) < cap(r.sem)+1 {
+		r.free = append(r.free, b[:0])
 	}
 }
 
@@ -198,28 +226,38 @@ func (r *readahead) skipTo(at int64) {
 	r.pos = max(r.pos, at)
 }
 
-// fill starts fetching windows until depth are out. Called with mu held.
+// fill schedules windows until they take all they may; each is fetched
+// as soon as a stream is free, in order. Called with mu held.
 func (r *readahead) fill() {
-	for len(r.wins) < r.depth && r.ctx.Err() == nil {
+	for !r.full() && r.ctx.Err() == nil {
 		w := r.next()
 		if w == nil {
 			return
 		}
-		if k := len(r.free); k > 0 {
-			w.buf = r.free[k-1][:w.end-w.off]
+		n := w.end - w.off
+		if k := len(r.free); n == r.size && k > 0 {
+			w.buf = r.free[k-1][:n]
 			r.free = r.free[:k-1]
 		} else {
-			w.buf = make([]byte, w.end-w.off, r.size)
+			w.buf = make([]byte, n)
 		}
 		r.wins = append(r.wins, w)
+		r.bytes += n
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			defer close(w.done)
+			select {
+			case r.sem <- struct{}{}:
+			case <-r.ctx.Done():
+				w.err = r.ctx.Err()
+				return
+			}
+			defer func() { <-r.sem }()
 			w.err = r.files.readAt(r.ctx, w.file, w.buf, w.fileOff)
 			if w.err == nil {
 				r.onRead(int64(len(w.buf)))
 			}
-			close(w.done)
 		}()
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vmware/govmomi/find"
 
+	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/ingest/vsphere/layout"
 	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
@@ -17,7 +18,7 @@ import (
 
 // raDisk is web01's disk read through a readahead following plan, with
 // small windows so that a test covers many.
-func raDisk(t *testing.T, plan []image.Extent, depth int, size int64) (*sim, *flatDisk, []byte) {
+func raDisk(t *testing.T, plan []image.Extent, streams int, size, cs int64) (*sim, *flatDisk, []byte) {
 	t.Helper()
 	img := filepath.Join(t.TempDir(), "web01.raw")
 	demoDisk(t, img, 1)
@@ -38,22 +39,29 @@ func raDisk(t *testing.T, plan []image.Extent, depth int, size int64) (*sim, *fl
 		{Off: s.size, Len: 1 << 20},
 	}
 	d := &flatDisk{ctx: ctx, files: files, size: s.size + 1<<20, segs: segs}
-	d.readAhead(plan, depth, size)
+	d.readAhead(plan, streams, size, cs)
 	t.Cleanup(d.close)
 	return s, d, append(mustRead(t, s.flat), make([]byte, 1<<20)...)
 }
 
 // TestReadaheadPlanOnce reads a plan's areas in order from several
-// goroutines, as the pipeline does: every byte is right and each planned
-// byte crosses the wire once, nothing else.
+// goroutines, as the pipeline does (a worker per "chunk", here 64 KiB):
+// every byte is right and each planned byte crosses the wire once,
+// nothing else. The plan has large areas and many scattered small ones.
 func TestReadaheadPlanOnce(t *testing.T) {
 	plan := []image.Extent{{Off: 4096, Len: 10000}, {Off: 1 << 20, Len: 3<<20 + 512}, {Off: 9<<20 - 512, Len: 700 << 10}, {Off: 64<<20 - 4096, Len: 8192}}
-	s, d, want := raDisk(t, plan, 3, 1<<20)
-	// The pieces the pipeline asks for: the plan cut at 256 KiB "chunks".
+	rng := rand.New(rand.NewSource(3))
+	for off := int64(20 << 20); off < 60<<20; off += 4096 * (1 + rng.Int63n(64)) {
+		plan = append(plan, image.Extent{Off: off, Len: 1 + rng.Int63n(4096)})
+	}
+	plan = areas.Merge(plan)
+	const cs = 64 << 10
+	s, d, want := raDisk(t, plan, 2, 256<<10, cs)
+	// The pieces the pipeline asks for: the plan cut at chunks.
 	var pieces []image.Extent
 	for _, e := range plan {
 		for off := e.Off; off < e.Off+e.Len; {
-			end := min(e.Off+e.Len, (off/(256<<10)+1)*(256<<10))
+			end := min(e.Off+e.Len, (off/cs+1)*cs)
 			pieces = append(pieces, image.Extent{Off: off, Len: end - off})
 			off = end
 		}
@@ -104,7 +112,7 @@ func TestReadaheadPlanOnce(t *testing.T) {
 // and never fully read.
 func TestReadaheadAnyOrder(t *testing.T) {
 	plan := []image.Extent{{Off: 0, Len: 100 << 20}}
-	_, d, want := raDisk(t, plan, 2, 512<<10)
+	_, d, want := raDisk(t, plan, 2, 512<<10, 64<<10)
 	rng := rand.New(rand.NewSource(7))
 	type req struct{ off, n int64 }
 	var reqs []req
