@@ -125,6 +125,17 @@ func decodeRecord(b []byte, e *Entry) {
 	copy(e.Key[:], b[69:85])
 }
 
+// recordOK is checkRecord's verdict without the error, fast enough to run
+// over every record each time an index is read.
+func recordOK(b []byte) bool {
+	b = b[:recordLen]
+	return int64(binary.LittleEndian.Uint64(b[8:])) >= 0 &&
+		binary.LittleEndian.Uint32(b[24:]) < 1e9 &&
+		binary.LittleEndian.Uint32(b[36:]) < 1e9 &&
+		binary.LittleEndian.Uint32(b[48:]) < 1e9 &&
+		b[68]&^(flagKey|flagStatFailed|flagListFailed) == 0
+}
+
 // checkRecord rejects values no filesystem reader produces.
 func checkRecord(b []byte) error {
 	if int64(binary.LittleEndian.Uint64(b[8:])) < 0 {
@@ -224,14 +235,24 @@ func sharedPrefix(a, b string) int {
 
 // Decode parses an encoded index, checking all of it. Errors wrap ErrCorrupt.
 func Decode(b []byte) (*Index, error) {
-	ix, err := decode(b)
+	ix, err := decode(b, nil)
+	if err == nil {
+		err = ix.checkColumns()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file index: %w", err)
 	}
 	return ix, nil
 }
 
-func decode(b []byte) (*Index, error) {
+// decodeBuf holds the decompressed parts of an index, so that one worker
+// decoding point after point reuses the memory.
+type decodeBuf struct{ a, b []byte }
+
+// decode parses b and checks all of it but the path columns, which
+// checkColumns or scanColumn checks. With buf, the index's columns and
+// records live in buf: they are valid until buf is used again.
+func decode(b []byte, buf *decodeBuf) (*Index, error) {
 	if len(b) < headerLen || string(b[:len(magic)]) != magic {
 		return nil, fmt.Errorf("bad magic: %w", ErrCorrupt)
 	}
@@ -249,11 +270,21 @@ func decode(b []byte) (*Index, error) {
 	if !ok {
 		return nil, fmt.Errorf("stored part A of %d bytes at offset %d runs past the end (%d): %w", zalen, r.off, len(b), ErrCorrupt)
 	}
-	a, err := decompress(za, int(alen), "part A")
+	var dstA, dstB []byte
+	if buf != nil {
+		dstA, dstB = buf.a, buf.b
+	}
+	a, err := decompress(za, int(alen), "part A", dstA)
 	if err != nil {
 		return nil, err
 	}
-	partB, err := decompress(zb, int(blen), "part B")
+	partB, err := decompress(zb, int(blen), "part B", dstB)
+	if buf != nil {
+		buf.a = a // keep what grew
+		if err == nil {
+			buf.b = partB
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -264,9 +295,20 @@ func decode(b []byte) (*Index, error) {
 	return ix, ix.attachRecords(partB)
 }
 
-func decompress(z []byte, want int, what string) ([]byte, error) {
+// decompress decodes the zstd frame z, of want bytes, appending to dst[:0]
+// (a new slice when dst is nil).
+func decompress(z []byte, want int, what string, dst []byte) ([]byte, error) {
 	_, dec := codecs()
-	out, err := dec.DecodeAll(z, make([]byte, 0, min(want, 4*len(z)+4096)))
+	// want is only a claim: allocate at most what z could plausibly
+	// expand to, and let DecodeAll grow it. A reused buffer grows with a
+	// margin, as the next point's index is often a little larger.
+	if n := min(want, 8*len(z)+4096); cap(dst) < n {
+		if dst != nil {
+			n += n / 8
+		}
+		dst = make([]byte, 0, n)
+	}
+	out, err := dec.DecodeAll(z, dst[:0])
 	if err != nil {
 		return nil, fmt.Errorf("%s: zstd: %v: %w", what, err, ErrCorrupt)
 	}
@@ -276,7 +318,7 @@ func decompress(z []byte, want int, what string) ([]byte, error) {
 	return out, nil
 }
 
-// decodeVolumes parses part A and checks every path column.
+// decodeVolumes parses part A; the path columns are left to check.
 func decodeVolumes(a []byte) (*Index, error) {
 	r := reader{b: a}
 	nv := r.uvarint("volume count", maxVolumes)
@@ -307,10 +349,11 @@ func decodeVolumes(a []byte) (*Index, error) {
 			r.fail(fmt.Sprintf("path column of %d bytes", clen))
 			break
 		}
-		v.n, v.col = int(n), col
-		if err := checkColumn(col, v.n); err != nil {
-			return nil, fmt.Errorf("volume %d (%s/%s): %w", i, v.Disk, v.Name, err)
+		if n > uint64(len(col)/2) {
+			r.fail(fmt.Sprintf("%d entries in a path column of %d bytes", n, len(col)))
+			break
 		}
+		v.n, v.col = int(n), col
 		ix.Volumes = append(ix.Volumes, v)
 	}
 	if r.err != nil {
@@ -322,10 +365,28 @@ func decodeVolumes(a []byte) (*Index, error) {
 	return ix, nil
 }
 
-// checkColumn decodes a path column: n paths, each starting with "/",
-// strictly increasing, filling col exactly.
-func checkColumn(col []byte, n int) error {
-	var cur []byte
+// checkColumns checks the path column of every volume.
+func (ix *Index) checkColumns() error {
+	for i, v := range ix.Volumes {
+		if err := scanColumn(v.col, v.n, nil); err != nil {
+			return volumeError(i, v, err)
+		}
+	}
+	return nil
+}
+
+func volumeError(i int, v *Volume, err error) error {
+	return fmt.Errorf("volume %d (%s/%s): %w", i, v.Disk, v.Name, err)
+}
+
+// scanColumn decodes a path column and checks it: n paths, each starting
+// with "/", strictly increasing, filling col exactly. fn, when not nil, is
+// called with each path in turn (valid only during the call), so that a
+// search checks the column in the same pass; it has seen a corrupt
+// column's paths when scanColumn fails.
+func scanColumn(col []byte, n int, fn func(i int, path []byte)) error {
+	var stack [512]byte
+	cur := stack[:0]
 	off := 0
 	for i := 0; i < n; i++ {
 		shared, suffix, o, err := columnEntry(col, off, len(cur))
@@ -341,6 +402,9 @@ func checkColumn(col []byte, n int) error {
 			return fmt.Errorf("path %d %q at column offset %d does not start with /: %w", i, cur, off, ErrCorrupt)
 		}
 		off = o
+		if fn != nil {
+			fn(i, cur)
+		}
 	}
 	if off != len(col) {
 		return fmt.Errorf("%d bytes after %d paths: %w", len(col)-off, n, ErrCorrupt)
@@ -381,8 +445,8 @@ func (ix *Index) attachRecords(b []byte) error {
 	for _, v := range ix.Volumes {
 		v.recs = b[off : off+v.n*recordLen]
 		for i := 0; i < v.n; i++ {
-			if err := checkRecord(v.recs[i*recordLen:]); err != nil {
-				return fmt.Errorf("volume %s/%s record %d: %v: %w", v.Disk, v.Name, i, err, ErrCorrupt)
+			if r := v.recs[i*recordLen : (i+1)*recordLen]; !recordOK(r) {
+				return fmt.Errorf("volume %s/%s record %d: %v: %w", v.Disk, v.Name, i, checkRecord(r), ErrCorrupt)
 			}
 		}
 		off += v.n * recordLen

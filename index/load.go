@@ -24,10 +24,20 @@ func Load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn fun
 		if err == nil {
 			return ix, nil
 		}
-		if warn != nil {
-			warn(fmt.Errorf("stored file index of %s/%s (%d bytes): %w; building it again", m.VM, m.Name(), len(b), err))
-		}
+		warnRebuild(warn, m, len(b), err)
 	}
+	return buildAndStore(ctx, repo, m)
+}
+
+// warnRebuild tells warn (when not nil) that the stored index of m, of
+// size bytes, is rebuilt for err.
+func warnRebuild(warn func(error), m *catalog.Manifest, size int, err error) {
+	if warn != nil {
+		warn(fmt.Errorf("stored file index of %s/%s (%d bytes): %w; building it again", m.VM, m.Name(), size, err))
+	}
+}
+
+func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index, error) {
 	ix, err := Build(ctx, repo, m)
 	if err != nil {
 		return nil, err

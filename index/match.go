@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"strings"
@@ -23,6 +24,11 @@ type Pattern struct {
 	pre, suf []string
 	// lastStar is the index of the last "**", -1 when none.
 	lastStar int
+	// tail: the last segment is not "**", so it must match the name's
+	// last segment, a cheap test to try first. base: the pattern is
+	// "/**/<segment>", which the tail test decides alone for names
+	// starting with "/".
+	tail, base bool
 	// inVolume: matched against the path inside the volume, else against
 	// Volume.Prefix() + path.
 	inVolume bool
@@ -61,6 +67,7 @@ func Compile(pat string) (*Pattern, error) {
 		}
 		p.lit = append(p.lit, !strings.ContainsAny(s, `*?[\`))
 	}
+	p.setTail()
 	return p, nil
 }
 
@@ -72,6 +79,17 @@ func (p *Pattern) InVolume() bool { return p.inVolume }
 // first) or a whole guest path, as InVolume says. Match does not allocate
 // for names whose wildcard segments are short.
 func (p *Pattern) Match(name []byte) bool {
+	if p.tail {
+		// The last segment of the pattern takes the last of the name.
+		last := len(p.segs) - 1
+		if !p.segMatch(last, name[bytes.LastIndexByte(name, '/')+1:]) {
+			return false
+		}
+		if p.base {
+			// "" takes the empty first segment, "**" all but the last.
+			return len(name) > 0 && name[0] == '/'
+		}
+	}
 	// Segment pi of the pattern against the segment of name starting at
 	// byte ni; ni > len(name) when no segment is left. On a mismatch the
 	// last "**" takes one more segment and matching resumes after it: "**"
@@ -136,4 +154,63 @@ func (p *Pattern) segMatch(i int, seg []byte) bool {
 	}
 	ok, _ := path.Match(p.segs[i], string(seg))
 	return ok
+}
+
+// forVolume returns the pattern matching the paths inside the volume of
+// prefix ("disk0/p2", "disk0/lvm/vg/root") as p matches its guest paths:
+// p itself when it applies to paths inside volumes; else, when p has no
+// "**" among the prefix's segments, the rest of p after them, which spares
+// joining prefix and path for each entry. skip says no path inside the
+// volume can match. q is nil (and skip false) when p must see whole guest
+// paths.
+func (p *Pattern) forVolume(prefix string) (q *Pattern, skip bool) {
+	if p.inVolume {
+		return p, false
+	}
+	ps := strings.Split(prefix, "/")
+	for k, s := range ps {
+		if k == len(p.segs) {
+			// p ends inside the prefix: it matches at most the volume's
+			// root, which is not listed.
+			return nil, true
+		}
+		if p.segs[k] == "**" {
+			return nil, false
+		}
+		if !p.segMatch(k, []byte(s)) {
+			return nil, true
+		}
+	}
+	// Inside the volume, "/a/b" has the segments "", "a", "b".
+	k := len(ps)
+	q = &Pattern{inVolume: true, lastStar: -1}
+	q.segs = append([]string{""}, p.segs[k:]...)
+	q.lit = append([]bool{true}, p.lit[k:]...)
+	q.star = append([]bool{false}, p.star[k:]...)
+	q.pre = append([]string{""}, p.pre[k:]...)
+	q.suf = append([]string{""}, p.suf[k:]...)
+	if p.lastStar >= k {
+		q.lastStar = p.lastStar - k + 1
+	}
+	q.setTail()
+	return q, false
+}
+
+func (p *Pattern) setTail() {
+	n := len(p.segs)
+	p.tail = p.segs[n-1] != "**"
+	p.base = p.tail && n == 3 && p.segs[0] == "" && p.segs[1] == "**"
+}
+
+// literalPrefix returns a prefix of every name p matches: its leading
+// segments without wildcards, joined; "" when none is known.
+func (p *Pattern) literalPrefix() string {
+	j := 0
+	for j < len(p.segs) && p.lit[j] {
+		j++
+	}
+	if j < 2 {
+		return "" // none, or only the empty segment before the first "/"
+	}
+	return strings.Join(p.segs[:j], "/")
 }

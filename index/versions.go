@@ -76,7 +76,7 @@ func Versions(ctx context.Context, repo *catalog.Repo, points []*catalog.Manifes
 		h.VM = points[0].VM
 	}
 	fs := make([]found, len(points))
-	err := forEach(ctx, len(points), func(i int) error {
+	err := forEach(ctx, len(points), func(_, i int) error {
 		ix, err := Load(ctx, repo, points[i], opts.Warn)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -194,11 +195,12 @@ func reportProblems(w io.Writer, probs []index.Problem) {
 }
 
 func writeFind(w io.Writer, hits []index.Hit, points []*catalog.Manifest) error {
-	pos := map[string]int{}
+	pos := map[*catalog.Manifest]int{}
 	for i, p := range points {
-		pos[p.Name()] = i
+		pos[p] = i
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	for i := 0; i < len(hits); {
 		path := hits[i].GuestPath()
 		if hits[i].Type() == "dir" {
@@ -209,7 +211,7 @@ func writeFind(w io.Writer, hits []index.Hit, points []*catalog.Manifest) error 
 		for j < len(hits) && hits[j].Disk == hits[i].Disk && hits[j].Volume == hits[i].Volume && hits[j].Path == hits[i].Path {
 			k := j + 1
 			for k < len(hits) && hits[k].Disk == hits[j].Disk && hits[k].Volume == hits[j].Volume && hits[k].Path == hits[j].Path &&
-				pos[hits[k].Point.Name()] == pos[hits[k-1].Point.Name()]+1 && sameVersion(&hits[k].Entry, &hits[j].Entry) {
+				pos[hits[k].Point] == pos[hits[k-1].Point]+1 && sameVersion(&hits[k].Entry, &hits[j].Entry) {
 				k++
 			}
 			first, last := hits[j].Point.Name(), hits[k-1].Point.Name()
@@ -223,7 +225,10 @@ func writeFind(w io.Writer, hits []index.Hit, points []*catalog.Manifest) error 
 		}
 		i = j
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func sameVersion(a, b *index.Entry) bool {
@@ -262,11 +267,18 @@ type findPath struct {
 
 func findJSON(hits []index.Hit) []findPath {
 	out := []findPath{}
-	for _, h := range hits {
+	names := map[*catalog.Manifest]string{}
+	for i := range hits {
+		h := &hits[i]
+		name, ok := names[h.Point]
+		if !ok {
+			name = h.Point.Name()
+			names[h.Point] = name
+		}
 		if n := len(out); n == 0 || out[n-1].Disk != h.Disk || out[n-1].Volume != h.Volume || out[n-1].InFS != h.Path {
 			out = append(out, findPath{Path: h.GuestPath(), Disk: h.Disk, Volume: h.Volume, InFS: h.Path})
 		}
-		fe := findEntry{Point: h.Point.Name(), Type: h.Type(), Mode: index.FileMode(h.Mode).String(), Uid: h.Uid, Gid: h.Gid,
+		fe := findEntry{Point: name, Type: h.Type(), Mode: index.FileMode(h.Mode).String(), Uid: h.Uid, Gid: h.Gid,
 			Size: h.Size, Mtime: h.Mtime, Ctime: h.Ctime, Crtime: h.Crtime, Ino: h.Ino, Nlink: h.Nlink}
 		if h.HasKey {
 			fe.ContentKey = h.Key.String()
