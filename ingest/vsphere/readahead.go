@@ -161,19 +161,22 @@ func (r *readahead) acquire(at, n int64) (*window, int64) {
 			return w, 0
 		}
 	}
-	for _, w := range r.wins {
-		if w.off > at {
-			return nil, min(n, w.off-at)
-		}
+	if i := r.after(at); i < len(r.wins) {
+		return nil, min(n, r.wins[i].off-at)
 	}
 	return nil, n
 }
 
+// after returns the index of the first window that ends after at. Called
+// with mu held; wins are in disk order and do not overlap.
+func (r *readahead) after(at int64) int {
+	return sort.Search(len(r.wins), func(i int) bool { return r.wins[i].end > at })
+}
+
+// find returns the window holding at, or nil. Called with mu held.
 func (r *readahead) find(at int64) *window {
-	for _, w := range r.wins {
-		if w.off <= at && at < w.end {
-			return w
-		}
+	if i := r.after(at); i < len(r.wins) && r.wins[i].off <= at {
+		return r.wins[i]
 	}
 	return nil
 }
