@@ -22,8 +22,9 @@ import (
 //
 // govmomi's simulator has no changed block tracking: it keeps no change
 // ids and does not implement QueryChangedDiskAreas. This emulation gives
-// the simulated VM both, so a client's real CBT path (the SOAP call and
-// its paging, change ids in the snapshot's configuration) runs against it:
+// the simulated VM both, so a client's real CBT path (change ids in the
+// snapshot's configuration, the QueryChangedDiskAreas SOAP call and its
+// answer) runs against it:
 //
 //   - With tracking enabled on the VM (ReconfigVM changeTrackingEnabled),
 //     each snapshot taken gives the disk a new change id "<epoch>/<n>" and
@@ -40,11 +41,11 @@ import (
 //
 // It differs from ESXi's: it finds changes by comparing contents, so a
 // block rewritten with the same bytes is not reported (ESXi would report
-// it), and it answers for the newest snapshot only, not any snapshot.
+// it); it answers for the newest snapshot only, not any snapshot; and it
+// answers up to the end of the disk in one reply, where ESXi may page.
 // Real CBT is exercised only against a real host.
 
-// CBTBlock is the granularity of the emulated change tracking, the block
-// size ESXi uses for disks up to a few hundred GiB.
+// CBTBlock is the granularity of the emulated change tracking.
 const CBTBlock = 64 << 10
 
 // cbtKeep bounds how many change ids' digests are kept.
