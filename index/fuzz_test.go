@@ -1,9 +1,40 @@
 package index
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
 )
+
+// findDecoded is what Find does with a stored index.
+func findDecoded(b []byte, buf *searchBuf, p *Pattern) (*pointHits, error) {
+	ix, err := decode(b, &buf.dec)
+	if err != nil {
+		return nil, err
+	}
+	return search(ix, &catalog.Manifest{}, p, true, buf)
+}
+
+// recordOK and checkRecord agree.
+func FuzzCheckRecord(f *testing.F) {
+	for _, v := range seedVolumes() {
+		for i := range v.Entries {
+			var r [recordLen]byte
+			encodeRecord(r[:], &v.Entries[i])
+			f.Add(r[:])
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < recordLen {
+			return
+		}
+		if ok, err := recordOK(b), checkRecord(b); ok != (err == nil) {
+			t.Fatalf("recordOK %v, checkRecord %v", ok, err)
+		}
+	})
+}
 
 // seedVolumes is a small index shaped like a real one: a partition with
 // a tree, a volume without filesystem, a damaged one.
@@ -74,13 +105,60 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	// A volume whose disk could not be read, with entries all the same:
+	// not searched, still checked.
+	vols := seedVolumes()
+	vols = append(vols, &buildVolume{Disk: "disk2", Entries: vols[0].Entries[:3]})
+	b, err = encode(vols)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	empty, _ := encode(nil)
 	f.Add(empty)
 	f.Add([]byte(magic + "\x01\x00\x00\x00"))
+	all, err := Compile("/**")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ix, err := Decode(b)
+		// Find's way, checking the path columns while searching them,
+		// must judge the same and find every entry but the roots.
+		var buf searchBuf
+		ph, ferr := findDecoded(b, &buf, all)
+		if (err == nil) != (ferr == nil) {
+			t.Fatalf("Decode: %v; decode and search: %v", err, ferr)
+		}
 		if err != nil {
+			if !errors.Is(err, ErrCorrupt) || !errors.Is(ferr, ErrCorrupt) {
+				t.Fatalf("errors not marked corrupt: %v; %v", err, ferr)
+			}
 			return
+		}
+		k := 0
+		for vi, v := range ix.Volumes {
+			if v.Name == "" {
+				continue // a disk that could not be read: not searched
+			}
+			for _, e := range v.Entries() {
+				if e.Path == "/" {
+					continue
+				}
+				if k >= len(ph.hits) {
+					t.Fatalf("search found %d entries, Decode has more", len(ph.hits))
+				}
+				var got Entry
+				decodeRecord(ph.record(k), &got)
+				got.Path = ph.hits[k].path
+				if ph.hits[k].vol != int32(vi) || got != e {
+					t.Fatalf("hit %d: volume %d %+v, Decode has volume %d %+v", k, ph.hits[k].vol, got, vi, e)
+				}
+				k++
+			}
+		}
+		if k != len(ph.hits) {
+			t.Fatalf("search found %d entries, Decode %d", len(ph.hits), k)
 		}
 		// What decodes must be usable without panics and encode back.
 		var vols []*buildVolume

@@ -3,13 +3,16 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -363,5 +366,122 @@ func TestLoadStoreCorruptForget(t *testing.T) {
 	}
 	if _, ok, _ := f.repo.Derived("vm1", f.points[0].Time, DerivedName); ok {
 		t.Fatal("the forgotten point's index is still there")
+	}
+}
+
+// corruptColumn returns the encoded index b with a path of volume disk0/p1
+// put before the path preceding it: every zstd frame stays valid, so only
+// the check of the path column can tell.
+func corruptColumn(t *testing.T, b []byte) []byte {
+	t.Helper()
+	r := reader{b: b, off: headerLen}
+	alen := r.uvarint("part A length", maxPartLen)
+	blen := r.uvarint("part B length", maxPartLen)
+	zalen := r.uvarint("stored part A length", uint64(len(b)))
+	za, zb, ok := r.bytes(int(zalen))
+	if r.err != nil || !ok {
+		t.Fatalf("header: %v", r.err)
+	}
+	a, err := decompress(za, int(alen), "part A", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := decodeVolumes(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := ix.Volume("disk0", "p1")
+	colAt := bytes.Index(a, v.col)
+	off, prevLen, done := 0, 0, false
+	for i := 0; i < v.n && !done; i++ {
+		shared, suffix, next, err := columnEntry(v.col, off, prevLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && shared < prevLen {
+			// The path differs from the previous one at suffix[0], where
+			// it is greater: make it smaller.
+			a[colAt+next-len(suffix)] = 0x01
+			done = true
+		}
+		prevLen = shared + len(suffix)
+		off = next
+	}
+	if !done {
+		t.Fatal("no path to corrupt")
+	}
+	enc, _ := codecs()
+	za = enc.EncodeAll(a, nil)
+	out := append([]byte(magic), formatVersion)
+	out = binary.AppendUvarint(out, uint64(len(a)))
+	out = binary.AppendUvarint(out, blen)
+	out = binary.AppendUvarint(out, uint64(len(za)))
+	out = append(out, za...)
+	return append(out, zb...)
+}
+
+// Find checks a stored index as Load does, even where the pattern skips
+// every volume: a corrupt one is reported, rebuilt and stored again, and
+// what it held is not used.
+func TestFindCorruptRebuilt(t *testing.T) {
+	f := newFixture(t, 1, 2)
+	ctx := context.Background()
+	for _, m := range f.points {
+		if _, err := Load(ctx, f.repo, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := f.points[1]
+	stored, _, err := f.repo.Derived(m.VM, m.Time, DerivedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := corruptColumn(t, stored)
+	if _, err := Decode(bad); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "not after") {
+		t.Fatalf("Decode of the corrupted index: %v", err)
+	}
+	clean := func(pat string) []string {
+		p, err := Compile(pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Find(ctx, f.repo, f.points, p, func(err error) { t.Errorf("warning on a clean repository: %v", err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, h := range res.Hits {
+			out = append(out, fmt.Sprintf("%s %s %d %s %x", h.Point.Name(), h.GuestPath(), h.Size, h.Mtime, h.Key))
+		}
+		return out
+	}
+	for _, pat := range []string{"disk9/**", "*.c", "disk0/p1/home/**"} {
+		want := clean(pat)
+		if err := f.repo.PutDerived(m.VM, m.Time, DerivedName, bad); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := Compile(pat)
+		var warned []error
+		var mu sync.Mutex
+		res, err := Find(ctx, f.repo, f.points, p, func(err error) { mu.Lock(); warned = append(warned, err); mu.Unlock() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warned) != 1 || !errors.Is(warned[0], ErrCorrupt) || !strings.Contains(warned[0].Error(), m.Name()) {
+			t.Fatalf("pattern %q: warnings for a corrupt index: %v", pat, warned)
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, fmt.Sprintf("%s %s %d %s %x", h.Point.Name(), h.GuestPath(), h.Size, h.Mtime, h.Key))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("pattern %q: with a corrupt index\n%s\nwant\n%s", pat, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if again, _, _ := f.repo.Derived(m.VM, m.Time, DerivedName); !bytes.Equal(again, stored) {
+			t.Fatalf("pattern %q: the rebuilt index was not stored", pat)
+		}
+	}
+	if len(clean("*.c")) == 0 || len(clean("disk0/p1/home/**")) == 0 {
+		t.Fatal("patterns matching nothing test little")
 	}
 }
