@@ -91,6 +91,11 @@ func (v *Volume) Lookup(path string) (Entry, bool) {
 	return e, found
 }
 
+// header returns a copy of v without its entries.
+func (v *Volume) header() *Volume {
+	return &Volume{Disk: v.Disk, Name: v.Name, FSType: v.FSType, NoFS: v.NoFS, Err: v.Err, Warnings: v.Warnings}
+}
+
 // Volume returns the volume named disk/name.
 func (ix *Index) Volume(disk, name string) *Volume {
 	for _, v := range ix.Volumes {

@@ -15,16 +15,25 @@ const DerivedName = "files"
 // warn (which may be nil) and rebuilt, never used. Only the process that
 // holds the repository may call Load, as it writes the catalog.
 func Load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn func(error)) (*Index, error) {
+	return load(ctx, repo, m, warn, nil)
+}
+
+// load is Load decoding a stored index in buf (when not nil): its columns
+// and records are then valid until buf is used again.
+func load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn func(error), buf *decodeBuf) (*Index, error) {
 	b, ok, err := repo.Derived(m.VM, m.Time, DerivedName)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
-		ix, err := Decode(b)
+		ix, err := decode(b, buf)
+		if err == nil {
+			err = ix.checkColumns()
+		}
 		if err == nil {
 			return ix, nil
 		}
-		warnRebuild(warn, m, len(b), err)
+		warnRebuild(warn, m, len(b), fmt.Errorf("file index: %w", err))
 	}
 	return buildAndStore(ctx, repo, m)
 }

@@ -60,8 +60,8 @@ type VersionsOptions struct {
 
 // found is what one point holds at the path.
 type found struct {
-	state int // 1 present, 0 absent, -1 unknown
-	vol   *Volume
+	state int     // 1 present, 0 absent, -1 unknown
+	vol   *Volume // without entries (Volume.header)
 	e     Entry
 	class string
 }
@@ -76,12 +76,17 @@ func Versions(ctx context.Context, repo *catalog.Repo, points []*catalog.Manifes
 		h.VM = points[0].VM
 	}
 	fs := make([]found, len(points))
-	err := forEach(ctx, len(points), func(_, i int) error {
-		ix, err := Load(ctx, repo, points[i], opts.Warn)
+	bufs := make([]decodeBuf, workers(len(points)))
+	err := forEach(ctx, len(points), func(w, i int) error {
+		ix, err := load(ctx, repo, points[i], opts.Warn, &bufs[w])
 		if err != nil {
 			return err
 		}
 		fs[i] = lookup(ix, guestPath)
+		if fs[i].vol != nil {
+			// The worker's next point reuses the columns: keep the rest.
+			fs[i].vol = fs[i].vol.header()
+		}
 		return nil
 	})
 	if err != nil {
