@@ -46,10 +46,13 @@ go build -o "$work/vmarchive-vcsim" ./cmd/vmarchive-vcsim
 vma=$work/vmarchive
 size=$(stat -c %s "$img")
 t() {
-	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err"; return 1; }
-	read -r secs kib <"$work/time"
+	/usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err"; return 1; }
+	read -r secs kib usr sys <"$work/time"
 	rss=$((kib / 1024))
+	cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
 }
+# simcpu prints the CPU seconds vmarchive-vcsim has used so far.
+simcpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$vcsimpid/stat"; }
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f MB/s", b / s / 1e6 }'; }
 over() { sed -n 's/.*read \([0-9.]* [KMG]*i*B\).*/\1/p' "$work/out" | head -1; }
 
@@ -63,8 +66,12 @@ export "$(grep GOVC_URL "$work/vcsim.out")"
 
 export VMARCHIVE_REPO=$work/vma
 "$vma" init >/dev/null
+s0=$(simcpu)
 t "$vma" ingest --vm bench --streams "$streams" # no CBT: every byte of the disk
-echo "full ingest, no CBT:   $(rate "$size" "$secs") ($secs s for $size bytes), peak RSS $rss MiB; $(over) read"
+s1=$(simcpu)
+echo "full ingest, no CBT:   $(rate "$size" "$secs") ($secs s for $size bytes), peak RSS $rss MiB; $(over) read; CPU: vmarchive $cpu s, simulator $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.1f", b - a }') s"
+export VMARCHIVE_REPO=$work/vma-cbt # a fresh repository: nothing to deduplicate against
+"$vma" init >/dev/null
 t "$vma" ingest --vm bench --cbt --streams "$streams" # CBT on: "*" gives the allocated areas
 echo "first run with CBT:    $(rate "$size" "$secs") ($secs s), peak RSS $rss MiB; $(over) read (allocated areas; includes the simulator's CBT digest of the disk at the snapshot)"
 ln -sfn "$PWD/$img2" "$work/disk.raw"
@@ -74,4 +81,4 @@ echo "incremental, 1% changed (emulated CBT): $secs s, peak RSS $rss MiB; $(over
 export VMARCHIVE_REPO=$work/local
 "$vma" init >/dev/null
 t "$vma" ingest --vm bench disk0="$img"
-echo "reference, local image ingest: $(rate "$size" "$secs") ($secs s), peak RSS $rss MiB"
+echo "reference, local image ingest: $(rate "$size" "$secs") ($secs s), peak RSS $rss MiB; CPU $cpu s"
