@@ -410,7 +410,7 @@ func corruptColumn(t *testing.T, b []byte) []byte {
 	if !done {
 		t.Fatal("no path to corrupt")
 	}
-	enc, _ := codecs()
+	enc, _, _ := codecs()
 	za = enc.EncodeAll(a, nil)
 	out := append([]byte(magic), formatVersion)
 	out = binary.AppendUvarint(out, uint64(len(a)))
