@@ -29,9 +29,11 @@ run "$vma" ingest --vm web01 --point-time 2026-11-20T01:00:00Z disk0="$demo/web0
 run "$vma" ingest --vm web01 --point-time 2026-11-21T01:00:00Z disk0="$demo/web01.qcow2"
 run "$vma" points
 say "$vma cat --vm web01 --point latest --disk disk0 | cmp - web01-v2.raw"
-"$vma" cat --vm web01 --point latest --disk disk0 | cmp - "$demo/web01-v2.raw" && echo "byte-exact"
+"$vma" cat --vm web01 --point latest --disk disk0 | cmp - "$demo/web01-v2.raw"
+echo "byte-exact"
 say "$vma cat --vm web01 --point 2026-11-20T01:00:00Z --disk disk0 | cmp - web01-v1.raw"
-"$vma" cat --vm web01 --point 2026-11-20T01:00:00Z --disk disk0 | cmp - "$demo/web01-v1.raw" && echo "byte-exact"
+"$vma" cat --vm web01 --point 2026-11-20T01:00:00Z --disk disk0 | cmp - "$demo/web01-v1.raw"
+echo "byte-exact"
 run "$vma" verify
 
 say "$vma mount $mnt &    # the archive as a read-only tree"
@@ -108,9 +110,12 @@ echo "first capture: $over1 over HTTP (allocated areas); second, incremental: $o
 grep -q "change id" "$demo/vs2.out" || { echo "second capture did not use CBT" >&2; exit 1; }
 run "$vma" points --vm app01
 say "$vma cat --vm app01 --point latest --disk scsi0-0 | cmp - web01-v2.raw"
-"$vma" cat --vm app01 --point latest --disk scsi0-0 | cmp - "$demo/web01-v2.raw" && echo "byte-exact"
+"$vma" cat --vm app01 --point latest --disk scsi0-0 | cmp - "$demo/web01-v2.raw"
+echo "byte-exact"
 first=$("$vma" points --vm app01 --json | awk -F'"' '/"time"/ {print $4; exit}')
 say "$vma cat --vm app01 --point $first --disk scsi0-0 | cmp - web01-v1.raw"
-"$vma" cat --vm app01 --point "$first" --disk scsi0-0 | cmp - "$demo/web01-v1.raw" && echo "byte-exact"
+"$vma" cat --vm app01 --point "$first" --disk scsi0-0 | cmp - "$demo/web01-v1.raw"
+echo "byte-exact"
 run "$vma" vsphere ls    # no snapshot left behind
+if "$vma" vsphere ls --json | grep -q vmarchive-backup; then echo "a vmarchive snapshot was left on app01" >&2; exit 1; fi
 run "$vma" verify
