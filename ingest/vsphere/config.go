@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,15 +32,40 @@ type Config struct {
 
 // FromEnv reads govc's environment variables.
 func FromEnv(getenv func(string) string) Config {
-	ins := strings.ToLower(getenv("GOVC_INSECURE"))
 	return Config{
 		URL:        getenv("GOVC_URL"),
 		Username:   getenv("GOVC_USERNAME"),
 		Password:   getenv("GOVC_PASSWORD"),
-		Insecure:   ins == "1" || ins == "true",
+		Insecure:   parseBool(getenv("GOVC_INSECURE")),
 		CACerts:    getenv("GOVC_TLS_CA_CERTS"),
 		KnownHosts: getenv("GOVC_TLS_KNOWN_HOSTS"),
 	}
+}
+
+// parseBool reads a boolean variable: what govc takes ("1", "true" in any
+// case) and the rest of strconv.ParseBool's forms. Anything else is false,
+// as in govc: certificates stay verified.
+func parseBool(s string) bool {
+	b, err := strconv.ParseBool(strings.ToLower(s))
+	return err == nil && b
+}
+
+// URLHasPassword reports whether a vCenter URL carries a password, so a
+// caller can refuse one given on the command line. An unparsable URL counts
+// when a ':' comes before an '@' in what follows the scheme.
+func URLHasPassword(raw string) bool {
+	if u, err := soap.ParseURL(raw); err == nil && u != nil {
+		if u.User == nil {
+			return false
+		}
+		p, _ := u.User.Password() // ParseURL gives an empty one when none
+		return p != ""
+	}
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		raw = rest
+	}
+	at := strings.LastIndexByte(raw, '@')
+	return at > 0 && strings.Contains(raw[:at], ":")
 }
 
 // Redacted is the URL without credentials other than the user name.

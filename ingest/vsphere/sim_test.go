@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
@@ -54,9 +56,14 @@ type sim struct {
 	mu      sync.Mutex
 	onServe func()
 	// inflight counts flat-file requests being served per file; maxFiles
-	// is the most files served at once (VMs read in parallel).
-	inflight map[string]int
-	maxFiles int
+	// is the most files served at once (VMs read in parallel), maxPerFile
+	// the most requests for one file at once.
+	inflight   map[string]int
+	maxFiles   int
+	maxPerFile int
+	// gate, if set, sees every request for the disks' directory first and
+	// answers it itself by returning true.
+	gate func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // repoRoot finds the module root, for testimages/.
@@ -97,6 +104,23 @@ func demoDisk(t testing.TB, out string, version int) {
 	}
 	if b, err := exec.Command("cp", "--sparse=always", cached, out).CombinedOutput(); err != nil {
 		t.Fatalf("copy %s: %v\n%s", cached, err, b)
+	}
+}
+
+// randomDisk writes a disk image of size bytes (a multiple of 1 MiB) to
+// out: pseudo-random data with every fourth MiB zeros, for tests that need
+// no file system (and so no tools).
+func randomDisk(t testing.TB, out string, size int64) {
+	t.Helper()
+	rng := rand.NewChaCha8([32]byte{7})
+	b := make([]byte, size)
+	for off := int64(0); off < size; off += 1 << 20 {
+		if off>>20%4 != 3 {
+			rng.Read(b[off : off+1<<20])
+		}
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -142,6 +166,12 @@ func (s *sim) connect(t testing.TB) *Client {
 // serveFolder is the simulator's datastore handler with a byte counter
 // and fault injection for the flat file.
 func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil && gate(w, r) {
+		return
+	}
 	if !strings.HasSuffix(r.URL.Path, "-flat.vmdk") {
 		serve(w, r)
 		return
@@ -158,6 +188,7 @@ func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.Han
 	}
 	s.inflight[file]++
 	s.maxFiles = max(s.maxFiles, len(s.inflight))
+	s.maxPerFile = max(s.maxPerFile, s.inflight[file])
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -223,6 +254,22 @@ func (s *sim) snapshots(t testing.TB, c *Client) []string {
 		walkSnapshots(vm.Snapshot.RootSnapshotList, func(st *types.VirtualMachineSnapshotTree) { names = append(names, st.Name) })
 	}
 	return names
+}
+
+// spy is a round tripper that hands every SOAP call to fn, which passes
+// it on to next (or not), and may look at or change request and response.
+type spy struct {
+	next soap.RoundTripper
+	fn   func(ctx context.Context, req, res soap.HasFault, next soap.RoundTripper) error
+}
+
+func (s *spy) RoundTrip(ctx context.Context, req, res soap.HasFault) error {
+	return s.fn(ctx, req, res, s.next)
+}
+
+// installSpy puts fn in front of the client's SOAP calls.
+func installSpy(c *Client, fn func(ctx context.Context, req, res soap.HasFault, next soap.RoundTripper) error) {
+	c.vim.RoundTripper = &spy{next: c.vim.RoundTripper, fn: fn}
 }
 
 func objectVM(c *Client, vm VM) *object.VirtualMachine {
