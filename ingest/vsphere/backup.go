@@ -238,8 +238,11 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 		opts.logf("%s: disk %s (%s) not captured: %s", want.Name, info.Name, info.File, info.Refused)
 		refused = append(refused, info)
 	}
+	if len(specs) == 0 && len(refused) == 0 {
+		return nil, nil, 0, errors.New("it has no virtual disks")
+	}
 	if len(specs) == 0 {
-		return nil, refused, 0, fmt.Errorf("none of its %d disks can be read (see above)", len(refused))
+		return nil, refused, 0, fmt.Errorf("none of its %d disks can be read: %s", len(refused), refusals(refused))
 	}
 	config, err := c.configFiles(ctx, vm, &sm.Config, want, refused, filesFor)
 	if err != nil {
@@ -401,6 +404,15 @@ func (c *Client) configFiles(ctx context.Context, vm *mo.VirtualMachine, snapCon
 		out["refused-disks.txt"] = []byte(sb.String())
 	}
 	return out, nil
+}
+
+// refusals names each refused disk with its reason, for an error message.
+func refusals(refused []DiskInfo) string {
+	parts := make([]string, len(refused))
+	for i, d := range refused {
+		parts[i] = fmt.Sprintf("disk %s (%s): %s", d.Name, d.File, d.Refused)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // configName is the name a captured file gets in the point's config/.
