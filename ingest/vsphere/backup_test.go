@@ -243,9 +243,19 @@ func TestLeftoverSnapshotRemoved(t *testing.T) {
 	c := s.connect(t)
 	ctx := context.Background()
 	vm := findWeb01(t, c)
-	// A crashed run's snapshot, and one of the user's, which must stay.
+	// One of the user's snapshots, which must stay, then a crashed run's.
+	task, err := objectVM(c, vm).CreateSnapshot(ctx, "before-upgrade", "", false, false)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.createSnapshot(ctx, objectVM(c, vm), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false); err != nil {
 		t.Fatal(err)
+	}
+	if snaps := s.snapshots(t, c); len(snaps) != 2 {
+		t.Fatalf("snapshots before the run: %v", snaps)
 	}
 	repo := catalog.TestRepo(t)
 	var log logRecorder
@@ -253,8 +263,8 @@ func TestLeftoverSnapshotRemoved(t *testing.T) {
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if snaps := s.snapshots(t, c); len(snaps) != 0 {
-		t.Fatalf("snapshots left: %v", snaps)
+	if snaps := s.snapshots(t, c); len(snaps) != 1 || snaps[0] != "before-upgrade" {
+		t.Fatalf("snapshots left: %v, want the user's alone", snaps)
 	}
 	if !strings.Contains(log.all(), SnapshotPrefix+"20260101T000000Z") {
 		t.Errorf("removal of the leftover not logged: %q", log.all())

@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,7 +25,9 @@ const snapshotDescription = "Temporary snapshot taken by vmarchive for a backup.
 // context is cancelled.
 const removeTimeout = 30 * time.Minute
 
-// createSnapshot takes a snapshot without memory and returns it.
+// createSnapshot takes a snapshot without memory and returns it. If ctx
+// ends while the task runs, the task still finishes on the server: it is
+// waited for on a context of its own and what it made is removed.
 func (c *Client) createSnapshot(ctx context.Context, vm *object.VirtualMachine, at time.Time, quiesce bool) (types.ManagedObjectReference, error) {
 	name := SnapshotPrefix + at.UTC().Format("20060102T150405Z")
 	task, err := vm.CreateSnapshot(ctx, name, snapshotDescription, false, quiesce)
@@ -32,6 +35,9 @@ func (c *Client) createSnapshot(ctx context.Context, vm *object.VirtualMachine, 
 		return types.ManagedObjectReference{}, c.scrub(fmt.Errorf("create snapshot %s: %w", name, err))
 	}
 	res, err := task.WaitForResult(ctx)
+	if err != nil && ctx.Err() != nil {
+		return types.ManagedObjectReference{}, c.abandonSnapshot(ctx, task, name)
+	}
 	if err != nil {
 		return types.ManagedObjectReference{}, c.scrub(fmt.Errorf("create snapshot %s: %w", name, err))
 	}
@@ -40,6 +46,30 @@ func (c *Client) createSnapshot(ctx context.Context, vm *object.VirtualMachine, 
 		return types.ManagedObjectReference{}, fmt.Errorf("create snapshot %s: task returned %T, not a snapshot", name, res.Result)
 	}
 	return ref, nil
+}
+
+// abandonSnapshot waits, past the cancellation of ctx, for a snapshot task
+// whose wait was interrupted, and removes the snapshot if one was made.
+// The error always wraps ctx.Err().
+func (c *Client) abandonSnapshot(ctx context.Context, task *object.Task, name string) error {
+	cause := fmt.Errorf("create snapshot %s: %w", name, ctx.Err())
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	res, err := task.WaitForResult(wctx)
+	if err != nil {
+		if res != nil && res.State == types.TaskInfoStateError {
+			return cause // it failed: nothing to remove
+		}
+		return errors.Join(cause, c.scrub(fmt.Errorf("snapshot %s may be left behind (the next run removes it): %w", name, err)))
+	}
+	ref, ok := res.Result.(types.ManagedObjectReference)
+	if !ok {
+		return cause
+	}
+	if err := c.removeSnapshot(ctx, ref); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
 }
 
 // removeSnapshot removes one snapshot, consolidating, on a context that
