@@ -44,7 +44,7 @@ fuzz:
 	@./.ci/fuzz $(FUZZTIME)
 
 bench: deps build
-	$(GO) test -run='^$$' -bench=. -benchtime=3x ./catalog/... ./ingest/...
+	$(GO) test -run='^$$' -bench=. -benchtime=3x ./catalog/... ./ingest/... ./index/...
 	@for s in bench/*.sh; do echo "== $$s"; bash $$s || exit 1; done
 
 demo: deps build
