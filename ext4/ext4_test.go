@@ -35,6 +35,7 @@ func TestVariants(t *testing.T) {
 			checkStat(t, fs, img, tree)
 			checkXattrs(t, fs, img, tree)
 			checkExtents(t, fs, img, tree)
+			checkSpecialExtents(t, fs, img, tree)
 			checkAllocation(t, fs, img)
 		})
 	}
@@ -292,6 +293,66 @@ func checkXattrs(t *testing.T, fs *FS, img string, tree map[string]DirEntry) {
 		t.Errorf("GetXattr missing: %v", err)
 	}
 }
+
+// checkSpecialExtents compares the blocks File.Extents gives symlinks,
+// device nodes, fifos and sockets with the BLOCKS or EXTENTS list of
+// debugfs `stat`: none for fast symlinks and the others (i_block holds a
+// target or device numbers, not block pointers), the target's block for a
+// slow symlink.
+func checkSpecialExtents(t *testing.T, fs *FS, img string, tree map[string]DirEntry) {
+	var paths, cmds []string
+	for _, p := range sample(tree) {
+		if m := tree[p].Mode; m != sIFREG && m != sIFDIR {
+			paths = append(paths, p)
+			cmds = append(cmds, fmt.Sprintf("stat <%d>", tree[p].Ino), "echo ==END==")
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	parts := strings.Split(debugfs(t, img, cmds), "==END==")
+	bs := int64(fs.Info().BlockSize)
+	for i, p := range paths {
+		f, err := fs.Open(tree[p].Ino)
+		if err != nil {
+			t.Errorf("Open %q: %v", p, err)
+			continue
+		}
+		es, err := f.Extents()
+		if err != nil {
+			t.Errorf("Extents of %q (mode %#o): %v", p, tree[p].Mode, err)
+			continue
+		}
+		var got, want []string
+		for _, e := range es {
+			for b := e.Physical / bs; b < (e.Physical+e.Length+bs-1)/bs; b++ {
+				got = append(got, strconv.FormatInt(b, 10))
+			}
+		}
+		if _, list, ok := strings.Cut(parts[i], "BLOCKS:\n"); ok || strings.Contains(parts[i], "EXTENTS:\n") {
+			if !ok {
+				_, list, _ = strings.Cut(parts[i], "EXTENTS:\n")
+			}
+			for _, m := range reStatBlocks.FindAllStringSubmatch(list, -1) {
+				lo, _ := strconv.ParseInt(m[1], 10, 64)
+				hi := lo
+				if m[2] != "" {
+					hi, _ = strconv.ParseInt(m[2], 10, 64)
+				}
+				for b := lo; b <= hi; b++ {
+					want = append(want, strconv.FormatInt(b, 10))
+				}
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Extents of %q (mode %#o): blocks %v, debugfs stat %v", p, tree[p].Mode, got, want)
+		}
+	}
+}
+
+// reStatBlocks matches the data blocks of debugfs stat's BLOCKS or
+// EXTENTS list, "(0):7378" or "(0-3):100-103", not (IND) or (ETB0).
+var reStatBlocks = regexp.MustCompile(`\(\d+(?:-\d+)?\):(\d+)(?:-(\d+))?`)
 
 var reExtent = regexp.MustCompile(`(?m)^\s*\d+/\s*\d+\s+\d+/\s*\d+\s+(\d+) -\s+(\d+)\s+(\d+) -\s+(\d+)\s+(\d+)\s*(Uninit)?\s*$`)
 

@@ -158,9 +158,14 @@ func (f *File) readRuns(p []byte, off int64) error {
 }
 
 // Extents lists where the file's bytes live in the volume, in file order.
-// Holes are omitted; inline data has no extents.
+// Holes are omitted; inline data, fast symlinks and device nodes, fifos
+// and sockets have no extents: i_block holds a target or device numbers,
+// not block pointers.
 func (f *File) Extents() ([]Extent, error) {
-	if f.inline != nil {
+	switch t := f.in.fileType(); {
+	case f.inline != nil:
+		return nil, nil
+	case t == sIFLNK && f.fs.isFastSymlink(f.in), t != sIFREG && t != sIFDIR && t != sIFLNK:
 		return nil, nil
 	}
 	if err := f.load(); err != nil {
