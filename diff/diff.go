@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
@@ -38,19 +39,55 @@ func Compare(ctx context.Context, repo *catalog.Repo, a, b *catalog.Manifest, op
 		return nil, fmt.Errorf("block size %d: want a power of two from 512 to the chunk size %d", bs, repo.Config().ChunkSize)
 	}
 	r := &Report{VM: b.VM, A: a.Name(), B: b.Name()}
+	warn := func(w string) {
+		if !slices.Contains(r.Warnings, w) {
+			r.Warnings = append(r.Warnings, w)
+		}
+	}
 	for _, name := range diskNames(a, b, opts.Disks) {
 		da, _ := a.Disk(name)
 		db, _ := b.Disk(name)
 		if da == nil && db == nil {
 			return nil, fmt.Errorf("disk %q is in neither point (%s has %v)", name, b.Name(), diskList(b))
 		}
-		d, err := compareDisk(ctx, repo, a, b, da, db, opts, bs)
+		d, err := compareDisk(ctx, repo, a, b, da, db, opts, bs, warn)
 		if err != nil {
-			return nil, fmt.Errorf("disk %s: %w", name, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// What was compared before the failure stays in the report.
+			if d == nil {
+				d = &Disk{Name: name}
+			}
+			d.Errors = append(d.Errors, err.Error())
 		}
 		r.Disks = append(r.Disks, d)
 	}
+	r.Errors = collectErrors(r)
 	return r, nil
+}
+
+// collectErrors lists every error of the report, each prefixed with where
+// it happened, as shown in the mount.
+func collectErrors(r *Report) []string {
+	var out []string
+	for _, d := range r.Disks {
+		for _, e := range d.Errors {
+			out = append(out, d.Name+": "+e)
+		}
+		for _, v := range d.Volumes {
+			prefix := d.Name + "/" + v.Name
+			if v.Err != "" {
+				out = append(out, prefix+": "+v.Err)
+			}
+			for _, c := range v.Changes {
+				if c.Err != "" {
+					out = append(out, prefix+c.Path+": "+c.Err)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func diskNames(a, b *catalog.Manifest, only []string) []string {
@@ -88,11 +125,17 @@ type point struct {
 	ixOK bool          // ix was tried
 }
 
-// index loads the point's file index once; nil when it cannot be had.
-func (p *point) index(ctx context.Context, repo *catalog.Repo) *index.Index {
+// index loads the point's file index once; nil when it cannot be had,
+// and then the trees are walked. A stored index that is unusable (and so
+// rebuilt) or cannot be had is reported to warn, naming the point.
+func (p *point) index(ctx context.Context, repo *catalog.Repo, warn func(string)) *index.Index {
 	if !p.ixOK {
 		p.ixOK = true
-		p.ix, _ = index.Load(ctx, repo, p.m, nil) // without one, the trees are walked
+		var err error
+		p.ix, err = index.Load(ctx, repo, p.m, func(err error) { warn(err.Error()) })
+		if err != nil && ctx.Err() == nil {
+			warn(fmt.Sprintf("file index of %s/%s unusable: %v; its trees were walked instead", p.m.VM, p.m.Name(), err))
+		}
 	}
 	return p.ix
 }
@@ -130,7 +173,9 @@ func (p *point) volume(name string) *guestfs.Volume {
 	return nil
 }
 
-func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manifest, da, db *catalog.DiskRecord, opts Options, bs int64) (*Disk, error) {
+// compareDisk compares one disk. On an error it returns what it had
+// compared so far with the error.
+func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manifest, da, db *catalog.DiskRecord, opts Options, bs int64, warn func(string)) (*Disk, error) {
 	cs := repo.Config().ChunkSize
 	pa, pb := &point{m: ma, rec: da}, &point{m: mb, rec: db}
 	d := &Disk{SizeA: pa.size(), SizeB: pb.size(), Granularity: int64(cs)}
@@ -143,7 +188,7 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 			p.dmap, err = repo.OpenDiskMap(ctx, cs, p.rec)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("point %s: %w", p.m.Name(), err)
+			return d, fmt.Errorf("point %s: %w", p.m.Name(), err)
 		}
 	}
 	switch {
@@ -154,14 +199,18 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 	}
 	changed, err := changedChunks(ctx, pa.dmap, pb.dmap)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
 	ranges := changed
 	if opts.Blocks && len(changed) > 0 {
-		if ranges, err = refine(ctx, repo, pa.dmap, pb.dmap, changed, bs); err != nil {
-			return nil, err
+		if refined, err := refine(ctx, repo, pa.dmap, pb.dmap, changed, bs); err == nil {
+			ranges, d.Granularity = refined, bs
+		} else if ctx.Err() != nil {
+			return nil, ctx.Err()
+		} else {
+			// The chunk-sized ranges stay: true, only coarser.
+			d.Errors = append(d.Errors, fmt.Sprintf("changed ranges not refined to %d bytes: %v", bs, err))
 		}
-		d.Granularity = bs
 	}
 	d.Ranges = make([]Range, 0, len(ranges))
 	for _, e := range ranges {
@@ -173,17 +222,17 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 	}
 	for _, p := range []*point{pa, pb} {
 		if err := p.open(ctx, repo); err != nil {
-			return nil, err
+			return d, err
 		}
 	}
 	if !opts.NoFiles {
-		if err := compareVolumes(ctx, repo, d, pa, pb, ranges, !opts.NoIndex); err != nil {
+		if err := compareVolumes(ctx, repo, d, pa, pb, ranges, !opts.NoIndex, warn); err != nil {
 			return nil, err
 		}
 	}
 	placeRanges(d, pa, pb)
 	if opts.Blocks {
-		if err := addOwners(ctx, repo, d, pa, pb, !opts.NoIndex); err != nil {
+		if err := addOwners(ctx, repo, d, pa, pb, !opts.NoIndex, warn); err != nil {
 			return nil, err
 		}
 	}
@@ -191,7 +240,7 @@ func compareDisk(ctx context.Context, repo *catalog.Repo, ma, mb *catalog.Manife
 }
 
 // compareVolumes compares, file by file, every volume whose bytes changed.
-func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, changed []extent, useIndex bool) error {
+func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, changed []extent, useIndex bool, warn func(string)) error {
 	for _, name := range volumeNames(pa, pb) {
 		va, vb := pa.volume(name), pb.volume(name)
 		out := Volume{Name: name}
@@ -204,24 +253,25 @@ func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *po
 			d.Volumes = append(d.Volumes, out) // not a byte changed
 			continue
 		}
-		if bad := brokenVolume(va, vb); bad != nil {
-			if errors.Is(bad, guestfs.ErrUnknownFS) && va != nil && vb != nil {
-				// Not a filesystem (swap, raw data): its changed
-				// ranges say all there is to say.
-				d.Volumes = append(d.Volumes, out)
-				continue
-			}
+		if bad := brokenVolume(pa, pb, va, vb); bad != nil {
 			out.Err = bad.Error()
 			d.Volumes = append(d.Volumes, out)
 			continue
 		}
-		vd := &volumeDiff{ctx: ctx, a: sideOf(va), b: sideOf(vb), changed: changed, renames: out.Type != "vfat"}
+		sa, sb := sideOf(va, pa), sideOf(vb, pb)
+		if sa.fs == nil && sb.fs == nil {
+			// No filesystem to read (swap, raw data, an LVM physical
+			// volume): its changed ranges say all there is to say.
+			d.Volumes = append(d.Volumes, out)
+			continue
+		}
+		vd := &volumeDiff{ctx: ctx, a: sa, b: sb, changed: changed, renames: out.Type != "vfat"}
 		if out.Type == "ntfs" {
 			vd.extra = []string{"system.ntfs_attrib", "system.ntfs_acl"}
 		}
-		if useIndex && va != nil && vb != nil && va.FS.Type() == vb.FS.Type() {
-			vd.ia = indexVolume(pa.index(ctx, repo), d.Name, name, va.FS.Type())
-			vd.ib = indexVolume(pb.index(ctx, repo), d.Name, name, vb.FS.Type())
+		if useIndex && sa.fs != nil && sb.fs != nil && sa.fs.Type() == sb.fs.Type() {
+			vd.ia = indexVolume(pa.index(ctx, repo, warn), d.Name, name, va.FS.Type())
+			vd.ib = indexVolume(pb.index(ctx, repo, warn), d.Name, name, vb.FS.Type())
 		}
 		cs, err := vd.run()
 		if err != nil {
@@ -236,22 +286,31 @@ func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *po
 	return nil
 }
 
-func sideOf(v *guestfs.Volume) side {
-	if v == nil {
-		return side{}
+// sideOf is a point's version of a volume; without a filesystem it is
+// compared as absent (its files listed as added or deleted).
+func sideOf(v *guestfs.Volume, p *point) side {
+	if v == nil || v.FS == nil {
+		return side{point: p.m.Name()}
 	}
-	return side{fs: v.FS, layout: v.Layout}
+	return side{fs: v.FS, layout: v.Layout, point: p.m.Name()}
 }
 
-// brokenVolume says why a volume present in a point has no filesystem.
-func brokenVolume(va, vb *guestfs.Volume) error {
-	for _, v := range []*guestfs.Volume{va, vb} {
-		if v != nil && v.FS == nil {
-			if v.Err != nil {
-				return v.Err
-			}
-			return fmt.Errorf("%s: no filesystem", v.Name)
+// brokenVolume says why a volume present in a point has no filesystem,
+// unless it holds none to read: swap or raw data, or an LVM physical
+// volume, whose logical volumes are compared on their own.
+func brokenVolume(pa, pb *point, va, vb *guestfs.Volume) error {
+	for _, s := range []struct {
+		p *point
+		v *guestfs.Volume
+	}{{pa, va}, {pb, vb}} {
+		v := s.v
+		if v == nil || v.FS != nil || errors.Is(v.Err, guestfs.ErrUnknownFS) || v.Kind == "lvm2" {
+			continue
 		}
+		if v.Err != nil {
+			return fmt.Errorf("point %s: %w", s.p.m.Name(), v.Err)
+		}
+		return fmt.Errorf("point %s: %s: no filesystem", s.p.m.Name(), v.Name)
 	}
 	return nil
 }

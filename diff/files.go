@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -24,6 +25,7 @@ import (
 type side struct {
 	fs     guestfs.FS      // nil when the volume is not in this point
 	layout []guestfs.Piece // where the volume lies on the disk; nil if unknown
+	point  string          // the point's name, for errors
 }
 
 // node is one path of one side, as the walk found it.
@@ -59,6 +61,9 @@ type volumeDiff struct {
 	onlyA  []*node
 	onlyB  []*node
 	hashes map[*node]string
+	// hashErrs says why a version has no hash: its content could not be
+	// read. The rest of the comparison goes on without it.
+	hashErrs map[*node]error
 
 	// Subdirectories are compared in parallel, up to cap(sem) at once.
 	sem   chan struct{}
@@ -473,7 +478,8 @@ type hashJob struct {
 }
 
 // hashAll computes the SHA-256 of every regular file version the report
-// shows, reading each once, a few at a time.
+// shows, reading each once, a few at a time. A version that cannot be read
+// gets an error in hashErrs instead; only a cancelled ctx stops hashAll.
 func (v *volumeDiff) hashAll() error {
 	var jobs []hashJob
 	for _, p := range v.pairs {
@@ -512,46 +518,56 @@ func (v *volumeDiff) hashAll() error {
 	// Biggest first, so one huge file does not start last.
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].size() > jobs[j].size() })
 	v.hashes = make(map[*node]string, 2*len(jobs))
+	v.hashErrs = map[*node]error{}
 	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	next := make(chan hashJob)
 	for range min(4, len(jobs)) {
 		wg.Go(func() {
 			bufA, bufB := make([]byte, 1<<20), make([]byte, 1<<20)
 			for j := range next {
-				ha, hb, err := v.hashPair(j, bufA, bufB)
+				ha, hb, errA, errB := v.hashBoth(j, bufA, bufB)
 				mu.Lock()
-				if err != nil && first == nil {
-					first = err
-				}
-				if j.a != nil {
-					v.hashes[j.a] = ha
-				}
-				if j.b != nil {
-					v.hashes[j.b] = hb
+				for _, r := range []struct {
+					n   *node
+					sum string
+					err error
+				}{{j.a, ha, errA}, {j.b, hb, errB}} {
+					switch {
+					case r.n == nil:
+					case r.err != nil:
+						v.hashErrs[r.n] = r.err
+					default:
+						v.hashes[r.n] = r.sum
+					}
 				}
 				mu.Unlock()
 			}
 		})
 	}
 	for _, j := range jobs {
-		mu.Lock()
-		stop := first != nil
-		mu.Unlock()
-		if stop || v.ctx.Err() != nil {
+		if v.ctx.Err() != nil {
 			break
 		}
 		next <- j
 	}
 	close(next)
 	wg.Wait()
-	if first != nil {
-		return first
-	}
 	return v.ctx.Err()
+}
+
+// hashBoth hashes a job's versions side by side; when that fails, each
+// alone, so that a readable version still gets its hash.
+func (v *volumeDiff) hashBoth(j hashJob, bufA, bufB []byte) (ha, hb string, errA, errB error) {
+	ha, hb, err := v.hashPair(j, bufA, bufB)
+	if err == nil || v.ctx.Err() != nil || j.a == nil || j.b == nil {
+		return ha, hb, err, err
+	}
+	ha, _, errA = v.hashPair(hashJob{a: j.a}, bufA, bufB)
+	_, hb, errB = v.hashPair(hashJob{b: j.b}, bufA, bufB)
+	return ha, hb, errA, errB
 }
 
 func (j hashJob) size() int64 {
@@ -568,28 +584,28 @@ func (j hashJob) size() int64 {
 // hashPair hashes j.a in point A and j.b in point B, window by window.
 func (v *volumeDiff) hashPair(j hashJob, bufA, bufB []byte) (ha, hb string, err error) {
 	type stream struct {
-		fs   guestfs.FS
-		n    *node
-		f    guestfs.File
-		h    hash.Hash
-		buf  []byte
-		size int64
+		point string
+		n     *node
+		f     guestfs.File
+		h     hash.Hash
+		buf   []byte
+		size  int64
 	}
 	var ss []*stream
 	for _, x := range []struct {
-		fs  guestfs.FS
+		s   side
 		n   *node
 		buf []byte
-	}{{v.a.fs, j.a, bufA}, {v.b.fs, j.b, bufB}} {
+	}{{v.a, j.a, bufA}, {v.b, j.b, bufB}} {
 		if x.n == nil {
 			ss = append(ss, nil)
 			continue
 		}
-		f, err := x.fs.Open(x.n.attr.Ino)
+		f, err := x.s.fs.Open(x.n.attr.Ino)
 		if err != nil {
-			return "", "", fmt.Errorf("open %s: %w", x.n.path, err)
+			return "", "", fmt.Errorf("point %s: open %s: %w", x.s.point, x.n.path, err)
 		}
-		ss = append(ss, &stream{fs: x.fs, n: x.n, f: f, h: sha256.New(), buf: x.buf, size: f.Size()})
+		ss = append(ss, &stream{point: x.s.point, n: x.n, f: f, h: sha256.New(), buf: x.buf, size: f.Size()})
 	}
 	var end int64
 	for _, s := range ss {
@@ -611,7 +627,7 @@ func (v *volumeDiff) hashPair(j hashJob, bufA, bufB []byte) (ha, hb string, err 
 				if err == nil || err == io.EOF {
 					err = io.ErrUnexpectedEOF
 				}
-				return "", "", fmt.Errorf("read %s at %d: %w", s.n.path, off, err)
+				return "", "", fmt.Errorf("point %s: read %s at %d: %w", s.point, s.n.path, off, err)
 			}
 			s.h.Write(b)
 		}
@@ -625,15 +641,20 @@ func (v *volumeDiff) hashPair(j hashJob, bufA, bufB []byte) (ha, hb string, err 
 	return ha, hb, nil
 }
 
-// changes classifies what the walk found, in path order.
+// changes classifies what the walk found, in path order. A file whose
+// content could not be read is Modified when its size changed (its bytes
+// differ whatever they are), else Unknown, with the error.
 func (v *volumeDiff) changes() []Change {
 	var out []Change
 	for _, p := range v.pairs {
-		c := Change{Path: p.b.path, From: p.from, Fields: p.fields, A: v.entry(p.a), B: v.entry(p.b)}
+		c := Change{Path: p.b.path, From: p.from, Fields: p.fields, A: v.entry(p.a), B: v.entry(p.b), Err: v.errOf(p.a, p.b)}
+		unread := c.A.SHA256 == "" || c.B.SHA256 == ""
 		switch {
 		case p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT:
 			c.Status, c.Fields = TypeChanged, []string{"type"}
-		case isReg(p.a) && !p.same && c.A.SHA256 != c.B.SHA256:
+		case isReg(p.a) && !p.same && unread && c.Err != "" && p.a.attr.Size == p.b.attr.Size:
+			c.Status = Unknown
+		case isReg(p.a) && !p.same && (unread && c.Err != "" || c.A.SHA256 != c.B.SHA256):
 			c.Fields = append([]string{"content"}, c.Fields...)
 			c.Status = Modified
 		case p.a.link != p.b.link:
@@ -649,13 +670,24 @@ func (v *volumeDiff) changes() []Change {
 		}
 	}
 	for _, n := range v.onlyA {
-		out = append(out, Change{Status: Deleted, Path: n.path, A: v.entry(n)})
+		out = append(out, Change{Status: Deleted, Path: n.path, A: v.entry(n), Err: v.errOf(n)})
 	}
 	for _, n := range v.onlyB {
-		out = append(out, Change{Status: Added, Path: n.path, B: v.entry(n)})
+		out = append(out, Change{Status: Added, Path: n.path, B: v.entry(n), Err: v.errOf(n)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// errOf joins the hashing errors of the given versions; "" when none.
+func (v *volumeDiff) errOf(ns ...*node) string {
+	var msgs []string
+	for _, n := range ns {
+		if err := v.hashErrs[n]; err != nil && !slices.Contains(msgs, err.Error()) {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	return oneLine(strings.Join(msgs, "; "))
 }
 
 func (v *volumeDiff) entry(n *node) *Entry {

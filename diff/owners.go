@@ -17,6 +17,7 @@ import (
 type run struct {
 	off, n int64
 	path   string
+	note   string // the file's blocks were mapped only in part
 }
 
 // ownerMap says what owns each byte of one volume in one point.
@@ -25,6 +26,38 @@ type ownerMap struct {
 	maxEnd []int64 // maxEnd[i] = max end of runs[:i+1]
 	alloc  []guestfs.Region
 	noMap  bool // the filesystem cannot tell free from used space
+	// unmapped counts the files whose extents could not be read, and
+	// first names one: used space that no mapped file owns may be
+	// theirs, so it is not called metadata.
+	unmapped int
+	first    string
+}
+
+// failed records a file whose extents could not be read (in full).
+func (m *ownerMap) failed(p string, err error) {
+	if m.unmapped == 0 {
+		m.first = fmt.Sprintf("extents of %s: %v", p, err)
+	}
+	m.unmapped++
+}
+
+// unmappedNote says why used space no mapped file owns is unknown.
+func (m *ownerMap) unmappedNote() string {
+	if m.unmapped == 1 {
+		return "may be a file's whose blocks could not be mapped: " + m.first
+	}
+	return fmt.Sprintf("may be one of %d files whose blocks could not be mapped, e.g. %s", m.unmapped, m.first)
+}
+
+// err summarises the files that could not be mapped; nil when none.
+func (m *ownerMap) err() error {
+	switch m.unmapped {
+	case 0:
+		return nil
+	case 1:
+		return errors.New(m.first)
+	}
+	return fmt.Errorf("%s (and %d more files)", m.first, m.unmapped-1)
 }
 
 // buildOwners maps every file's extents, taking paths and inodes from the
@@ -42,14 +75,21 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 		bs = b.BlockSize()
 	}
 	// A file's last block is the file's, slack included; runs inside
-	// a block (NTFS resident data) stay as they are.
-	addRuns := func(exts []guestfs.Extent, p string) {
+	// a block (NTFS resident data) stay as they are. The extents read
+	// before an error are the file's all the same.
+	mapFile := func(ino uint64, p string) {
+		exts, err := x.Extents(ino)
+		note := ""
+		if err != nil {
+			m.failed(p, err)
+			note = "mapped in part: " + err.Error()
+		}
 		for _, ex := range exts {
 			n := ex.Length
 			if bs > 0 && ex.Physical%bs == 0 {
 				n = (n + bs - 1) / bs * bs
 			}
-			m.runs = append(m.runs, run{ex.Physical, n, p})
+			m.runs = append(m.runs, run{ex.Physical, n, p, note})
 		}
 	}
 	seen := map[uint64]bool{}
@@ -81,9 +121,7 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 			}
 			seen[e.Ino] = true
 			firstPath[e.Ino] = q
-			if exts, err := x.Extents(e.Ino); err == nil {
-				addRuns(exts, q)
-			}
+			mapFile(e.Ino, q)
 			// A directory whose blocks the reader does not map
 			// (NTFS indexes) still has its entries walked.
 			if e.Mode&syscall.S_IFMT == syscall.S_IFDIR {
@@ -103,16 +141,12 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 				continue // sorted: the first path is the smallest
 			}
 			seen[e.Ino] = true
-			if exts, err := x.Extents(e.Ino); err == nil {
-				addRuns(exts, e.Path)
-			}
+			mapFile(e.Ino, e.Path)
 		}
 	} else {
 		root := fs.Root()
 		seen[root] = true
-		if exts, err := x.Extents(root); err == nil {
-			addRuns(exts, "/")
-		}
+		mapFile(root, "/")
 		if err := walk(root, "/", 0); err != nil {
 			return nil, err
 		}
@@ -155,7 +189,7 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 func (m *ownerMap) owners(base, off, n int64) []Owner {
 	var out []Owner
 	add := func(o Owner) {
-		if k := len(out) - 1; k >= 0 && out[k].Kind == o.Kind && out[k].Path == o.Path && out[k].Off+out[k].Len == o.Off {
+		if k := len(out) - 1; k >= 0 && out[k].Kind == o.Kind && out[k].Path == o.Path && out[k].Note == o.Note && out[k].Off+out[k].Len == o.Off {
 			out[k].Len += o.Len
 			return
 		}
@@ -173,7 +207,7 @@ func (m *ownerMap) owners(base, off, n int64) []Owner {
 		if lo > covered {
 			m.unowned(covered, lo, base, add)
 		}
-		add(Owner{Kind: OwnerFile, Path: r.path, Off: base + lo, Len: hi - lo})
+		add(Owner{Kind: OwnerFile, Path: r.path, Off: base + lo, Len: hi - lo, Note: r.note})
 		covered = max(covered, hi)
 	}
 	if covered < end {
@@ -184,10 +218,11 @@ func (m *ownerMap) owners(base, off, n int64) []Owner {
 
 // unowned classifies [lo, hi), which no file owns, from the allocation
 // map: used space that is no file's data is filesystem metadata (inode
-// tables, extent trees, directory indexes, the journal).
+// tables, extent trees, directory indexes, the journal) — unless some
+// file could not be mapped, when only static structures are known to be.
 func (m *ownerMap) unowned(lo, hi, base int64, add func(Owner)) {
 	if m.noMap {
-		add(Owner{Kind: OwnerUnknown, Off: base + lo, Len: hi - lo})
+		add(Owner{Kind: OwnerUnknown, Off: base + lo, Len: hi - lo, Note: "the filesystem cannot tell free space from used"})
 		return
 	}
 	i := sort.Search(len(m.alloc), func(i int) bool { return m.alloc[i].Off+m.alloc[i].Len > lo })
@@ -202,7 +237,11 @@ func (m *ownerMap) unowned(lo, hi, base int64, add func(Owner)) {
 			lo = r.Off
 		}
 		e := min(hi, r.Off+r.Len)
-		add(Owner{Kind: OwnerMetadata, Off: base + lo, Len: e - lo})
+		if r.Kind == guestfs.RegionUsed && m.unmapped > 0 {
+			add(Owner{Kind: OwnerUnknown, Off: base + lo, Len: e - lo, Note: m.unmappedNote()})
+		} else {
+			add(Owner{Kind: OwnerMetadata, Off: base + lo, Len: e - lo})
+		}
 		lo = e
 		i++
 	}
@@ -223,9 +262,14 @@ func completeEntries(ix *index.Volume) ([]index.Entry, bool) {
 }
 
 // addOwners names what owns each changed range in both points.
-func addOwners(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, useIndex bool) error {
+func addOwners(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, useIndex bool, warn func(string)) error {
 	maps := map[*guestfs.Volume]*ownerMap{}
 	errs := map[*guestfs.Volume]error{}
+	where := map[*guestfs.Volume]*point{}
+	var built []*guestfs.Volume // in the order built, for stable errors
+	unknown := func(r Range, why string) []Owner {
+		return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len, Note: why}}
+	}
 	ownerOf := func(p *point, r Range) []Owner {
 		if p.disk == nil {
 			return nil
@@ -235,23 +279,30 @@ func addOwners(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, 
 		}
 		v := p.volume(r.Volume)
 		if v == nil {
-			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
+			return unknown(r, "no volume "+r.Volume+" in this point")
 		}
 		piece, ok := pieceAt(v.Layout, r.Off)
-		if !ok || r.Off+r.Len > piece.DiskOff+piece.Len || v.FS == nil {
-			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
+		if !ok || r.Off+r.Len > piece.DiskOff+piece.Len {
+			return unknown(r, "the volume's layout does not place these bytes")
+		}
+		if v.FS == nil {
+			if v.Err != nil {
+				return unknown(r, oneLine(v.Err.Error()))
+			}
+			return unknown(r, "no filesystem")
 		}
 		m, ok := maps[v]
 		if !ok && errs[v] == nil {
 			var ix *index.Volume
 			if useIndex {
-				ix = indexVolume(p.index(ctx, repo), d.Name, v.Name, v.FS.Type())
+				ix = indexVolume(p.index(ctx, repo, warn), d.Name, v.Name, v.FS.Type())
 			}
 			m, errs[v] = buildOwners(ctx, v.FS, ix)
-			maps[v] = m
+			maps[v], where[v] = m, p
+			built = append(built, v)
 		}
 		if m == nil {
-			return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len}}
+			return unknown(r, "block owners: "+oneLine(errs[v].Error()))
 		}
 		base := piece.DiskOff - piece.Off
 		return m.owners(base, r.Off-base, r.Len)
@@ -263,17 +314,31 @@ func addOwners(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *point, 
 		r := &d.Ranges[i]
 		r.A, r.B = ownerOf(pa, *r), ownerOf(pb, *r)
 	}
-	for v, err := range errs {
+	for _, v := range built {
+		err := errs[v]
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if err == nil {
+			err = maps[v].err() // some files could not be mapped
+		}
 		if err != nil {
-			for i := range d.Volumes {
-				if d.Volumes[i].Name == v.Name && d.Volumes[i].Err == "" {
-					d.Volumes[i].Err = "block owners: " + err.Error()
-				}
-			}
+			noteVolume(d, v.Name, fmt.Sprintf("point %s: block owners: %v", where[v].m.Name(), err))
 		}
 	}
 	return nil
+}
+
+// noteVolume adds an error to the named volume of d.
+func noteVolume(d *Disk, name, msg string) {
+	for i := range d.Volumes {
+		if v := &d.Volumes[i]; v.Name == name {
+			if v.Err != "" {
+				v.Err += "; "
+			}
+			v.Err += oneLine(msg)
+			return
+		}
+	}
+	d.Volumes = append(d.Volumes, Volume{Name: name, Err: oneLine(msg)})
 }

@@ -19,6 +19,9 @@ const (
 	MetadataOnly Status = "m" // same content; mode, owner, times, xattrs or streams differ
 	TypeChanged  Status = "T" // a file became a directory, a symlink, ...
 	Renamed      Status = "R" // same inode (or MFT record) under another path
+	// Unknown: the content of a file in both points could not be read
+	// (Change.Err says why) and nothing else shows it changed.
+	Unknown Status = "?"
 )
 
 // Report is the comparison of point A with point B of one VM.
@@ -27,12 +30,26 @@ type Report struct {
 	A     string  `json:"a"` // point names
 	B     string  `json:"b"`
 	Disks []*Disk `json:"disks"`
+	// Warnings are problems worked around at some cost (a stored file
+	// index that could not be used), each naming the point.
+	Warnings []string `json:"warnings,omitempty"`
+	// Errors lists what could not be compared, each naming where
+	// ("disk0", "disk0/p2", "disk0/p2/etc/hosts"); the rest of the report
+	// holds everything that was. Empty when the comparison is complete.
+	Errors []string `json:"errors,omitempty"`
 }
 
-// Equal reports whether nothing at all differs.
+// Complete reports whether everything could be compared.
+func (r *Report) Complete() bool { return len(r.Errors) == 0 }
+
+// Equal reports whether nothing at all differs. An incomplete report is
+// not equal.
 func (r *Report) Equal() bool {
+	if !r.Complete() {
+		return false
+	}
 	for _, d := range r.Disks {
-		if d.Status != "" || len(d.Ranges) > 0 {
+		if d.Status != "" || len(d.Ranges) > 0 || len(d.Errors) > 0 {
 			return false
 		}
 		for _, v := range d.Volumes {
@@ -57,6 +74,9 @@ type Disk struct {
 	ChangedBytes int64    `json:"changed_bytes"`
 	Ranges       []Range  `json:"ranges"`
 	Volumes      []Volume `json:"volumes"`
+	// Errors say what of the disk could not be compared (a chunk map or
+	// a changed chunk unreadable, the partition table unreadable).
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Range is a changed run of disk bytes.
@@ -80,7 +100,7 @@ const (
 	OwnerMetadata    OwnerKind = "metadata"    // filesystem structures
 	OwnerUnallocated OwnerKind = "unallocated" // free space
 	OwnerTable       OwnerKind = "table"       // partition table or space outside volumes
-	OwnerUnknown     OwnerKind = "unknown"     // the volume could not be read
+	OwnerUnknown     OwnerKind = "unknown"     // cannot tell; Owner.Note says why
 )
 
 // Owner is one owner of part of a Range.
@@ -89,14 +109,18 @@ type Owner struct {
 	Path string    `json:"path,omitempty"` // file path in the volume, for OwnerFile
 	Off  int64     `json:"off"`            // disk offset of the owned part
 	Len  int64     `json:"len"`
+	// Note says why an owner is unknown, or that a file's blocks could
+	// be mapped only in part.
+	Note string `json:"note,omitempty"`
 }
 
 // Volume lists the file-level changes of one volume.
 type Volume struct {
 	Name string `json:"name"` // "p2", "fs", "lvm/vg/lv"
 	Type string `json:"type"` // filesystem type, from B when it has one
-	// Err says why the volume could not be compared (present in one point
-	// only, unknown or damaged filesystem).
+	// Err says what of the volume could not be compared: all of it (a
+	// damaged filesystem, a directory that could not be read: Changes
+	// are then missing) or the owners of some blocks.
 	Err     string   `json:"error,omitempty"`
 	Changes []Change `json:"changes"`
 }
@@ -109,6 +133,9 @@ type Change struct {
 	Fields []string `json:"fields,omitempty"` // what differs: content, size, mode, uid, gid, mtime, crtime, target, rdev, xattr:NAME
 	A      *Entry   `json:"a,omitempty"`
 	B      *Entry   `json:"b,omitempty"`
+	// Err says what of the path could not be read (its content, for a
+	// missing SHA-256).
+	Err string `json:"error,omitempty"`
 }
 
 // Entry is one version of a path.

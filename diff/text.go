@@ -10,13 +10,22 @@ import (
 // WriteText writes the report the way git diff --name-status does: one
 // line per changed path, "STATUS<tab>PATH", a rename as
 // "R<tab>OLD<tab>NEW", followed by a tab and the fields that differ. Paths
-// are <disk>/<volume><path>, as in the mounted tree. Each disk starts with
-// a summary line beginning with "#"; with blocks, every changed range
-// follows with its owners in each point.
+// are <disk>/<volume><path>, as in the mounted tree. Warnings come first
+// as "# warning: ..." lines. Each disk starts with a summary line beginning
+// with "#"; whatever could not be compared is a line "!<tab>WHERE<tab>WHY"
+// (a disk, a volume, or after a change the path whose content could not be
+// read). With blocks, every changed range follows with its owners in each
+// point; an owner that cannot be told reads "unknown: WHY".
 func WriteText(w io.Writer, r *Report, blocks bool) error {
 	bw := bufio.NewWriter(w)
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(bw, "# warning: %s\n", oneLine(wn))
+	}
 	for _, d := range r.Disks {
 		fmt.Fprintf(bw, "# %s\n", diskSummary(d))
+		for _, e := range d.Errors {
+			fmt.Fprintf(bw, "!\t%s\t%s\n", d.Name, oneLine(e))
+		}
 		for _, v := range d.Volumes {
 			prefix := d.Name + "/" + v.Name
 			if v.Err != "" {
@@ -33,31 +42,45 @@ func WriteText(w io.Writer, r *Report, blocks bool) error {
 					fmt.Fprintf(bw, "\t%s", strings.Join(c.Fields, ","))
 				}
 				bw.WriteByte('\n')
+				if c.Err != "" {
+					fmt.Fprintf(bw, "!\t%s%s\t%s\n", prefix, c.Path, oneLine(c.Err))
+				}
 			}
 		}
 		if blocks {
-			for _, rg := range d.Ranges {
-				vol := rg.Volume
-				if vol == "" {
-					vol = "-"
-				}
-				fmt.Fprintf(bw, "@\t%s\t%d+%d\t%s\n", d.Name, rg.Off, rg.Len, vol)
-				for _, side := range []struct {
-					name string
-					os   []Owner
-				}{{"A", rg.A}, {"B", rg.B}} {
-					for _, o := range side.os {
-						fmt.Fprintf(bw, "\t%s\t%d+%d\t%s", side.name, o.Off, o.Len, o.Kind)
-						if o.Path != "" {
-							fmt.Fprintf(bw, "\t%s/%s%s", d.Name, rg.Volume, o.Path)
-						}
-						bw.WriteByte('\n')
-					}
-				}
-			}
+			writeRanges(bw, d)
 		}
 	}
 	return bw.Flush()
+}
+
+// writeRanges writes the changed ranges of d and their owners.
+func writeRanges(bw *bufio.Writer, d *Disk) {
+	for _, rg := range d.Ranges {
+		vol := rg.Volume
+		if vol == "" {
+			vol = "-"
+		}
+		fmt.Fprintf(bw, "@\t%s\t%d+%d\t%s\n", d.Name, rg.Off, rg.Len, vol)
+		for _, side := range []struct {
+			name string
+			os   []Owner
+		}{{"A", rg.A}, {"B", rg.B}} {
+			for _, o := range side.os {
+				fmt.Fprintf(bw, "\t%s\t%d+%d\t%s", side.name, o.Off, o.Len, o.Kind)
+				switch {
+				case o.Path != "":
+					fmt.Fprintf(bw, "\t%s/%s%s", d.Name, rg.Volume, o.Path)
+					if o.Note != "" {
+						fmt.Fprintf(bw, "\t(%s)", oneLine(o.Note))
+					}
+				case o.Note != "":
+					fmt.Fprintf(bw, ": %s", oneLine(o.Note))
+				}
+				bw.WriteByte('\n')
+			}
+		}
+	}
 }
 
 func diskSummary(d *Disk) string {

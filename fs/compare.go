@@ -405,7 +405,7 @@ func newComparison(r *diff.Report) (*comparison, error) {
 		for _, v := range d.Volumes {
 			for _, ch := range v.Changes {
 				switch ch.Status {
-				case diff.Added, diff.Modified, diff.MetadataOnly, diff.TypeChanged, diff.Renamed:
+				case diff.Added, diff.Modified, diff.MetadataOnly, diff.TypeChanged, diff.Renamed, diff.Unknown:
 				default:
 					continue // in A only
 				}
@@ -503,5 +503,16 @@ func compareReport(ctx context.Context, m *mount, a, b *catalog.Manifest) (*diff
 	if !ok {
 		return nil, fmt.Errorf("comparing points needs a repository, not %T: %w", m.archive, errors.ErrUnsupported)
 	}
-	return diff.Compare(ctx, repo, a, b, diff.Options{})
+	r, err := diff.Compare(ctx, repo, a, b, diff.Options{})
+	if err != nil {
+		return nil, err
+	}
+	// A disk that could not be compared fails the whole view (EIO, tried
+	// again later); a volume is only a line of changes.txt.
+	for _, d := range r.Disks {
+		if len(d.Errors) > 0 {
+			return nil, fmt.Errorf("disk %s: %s", d.Name, strings.Join(d.Errors, "; "))
+		}
+	}
+	return r, nil
 }

@@ -44,11 +44,13 @@
 // computation goes on. Each VM keeps its last 8 comparisons. A comparison
 // that fails (damaged catalog or disk map, a partition table that cannot
 // be read) is EIO, logged once, and not kept: the next look tries again. A
-// volume that cannot be compared is not an error: changes.txt says why.
+// volume or a file that cannot be compared is not an error: changes.txt
+// says why ("!" lines).
 //
 // Under <disk>/<volume>/ (nested as lvm/<vg>/<lv> like the point's own
 // tree) are B's version of every added, modified, metadata-changed,
-// type-changed or renamed path and its parent directories, nothing else;
+// type-changed, renamed or unknown ("?": content unreadable) path and its
+// parent directories, nothing else;
 // removed paths are only in changes.txt. Files, symlinks and other
 // non-directories are B's own nodes: same attributes, xattrs, content and
 // inode numbers as under MOUNT/<vm>/<B>/. Directories carry B's

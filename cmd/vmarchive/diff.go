@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -40,7 +41,14 @@ for changes made behind the kernel's back (a raw write of an xattr).
 what owns each in A and in B: a file, filesystem metadata, unallocated space,
 or the partition table ("@" lines, then one owner per line).
 
-Exit status: 0 equal, 1 different, 2 error.`,
+Whatever could not be compared (a damaged filesystem, a file whose content
+cannot be read from the store) is a "!" line (in --json, "error" fields and
+the report's "errors"); everything else is still compared and printed, the
+errors are repeated on standard error, and the exit status is 2. Warnings
+(a stored file index that was unusable and rebuilt) go to standard error
+too, and into the report.
+
+Exit status: 0 equal, 1 different, 2 error or incomplete comparison.`,
 		Example: `  vmarchive diff web01 2026-11-20T01:00:00Z 2026-11-21T01:00:00Z
   vmarchive diff web01 latest --blocks
   vmarchive diff web01 2026-11-20T01:00:00Z latest --disk disk0 --json`,
@@ -72,10 +80,7 @@ Exit status: 0 equal, 1 different, 2 error.`,
 			if err != nil {
 				return err
 			}
-			if !r.Equal() {
-				return &exitError{code: 1}
-			}
-			return nil
+			return diffStatus(cmd.ErrOrStderr(), r)
 		},
 	}
 	cmd.Flags().StringSlice("disk", nil, "compare only this disk (repeatable)")
@@ -112,4 +117,23 @@ func diffPoints(repo *catalog.Repo, args []string) (a, b *catalog.Manifest, err 
 		return nil, nil, fmt.Errorf("%s: point %s is the VM's first: name two points", vm, b.Name())
 	}
 	return a, b, nil
+}
+
+// diffStatus repeats the report's warnings and errors on w and returns the
+// exit status: 2 when the comparison is incomplete, 1 when it found a
+// difference.
+func diffStatus(w io.Writer, r *diff.Report) error {
+	for _, m := range r.Warnings {
+		fmt.Fprintln(w, "vmarchive: warning:", m)
+	}
+	for _, m := range r.Errors {
+		fmt.Fprintln(w, "vmarchive: diff:", m)
+	}
+	switch {
+	case !r.Complete():
+		return &exitError{code: 2, err: fmt.Errorf("diff %s %s..%s: %d part(s) could not be compared", r.VM, r.A, r.B, len(r.Errors))}
+	case !r.Equal():
+		return &exitError{code: 1}
+	}
+	return nil
 }

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/diff"
 )
 
@@ -181,4 +185,142 @@ func span(s string) (int64, int64) {
 	o, _ := strconv.ParseInt(a, 10, 64)
 	n, _ := strconv.ParseInt(b, 10, 64)
 	return o, n
+}
+
+// TestDiffIncomplete removes from the store a chunk holding only data of a
+// file changed between two points (its blocks from debugfs), and breaks
+// the superblock checksum of a third point's ext4: diff still prints every
+// change it could find, names what it could not read on a "!" line, in
+// --json and on stderr, and exits 2, not 1.
+func TestDiffIncomplete(t *testing.T) {
+	needTool(t, "sgdisk", "mke2fs", "debugfs", "sha256sum")
+	dir := t.TempDir()
+	rnd := func(seed uint64) []byte {
+		b := make([]byte, 1<<20)
+		rng := rand.New(rand.NewPCG(seed, seed))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	img := map[string]string{}
+	for _, v := range []struct {
+		name string
+		seed uint64
+		more bool
+	}{{"a", 1, false}, {"b", 2, true}} {
+		tree := filepath.Join(dir, "tree-"+v.name)
+		os.MkdirAll(tree, 0o755)
+		os.WriteFile(filepath.Join(tree, "big.bin"), rnd(v.seed), 0o644)
+		os.WriteFile(filepath.Join(tree, "same.txt"), []byte("same\n"), 0o644)
+		if v.more {
+			os.WriteFile(filepath.Join(tree, "new.txt"), []byte("new\n"), 0o644)
+		}
+		img[v.name] = filepath.Join(dir, v.name+".raw")
+		sh(t, "bash", filepath.Join(repoRoot(t), "testimages", "disk-from-tree.sh"), tree, img[v.name], "32", "-b", "4096")
+	}
+	// C is B with the ext4 superblock's checksum broken.
+	img["c"] = filepath.Join(dir, "c.raw")
+	c := readFile(t, img["b"])
+	c[1<<20+1024+0x3fc] ^= 0xff
+	os.WriteFile(img["c"], c, 0o644)
+
+	repo := newRepo(t)
+	const pa, pb, pc = "2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z"
+	for p, name := range map[string]string{pa: "a", pb: "b", pc: "c"} {
+		mustRun(t, repo, "ingest", "--vm", "v", "--point-time", p, "disk0="+img[name])
+	}
+	if r := run(t, repo, nil, "diff", "v", pa, pb); r.code != 1 || !strings.Contains(r.stdout, "M\tdisk0/p1/big.bin\tcontent") {
+		t.Fatalf("diff of the sound store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A chunk of B wholly inside big.bin's blocks.
+	out, err := exec.Command("debugfs", "-R", "blocks /big.bin", img["b"]+"?offset=1048576").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := map[int64]bool{}
+	for _, f := range strings.Fields(string(out)) {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		blocks[n] = true
+	}
+	const cs, bs = 256 << 10, 4096
+	chunk := int64(-1)
+	for ci := int64(1<<20) / cs; ci < 32<<20/cs && chunk < 0; ci++ {
+		inside := true
+		for off := ci * cs; off < (ci+1)*cs; off += bs {
+			inside = inside && blocks[(off-1<<20)/bs]
+		}
+		if inside {
+			chunk = ci
+		}
+	}
+	if chunk < 0 {
+		t.Fatalf("no chunk wholly inside big.bin's blocks %s", out)
+	}
+	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := r.Point("v", pb)
+	dr, err := r.OpenDisk(context.Background(), m, "disk0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := dr.Map().Chunk(context.Background(), chunk)
+	r.Close()
+	if err != nil || id.IsZero() {
+		t.Fatalf("chunk %d: %v %v", chunk, id, err)
+	}
+	if err := os.Remove(filepath.Join(repo, "store", id.ObjectName())); err != nil {
+		t.Fatal(err)
+	}
+
+	text := run(t, repo, nil, "diff", "v", pa, pb)
+	if text.code != 2 {
+		t.Fatalf("diff with a chunk of big.bin missing: exit %d, want 2\n%s%s", text.code, text.stdout, text.stderr)
+	}
+	lines := changeLines(text.stdout)
+	for _, want := range []string{"?\tdisk0/p1/big.bin", "A\tdisk0/p1/new.txt", "!\tdisk0/p1/big.bin"} {
+		if !lines[want] {
+			t.Errorf("no line %q in\n%s", want, text.stdout)
+		}
+	}
+	if !strings.Contains(text.stderr, "vmarchive: diff: disk0/p1/big.bin: point "+pb+": read /big.bin") || !strings.Contains(text.stderr, id.String()) {
+		t.Errorf("stderr does not name the file, the point and the chunk %s:\n%s", id, text.stderr)
+	}
+
+	js := run(t, repo, nil, "diff", "v", pa, pb, "--json")
+	var rep diff.Report
+	if err := json.Unmarshal([]byte(js.stdout), &rep); js.code != 2 || err != nil {
+		t.Fatalf("--json: exit %d, %v\n%s", js.code, err, js.stderr)
+	}
+	if len(rep.Errors) != 1 || !strings.HasPrefix(rep.Errors[0], "disk0/p1/big.bin: ") {
+		t.Errorf("--json errors %q, want one for disk0/p1/big.bin", rep.Errors)
+	}
+	sum, _ := exec.Command("sha256sum", filepath.Join(dir, "tree-a", "big.bin")).Output()
+	found := false
+	for _, ch := range rep.Disks[0].Volumes[0].Changes {
+		if ch.Path == "/big.bin" {
+			found = true
+			if ch.Status != diff.Unknown || ch.Err == "" || ch.A == nil || ch.A.SHA256 != strings.Fields(string(sum))[0] || ch.B == nil || ch.B.SHA256 != "" {
+				t.Errorf("--json /big.bin: %+v; want status ?, an error, A's sha256 and none for B", ch)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("--json has no change for /big.bin:\n%s", js.stdout)
+	}
+
+	// --blocks cannot refine the chunk: the chunk-sized ranges stay.
+	blk := run(t, repo, nil, "diff", "v", pa, pb, "--blocks")
+	if blk.code != 2 || !strings.Contains(blk.stdout, "!\tdisk0\tchanged ranges not refined to 4096 bytes") || !strings.Contains(blk.stdout, "(256 KiB units)") {
+		t.Errorf("--blocks: exit %d\n%s%s", blk.code, blk.stdout, blk.stderr)
+	}
+
+	// A filesystem that cannot be opened in one point.
+	bad := run(t, repo, nil, "diff", "v", pb, pc)
+	if bad.code != 2 || !strings.Contains(bad.stdout, "!\tdisk0/p1\tpoint "+pc+": p1: ext4: ") {
+		t.Errorf("diff with a damaged superblock in C: exit %d\n%s%s", bad.code, bad.stdout, bad.stderr)
+	}
 }
