@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/object"
@@ -26,9 +27,20 @@ type datastoreFiles struct {
 	limit *limiter           // nil: no bandwidth limit
 
 	mu       sync.Mutex
-	hostAddr string                  // host[:port] to send requests to; guarded by mu
-	tickets  map[string]*http.Cookie // by datastore path; guarded by mu
+	hostAddr string             // host[:port] to send requests to; guarded by mu
+	tickets  map[string]*ticket // by datastore path; guarded by mu
+	oneShot  bool               // the host refused a ticket sent before: never reuse one; guarded by mu
 }
+
+// ticket is a generic service ticket for one datastore file.
+type ticket struct {
+	cookie *http.Cookie
+	sends  atomic.Int32 // requests that carried it
+}
+
+// ticketRenewals bounds the fresh tickets one request tries after the host
+// rejects the one it was sent with.
+const ticketRenewals = 3
 
 func (c *Client) datastoreFiles(ctx context.Context, ds types.ManagedObjectReference, host *object.HostSystem, limit *limiter) (*datastoreFiles, error) {
 	d := object.NewDatastore(c.vim, ds)
@@ -38,12 +50,12 @@ func (c *Client) datastoreFiles(ctx context.Context, ds types.ManagedObjectRefer
 	if !c.vim.IsVC() {
 		host = nil // talking to the host already
 	}
-	return &datastoreFiles{c: c, ds: d, host: host, limit: limit, tickets: map[string]*http.Cookie{}}, nil
+	return &datastoreFiles{c: c, ds: d, host: host, limit: limit, tickets: map[string]*ticket{}}, nil
 }
 
-// target returns the URL of a datastore file and the ticket cookie that
-// goes with it (nil through vCenter). fresh forces a new ticket.
-func (f *datastoreFiles) target(ctx context.Context, p string, fresh bool) (*url.URL, *http.Cookie, error) {
+// target returns the URL of a datastore file and the ticket that goes
+// with it (nil through vCenter).
+func (f *datastoreFiles) target(ctx context.Context, p string) (*url.URL, *ticket, error) {
 	u := f.ds.NewURL(p)
 	if f.host == nil {
 		return u, nil, nil
@@ -62,20 +74,78 @@ func (f *datastoreFiles) target(ctx context.Context, p string, fresh bool) (*url
 		f.hostAddr = addr
 	}
 	u.Host = f.hostAddr
-	if c := f.tickets[p]; c != nil && !fresh {
-		return u, c, nil
+	if t := f.tickets[p]; t != nil {
+		return u, t, nil
 	}
 	spec := types.SessionManagerHttpServiceRequestSpec{Url: u.String(), Method: "httpGet"}
-	t, err := session.NewManager(f.c.vim).AcquireGenericServiceTicket(ctx, &spec)
+	st, err := session.NewManager(f.c.vim).AcquireGenericServiceTicket(ctx, &spec)
 	if err != nil {
 		return nil, nil, f.c.scrub(fmt.Errorf("service ticket for %s on host %s: %w", p, f.hostAddr, err))
 	}
-	if t.SslThumbprint != "" {
-		f.c.vim.Client.SetThumbprint(u.Host, t.SslThumbprint)
+	if st.SslThumbprint != "" {
+		f.c.vim.Client.SetThumbprint(u.Host, st.SslThumbprint)
 	}
-	c := &http.Cookie{Name: "vmware_cgi_ticket", Value: t.Id}
-	f.tickets[p] = c
-	return u, c, nil
+	t := &ticket{cookie: &http.Cookie{Name: "vmware_cgi_ticket", Value: st.Id}}
+	if !f.oneShot {
+		f.tickets[p] = t
+	}
+	return u, t, nil
+}
+
+// rejected drops a ticket the host refused. A refused ticket that was sent
+// before means the host takes each ticket once (or they expire): from then
+// on every request gets a fresh one instead of failing first. Sends, not
+// successes, tell: a refusal comes back before a long transfer ends.
+func (f *datastoreFiles) rejected(p string, t *ticket, reused bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if reused && !f.oneShot {
+		f.oneShot = true
+		clear(f.tickets)
+	}
+	if f.tickets[p] == t {
+		delete(f.tickets, p)
+	}
+}
+
+// get sends a GET for datastore file p, with a Range header when rng is not
+// empty. A ticket the host rejects (401 or 403; ESXi may accept a generic
+// service ticket once only) is dropped and the request sent again at once
+// with a fresh one, up to ticketRenewals times.
+func (f *datastoreFiles) get(ctx context.Context, p, rng string) (*http.Response, error) {
+	for renewed := 0; ; renewed++ {
+		u, t, err := f.target(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		sends := int32(0)
+		if t != nil {
+			req.AddCookie(t.cookie)
+			sends = t.sends.Add(1)
+		}
+		res, err := f.c.dataClient().Do(req)
+		if err != nil {
+			return nil, err
+		}
+		denied := res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden
+		if t == nil || !denied {
+			return res, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+		res.Body.Close()
+		f.rejected(p, t, sends > 1)
+		if renewed == ticketRenewals {
+			return nil, &errHTTP{file: f.ds.Path(p), status: res.StatusCode,
+				text: fmt.Sprintf("%s: host %s rejected %d fresh service tickets", http.StatusText(res.StatusCode), u.Host, ticketRenewals)}
+		}
+	}
 }
 
 // resolveHost picks the address of the ESXi host: the name in a service
@@ -120,7 +190,7 @@ const readAttempts = 3
 
 // readAt fills dst from offset off of the file p. Bytes past the end of the
 // file read as zeros (thin or short flat files). Transient failures are
-// retried; a rejected ticket is renewed once per attempt.
+// retried.
 func (f *datastoreFiles) readAt(ctx context.Context, p string, dst []byte, off int64) error {
 	if f.limit != nil {
 		if err := f.limit.wait(ctx, len(dst)); err != nil {
@@ -137,7 +207,7 @@ func (f *datastoreFiles) readAt(ctx context.Context, p string, dst []byte, off i
 			}
 		}
 		var retry bool
-		retry, err = f.readOnce(ctx, p, dst, off, attempt > 0)
+		retry, err = f.readOnce(ctx, p, dst, off)
 		if err == nil || !retry || ctx.Err() != nil {
 			break
 		}
@@ -148,22 +218,11 @@ func (f *datastoreFiles) readAt(ctx context.Context, p string, dst []byte, off i
 	return nil
 }
 
-func (f *datastoreFiles) readOnce(ctx context.Context, p string, dst []byte, off int64, fresh bool) (retry bool, err error) {
-	u, ticket, err := f.target(ctx, p, fresh)
+func (f *datastoreFiles) readOnce(ctx context.Context, p string, dst []byte, off int64) (retry bool, err error) {
+	res, err := f.get(ctx, p, fmt.Sprintf("bytes=%d-%d", off, off+int64(len(dst))-1))
 	if err != nil {
-		return true, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+int64(len(dst))-1))
-	if ticket != nil {
-		req.AddCookie(ticket)
-	}
-	res, err := f.c.dataClient().Do(req)
-	if err != nil {
-		return true, err
+		var he *errHTTP
+		return !errors.As(err, &he), err // tickets already renewed
 	}
 	defer res.Body.Close()
 	switch res.StatusCode {
@@ -178,8 +237,7 @@ func (f *datastoreFiles) readOnce(ctx context.Context, p string, dst []byte, off
 	default:
 		io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
 		e := &errHTTP{file: f.ds.Path(p), status: res.StatusCode, text: http.StatusText(res.StatusCode)}
-		transient := res.StatusCode >= 500 || res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden
-		return transient, e
+		return res.StatusCode >= 500, e
 	}
 	n, err := io.ReadFull(res.Body, dst)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -195,19 +253,10 @@ func (f *datastoreFiles) readOnce(ctx context.Context, p string, dst []byte, off
 // readFile returns a whole small file (a descriptor, .vmx or .nvram),
 // refusing one longer than max.
 func (f *datastoreFiles) readFile(ctx context.Context, p string, max int64) ([]byte, error) {
-	u, ticket, err := f.target(ctx, p, false)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	if ticket != nil {
-		req.AddCookie(ticket)
-	}
-	res, err := f.c.dataClient().Do(req)
-	if err != nil {
+	res, err := f.get(ctx, p, "")
+	if he := (*errHTTP)(nil); errors.As(err, &he) {
+		return nil, err // names the file
+	} else if err != nil {
 		return nil, f.c.scrub(fmt.Errorf("download %s: %w", f.ds.Path(p), err))
 	}
 	defer res.Body.Close()

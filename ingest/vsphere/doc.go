@@ -24,7 +24,9 @@
 // incremental run moves only the changed bytes. Datastore transfers use a
 // transport of their own that keeps one connection per stream. Connected to vCenter,
 // requests go straight to the ESXi host running the VM with a generic
-// service ticket (Options.ViaVCenter turns this off). A flat file shorter
+// service ticket (Options.ViaVCenter turns this off); a ticket the host
+// rejects is replaced at once, and once the host is seen to take a ticket
+// only once, every request gets a fresh one. A flat file shorter
 // than its extent, or a thin one, reads as zeros up to the capacity.
 //
 // Covered: flat disks (VMFS, NFS and local datastores; monolithicFlat,

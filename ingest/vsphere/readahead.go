@@ -81,7 +81,7 @@ const maxWindows = 1024
 // range requests at a time, holding up to (streams+1)*size bytes, and at
 // least (streams+1) chunks of cs bytes: so much that the pipeline's
 // workers (as many as streams), each on a chunk of its own, always find
-// what they ask for in a window.
+// what they ask for in a window. Direct reads share the streams.
 func newReadahead(ctx context.Context, files *datastoreFiles, segs []layout.Segment, plan []image.Extent, streams int, size, cs int64, onRead func(int64)) *readahead {
 	ctx, cancel := context.WithCancel(ctx)
 	streams = max(streams, 1)
@@ -109,10 +109,9 @@ func (r *readahead) read(s layout.Segment, buf []byte, at int64) error {
 		w, direct := r.acquire(at, int64(len(buf)))
 		if w == nil {
 			n := direct
-			if err := r.files.readAt(r.ctx, s.File, buf[:n], s.FileOff+at-s.Off); err != nil {
+			if err := r.readDirect(s, buf[:n], at); err != nil {
 				return err
 			}
-			r.onRead(n)
 			buf, at = buf[n:], at+n
 			continue
 		}
@@ -130,6 +129,23 @@ func (r *readahead) read(s layout.Segment, buf []byte, at int64) error {
 		r.release(w, int64(n))
 		buf, at = buf[n:], at+int64(n)
 	}
+	return nil
+}
+
+// readDirect reads what no window holds with a range request of its own,
+// taking a stream like a window fetch: no more than streams requests per
+// disk are ever in flight.
+func (r *readahead) readDirect(s layout.Segment, buf []byte, at int64) error {
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	if err := r.files.readAt(r.ctx, s.File, buf, s.FileOff+at-s.Off); err != nil {
+		return err
+	}
+	r.onRead(int64(len(buf)))
 	return nil
 }
 

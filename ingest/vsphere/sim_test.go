@@ -62,8 +62,8 @@ type sim struct {
 	maxFiles   int
 	maxPerFile int
 	// gate, if set, sees every request for the disks' directory first and
-	// answers it itself by returning true.
-	gate func(w http.ResponseWriter, r *http.Request) bool
+	// returns a status to refuse it with, or 0 to serve it.
+	gate func(r *http.Request) int
 }
 
 // repoRoot finds the module root, for testimages/.
@@ -169,34 +169,26 @@ func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.Han
 	s.mu.Lock()
 	gate := s.gate
 	s.mu.Unlock()
-	if gate != nil && gate(w, r) {
+	if !strings.HasSuffix(r.URL.Path, "-flat.vmdk") {
+		if status := gateStatus(gate, r); status != 0 {
+			http.Error(w, "refused", status)
+		} else {
+			serve(w, r)
+		}
 		return
 	}
-	if !strings.HasSuffix(r.URL.Path, "-flat.vmdk") {
-		serve(w, r)
+	release := s.enter(r.URL.Path) // the handler rewrites r.URL.Path
+	defer release()
+	if status := gateStatus(gate, r); status != 0 {
+		release() // before the client can see the answer and send again
+		http.Error(w, "refused", status)
 		return
 	}
 	start := rangeStart(r.Header.Get("Range"))
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &countingWriter{ResponseWriter: w, last: release}
 	if f := s.fault.Load(); f > 0 && start >= f-1 {
 		cw.limit = 1 // armed: abort after half the body
 	}
-	file := r.URL.Path // the handler rewrites r.URL.Path
-	s.mu.Lock()
-	if s.inflight == nil {
-		s.inflight = map[string]int{}
-	}
-	s.inflight[file]++
-	s.maxFiles = max(s.maxFiles, len(s.inflight))
-	s.maxPerFile = max(s.maxPerFile, s.inflight[file])
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if s.inflight[file]--; s.inflight[file] == 0 {
-			delete(s.inflight, file)
-		}
-		s.mu.Unlock()
-	}()
 	serve(cw, r)
 	s.served.Add(cw.n)
 	s.mu.Lock()
@@ -205,6 +197,33 @@ func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.Han
 	if fn != nil {
 		fn()
 	}
+}
+
+func gateStatus(gate func(*http.Request) int, r *http.Request) int {
+	if gate == nil {
+		return 0
+	}
+	return gate(r)
+}
+
+// enter counts a request for file in flight until the returned function
+// is called (once or more).
+func (s *sim) enter(file string) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil {
+		s.inflight = map[string]int{}
+	}
+	s.inflight[file]++
+	s.maxFiles = max(s.maxFiles, len(s.inflight))
+	s.maxPerFile = max(s.maxPerFile, s.inflight[file])
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.inflight[file]--; s.inflight[file] == 0 {
+			delete(s.inflight, file)
+		}
+	})
 }
 
 func rangeStart(h string) int64 {
@@ -218,13 +237,14 @@ type countingWriter struct {
 	http.ResponseWriter
 	n     int64
 	limit int64 // 1: abort the connection half-way through the body
-	want  int64
+	want  int64 // Content-Length
+	// last, if set, is called before the body's last bytes are written:
+	// the client cannot have them (and send its next request) before.
+	last func()
 }
 
 func (c *countingWriter) WriteHeader(code int) {
-	if c.limit == 1 {
-		c.want, _ = strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64)
-	}
+	c.want, _ = strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64)
 	c.ResponseWriter.WriteHeader(code)
 }
 
@@ -234,6 +254,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		n, _ := c.ResponseWriter.Write(p[:keep])
 		c.n += int64(n)
 		panic(http.ErrAbortHandler) // the client sees the connection drop
+	}
+	if c.last != nil && c.want > 0 && c.n+int64(len(p)) >= c.want {
+		c.last()
 	}
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)
