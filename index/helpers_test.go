@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ var t0 = time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 type fixture struct {
 	repo   *catalog.Repo
 	trees  []string // reference tree of each point
+	images []string // its raw disk image
 	points []*catalog.Manifest
 }
 
@@ -64,7 +66,7 @@ func newFixture(t testing.TB, versions ...int) *fixture {
 		img := filepath.Join(dir, "disk"+strconv.Itoa(i)+".raw")
 		run(t, "bash", scriptPath("index/tree.sh"), tree, strconv.Itoa(v))
 		run(t, "bash", scriptPath("disk-from-tree.sh"), tree, img, "32")
-		f.trees = append(f.trees, tree)
+		f.trees, f.images = append(f.trees, tree), append(f.images, img)
 		f.points = append(f.points, ingestImage(t, f.repo, "vm1", t0.Add(time.Duration(i)*24*time.Hour), img))
 	}
 	return f
@@ -151,4 +153,22 @@ func guestEntries(t testing.TB, ix *Index) map[string]Entry {
 		out[e.Path] = e
 	}
 	return out
+}
+
+// debugfsTimes returns the ctime and crtime debugfs stat shows for path in
+// partition 1 (at 1 MiB) of a disk image; crtime zero when not recorded.
+func debugfsTimes(t testing.TB, img, path string) (ctime, crtime time.Time) {
+	t.Helper()
+	out := run(t, "debugfs", "-R", "stat \""+path+"\"", img+"?offset=1048576")
+	get := func(field string) time.Time {
+		m := regexp.MustCompile(`(?m)^\s*` + field + `: 0x([0-9a-f]+):([0-9a-f]+)`).FindStringSubmatch(out)
+		if m == nil {
+			return time.Time{}
+		}
+		sec, _ := strconv.ParseUint(m[1], 16, 32)
+		extra, _ := strconv.ParseUint(m[2], 16, 32)
+		// The two low bits of extra extend the seconds past 2038.
+		return time.Unix(int64(int32(sec))+int64(extra&3)<<32, int64(extra>>2)).UTC()
+	}
+	return get("ctime"), get("crtime")
 }

@@ -232,6 +232,17 @@ func TestVersions(t *testing.T) {
 		if b.SHA256 != sum(1, "home/ann/Documents/report.docx") || b.Points != 1 || b.First != f.points[1].Name() || !b.Mtime.Equal(time.Date(2026, 11, 21, 9, 30, 0, 5e8, time.UTC)) {
 			t.Errorf("version B: %+v", b)
 		}
+		// Change and birth times at each version's last point, as
+		// debugfs shows them.
+		for _, c := range []struct {
+			v     Version
+			point int
+		}{{a, 3}, {b, 1}} {
+			ct, cr := debugfsTimes(t, f.images[c.point], "/home/ann/Documents/report.docx")
+			if ct.IsZero() || cr.IsZero() || !c.v.Ctime.Equal(ct) || !c.v.Crtime.Equal(cr) {
+				t.Errorf("version %d: ctime %s crtime %s, debugfs at point %d: %s %s", c.v.N, c.v.Ctime, c.v.Crtime, c.point, ct, cr)
+			}
+		}
 		var runs []int
 		for _, r := range h.Runs {
 			runs = append(runs, r.Version)

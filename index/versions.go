@@ -15,10 +15,14 @@ import (
 
 // Version is one distinct content of a path across points.
 type Version struct {
-	N      int       `json:"version"` // 1 for the first seen
-	Type   string    `json:"type"`
-	Size   int64     `json:"size"`
-	Mtime  time.Time `json:"mtime"`            // at the last point holding it
+	N    int    `json:"version"` // 1 for the first seen
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+	// Times at the last point holding the version; Crtime (birth) is
+	// zero where the filesystem does not record it.
+	Mtime  time.Time `json:"mtime"`
+	Ctime  time.Time `json:"ctime"`
+	Crtime time.Time `json:"crtime,omitzero"`
 	SHA256 string    `json:"sha256,omitempty"` // regular files
 	Target string    `json:"target,omitempty"` // symlinks
 	Err    string    `json:"error,omitempty"`  // why the content is unknown
@@ -123,7 +127,7 @@ func Versions(ctx context.Context, repo *catalog.Repo, points []*catalog.Manifes
 		}
 		v.Points++
 		v.Last = points[i].Name()
-		v.Size, v.Mtime = f.e.Size, f.e.Mtime
+		v.Size, v.Mtime, v.Ctime, v.Crtime = f.e.Size, f.e.Mtime, f.e.Ctime, f.e.Crtime
 		f.class = id
 	}
 	for _, v := range order {

@@ -99,9 +99,10 @@ keys with the same SHA-256 are one version. Symlinks are told apart by their
 target, other types by type. With --hash every point's copy is read and
 hashed, taking nothing from the index.
 
-Output: a table of versions in order of first appearance (size, the mtime at
-the last point holding it, how many points, first and last point, SHA-256 or
-link target), then the history: runs of consecutive points with the same
+Output: a table of versions in order of first appearance (size; mtime, ctime
+and birth time at the last point holding it, birth "-" where the filesystem
+does not record it; how many points, first and last point, SHA-256 or link
+target), then the history: runs of consecutive points with the same
 version, "absent" where the path does not exist (a file deleted and created
 again shows two runs), "unreadable" where its volume could not be read.
 
@@ -295,7 +296,7 @@ func writeVersions(w io.Writer, h *index.History) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tTYPE\tSIZE\tMTIME\tPOINTS\tFIRST\tLAST\tSHA-256 / TARGET")
+	fmt.Fprintln(tw, "VERSION\tTYPE\tSIZE\tMTIME\tCTIME\tBIRTH\tPOINTS\tFIRST\tLAST\tSHA-256 / TARGET")
 	for _, v := range h.Versions {
 		id := v.SHA256
 		switch {
@@ -304,7 +305,12 @@ func writeVersions(w io.Writer, h *index.History) error {
 		case v.Target != "":
 			id = "-> " + v.Target
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.N, v.Type, formatBytes(v.Size), v.Mtime.Format(time.RFC3339Nano), v.Points, v.First, v.Last, id)
+		birth := "-" // not recorded by the filesystem
+		if !v.Crtime.IsZero() {
+			birth = v.Crtime.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.N, v.Type, formatBytes(v.Size), v.Mtime.Format(time.RFC3339Nano),
+			v.Ctime.Format(time.RFC3339Nano), birth, v.Points, v.First, v.Last, id)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

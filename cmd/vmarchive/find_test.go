@@ -151,6 +151,33 @@ func TestFindVersionsCLI(t *testing.T) {
 			t.Errorf("runs %v", runs)
 		}
 	}
+	// Each version's times are those of its last point, as find has them;
+	// the text shows them too.
+	var h index.History
+	json.Unmarshal([]byte(mustRun(t, repo, "versions", "vm1", "disk0/p1/home/ann/Documents/report.docx", "--json")), &h)
+	var found []struct {
+		Points []struct {
+			Point  string    `json:"point"`
+			Ctime  time.Time `json:"ctime"`
+			Crtime time.Time `json:"crtime"`
+		} `json:"points"`
+	}
+	json.Unmarshal([]byte(mustRun(t, repo, "find", "vm1", "disk0/p1/home/ann/Documents/report.docx", "--json")), &found)
+	text := mustRun(t, repo, "versions", "vm1", "disk0/p1/home/ann/Documents/report.docx")
+	for _, v := range h.Versions {
+		ok := false
+		for _, p := range found[0].Points {
+			if p.Point == v.Last {
+				ok = !p.Ctime.IsZero() && !p.Crtime.IsZero() && v.Ctime.Equal(p.Ctime) && v.Crtime.Equal(p.Crtime)
+			}
+		}
+		if !ok || !strings.Contains(text, v.Ctime.Format(time.RFC3339Nano)) || !strings.Contains(text, v.Crtime.Format(time.RFC3339Nano)) {
+			t.Errorf("version %d: ctime %s crtime %s; find at %s: %+v\n%s", v.N, v.Ctime, v.Crtime, v.Last, found, text)
+		}
+	}
+	if !strings.Contains(text, "MTIME") || !strings.Contains(text, "CTIME") || !strings.Contains(text, "BIRTH") {
+		t.Errorf("versions table header:\n%s", text)
+	}
 	out = mustRun(t, repo, "versions", "vm1", "disk0/p1/home/ann/Documents/notes.txt")
 	if !strings.Contains(out, "1 version in 4 of 4 points") || !strings.Contains(out, sum(0, "home/ann/Documents/notes.txt")) {
 		t.Errorf("versions notes.txt:\n%s", out)
