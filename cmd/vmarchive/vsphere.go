@@ -28,7 +28,7 @@ import (
 // vsphereConnFlags adds the connection flags shared by vSphere commands.
 func vsphereConnFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("vcenter", "", "vCenter or ESXi URL, e.g. https://vc.example.com/sdk (default $GOVC_URL)")
+	f.String("vcenter", "", "vCenter or ESXi URL, e.g. https://vc.example.com/sdk or https://user@vc/sdk; never a password (default $GOVC_URL)")
 	f.String("vcenter-username", "", "user name (default $GOVC_USERNAME)")
 	f.String("vcenter-password-file", "", "file whose first line is the password (or set $GOVC_PASSWORD, or vcenter-password in the config file)")
 	f.Bool("vcenter-insecure", false, "skip certificate verification (default $GOVC_INSECURE)")
@@ -54,7 +54,15 @@ func useVSphere(v *viper.Viper, args []string) bool {
 	return v.GetString("vcenter") != "" || v.GetString("folder") != "" || (len(args) == 0 && os.Getenv("GOVC_URL") != "")
 }
 
-func vsphereConfig(v *viper.Viper) vsphere.Config {
+// vsphereConfig is the connection setup: flags, then VMARCHIVE_* variables,
+// then the config file, then govc's variables. A password in --vcenter is
+// refused: argv is visible to every local user (GOVC_URL may hold one).
+func vsphereConfig(cmd *cobra.Command, v *viper.Viper) (vsphere.Config, error) {
+	if f := cmd.Flags().Lookup("vcenter"); f != nil && f.Changed && vsphere.URLHasPassword(f.Value.String()) {
+		return vsphere.Config{}, errors.New("--vcenter holds a password, which every local user can read on the command line: " +
+			"give only the user name in the URL (https://user@host/sdk) and the password in GOVC_PASSWORD, " +
+			"a file named by --vcenter-password-file, or vcenter-password in the config file")
+	}
 	cfg := vsphere.FromEnv(os.Getenv)
 	if s := v.GetString("vcenter"); s != "" {
 		cfg.URL = s
@@ -68,11 +76,11 @@ func vsphereConfig(v *viper.Viper) vsphere.Config {
 	if s := v.GetString("vcenter-password-file"); s != "" {
 		cfg.Password, cfg.PasswordFile = "", s
 	}
-	if v.GetBool("vcenter-insecure") {
-		cfg.Insecure = true
+	if v.IsSet("vcenter-insecure") { // also false over GOVC_INSECURE
+		cfg.Insecure = v.GetBool("vcenter-insecure")
 	}
 	cfg.Thumbprint = v.GetString("vcenter-thumbprint")
-	return cfg
+	return cfg, nil
 }
 
 func vsphereCmd(v *viper.Viper) *cobra.Command {
@@ -87,7 +95,10 @@ func vsphereCmd(v *viper.Viper) *cobra.Command {
   vmarchive vsphere ls --vcenter https://vc/sdk --folder /DC/vm/prod --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := vsphereConfig(v)
+			cfg, err := vsphereConfig(cmd, v)
+			if err != nil {
+				return err
+			}
 			c, err := vsphere.Connect(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -148,6 +159,10 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	if v.GetString("point-time") != "" || len(v.GetStringSlice("changed")) > 0 {
 		return errors.New("--point-time and --changed are for image ingest; vSphere points are named by their snapshot time and CBT gives the changed areas")
 	}
+	cfg, err := vsphereConfig(cmd, v)
+	if err != nil {
+		return err
+	}
 	var bw int64
 	if s := v.GetString("bwlimit"); s != "" {
 		n, err := parseSize(s)
@@ -162,7 +177,7 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 		return err
 	}
 	defer repo.Close()
-	c, err := vsphere.Connect(ctx, vsphereConfig(v))
+	c, err := vsphere.Connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
