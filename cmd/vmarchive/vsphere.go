@@ -213,7 +213,13 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	start := time.Now()
 	results := c.BackupAll(ctx, repo.Repo, vms, opts)
 	prog.done()
-	return reportVSphere(cmd, v, results, time.Since(start))
+	el := time.Since(start)
+	for _, r := range results {
+		if r.Manifest != nil {
+			indexNewPoint(ctx, cmd, v, repo.Repo, r.Manifest) // find.go
+		}
+	}
+	return reportVSphere(cmd, v, results, el)
 }
 
 func reportVSphere(cmd *cobra.Command, v *viper.Viper, results []vsphere.Result, el time.Duration) error {
