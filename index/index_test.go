@@ -3,18 +3,22 @@ package index
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // The index of each point lists exactly what find(1) lists in the tree
@@ -59,45 +63,88 @@ func TestBuildMatchesFind(t *testing.T) {
 	}
 }
 
-// Equal content keys imply equal content (sha256sum of the reference
-// trees), across all points; and unchanged files mostly keep their key.
+// Equal content keys imply equal content, and a file overwritten in place
+// (same size, same blocks, other bytes) gets a new key. Points 0 and 2 are
+// the same image, point 1 that image with the first data block of
+// report.docx rewritten by a raw write (its blocks from debugfs). Every
+// key must name one SHA-256 across the points (the reference tree's, and
+// for the rewritten file its bytes as written); point 2 must repeat point
+// 0's keys exactly, so the check meets many equal keys.
 func TestContentKeysSound(t *testing.T) {
-	f := newFixture(t, 1, 2, 3, 4)
+	needTool(t, "dumpe2fs")
+	f := newFixture(t, 1)
+	const target = "/home/ann/Documents/report.docx"
+	img := f.images[0]
+	blocks := debugfsBlocks(t, img+"?offset=1048576", []string{target})[target]
+	m := regexp.MustCompile(`Block size:\s+(\d+)`).FindStringSubmatch(run(t, "dumpe2fs", "-h", img+"?offset=1048576"))
+	if len(blocks) == 0 || m == nil {
+		t.Fatalf("debugfs blocks %s: %v; dumpe2fs block size %v", target, blocks, m)
+	}
+	bs, _ := strconv.ParseInt(m[1], 10, 64)
+	first := blocks[0]
+	raw, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(filepath.Join(f.trees[0], target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := bytes.Repeat([]byte("overwritten in place "), int(bs)/21+1)[:bs]
+	changed := bytes.Clone(orig)
+	copy(changed, patch)
+	copy(raw[1<<20+first*bs:], patch)
+	img1 := filepath.Join(t.TempDir(), "patched.raw")
+	if err := os.WriteFile(img1, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	points := []*catalog.Manifest{f.points[0],
+		ingestImage(t, f.repo, "vm1", t0.Add(24*time.Hour), img1),
+		ingestImage(t, f.repo, "vm1", t0.Add(48*time.Hour), img)}
+	ref := refTree(t, f.trees[0])
+	sumOf := func(point int, p string) string {
+		if point == 1 && p == target {
+			return fmt.Sprintf("%x", sha256.Sum256(changed))
+		}
+		return ref[p].sha256
+	}
 	ctx := context.Background()
 	byKey := map[ContentKey]string{}
 	where := map[ContentKey]string{}
-	kept, unchanged := 0, 0
-	var prev map[string]Entry
-	var prevRef map[string]refEntry
-	for i, m := range f.points {
+	var keys [3]map[string]Entry
+	for i, m := range points {
 		ix, err := Build(ctx, f.repo, m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref := refTree(t, f.trees[i])
-		got := guestEntries(t, ix)
-		for p, e := range got {
+		keys[i] = guestEntries(t, ix)
+		for p, e := range keys[i] {
 			if !e.HasKey {
 				continue
 			}
-			sum := ref[p].sha256
+			sum := sumOf(i, p)
 			if s, ok := byKey[e.Key]; ok && s != sum {
 				t.Errorf("key %s: point %d %s has sha256 %s, %s has %s", e.Key, i, p, sum, where[e.Key], s)
 			}
-			byKey[e.Key], where[e.Key] = sum, m.Name()+p
-			if pe, ok := prev[p]; ok && prevRef[p].sha256 == sum && sum != "" {
-				unchanged++
-				if pe.Key == e.Key {
-					kept++
-				}
-			}
+			byKey[e.Key], where[e.Key] = sum, fmt.Sprintf("point %d %s", i, p)
 		}
-		prev, prevRef = got, ref
 	}
-	// mke2fs -d makes each version a new filesystem (new UUID, so new
-	// checksums in the metadata sharing chunks with small files): keys
-	// rarely survive here. TestContentKeysKept changes a disk in place.
-	t.Logf("%d of %d unchanged files kept their key", kept, unchanged)
+	same := 0
+	for p, e := range keys[0] {
+		if e.HasKey {
+			if keys[2][p].Key != e.Key || !keys[2][p].HasKey {
+				t.Errorf("%s: key %s in point 0, %s in point 2 (the same image)", p, e.Key, keys[2][p].Key)
+			}
+			same++
+		}
+	}
+	if same < 5 {
+		t.Errorf("only %d files with keys: the check above proved little", same)
+	}
+	a, b := keys[0][target], keys[1][target]
+	if !a.HasKey || !b.HasKey || a.Key == b.Key || a.Size != b.Size {
+		t.Errorf("%s overwritten in place: keys %s %v -> %s %v, sizes %d %d; want a new key", target, a.Key, a.HasKey, b.Key, b.HasKey, a.Size, b.Size)
+	}
 }
 
 // A file changed in place in the guest gets a new key; a file keeps its
