@@ -1,50 +1,114 @@
 package index
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
-// globRegexp translates a pattern to a regular expression independently
-// of Match's backtracking, as the oracle.
+// globRegexp translates a pattern, as Compile reads it, to a regular
+// expression independently of Match's backtracking, as the oracle: a
+// segment "**" is any number of whole segments; other segments are
+// path.Match patterns, never matching "/". Patterns and names must be
+// valid UTF-8 (the regexp reads runes where Match compares literal bytes).
 func globRegexp(pat string) *regexp.Regexp {
+	var segs []string
+	for _, s := range strings.Split(pat, "/") {
+		if s == "**" && len(segs) > 0 && segs[len(segs)-1] == "**" {
+			continue // "**/**" is "**"
+		}
+		segs = append(segs, s)
+	}
+	if len(segs) == 1 && segs[0] == "**" {
+		return regexp.MustCompile(`(?s)^.*$`)
+	}
 	var b strings.Builder
 	b.WriteString("^")
-	segs := strings.Split(pat, "/")
 	for i, s := range segs {
-		if s == "**" {
-			if i == len(segs)-1 {
-				b.WriteString(`(/[^/]*)*`)
-			} else {
-				b.WriteString(`(/[^/]*)*?`)
-			}
+		switch {
+		case s == "**" && i == 0:
+			b.WriteString(`([^/]*/)*`) // leading segments, each with its "/"
 			continue
-		}
-		if i > 0 {
+		case s == "**":
+			b.WriteString(`(/[^/]*)*`)
+			continue
+		case i > 0 && !(i == 1 && segs[0] == "**"):
 			b.WriteString("/")
 		}
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if c == '[' {
-				// A character class, as path.Match reads it ("[^...]" negated).
-				end := strings.IndexByte(s[i:], ']')
-				b.WriteString(s[i : i+end+1])
-				i += end
-				continue
-			}
-			switch c {
-			case '*':
-				b.WriteString(`[^/]*`)
-			case '?':
-				b.WriteString(`[^/]`)
-			default:
-				b.WriteString(regexp.QuoteMeta(s[i : i+1]))
-			}
-		}
+		b.WriteString(segmentRegexp(s))
 	}
 	b.WriteString("$")
 	return regexp.MustCompile(b.String())
+}
+
+// segmentRegexp translates one path.Match pattern (valid: Compile took it).
+func segmentRegexp(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	lit := func(r rune) string { return fmt.Sprintf(`\x{%x}`, r) }
+	for i := 0; i < len(rs); i++ {
+		switch rs[i] {
+		case '*':
+			b.WriteString(`[^/]*`)
+		case '?':
+			b.WriteString(`[^/]`)
+		case '\\':
+			i++
+			b.WriteString(lit(rs[i]))
+		case '[':
+			// As path.Match reads a class: optional "^", then items
+			// lo or lo-hi (each maybe escaped) up to "]".
+			i++
+			neg := i < len(rs) && rs[i] == '^'
+			if neg {
+				i++
+			}
+			var ranges [][2]rune
+			esc := func() rune {
+				if rs[i] == '\\' {
+					i++
+				}
+				r := rs[i]
+				i++
+				return r
+			}
+			for n := 0; n == 0 || rs[i] != ']'; n++ {
+				lo := esc()
+				hi := lo
+				if rs[i] == '-' {
+					i++
+					hi = esc()
+				}
+				// "/" never matches inside a segment; an empty range
+				// (hi < lo) matches nothing.
+				if lo < '/' {
+					ranges = append(ranges, [2]rune{lo, min(hi, '/'-1)})
+				}
+				if hi > '/' {
+					ranges = append(ranges, [2]rune{max(lo, '/'+1), hi})
+				}
+			}
+			var cl strings.Builder
+			for _, r := range ranges {
+				if r[0] <= r[1] {
+					cl.WriteString(lit(r[0]) + "-" + lit(r[1]))
+				}
+			}
+			switch {
+			case neg:
+				b.WriteString("[^/" + cl.String() + "]")
+			case cl.Len() == 0:
+				b.WriteString(`[^\x{0}-\x{10ffff}]`) // matches nothing
+			default:
+				b.WriteString("[" + cl.String() + "]")
+			}
+		default:
+			b.WriteString(lit(rs[i]))
+		}
+	}
+	return b.String()
 }
 
 func TestPatternMatch(t *testing.T) {
@@ -170,4 +234,59 @@ func TestPatternForVolume(t *testing.T) {
 	if matches < 40 {
 		t.Errorf("only %d matching cases: the table tests little", matches)
 	}
+}
+
+// compiledForm is the pattern Compile matches names against: pat made to
+// apply to any directory when it has no "/", without a trailing "/".
+func compiledForm(pat string) string {
+	if !strings.Contains(pat, "/") {
+		pat = "/**/" + pat
+	}
+	if len(pat) > 1 {
+		pat = strings.TrimSuffix(pat, "/")
+	}
+	return pat
+}
+
+// FuzzMatch requires Match to agree with the regexp oracle on any pattern
+// Compile takes and any name, and a guest-path pattern cut to a volume
+// (forVolume) to agree with the whole pattern on that volume's paths.
+// Invalid UTF-8 is only run, not judged: the oracle reads runes where
+// Match compares literal bytes (U+FFFD in a pattern against a stray byte
+// differs there, legitimately).
+func FuzzMatch(f *testing.F) {
+	for _, p := range []string{"/", "/a", "/*", "/**", "/a/**/c", "/**/b/**/c", "/Users/*/Documents/report*.docx",
+		"*.docx", "report?.doc", "disk0/p1/**/*.c", "disk0/*/etc/hosts", "**", "**/x", "a/**/**/b", `\*x`,
+		"[^a]b", "[a-c]*", `[\]]`, "[z-a]", "[.-0]", "/a//b", "/a/"} {
+		for _, n := range []string{"/", "/a", "/a/b/c", "/Users/ann/Documents/report-1.docx", "disk0/p1/src/x.c",
+			"x", "a/b", "/*x", "/]", "a//b", "/a/", "/a./0"} {
+			f.Add(p, n)
+		}
+	}
+	f.Fuzz(func(t *testing.T, pat, name string) {
+		if len(pat) > 64 || len(name) > 256 {
+			return // longer says nothing more and slows the oracle
+		}
+		p, err := Compile(pat)
+		if err != nil {
+			return
+		}
+		got := p.Match([]byte(name))
+		if !utf8.ValidString(pat) || !utf8.ValidString(name) {
+			return
+		}
+		re := globRegexp(compiledForm(pat))
+		if want := re.MatchString(name); got != want {
+			t.Fatalf("pattern %q name %q: Match %v, oracle %v (%s)", pat, name, got, want, re)
+		}
+		if p.InVolume() || !strings.HasPrefix(name, "/") {
+			return
+		}
+		const prefix = "disk0/p1"
+		whole := p.Match([]byte(prefix + name))
+		q, skip := p.forVolume(prefix)
+		if skip && whole || q != nil && q.Match([]byte(name)) != whole {
+			t.Fatalf("pattern %q on %s%s: %v; cut to the volume: skip %v, %v", pat, prefix, name, whole, skip, q != nil && q.Match([]byte(name)))
+		}
+	})
 }
