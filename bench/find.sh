@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 files=${FILES:-30000} points=${POINTS:-50} runs=${RUNS:-3}
 for t in mke2fs debugfs /usr/bin/time; do
-	command -v "$t" >/dev/null || { echo "find.sh: $t not installed, skipping"; exit 0; }
+	command -v "$t" >/dev/null || { echo "find.sh: $t not installed (make deps installs it)" >&2; exit 1; }
 done
 work=${1:-$(mktemp -d)}
 [ -n "${1:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -39,17 +39,32 @@ else
 	echo "ingest of $points points: ${SECONDS} s"
 	"$work/genfind" index "$work/repo" bench | tail -3
 fi
-# run PATTERN prints "WALL CPU RSS" (seconds, seconds, KiB); find's output
-# goes to $work/out.
+# run PATTERN OK prints "WALL CPU RSS" (seconds, seconds, KiB); find's
+# output goes to $work/out. find's exit status must be one of OK ("01":
+# something matched or nothing did, which a small FILES may make so; "1"
+# for the pattern nothing matches): any other, an error (2) above all,
+# aborts the bench rather than timing a failure.
 run() {
-	/usr/bin/time -f "%e %U %S %M" "$work/vmarchive" find bench "$1" 2>&1 >"$work/out" | tail -1 |
-		awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' || true # find exits 1 when nothing matches
+	local rc=0
+	/usr/bin/time -o "$work/time" -f "%e %U %S %M" "$work/vmarchive" find bench "$1" >"$work/out" 2>"$work/err" || rc=$?
+	if [ "${#rc}" != 1 ] || [[ $2 != *$rc* ]]; then
+		echo "find.sh: vmarchive find '$1' exited $rc, want one of $2:" >&2
+		cat "$work/err" >&2
+		exit 1
+	fi
+	# time puts "Command exited with non-zero status 1" first then.
+	tail -1 "$work/time" | awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }'
 }
 show() { awk '{ printf "%.2f s wall, %.2f s CPU, %d MiB max RSS", $1, $2, $3 / 1024 }'; }
-for pat in '/Users/*/project01*/**/report*.docx' '*.docx' 'disk0/fs/Users/user07/**' 'no-such-file*'; do
-	echo "find '$pat' across $points points: cold $(run "$pat" | show)"
+for case in '01 /Users/*/project01*/**/report*.docx' '01 *.docx' '01 disk0/fs/Users/user07/**' '1 no-such-file*'; do
+	want=${case%% *} pat=${case#* }
+	cold=$(run "$pat" "$want" | show) # a failure exits here (set -e, pipefail)
+	echo "find '$pat' across $points points: cold $cold"
 	all=""
-	for ((r = 0; r < runs; r++)); do all="$all$(run "$pat")"$'\n'; done
+	for ((r = 0; r < runs; r++)); do
+		one=$(run "$pat" "$want")
+		all="$all$one"$'\n'
+	done
 	med=$(echo "$all" | grep . | sort -n | sed -n "$(((runs + 1) / 2))p")
 	echo "  warm (median of $runs): $(echo "$med" | show); $(grep -c '^disk0' "$work/out" || true) paths, $(grep -c '^  ' "$work/out" || true) runs listed"
 	echo "  warm runs (wall CPU KiB): $(echo "$all" | grep . | tr '\n' ';')"
