@@ -37,6 +37,10 @@ const maxFrame = 8 << 20
 // Request is a command line to run in the holder.
 type Request struct {
 	Args []string `json:"args"` // without the program name; paths already absolute
+	// Secret is what the command needs that must never be on a command
+	// line (vSphere credentials). It goes only over this socket, which
+	// only its owner can open, and is not logged.
+	Secret []byte `json:"secret,omitempty"`
 }
 
 // Handler runs one request, writing to stdout and stderr, and returns the

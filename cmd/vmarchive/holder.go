@@ -23,6 +23,9 @@ import (
 
 type heldKey struct{}
 
+// secretKey holds a forwarded request's Secret (see control.Request).
+type secretKey struct{}
+
 // session is an open repository: our own (serving the control socket) or
 // the one of the holder we run inside.
 type session struct {
@@ -51,7 +54,7 @@ func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []st
 	}
 	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "vmarchive " + cmd.CommandPath()[len("vmarchive "):]})
 	if errors.Is(err, catalog.ErrHeld) {
-		return nil, forward(ctx, v, cmd, args, dir, err)
+		return nil, forward(ctx, v, cmd, args, dir, err, nil)
 	}
 	if err != nil {
 		return nil, err
@@ -72,14 +75,18 @@ func serveHeld(r *catalog.Repo) control.Handler {
 		root.SetOut(stdout)
 		root.SetErr(stderr)
 		root.SetIn(strings.NewReader(""))
-		err := root.ExecuteContext(context.WithValue(ctx, heldKey{}, r))
+		ctx = context.WithValue(ctx, heldKey{}, r)
+		if len(req.Secret) > 0 {
+			ctx = context.WithValue(ctx, secretKey{}, req.Secret)
+		}
+		err := root.ExecuteContext(ctx)
 		return reportError(stderr, err)
 	}
 }
 
 // forward sends the parsed command to the holder and returns its status.
-func forward(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []string, dir string, held error) error {
-	req := control.Request{Args: forwardArgs(v, cmd, args)}
+func forward(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []string, dir string, held error, secret []byte) error {
+	req := control.Request{Args: forwardArgs(v, cmd, args), Secret: secret}
 	code, err := control.Call(ctx, catalog.ControlPath(dir), req, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	if errors.Is(err, control.ErrNoServer) {
 		return held // the holder does not serve (for example a catalog rebuild)

@@ -36,7 +36,10 @@ the snapshot over the datastore's HTTP endpoint, its configuration (config
 JSON, .vmx, .nvram) is captured, and the snapshot is removed. Credentials
 follow govc: GOVC_URL, GOVC_USERNAME, GOVC_PASSWORD (or a password file),
 GOVC_INSECURE, GOVC_TLS_CA_CERTS, GOVC_TLS_KNOWN_HOSTS. With --cbt, changed
-block tracking is enabled and later runs read only the changed areas.`,
+block tracking is enabled and later runs read only the changed areas.
+While another process (a mount) holds the repository, the ingest runs
+inside it: the connection settings, password included, go over the
+repository's owner-only control socket, never on a command line.`,
 		Example: `  vmarchive ingest --vm web01 disk0=web01.vmdk disk1=web01-data.qcow2
   vmarchive ingest --vm web01 --point-time 2026-11-21T01:00:00Z disk0=web01.raw
   vmarchive ingest --vm web01 --changed cbt.json disk0=web01.raw

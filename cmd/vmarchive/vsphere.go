@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,16 @@ func useVSphere(v *viper.Viper, args []string) bool {
 // then the config file, then govc's variables. A password in --vcenter is
 // refused: argv is visible to every local user (GOVC_URL may hold one).
 func vsphereConfig(cmd *cobra.Command, v *viper.Viper) (vsphere.Config, error) {
+	if ctx := cmd.Context(); ctx != nil && ctx.Value(secretKey{}) != nil {
+		b := ctx.Value(secretKey{}).([]byte)
+		// Forwarded: the client resolved its settings; the holder's own
+		// environment and config file must not mix in.
+		var cfg vsphere.Config
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return vsphere.Config{}, fmt.Errorf("forwarded vSphere settings: %w", err)
+		}
+		return cfg, nil
+	}
 	if f := cmd.Flags().Lookup("vcenter"); f != nil && f.Changed && vsphere.URLHasPassword(f.Value.String()) {
 		return vsphere.Config{}, errors.New("--vcenter holds a password, which every local user can read on the command line: " +
 			"give only the user name in the URL (https://user@host/sdk) and the password in GOVC_PASSWORD, " +
@@ -172,7 +183,7 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 		bw = n
 	}
 	ctx := cmd.Context()
-	repo, err := openRepoHere(ctx, v, cmd)
+	repo, err := openRepoHere(ctx, v, cmd, args, cfg)
 	if err != nil {
 		return err
 	}
@@ -266,10 +277,10 @@ func reportVSphere(cmd *cobra.Command, v *viper.Viper, results []vsphere.Result,
 	return nil
 }
 
-// openRepoHere opens the repository in this process. A vSphere ingest is
-// not forwarded to a process holding it: the command line would have to
-// carry the credentials, which never go into an argv.
-func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command) (*session, error) {
+// openRepoHere opens the repository for a vSphere ingest, or forwards the
+// ingest to the process holding it with the resolved connection settings
+// (password read, paths absolute) as the request's Secret, never in argv.
+func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []string, cfg vsphere.Config) (*session, error) {
 	if r, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
 		return &session{Repo: r}, nil
 	}
@@ -279,7 +290,15 @@ func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command) (*ses
 	}
 	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "vmarchive ingest (vSphere)"})
 	if errors.Is(err, catalog.ErrHeld) {
-		return nil, fmt.Errorf("%w; a vSphere ingest is not sent to the holding process, because its credentials would have to travel on a command line: run it when the repository is free", err)
+		resolved, rerr := cfg.Resolved()
+		if rerr != nil {
+			return nil, rerr
+		}
+		secret, merr := json.Marshal(resolved)
+		if merr != nil {
+			return nil, merr
+		}
+		return nil, forward(ctx, v, cmd, args, dir, err, secret)
 	}
 	if err != nil {
 		return nil, err

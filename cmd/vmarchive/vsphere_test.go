@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/control"
 	"github.com/vmarchive/vmarchive/index"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
 	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
@@ -153,5 +156,71 @@ func TestVSphereIngestCLI(t *testing.T) {
 	out := mustRun(t, repo, "find", "web01", "report.txt", "--point", m1.Name(), "--json")
 	if !strings.Contains(out, "scsi0-0/p2/home/ann/Documents/report.txt") {
 		t.Fatalf("find on the vSphere point: %s", out)
+	}
+}
+
+// TestVSphereIngestThroughHolder: while another process holds the
+// repository, a vSphere ingest runs inside it with the client's resolved
+// settings (password read from the client's relative password file), not
+// the holder's own environment, and no password on a command line or in
+// the output.
+func TestVSphereIngestThroughHolder(t *testing.T) {
+	v1, _ := demoDisks(t)
+	s, err := vcsim.Start(context.Background(), v1, t.TempDir(), vcsim.Options{Username: "backup", Password: simPassword, Link: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	repo := newRepo(t)
+	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test holder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	srv, err := control.Listen(catalog.ControlPath(repo), serveHeld(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// The holder's own settings are wrong: they must not be used.
+	t.Setenv("GOVC_URL", "https://nobody@127.0.0.1:1/sdk")
+	t.Setenv("GOVC_PASSWORD", "holder-password")
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(simPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ingest := func(pwfile string) result {
+		cmd := exec.Command(vmarchiveBin(t), "ingest", "--vm", "web01", "--json",
+			"--vcenter", "https://backup@"+s.URL.Host+"/sdk", "--vcenter-password-file", pwfile, "--vcenter-insecure")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo, "HOME="+t.TempDir(), "GOVC_URL=", "GOVC_PASSWORD=")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		cmd.Run()
+		return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+	}
+	res := ingest("pw")
+	if res.code != 0 || strings.Contains(res.stdout+res.stderr, simPassword) {
+		t.Fatalf("forwarded vSphere ingest: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	var ms []*catalog.Manifest
+	if err := json.Unmarshal([]byte(res.stdout), &ms); err != nil || len(ms) != 1 {
+		t.Fatalf("ingest output: %v\n%s", err, res.stdout)
+	}
+	// The holder has the point, and the disk is the VM's.
+	if p, err := r.Point("web01", "latest"); err != nil || p.Name() != ms[0].Name() {
+		t.Fatalf("holder does not see the point: %v", err)
+	}
+	if got := catDisk(t, repo, "web01", ms[0].Name(), "scsi0-0"); !bytes.Equal(got, readFile(t, v1)) {
+		t.Fatal("forwarded vSphere point differs from the VM's disk")
+	}
+	// A wrong password fails in the holder with exit 2 and is not shown.
+	if err := os.WriteFile(filepath.Join(dir, "bad"), []byte("Wrong-b7e2-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = ingest("bad")
+	if res.code != 2 || strings.Contains(res.stdout+res.stderr, "Wrong-b7e2-password") || !strings.Contains(res.stderr, "log in") {
+		t.Fatalf("forwarded ingest with a wrong password: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }

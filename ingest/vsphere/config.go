@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,27 @@ func (c Config) secret() (string, error) {
 		return strings.TrimSuffix(s, "\r"), nil
 	}
 	return "", nil
+}
+
+// Resolved returns the settings with the password read (from a password
+// file or a GOVC_PASSWORD naming one) and file names made absolute, for
+// another process in another directory to use.
+func (c Config) Resolved() (Config, error) {
+	p, err := c.secret()
+	if err != nil {
+		return Config{}, err
+	}
+	c.Password, c.PasswordFile = p, ""
+	for _, f := range []*string{&c.CACerts, &c.KnownHosts} {
+		list := filepath.SplitList(*f) // GOVC_TLS_CA_CERTS may name several
+		for i, p := range list {
+			if abs, err := filepath.Abs(p); err == nil && p != "" {
+				list[i] = abs
+			}
+		}
+		*f = strings.Join(list, string(filepath.ListSeparator))
+	}
+	return c, nil
 }
 
 // Connect logs in and returns a Client; Close logs out.
