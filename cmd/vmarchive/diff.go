@@ -25,6 +25,7 @@ not change. Every volume whose bytes changed is then compared file by file:
   A  added                 D  deleted
   M  content modified      m  metadata only (mode, owner, mtime, crtime, xattrs, streams)
   T  type changed          R  renamed (same inode or MFT record; "R<tab>OLD<tab>NEW")
+  ?  content unknown (same metadata, content could not be read; see "!")
 
 A third column names what differs. Access and change times are not compared
 (reading a file or any other change moves them); --json carries them, and the
