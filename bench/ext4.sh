@@ -13,7 +13,7 @@ img=${EXT4_BENCH_IMAGE:-/var/tmp/vmarchive-bench/ext4-bench.img}
 mkdir -p "$(dirname "$img")"
 
 for tool in mke2fs fuse2fs tar go; do
-	command -v "$tool" >/dev/null || { echo "bench/ext4.sh: $tool missing, skipping" >&2; exit 0; }
+	command -v "$tool" >/dev/null || { echo "bench/ext4.sh: $tool missing (make deps installs it)" >&2; exit 1; }
 done
 
 if [ ! -s "$img" ]; then
