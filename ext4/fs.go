@@ -58,6 +58,9 @@ type Attr struct {
 	Ctime  time.Time
 	Crtime time.Time // zero when the inode has no creation time
 	Flags  uint32    // i_flags (EXT4_*_FL)
+	// Generation is i_generation: the kernel picks a new one each time it
+	// hands out the inode number, so it tells a reused inode from the old.
+	Generation uint32
 }
 
 // DirEntry is one name in a directory.
@@ -371,6 +374,8 @@ func (fs *FS) Stat(ino uint64) (Attr, error) {
 		Ctime:  in.ctime,
 		Crtime: in.crtime,
 		Flags:  in.flags,
+
+		Generation: in.generation,
 	}
 	if in.flags&inodeFlagInlineData != 0 && in.fileType() == sIFREG {
 		// ext4_file_getattr reports inline data as sectors so that tar and
