@@ -202,7 +202,7 @@ func (fs *FS) Stat(ino uint64) (Attr, error) {
 		Size: k.size, Blocks: k.blocks, Rdev: k.rdev,
 		Atime: ntfsTime(si.Access), Mtime: ntfsTime(si.Modification),
 		Ctime: ntfsTime(si.MFTChange), Crtime: ntfsTime(si.Creation),
-		FileAttributes: si.Attributes,
+		FileAttributes: si.Attributes, Seq: n.Hdr.Seq,
 	}
 	switch k.mode {
 	case sIFDIR:

@@ -44,6 +44,9 @@ type Attr struct {
 	Crtime time.Time
 	// FileAttributes are the DOS attributes of $STANDARD_INFORMATION.
 	FileAttributes uint32
+	// Seq is the base record's sequence number, bumped each time the
+	// record is freed, so it tells a reused record from the old file.
+	Seq uint16
 }
 
 // DirEntry is one name in a directory.
