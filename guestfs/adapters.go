@@ -140,7 +140,7 @@ func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Ext
 	return adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent]{
 		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize),
 		attr: func(x ext4.Attr) Attr {
-			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},
 		dirent: func(e ext4.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
 		extent: func(e ext4.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
@@ -163,7 +163,7 @@ func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Ext
 	return adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent]{
 		fs: fs, typ: "ntfs", alloc: alloc, block: info.ClusterSize, dirExtents: fs.IndexExtents,
 		attr: func(x ntfs.Attr) Attr {
-			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+			return Attr{x.Ino, uint64(x.Seq), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},
 		dirent: func(e ntfs.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
 		extent: func(e ntfs.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
@@ -190,7 +190,7 @@ func newFAT(fs *fat.FS) adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent] {
 	return adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent]{
 		fs: fs, typ: "vfat", alloc: alloc, block: info.ClusterSize,
 		attr: func(x fat.Attr) Attr {
-			return Attr{x.Ino, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+			return Attr{x.Ino, 0, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},
 		dirent: func(e fat.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
 		extent: func(e fat.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },

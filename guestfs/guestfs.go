@@ -13,7 +13,10 @@ import (
 
 // Attr is what stat(2) reports for one guest inode.
 type Attr struct {
-	Ino    uint64
+	Ino uint64
+	// Gen changes when the inode number is reused for another file (ext4
+	// i_generation, the NTFS MFT record's sequence number); 0 when unknown.
+	Gen    uint64
 	Mode   uint32 // st_mode, including the S_IFMT type bits
 	Nlink  uint32
 	Uid    uint32
