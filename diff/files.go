@@ -435,7 +435,9 @@ func overlaps(es []extent, off, n int64) bool {
 }
 
 // matchRenames pairs a path only in A with a path only in B when both are
-// the same inode of the same type (and creation time, where recorded).
+// the same inode of the same type, generation and creation time (where
+// recorded): an inode number alone may have been freed and given to an
+// unrelated file.
 func (v *volumeDiff) matchRenames() {
 	if !v.renames {
 		return
@@ -450,7 +452,7 @@ func (v *volumeDiff) matchRenames() {
 	used := map[*node]bool{}
 	for _, nb := range v.onlyB {
 		na := gone[nb.attr.Ino]
-		if na == nil || used[na] || na.attr.Mode&syscall.S_IFMT != nb.attr.Mode&syscall.S_IFMT || !na.attr.Crtime.Equal(nb.attr.Crtime) {
+		if na == nil || used[na] || !sameFile(na.attr, nb.attr) {
 			restB = append(restB, nb)
 			continue
 		}
@@ -468,6 +470,12 @@ func (v *volumeDiff) matchRenames() {
 		}
 	}
 	v.onlyA, v.onlyB = restA, restB
+}
+
+// sameFile reports whether two versions of one inode number can be the
+// same file.
+func sameFile(a, b guestfs.Attr) bool {
+	return a.Mode&syscall.S_IFMT == b.Mode&syscall.S_IFMT && a.Gen == b.Gen && a.Crtime.Equal(b.Crtime)
 }
 
 // hashJob is one file version to hash, or two versions of one file read
