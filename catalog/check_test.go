@@ -120,3 +120,37 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 		t.Fatalf("problems: %+v", res.Problems)
 	}
 }
+
+// TestCheckNamesMissingMapBlocks: a missing map root or leaf is named with
+// the points and disks that use it, like a missing data chunk.
+func TestCheckNamesMissingMapBlocks(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepo(t)
+	cs := r.Config().ChunkSize
+	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
+	disk := testDisk(1, 4, cs)
+	a := TestWritePoint(t, r, "web01", t0, map[string][]byte{"disk0": disk})
+	b := TestWritePoint(t, r, "web01", t0.Add(time.Hour), map[string][]byte{"disk0": disk})
+	if a.Disks[0].Map != b.Disks[0].Map {
+		t.Fatal("equal disks do not share their map root")
+	}
+	if err := os.Remove(filepath.Join(r.Dir(), "store", a.Disks[0].Map.ObjectName())); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Check(ctx, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 1 || res.Problems[0].ID != a.Disks[0].Map || !res.Problems[0].Missing {
+		t.Fatalf("problems: %+v", res.Problems)
+	}
+	got := map[string]bool{}
+	for _, u := range res.Problems[0].Uses {
+		got[u.VM+"/"+u.Point+" "+u.Disk+" "+u.What] = true
+	}
+	for _, p := range []*Manifest{a, b} {
+		if w := "web01/" + p.Name() + " disk0 map root"; !got[w] {
+			t.Errorf("uses %v lack %q", got, w)
+		}
+	}
+}

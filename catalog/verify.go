@@ -137,8 +137,9 @@ func (r *Repo) nameUses(ctx context.Context, points []*Manifest, bad map[ChunkID
 			}
 			for i := range p.Disks {
 				d := &p.Disks[i]
+				// A block that cannot be read is still used by this disk.
 				r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
-					if pr := bad[id]; pr != nil && err == nil && (kind == "data" || blocks) {
+					if pr := bad[id]; pr != nil && (kind == "data" || blocks) {
 						pr.Uses = append(pr.Uses, Use{p.VM, p.Name(), d.Name, off, kind})
 					}
 				})
