@@ -32,6 +32,12 @@ func needTools(t testing.TB, tools ...string) {
 func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
+	// qemu-img times a LUKS key derivation with the thread's CPU clock and
+	// gives up when it reads no time at all (a descheduled thread on a
+	// busy machine): the same command then succeeds.
+	for try := 0; err != nil && try < 4 && strings.Contains(string(out), "Unable to get accurate CPU usage"); try++ {
+		out, err = exec.Command(name, args...).CombinedOutput()
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
