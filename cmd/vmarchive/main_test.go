@@ -435,19 +435,30 @@ func TestBadInput(t *testing.T) {
 // TestCommandsGoThroughHolder holds the repository in this process, serving
 // the control socket as a mount would, and runs the real CLI against it:
 // ingest, points, cat and verify all run inside the holder.
-func TestCommandsGoThroughHolder(t *testing.T) {
-	v1, _ := demoDisks(t)
-	repo := newRepo(t)
+// holdRepo opens repo in this process and serves its control socket, as a
+// mount does, until the test ends.
+func holdRepo(t *testing.T, repo string) *catalog.Repo {
+	t.Helper()
 	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test holder"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
 	srv, err := control.Listen(catalog.ControlPath(repo), serveHeld(r))
 	if err != nil {
+		r.Close()
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() {
+		srv.Close()
+		r.Close()
+	})
+	return r
+}
+
+func TestCommandsGoThroughHolder(t *testing.T) {
+	v1, _ := demoDisks(t)
+	repo := newRepo(t)
+	r := holdRepo(t, repo)
 
 	// Relative paths are resolved in the client's directory.
 	dir := filepath.Dir(v1)

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/catalog/control"
 	"github.com/vmarchive/vmarchive/index"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
 	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
@@ -172,16 +171,7 @@ func TestVSphereIngestThroughHolder(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	repo := newRepo(t)
-	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test holder"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	srv, err := control.Listen(catalog.ControlPath(repo), serveHeld(r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	r := holdRepo(t, repo)
 	// The holder's own settings are wrong: they must not be used.
 	t.Setenv("GOVC_URL", "https://nobody@127.0.0.1:1/sdk")
 	t.Setenv("GOVC_PASSWORD", "holder-password")
