@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,8 +115,12 @@ func checkNoSecret(t *testing.T, repo *catalog.Repo, texts ...string) {
 		}
 		return nil
 	})
+	// Manifests are compressed on disk: look at them decoded too.
 	pts, _ := repo.Points("")
 	for _, m := range pts {
+		if b, err := json.Marshal(m); err != nil || bytes.Contains(b, []byte(testPassword)) {
+			t.Errorf("password in the manifest of %s (%v)", m.Name(), err)
+		}
 		for name, cf := range m.Config {
 			b, err := repo.ReadBlob(context.Background(), cf.ID, int(cf.Size))
 			if err != nil {
