@@ -80,6 +80,9 @@ func collectErrors(r *Report) []string {
 			if v.Err != "" {
 				out = append(out, prefix+": "+v.Err)
 			}
+			for _, e := range v.Errors {
+				out = append(out, prefix+e.Path+": "+e.Err)
+			}
 			for _, c := range v.Changes {
 				if c.Err != "" {
 					out = append(out, prefix+c.Path+": "+c.Err)
@@ -259,6 +262,7 @@ func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *po
 			continue
 		}
 		sa, sb := sideOf(va, pa), sideOf(vb, pb)
+		sa.which, sb.which = "a", "b"
 		if sa.fs == nil && sb.fs == nil {
 			// No filesystem to read (swap, raw data, an LVM physical
 			// volume): its changed ranges say all there is to say.
@@ -280,7 +284,7 @@ func compareVolumes(ctx context.Context, repo *catalog.Repo, d *Disk, pa, pb *po
 			}
 			out.Err = err.Error()
 		}
-		out.Changes = cs
+		out.Changes, out.Errors = cs, vd.unread
 		d.Volumes = append(d.Volumes, out)
 	}
 	return nil

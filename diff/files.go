@@ -26,6 +26,7 @@ type side struct {
 	fs     guestfs.FS      // nil when the volume is not in this point
 	layout []guestfs.Piece // where the volume lies on the disk; nil if unknown
 	point  string          // the point's name, for errors
+	which  string          // "a" or "b"
 }
 
 // node is one path of one side, as the walk found it.
@@ -56,10 +57,13 @@ type volumeDiff struct {
 	// ia and ib, when both set, are the points' indexes of the volume.
 	ia, ib *index.Volume
 
-	mu     sync.Mutex // guards pairs, onlyA, onlyB and first during the walk
-	pairs  []*pair
-	onlyA  []*node
-	onlyB  []*node
+	mu    sync.Mutex // guards pairs, onlyA, onlyB, unread and first during the walk
+	pairs []*pair
+	onlyA []*node
+	onlyB []*node
+	// unread are the paths that could not be read on one side; nothing
+	// below them is compared.
+	unread []PathError
 	hashes map[*node]string
 	// hashErrs says why a version has no hash: its content could not be
 	// read. The rest of the comparison goes on without it.
@@ -101,6 +105,18 @@ func (v *volumeDiff) failed() error {
 	return v.first
 }
 
+// skip records that p could not be read in s, so that its subtree is left
+// out of the comparison; only a cancelled ctx stops the walk.
+func (v *volumeDiff) skip(s side, p string, err error) error {
+	if v.ctx.Err() != nil {
+		return v.ctx.Err()
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.unread = append(v.unread, PathError{Path: p, Side: s.which, Err: oneLine(fmt.Sprintf("point %s: %v", s.point, err))})
+	return nil
+}
+
 func (v *volumeDiff) add(list *[]*node, n *node) {
 	v.mu.Lock()
 	*list = append(*list, n)
@@ -116,7 +132,12 @@ func (v *volumeDiff) run() ([]Change, error) {
 	}
 	byPath(v.onlyA)
 	byPath(v.onlyB)
+	sort.Slice(v.unread, func(i, j int) bool {
+		x, y := v.unread[i], v.unread[j]
+		return x.Path < y.Path || x.Path == y.Path && x.Side < y.Side
+	})
 	v.matchRenames()
+	v.dropHidden()
 	if err := v.hashAll(); err != nil {
 		return nil, err
 	}
@@ -131,7 +152,9 @@ func (v *volumeDiff) walk() error {
 		if !errors.Is(err, errIncomplete) {
 			return err
 		}
-		v.pairs, v.onlyA, v.onlyB = nil, nil, nil
+		// The index misses entries, or a path it names could not be
+		// read: the walk tells what is unreadable, as without an index.
+		v.pairs, v.onlyA, v.onlyB, v.unread = nil, nil, nil, nil
 	}
 	v.sem = make(chan struct{}, 4)
 	err := v.walkRoots()
@@ -145,13 +168,10 @@ func (v *volumeDiff) walk() error {
 func (v *volumeDiff) walkRoots() error {
 	switch {
 	case v.a.fs != nil && v.b.fs != nil:
-		ra, err := v.stat(v.a, "/", v.a.fs.Root())
-		if err != nil {
-			return err
-		}
-		rb, err := v.stat(v.b, "/", v.b.fs.Root())
-		if err != nil {
-			return err
+		ra, errA := v.stat(v.a, "/", v.a.fs.Root())
+		rb, errB := v.stat(v.b, "/", v.b.fs.Root())
+		if errA != nil || errB != nil {
+			return v.skipPair("/", "/", errA, errB)
 		}
 		return v.compare(ra, rb, "")
 	case v.a.fs != nil:
@@ -252,13 +272,13 @@ func (v *volumeDiff) compare(a, b *node, from string) error {
 	if !isDir(a) {
 		return nil
 	}
-	la, err := v.list(v.a, a)
-	if err != nil {
-		return err
-	}
-	lb, err := v.list(v.b, b)
-	if err != nil {
-		return err
+	la, errA := v.list(v.a, a)
+	lb, errB := v.list(v.b, b)
+	if errA != nil || errB != nil {
+		// Neither side's entries are compared: those of the readable side
+		// may all still be on the other, so calling them added or deleted
+		// could be false.
+		return v.skipPair(a.path, b.path, errA, errB)
 	}
 	for _, name := range sortedNames(la, lb) {
 		ea, inA := la[name]
@@ -266,13 +286,13 @@ func (v *volumeDiff) compare(a, b *node, from string) error {
 		pa, pb := path.Join(a.path, name), path.Join(b.path, name)
 		switch {
 		case inA && inB:
-			na, err := v.stat(v.a, pa, ea.Ino)
-			if err != nil {
-				return err
-			}
-			nb, err := v.stat(v.b, pb, eb.Ino)
-			if err != nil {
-				return err
+			na, errA := v.stat(v.a, pa, ea.Ino)
+			nb, errB := v.stat(v.b, pb, eb.Ino)
+			if errA != nil || errB != nil {
+				if err := v.skipPair(pa, pb, errA, errB); err != nil {
+					return err
+				}
+				continue
 			}
 			f := ""
 			if pa != pb {
@@ -298,11 +318,29 @@ func (v *volumeDiff) compare(a, b *node, from string) error {
 	return nil
 }
 
+// skipPair records the sides of a path (pa in A, pb in B) that could not
+// be read.
+func (v *volumeDiff) skipPair(pa, pb string, errA, errB error) error {
+	for _, x := range []struct {
+		s   side
+		p   string
+		err error
+	}{{v.a, pa, errA}, {v.b, pb, errB}} {
+		if x.err == nil {
+			continue
+		}
+		if err := v.skip(x.s, x.p, x.err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // only records a path of one side and everything below it.
 func (v *volumeDiff) only(s side, p string, ino uint64, out *[]*node) error {
 	n, err := v.stat(s, p, ino)
 	if err != nil {
-		return err
+		return v.skip(s, p, err)
 	}
 	v.add(out, n)
 	if isDir(n) {
@@ -314,7 +352,7 @@ func (v *volumeDiff) only(s side, p string, ino uint64, out *[]*node) error {
 func (v *volumeDiff) children(s side, n *node, out *[]*node) error {
 	l, err := v.list(s, n)
 	if err != nil {
-		return err
+		return v.skip(s, n.path, err)
 	}
 	for _, name := range sortedNames(l, nil) {
 		if err := v.only(s, path.Join(n.path, name), l[name].Ino, out); err != nil {
@@ -470,6 +508,38 @@ func (v *volumeDiff) matchRenames() {
 		}
 	}
 	v.onlyA, v.onlyB = restA, restB
+}
+
+// dropHidden leaves out the paths on one side only that may be the other
+// half of a rename, or a link, under a path that could not be read: the
+// file's inode still holds it on the other side. Reporting nothing beats a
+// false D or A; an inode proved free or reused keeps it.
+func (v *volumeDiff) dropHidden() {
+	if len(v.unread) == 0 || !v.renames {
+		return
+	}
+	keep := func(l []*node, other side) []*node {
+		var out []*node
+		for _, n := range l {
+			if !v.mayBeHidden(other, n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	v.onlyA, v.onlyB = keep(v.onlyA, v.b), keep(v.onlyB, v.a)
+}
+
+// mayBeHidden reports whether the inode of n may hold the same file in s.
+func (v *volumeDiff) mayBeHidden(s side, n *node) bool {
+	if s.fs == nil {
+		return false // the volume is not in that point at all
+	}
+	a, err := s.fs.Stat(n.attr.Ino)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return false
+	}
+	return err != nil || a.Nlink > 0 && sameFile(n.attr, a)
 }
 
 // sameFile reports whether two versions of one inode number can be the

@@ -1,7 +1,9 @@
 package diff
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 
@@ -56,14 +58,14 @@ func (v *volumeDiff) walkIndexed(ia, ib *index.Volume) error {
 		case c < 0:
 			n, err := v.stat(v.a, ea[i].Path, ea[i].Ino)
 			if err != nil {
-				return err
+				return readErr(v.ctx, err)
 			}
 			v.onlyA = append(v.onlyA, n)
 			i++
 		case c > 0:
 			n, err := v.stat(v.b, eb[j].Path, eb[j].Ino)
 			if err != nil {
-				return err
+				return readErr(v.ctx, err)
 			}
 			v.onlyB = append(v.onlyB, n)
 			j++
@@ -85,11 +87,11 @@ func (v *volumeDiff) walkIndexed(ia, ib *index.Volume) error {
 func (v *volumeDiff) comparePath(p string, inoA, inoB uint64) error {
 	a, err := v.stat(v.a, p, inoA)
 	if err != nil {
-		return err
+		return readErr(v.ctx, err)
 	}
 	b, err := v.stat(v.b, p, inoB)
 	if err != nil {
-		return err
+		return readErr(v.ctx, err)
 	}
 	pr := &pair{a: a, b: b}
 	if a.attr.Mode&syscall.S_IFMT == b.attr.Mode&syscall.S_IFMT {
@@ -100,6 +102,15 @@ func (v *volumeDiff) comparePath(p string, inoA, inoB uint64) error {
 	}
 	v.pairs = append(v.pairs, pr)
 	return nil
+}
+
+// readErr sends a path that cannot be read to the walk, which leaves out
+// just its subtree, unless ctx is done.
+func readErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %v", errIncomplete, err)
 }
 
 // sameEntry reports whether two index entries show no change at all.

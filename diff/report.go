@@ -53,7 +53,7 @@ func (r *Report) Equal() bool {
 			return false
 		}
 		for _, v := range d.Volumes {
-			if len(v.Changes) > 0 || v.Err != "" {
+			if len(v.Changes) > 0 || v.Err != "" || len(v.Errors) > 0 {
 				return false
 			}
 		}
@@ -119,10 +119,21 @@ type Volume struct {
 	Name string `json:"name"` // "p2", "fs", "lvm/vg/lv"
 	Type string `json:"type"` // filesystem type, from B when it has one
 	// Err says what of the volume could not be compared: all of it (a
-	// damaged filesystem, a directory that could not be read: Changes
-	// are then missing) or the owners of some blocks.
-	Err     string   `json:"error,omitempty"`
-	Changes []Change `json:"changes"`
+	// damaged filesystem: Changes are then missing) or the owners of some
+	// blocks.
+	Err string `json:"error,omitempty"`
+	// Errors are the paths that could not be read in one point (a
+	// damaged directory or inode), in path order; nothing below them is
+	// in Changes, the rest of the volume is.
+	Errors  []PathError `json:"errors,omitempty"`
+	Changes []Change    `json:"changes"`
+}
+
+// PathError is a path of a volume that could not be read in one point.
+type PathError struct {
+	Path string `json:"path"`
+	Side string `json:"side"`  // "a" or "b"
+	Err  string `json:"error"` // names the point
 }
 
 // Change is one path that differs.

@@ -13,8 +13,8 @@ import (
 // are <disk>/<volume><path>, as in the mounted tree. Warnings come first
 // as "# warning: ..." lines. Each disk starts with a summary line beginning
 // with "#"; whatever could not be compared is a line "!<tab>WHERE<tab>WHY"
-// (a disk, a volume, or after a change the path whose content could not be
-// read). With blocks, every changed range follows with its owners in each
+// (a disk, a volume, a path that could not be read in one point, or after
+// a change the path whose content could not be read). With blocks, every changed range follows with its owners in each
 // point; an owner that cannot be told reads "unknown: WHY".
 func WriteText(w io.Writer, r *Report, blocks bool) error {
 	bw := bufio.NewWriter(w)
@@ -31,7 +31,16 @@ func WriteText(w io.Writer, r *Report, blocks bool) error {
 			if v.Err != "" {
 				fmt.Fprintf(bw, "!\t%s\t%s\n", prefix, oneLine(v.Err))
 			}
+			errs := v.Errors
+			// Each path error follows the changes up to its path.
+			flush := func(upTo string, all bool) {
+				for len(errs) > 0 && (all || errs[0].Path < upTo) {
+					fmt.Fprintf(bw, "!\t%s%s\t%s\n", prefix, errs[0].Path, oneLine(errs[0].Err))
+					errs = errs[1:]
+				}
+			}
 			for _, c := range v.Changes {
+				flush(c.Path, false)
 				switch {
 				case c.Status == Renamed:
 					fmt.Fprintf(bw, "%s\t%s%s\t%s%s", c.Status, prefix, c.From, prefix, c.Path)
@@ -46,6 +55,7 @@ func WriteText(w io.Writer, r *Report, blocks bool) error {
 					fmt.Fprintf(bw, "!\t%s%s\t%s\n", prefix, c.Path, oneLine(c.Err))
 				}
 			}
+			flush("", true)
 		}
 		if blocks {
 			writeRanges(bw, d)
