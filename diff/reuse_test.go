@@ -1,7 +1,6 @@
 package diff
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,15 +26,7 @@ func TestInodeReuseIsNotRename(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tree := filepath.Join(dir, "tree")
-			write := func(p, s string) {
-				t.Helper()
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			write := func(p, s string) { writeFile(t, p, s) }
 			write(filepath.Join(tree, "victim.txt"), "old file\n")
 			write(filepath.Join(tree, "moving.txt"), "renamed file\n")
 			write(filepath.Join(dir, "unrelated.txt"), "another file\n")

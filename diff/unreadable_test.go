@@ -21,25 +21,10 @@ import (
 // (their other half is under /bad); from the indexes and by walking both
 // trees alike.
 func TestUnreadableDirectory(t *testing.T) {
-	for _, tl := range []string{"sgdisk", "mke2fs", "debugfs"} {
-		if _, err := exec.LookPath(tl); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing", tl)
-			}
-			t.Skipf("%s is missing", tl)
-		}
-	}
+	needTools(t, "sgdisk", "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { writeFile(t, p, s) }
 	for _, f := range []string{"good/keep.txt", "good/gone.txt", "good/mode.txt", "good/moving.txt",
 		"bad/keep.txt", "bad/gone.txt", "bad/out.txt"} {
 		write(filepath.Join(tree, f), f+"\n")
