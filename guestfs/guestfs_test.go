@@ -2,9 +2,7 @@ package guestfs
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -214,18 +212,7 @@ func FuzzDetect(f *testing.F) {
 // its Reader returns, for partitions and for the LVs of partition's LVM
 // fixture (real pvcreate/lvcreate; one LV spans two PVs).
 func TestVolumeLayout(t *testing.T) {
-	gz, err := os.ReadFile(filepath.Join("..", "partition", "testdata", "lvm.img.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := gunzip(t, filepath.Join("..", "partition", "testdata", "lvm.img.gz"))
 	d, err := OpenDisk(bytes.NewReader(img), int64(len(img)), nil)
 	if err != nil {
 		t.Fatal(err)
