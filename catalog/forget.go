@@ -36,6 +36,8 @@ func (r *Repo) PlanForget(vm string, p Policy) ([]Decision, error) {
 // whose chunks gc has already removed, which `catalog rebuild` would bring
 // back as a broken point.
 func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
 	keys := make([][]byte, 0, len(times))
 	for _, t := range times {
 		t = t.UTC().Truncate(time.Second)

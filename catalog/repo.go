@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -33,6 +34,9 @@ type Repo struct {
 	prefetchSem chan struct{}
 	// gc coordinates garbage collection with the Writers (gc.go).
 	gc gcState
+	// commitMu orders the changes of points between the store and the
+	// catalog: Commit, Forget and gc's reconcile.
+	commitMu sync.Mutex
 }
 
 // Options tune Open.

@@ -83,13 +83,10 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 	if err != nil || (known && !repair) {
 		return AddResult{ID: id}, err
 	}
-	if known {
-		// Replace whatever is stored under the name (the local backend
-		// skips a same-size object, so remove it first).
-		w.repo.be.Delete(ctx, id.ObjectName())
-	}
+	// Replace, not Put: a copy stored under the name may be damaged (a
+	// repair, or a chunk whose key verify dropped).
 	stored := enc.Encode(plain)
-	if err := w.repo.be.Put(ctx, id.ObjectName(), stored); err != nil {
+	if err := backend.Replace(ctx, w.repo.be, id.ObjectName(), stored); err != nil {
 		return AddResult{}, fmt.Errorf("store chunk %s: %w", id, err)
 	}
 	w.mu.Lock()
@@ -108,7 +105,7 @@ func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
 	w.mu.Lock()
 	stored := bytes.Clone(w.blkEnc.Encode(plain))
 	w.mu.Unlock()
-	if err := w.repo.be.Put(ctx, id.ObjectName(), stored); err != nil {
+	if err := backend.Replace(ctx, w.repo.be, id.ObjectName(), stored); err != nil {
 		return id, false, fmt.Errorf("store block %s: %w", id, err)
 	}
 	w.mu.Lock()
@@ -140,8 +137,9 @@ func (w *Writer) known(id ChunkID) (bool, error) {
 }
 
 // Commit makes the point visible: chunks durable, then the manifest
-// durable, then one synced catalog batch. A crash before the batch leaves
-// no point, only unreferenced objects for gc.
+// durable, then one synced catalog batch. A crash before the manifest is
+// durable leaves no point, only unreferenced objects for gc; a crash
+// after it leaves a whole point that gc adds to the catalog (gc.go).
 func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	defer w.repo.gc.leave(w.reg)
 	m.Version = ManifestVersion
@@ -149,16 +147,18 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	if _, err := w.repo.Point(m.VM, m.Name()); err == nil {
-		return fmt.Errorf("point %s/%s: %w", m.VM, m.Name(), ErrExists)
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
-	}
 	be := w.repo.be
 	if err := backend.Sync(ctx, be); err != nil {
 		return fmt.Errorf("commit %s/%s: make chunks durable: %w", m.VM, m.Name(), err)
 	}
 	crashpoint("chunks-durable")
+	w.repo.commitMu.Lock()
+	defer w.repo.commitMu.Unlock()
+	if _, err := w.repo.Point(m.VM, m.Name()); err == nil {
+		return fmt.Errorf("point %s/%s: %w", m.VM, m.Name(), ErrExists)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
 	if w.reg.overlap.Load() {
 		if err := w.checkReused(ctx, m); err != nil {
 			return err
@@ -168,7 +168,10 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := be.Put(ctx, m.ObjectName(), b); err != nil {
+	// A manifest already stored under the name, left by an ingest killed
+	// before its catalog batch, is replaced: the catalog and the store
+	// must hold the same bytes.
+	if err := backend.Replace(ctx, be, m.ObjectName(), b); err != nil {
 		return fmt.Errorf("commit %s/%s: %w", m.VM, m.Name(), err)
 	}
 	if err := backend.Sync(ctx, be); err != nil {

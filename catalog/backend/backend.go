@@ -7,6 +7,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // ErrNotFound is wrapped by Get and Delete when an object does not exist.
@@ -38,4 +39,23 @@ func Sync(ctx context.Context, b Backend) error {
 		return s.Sync(ctx)
 	}
 	return nil
+}
+
+// Replacer is implemented by backends whose Put may keep an object already
+// stored under the name (the local one keeps a same-size object).
+type Replacer interface {
+	// Replace stores data under name whatever is stored there now.
+	Replace(ctx context.Context, name string, data []byte) error
+}
+
+// Replace stores data under name even when an object, perhaps a damaged
+// copy, is already there.
+func Replace(ctx context.Context, b Backend, name string, data []byte) error {
+	if r, ok := b.(Replacer); ok {
+		return r.Replace(ctx, name, data)
+	}
+	if err := b.Delete(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("replace %s: remove the old copy: %w", name, err)
+	}
+	return b.Put(ctx, name, data)
 }

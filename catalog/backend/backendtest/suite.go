@@ -52,6 +52,19 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 			t.Fatalf("got %q, %v", got, err)
 		}
 	})
+	t.Run("Replace", func(t *testing.T) {
+		// A damaged copy of the same size is replaced, not kept.
+		b := newBackend(t)
+		for _, data := range []string{"damaged", "healthy"} {
+			if err := backend.Replace(ctx, b, "data/ab/abcdef", []byte(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := b.Get(ctx, "data/ab/abcdef")
+		if err != nil || string(got) != "healthy" {
+			t.Fatalf("got %q, %v; want the replacement", got, err)
+		}
+	})
 	t.Run("GetMissing", func(t *testing.T) {
 		b := newBackend(t)
 		if _, err := b.Get(ctx, "data/00/missing"); !errors.Is(err, backend.ErrNotFound) {

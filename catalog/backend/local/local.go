@@ -26,8 +26,9 @@ type Backend struct {
 }
 
 var (
-	_ backend.Backend = (*Backend)(nil)
-	_ backend.Syncer  = (*Backend)(nil)
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Syncer   = (*Backend)(nil)
+	_ backend.Replacer = (*Backend)(nil)
 )
 
 // New returns a backend rooted at dir, creating it if needed.
@@ -53,6 +54,16 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 	}
 	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(data)) {
 		return nil // immutable: same name, same content
+	}
+	return b.Replace(ctx, name, data)
+}
+
+// Replace implements backend.Replacer: the new object is renamed over
+// whatever is stored under name, so readers see the old or the new one.
+func (b *Backend) Replace(ctx context.Context, name string, data []byte) error {
+	p, err := b.path(name)
+	if err != nil {
+		return err
 	}
 	dir := filepath.Dir(p)
 	f, err := os.CreateTemp(dir, ".tmp-")
