@@ -5,6 +5,8 @@
 //
 //	REPO/lock              flock held by the one process that has the repository open
 //	REPO/catalog/          pebble: the index, rebuildable from store/ alone
+//	REPO/control/ctl.sock  the holder's socket (package control), in a 0700
+//	                       directory; not part of the format (made per run)
 //	REPO/store/            the chunk store, a backend.Backend of immutable objects:
 //	    config                 JSON Config: format version, repository id, chunk size
 //	    data/<hh>/<id>         a chunk, map block or config blob, named by the

@@ -173,5 +173,7 @@ func (r *Repo) Dir() string { return r.dir }
 func (r *Repo) Backend() backend.Backend { return r.be }
 
 // ControlPath is the unix socket on which the process holding the
-// repository in dir serves other commands (package control).
-func ControlPath(dir string) string { return filepath.Join(dir, "ctl.sock") }
+// repository in dir serves other commands (package control). It sits in
+// its own owner-only directory, so it is never reachable by others, even
+// for the moment between its creation and a chmod.
+func ControlPath(dir string) string { return filepath.Join(dir, "control", "ctl.sock") }

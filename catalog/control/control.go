@@ -5,6 +5,11 @@
 // the holder runs it against the catalog it already has open, streaming
 // stdout and stderr back.
 //
+// Only the holder's own user (and root) is served. The socket lives in an
+// owner-only (0700) directory, created before the socket, so no other
+// user can connect whatever the umask; and every connection's peer uid is
+// checked (SO_PEERCRED) in case the directory was opened up by hand.
+//
 // Protocol: the client writes one JSON Request and then nothing; closing
 // its side cancels the command. The server answers with frames of
 // kind(1 byte) length(uint32 BE) data: kindStdout, kindStderr, and a final
@@ -19,10 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -52,6 +61,8 @@ type Server struct {
 	ln      net.Listener
 	path    string
 	handler Handler
+	uid     int         // the only non-root user served
+	logger  *log.Logger // refusals; nil discards them
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // one per connection
@@ -59,19 +70,51 @@ type Server struct {
 
 // Listen serves handler on a unix socket at path, replacing a stale socket
 // left by a killed holder (the caller holds the repository lock, so no
-// live server can own it).
-func Listen(path string, handler Handler) (*Server, error) {
-	os.Remove(path)
+// live server can own it). The socket's directory is made owner-only
+// first. Refused connections are logged to logger (nil discards).
+func Listen(path string, handler Handler, logger *log.Logger) (*Server, error) {
+	if err := privateDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket %s: remove stale socket: %w", path, err)
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	os.Chmod(path, 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{ln: ln, path: path, handler: handler, ctx: ctx, cancel: cancel}
+	s := &Server{ln: ln, path: path, handler: handler, uid: os.Geteuid(), logger: logger, ctx: ctx, cancel: cancel}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
+}
+
+// privateDir makes dir an owner-only directory of ours, creating it or
+// fixing its mode. A directory someone else owns, or a symlink, is refused.
+func privateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	// Through one descriptor, so what is checked is what is changed.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open directory %s (a symlink is refused): %w", dir, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", dir, err)
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("directory %s belongs to uid %d, not to uid %d: remove it", dir, st.Uid, os.Geteuid())
+	}
+	if st.Mode&0o7777 != 0o700 {
+		if err := unix.Fchmod(fd, 0o700); err != nil {
+			return fmt.Errorf("make %s owner-only: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 func (s *Server) accept() {
@@ -106,6 +149,9 @@ func (s *Server) Stop() {
 
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
+	if !s.allowed(c) {
+		return
+	}
 	var req Request
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if err := json.NewDecoder(io.LimitReader(c, maxFrame)).Decode(&req); err != nil {
@@ -131,6 +177,47 @@ func (s *Server) serve(c net.Conn) {
 	mu.Lock()
 	writeExit(c, code)
 	mu.Unlock()
+}
+
+// allowed checks the peer's uid: only ours and root's are served. A
+// refused peer is told so and the refusal is logged; its request is
+// never read.
+func (s *Server) allowed(c net.Conn) bool {
+	cred, err := peerCred(c)
+	if err == nil && (int(cred.Uid) == s.uid || cred.Uid == 0) {
+		return true
+	}
+	who := "an unknown peer"
+	if err == nil {
+		who = fmt.Sprintf("uid %d (pid %d)", cred.Uid, cred.Pid)
+	}
+	if s.logger != nil {
+		s.logger.Printf("control: refused a connection from %s: only uid %d and root may run commands here", who, s.uid)
+	}
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(&frameWriter{w: c, kind: kindStderr}, "control: refused: only uid %d and root may use this repository's holder\n", s.uid)
+	writeExit(c, 2)
+	return false
+}
+
+// peerCred reads the connected peer's credentials (SO_PEERCRED).
+func peerCred(c net.Conn) (*unix.Ucred, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil, fmt.Errorf("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, cerr
 }
 
 type frameWriter struct {
@@ -185,15 +272,18 @@ func Call(ctx context.Context, path string, req Request, stdout, stderr io.Write
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return 0, fmt.Errorf("control: send request: %w", err)
-	}
+	// A holder that refuses us answers without reading, so our write can
+	// fail while its answer waits to be read.
+	sendErr := json.NewEncoder(c).Encode(req)
 	r := bufio.NewReaderSize(c, 1<<20)
 	var hdr [5]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
+			}
+			if sendErr != nil {
+				return 0, fmt.Errorf("control: send request: %w", sendErr)
 			}
 			return 0, fmt.Errorf("control: the holding process closed the connection before the command finished: %w", err)
 		}

@@ -26,7 +26,7 @@ func TestCallRunsInHolder(t *testing.T) {
 			fmt.Fprintln(stderr, "err line")
 			return 3
 		}
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestClientGoneCancelsCommand(t *testing.T) {
 		<-ctx.Done()
 		cancelled.Store(true)
 		return 1
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +76,13 @@ func TestNoServer(t *testing.T) {
 
 func TestStaleSocketIsReplaced(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "ctl.sock")
-	s1, err := Listen(sock, func(context.Context, Request, io.Writer, io.Writer) int { return 0 })
+	s1, err := Listen(sock, func(context.Context, Request, io.Writer, io.Writer) int { return 0 }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s1.ln.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
 	s1.Close() // leaves the socket file, as a killed holder would
-	s2, err := Listen(sock, func(context.Context, Request, io.Writer, io.Writer) int { return 7 })
+	s2, err := Listen(sock, func(context.Context, Request, io.Writer, io.Writer) int { return 7 }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,14 @@ func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []st
 	if err != nil {
 		return nil, err
 	}
-	srv, err := control.Listen(catalog.ControlPath(dir), serveHeld(r))
+	return serve(cmd, r)
+}
+
+// serve starts serving the control socket of the repository we opened;
+// refused connections (another user's) are logged to stderr.
+func serve(cmd *cobra.Command, r *catalog.Repo) (*session, error) {
+	logger := log.New(cmd.ErrOrStderr(), "vmarchive: ", log.LstdFlags)
+	srv, err := control.Listen(catalog.ControlPath(r.Dir()), serveHeld(r), logger)
 	if err != nil {
 		r.Close()
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -439,11 +441,17 @@ func TestBadInput(t *testing.T) {
 // mount does, until the test ends.
 func holdRepo(t *testing.T, repo string) *catalog.Repo {
 	t.Helper()
+	return holdRepoLog(t, repo, io.Discard)
+}
+
+// holdRepoLog is holdRepo with the holder's log (refusals) going to w.
+func holdRepoLog(t *testing.T, repo string, w io.Writer) *catalog.Repo {
+	t.Helper()
 	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test holder"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := control.Listen(catalog.ControlPath(repo), serveHeld(r))
+	srv, err := control.Listen(catalog.ControlPath(repo), serveHeld(r), log.New(w, "", 0))
 	if err != nil {
 		r.Close()
 		t.Fatal(err)

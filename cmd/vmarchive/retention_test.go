@@ -139,7 +139,7 @@ func TestGCWhileMounted(t *testing.T) {
 		mount.Wait()
 	})
 	for i := 0; ; i++ {
-		if _, err := os.Stat(filepath.Join(repo, "ctl.sock")); err == nil && strings.Contains(mlog.String(), "mounted") {
+		if _, err := os.Stat(catalog.ControlPath(repo)); err == nil && strings.Contains(mlog.String(), "mounted") {
 			break
 		}
 		if i > 200 {

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/catalog/control"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
 )
@@ -303,10 +302,5 @@ func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args 
 	if err != nil {
 		return nil, err
 	}
-	srv, err := control.Listen(catalog.ControlPath(dir), serveHeld(r))
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	return &session{Repo: r, srv: srv}, nil
+	return serve(cmd, r)
 }

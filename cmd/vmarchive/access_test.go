@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+)
+
+// needSetpriv skips without root and setpriv, but fails under CI=true.
+func needSetpriv(t *testing.T) {
+	t.Helper()
+	needTool(t, "setpriv")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root under CI")
+		}
+		t.Skip("needs root")
+	}
+}
+
+// nobody runs name as uid and gid 65534 with no groups.
+func nobody(name string, args ...string) *exec.Cmd {
+	return exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", name}, args...)...)
+}
+
+// worldBin is a copy of the vmarchive binary that every user may run.
+func worldBin(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "vmarchive-world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "vmarchive")
+	if err := os.WriteFile(bin, readFile(t, vmarchiveBin(t)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// startMount runs "vmarchive mount" under umask 000 until the test ends
+// and waits until it serves.
+func startMount(t *testing.T, repo string, args ...string) (mnt string, log *bytes.Buffer) {
+	t.Helper()
+	mnt = t.TempDir()
+	script := `umask 000; exec "$@"`
+	cmd := exec.Command("sh", append([]string{"-c", script, "sh", vmarchiveBin(t), "mount"}, append(args, mnt)...)...)
+	cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	log = &bytes.Buffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(catalog.ControlPath(repo)); err == nil && strings.Contains(log.String(), "mounted") {
+			return mnt, log
+		}
+		if i > 200 {
+			t.Fatalf("mount did not come up:\n%s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestHolderSocketOwnerOnly: a real mount started under umask 000, in a
+// repository whose directories others may enter (as older versions left
+// them), serves its owner's commands, while uid 65534 reaches neither the
+// socket nor the repository's points.
+func TestHolderSocketOwnerOnly(t *testing.T) {
+	needFUSE(t)
+	needSetpriv(t)
+	needTool(t, "stat")
+	repo := newRepo(t)
+	disk := filepath.Join(t.TempDir(), "d.raw")
+	b := make([]byte, 1<<20)
+	rand.Read(b)
+	if err := os.WriteFile(disk, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "disk0="+disk)
+	for _, d := range []string{filepath.Dir(repo), repo} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startMount(t, repo)
+	sockDir := filepath.Dir(catalog.ControlPath(repo))
+	if fi, err := os.Lstat(sockDir); err != nil || fi.Mode() != os.ModeDir|0o700 {
+		t.Fatalf("socket directory %s: %v, mode %v; want drwx------", sockDir, err, fi.Mode())
+	}
+
+	out, err := nobody("stat", catalog.ControlPath(repo)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Fatalf("uid 65534 reaches the socket: %v\n%s", err, out)
+	}
+	c := nobody(worldBin(t), "points")
+	c.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo, "HOME=/nonexistent")
+	out, err = c.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "vmarchive:") || strings.Contains(string(out), "web01") {
+		t.Fatalf("uid 65534 listed points (or vmarchive did not run): %v\n%s", err, out)
+	}
+
+	if out := mustRun(t, repo, "points"); !strings.Contains(out, "web01") {
+		t.Fatalf("owner's points through the mount: %s", out)
+	}
+}
