@@ -41,6 +41,27 @@ type adapter[A, D any, F file[E], E any] struct {
 	block  int64                    // allocation unit in bytes
 	// dirExtents maps a directory's blocks when Open cannot (NTFS).
 	dirExtents func(ino uint64) ([]E, error)
+	// firstByte identifies a directory by where its bytes start, when
+	// inode numbers name entries rather than directories (FAT).
+	firstByte bool
+}
+
+// DirID identifies a directory: its inode number, or on FAT the volume
+// offset of its first cluster (the root's area for FAT12/16). An empty
+// FAT directory has no cluster, and keeps its inode number with the top
+// bit set, which no offset has.
+func (a adapter[A, D, F, E]) DirID(ino uint64) (uint64, error) {
+	if !a.firstByte {
+		return ino, nil
+	}
+	es, err := a.Extents(ino)
+	if err != nil {
+		return 0, fmt.Errorf("%s: directory inode %d: %w", a.typ, ino, err)
+	}
+	if len(es) == 0 {
+		return ino | 1<<63, nil
+	}
+	return uint64(es[0].Physical), nil
 }
 
 // BlockSize is the filesystem's allocation unit (block or cluster).
@@ -115,6 +136,7 @@ var (
 	_ Extenter  = newExt4(nil)
 	_ FS        = newNTFS(nil)
 	_ FS        = newFAT(nil)
+	_ DirIDer   = newFAT(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
@@ -188,7 +210,7 @@ func newFAT(fs *fat.FS) adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent] {
 		info = fs.Info()
 	}
 	return adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent]{
-		fs: fs, typ: "vfat", alloc: alloc, block: info.ClusterSize,
+		fs: fs, typ: "vfat", alloc: alloc, block: info.ClusterSize, firstByte: true,
 		attr: func(x fat.Attr) Attr {
 			return Attr{x.Ino, 0, x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},

@@ -3,7 +3,10 @@
 // volumes of a disk (partitions, LVM logical volumes, or the whole disk).
 //
 // The FUSE tree, the forensic diff and the file index all go through it, so
-// each filesystem is detected in one place only.
+// each filesystem is detected in one place only. Walk (or, for walks of two
+// trees in step, a Guard) is the one way to walk a guest tree: it bounds
+// depth and entries and lists each directory once, so that a cycle a guest
+// administrator made costs its subtree, never the process.
 package guestfs
 
 import (
