@@ -27,6 +27,8 @@ type side struct {
 	layout []guestfs.Piece // where the volume lies on the disk; nil if unknown
 	point  string          // the point's name, for errors
 	which  string          // "a" or "b"
+	// guard lists each directory once and bounds the walk (set by walk).
+	guard *guestfs.Guard
 }
 
 // node is one path of one side, as the walk found it.
@@ -111,6 +113,9 @@ func (v *volumeDiff) skip(s side, p string, err error) error {
 	if v.ctx.Err() != nil {
 		return v.ctx.Err()
 	}
+	if errors.Is(err, guestfs.ErrTooMany) {
+		return err // the volume's walk ends here
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.unread = append(v.unread, PathError{Path: p, Side: s.which, Err: oneLine(fmt.Sprintf("point %s: %v", s.point, err))})
@@ -157,6 +162,11 @@ func (v *volumeDiff) walk() error {
 		v.pairs, v.onlyA, v.onlyB, v.unread = nil, nil, nil, nil
 	}
 	v.sem = make(chan struct{}, 4)
+	for _, s := range []*side{&v.a, &v.b} {
+		if s.fs != nil {
+			s.guard = guestfs.NewGuard(s.fs, guestfs.Limits{})
+		}
+	}
 	err := v.walkRoots()
 	v.wg.Wait()
 	if err != nil {
@@ -230,10 +240,22 @@ func (v *volumeDiff) stat(s side, p string, ino uint64) (*node, error) {
 func isDir(n *node) bool { return n.attr.Mode&syscall.S_IFMT == syscall.S_IFDIR }
 func isReg(n *node) bool { return n.attr.Mode&syscall.S_IFMT == syscall.S_IFREG }
 
+// list reads a directory's entries, unless the guard refuses it: met
+// before (a cycle) or too deep. Past the entry limit the walk fails.
 func (v *volumeDiff) list(s side, n *node) (map[string]guestfs.DirEntry, error) {
+	depth := strings.Count(n.path, "/")
+	if n.path == "/" {
+		depth = 0
+	}
+	if err := s.guard.Enter(n.path, n.attr.Ino, depth); err != nil {
+		return nil, err
+	}
 	es, err := s.fs.ReadDir(n.attr.Ino)
 	if err != nil {
 		return nil, fmt.Errorf("read directory %s: %w", n.path, err)
+	}
+	if err := s.guard.Count(len(es)); err != nil {
+		return nil, fmt.Errorf("point %s: %w", s.point, err)
 	}
 	m := make(map[string]guestfs.DirEntry, len(es))
 	for _, e := range es {

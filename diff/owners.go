@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
-	"syscall"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
@@ -33,10 +31,11 @@ type ownerMap struct {
 	first    string
 }
 
-// failed records a file whose extents could not be read (in full).
-func (m *ownerMap) failed(p string, err error) {
+// failed records a file whose extents could not be read (in full), or a
+// directory whose files could not be listed.
+func (m *ownerMap) failed(msg string) {
 	if m.unmapped == 0 {
-		m.first = fmt.Sprintf("extents of %s: %v", p, err)
+		m.first = msg
 	}
 	m.unmapped++
 }
@@ -81,7 +80,7 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 		exts, err := x.Extents(ino)
 		note := ""
 		if err != nil {
-			m.failed(p, err)
+			m.failed(fmt.Sprintf("extents of %s: %v", p, err))
 			note = "mapped in part: " + err.Error()
 		}
 		for _, ex := range exts {
@@ -101,36 +100,24 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 			linked[ino] = p
 		}
 	}
-	var walk func(dir uint64, p string, depth int) error
-	walk = func(dir uint64, p string, depth int) error {
-		if depth > 4096 {
-			return fmt.Errorf("%s: directories nested too deep", p)
+	visit := func(p string, e guestfs.DirEntry) error {
+		if seen[e.Ino] {
+			again(e.Ino, p)
+			return guestfs.SkipDir
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		es, err := fs.ReadDir(dir)
-		if err != nil {
-			return fmt.Errorf("read directory %s: %w", p, err)
-		}
-		for _, e := range es {
-			q := path.Join(p, e.Name)
-			if seen[e.Ino] {
-				again(e.Ino, q)
-				continue
-			}
-			seen[e.Ino] = true
-			firstPath[e.Ino] = q
-			mapFile(e.Ino, q)
-			// A directory whose blocks the reader does not map
-			// (NTFS indexes) still has its entries walked.
-			if e.Mode&syscall.S_IFMT == syscall.S_IFDIR {
-				if err := walk(e.Ino, q, depth+1); err != nil {
-					return err
-				}
-			}
-		}
+		seen[e.Ino] = true
+		firstPath[e.Ino] = p
+		// A directory whose blocks the reader does not map (NTFS
+		// indexes) still has its entries walked.
+		mapFile(e.Ino, p)
 		return nil
+	}
+	// A directory met twice hides no file; one that cannot be listed
+	// hides the files below it, which may own used space.
+	unlisted := func(p string, err error) {
+		if !errors.Is(err, guestfs.ErrCycle) {
+			m.failed(fmt.Sprintf("%s: %v", p, err))
+		}
 	}
 	if entries, ok := completeEntries(ix); ok {
 		for i, e := range entries {
@@ -143,13 +130,8 @@ func buildOwners(ctx context.Context, fs guestfs.FS, ix *index.Volume) (*ownerMa
 			seen[e.Ino] = true
 			mapFile(e.Ino, e.Path)
 		}
-	} else {
-		root := fs.Root()
-		seen[root] = true
-		mapFile(root, "/")
-		if err := walk(root, "/", 0); err != nil {
-			return nil, err
-		}
+	} else if err := guestfs.Walk(ctx, fs, guestfs.Limits{}, visit, unlisted); err != nil {
+		return nil, err
 	}
 	if len(linked) > 0 {
 		rename := map[string]string{}

@@ -21,6 +21,9 @@ var (
 	ErrTooDeep = errors.New("directories nested too deep")
 	// ErrTooMany marks the entry where a walk stopped at its limit.
 	ErrTooMany = errors.New("too many entries")
+	// ErrBadName marks a name that cannot be a path element: "", or
+	// with '/' or NUL. Walk leaves it out.
+	ErrBadName = errors.New("invalid name")
 	// SkipDir, returned by a WalkFunc, keeps Walk out of that directory.
 	SkipDir = errors.New("skip this directory")
 )
@@ -159,7 +162,7 @@ func Walk(ctx context.Context, fs FS, lim Limits, fn WalkFunc, onErr ErrFunc) er
 				continue
 			}
 			if e.Name == "" || strings.ContainsAny(e.Name, "/\x00") {
-				onErr(d.path, fmt.Errorf("entry %q (inode %d): invalid name, left out", e.Name, e.Ino))
+				onErr(d.path, fmt.Errorf("entry %q (inode %d): %w, left out", e.Name, e.Ino, ErrBadName))
 				continue
 			}
 			p := Join(d.path, e.Name)

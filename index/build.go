@@ -5,16 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
-
-// maxDepth bounds how deep the walk descends; Linux paths end at 4096
-// bytes, so no real tree is deeper.
-const maxDepth = 2048
 
 // buildVolume is a volume's index while it is built.
 type buildVolume struct {
@@ -97,7 +92,7 @@ func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, dis
 			continue
 		}
 		bv.FSType = v.FS.Type()
-		w := &walker{ctx: ctx, fs: v.FS, vol: bv, links: map[uint64]Entry{}, dirs: map[uint64]bool{}}
+		w := &walker{ctx: ctx, fs: v.FS, vol: bv, links: map[uint64]Entry{}, dirs: map[string]int{}}
 		if ext, ok := v.FS.(guestfs.Extenter); ok && v.Offset >= 0 {
 			w.ext, w.keys = ext, newKeyer(ctx, dr.Map(), v)
 		}
@@ -123,7 +118,7 @@ func dedupe(v *buildVolume) []Entry {
 	return out
 }
 
-// walker indexes one filesystem, depth first.
+// walker indexes one filesystem, through guestfs.Walk.
 type walker struct {
 	ctx   context.Context
 	fs    guestfs.FS
@@ -131,59 +126,30 @@ type walker struct {
 	keys  *keyer
 	vol   *buildVolume
 	links map[uint64]Entry // files with several links, by inode, once done
-	dirs  map[uint64]bool  // directories seen, against cycles
-}
-
-type pending struct {
-	path  string
-	ino   uint64
-	depth int
-	idx   int // in vol.Entries
+	dirs  map[string]int   // directories' entries in vol.Entries, by path
 }
 
 func (w *walker) walk() {
-	root := w.fs.Root()
-	w.dirs[root] = true
-	w.add("/", guestfs.DirEntry{Name: "/", Ino: root, Mode: syscall.S_IFDIR})
-	stack := []pending{{"/", root, 0, 0}}
-	for len(stack) > 0 && w.ctx.Err() == nil {
-		d := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		ents, err := w.fs.ReadDir(d.ino)
-		if err != nil {
-			w.vol.Entries[d.idx].ListFailed = true
-			w.vol.warn("%s: list directory: %v", d.path, err)
-		}
-		for _, de := range ents {
-			if de.Name == "." || de.Name == ".." {
-				continue
-			}
-			if de.Name == "" || strings.ContainsAny(de.Name, "/\x00") {
-				w.vol.warn("%s: entry %q (inode %d): invalid name, left out", d.path, de.Name, de.Ino)
-				continue
-			}
-			p := d.path + "/" + de.Name
-			if d.path == "/" {
-				p = "/" + de.Name
-			}
-			e := w.add(p, de)
-			if e.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-				continue
-			}
-			idx := len(w.vol.Entries) - 1
-			switch {
-			case w.dirs[de.Ino]:
-				w.vol.Entries[idx].ListFailed = true
-				w.vol.warn("%s: directory inode %d seen before (a cycle), not descended", p, de.Ino)
-			case d.depth+1 >= maxDepth:
-				w.vol.Entries[idx].ListFailed = true
-				w.vol.warn("%s: deeper than %d directories, not descended", p, maxDepth)
-			default:
-				w.dirs[de.Ino] = true
-				stack = append(stack, pending{p, de.Ino, d.depth + 1, idx})
-			}
-		}
+	// Only a cancelled ctx ends the walk early, and Build checks it.
+	_ = guestfs.Walk(w.ctx, w.fs, guestfs.Limits{}, w.visit, w.unlisted)
+}
+
+func (w *walker) visit(p string, de guestfs.DirEntry) error {
+	e := w.add(p, de)
+	if e.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return guestfs.SkipDir
 	}
+	w.dirs[p] = len(w.vol.Entries) - 1
+	return nil
+}
+
+// unlisted records a path the walk could not go into: a directory that
+// cannot be listed, met before (a cycle) or too deep; or a bad name in it.
+func (w *walker) unlisted(p string, err error) {
+	if i, ok := w.dirs[p]; ok && !errors.Is(err, guestfs.ErrBadName) {
+		w.vol.Entries[i].ListFailed = true
+	}
+	w.vol.warn("%s: %v", p, err)
 }
 
 // add records the entry of path and returns it.
