@@ -53,15 +53,22 @@ type Progress struct {
 	Read        int64 // bytes actually read from the sources
 }
 
-// Ingest captures disks as a new point of opts.VM and commits it.
-func Ingest(ctx context.Context, repo *catalog.Repo, opts Options, disks []DiskSpec) (*catalog.Manifest, error) {
+// Ingest captures disks as a new point of opts.VM and commits it. When ctx
+// ends first (SIGTERM, Ctrl-C) it stops promptly and says so; no point is
+// made.
+func Ingest(ctx context.Context, repo *catalog.Repo, opts Options, disks []DiskSpec) (m *catalog.Manifest, err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			m, err = nil, fmt.Errorf("ingest of %s interrupted, no point was created: %w", opts.VM, err)
+		}
+	}()
 	if err := catalog.ValidName("VM", opts.VM); err != nil {
 		return nil, err
 	}
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
 	}
-	m := &catalog.Manifest{VM: opts.VM, Time: opts.Time.UTC().Truncate(time.Second), Source: opts.SourceKind}
+	m = &catalog.Manifest{VM: opts.VM, Time: opts.Time.UTC().Truncate(time.Second), Source: opts.SourceKind}
 	if _, err := repo.Point(m.VM, m.Name()); err == nil {
 		return nil, fmt.Errorf("point %s/%s: %w", m.VM, m.Name(), catalog.ErrExists)
 	} else if !errors.Is(err, catalog.ErrNotFound) {

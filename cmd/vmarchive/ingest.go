@@ -24,6 +24,14 @@ NAME=PATH: the disk's name in the archive and its image file. The format
 (raw, VMDK of any common subformat, qcow2 with backing files) is detected
 from the content. Unallocated areas of sparse images are not read.
 
+An image must be a regular file or a block device, and the files an image
+names (VMDK extents, qcow2 backing files) must be regular files. Refused:
+FIFOs, character devices (/dev/null, /dev/zero, /dev/urandom), directories,
+empty files, and an image detected as raw whose size is not a whole number
+of 512-byte sectors or that reads as a VMDK descriptor. --format raw takes
+such a file byte for byte anyway; --format vmdk or qcow2 insists on that
+format.
+
 --changed takes a changed-areas list (offset/length pairs, as VMware CBT
 reports them, in JSON or one "offset length" pair per line): only those areas
 are read and every other chunk is taken from the VM's previous point of that
@@ -67,7 +75,7 @@ repository's owner-only control socket, never on a command line.`,
 				}
 				when = t
 			}
-			specs, closeAll, err := openDisks(args, v.GetStringSlice("changed"))
+			specs, closeAll, err := openDisks(args, v.GetStringSlice("changed"), v.GetString("format"))
 			defer closeAll()
 			if err != nil {
 				return err
@@ -104,6 +112,7 @@ repository's owner-only control socket, never on a command line.`,
 	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339 (default now)")
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
 	pathFlag(cmd, "changed")
+	cmd.Flags().String("format", "", "image format of every DISK=IMAGE: raw, vmdk or qcow2 (default: detect)")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
 	cmd.Flags().Bool("no-index", false, "do not index the new point's guest files now (find and versions do it when needed)")
 	vsphereIngestFlags(cmd) // --vcenter, --folder, --quiesce, --cbt, ...: vsphere.go
@@ -111,7 +120,7 @@ repository's owner-only control socket, never on a command line.`,
 }
 
 // openDisks opens NAME=PATH arguments and their changed-areas lists.
-func openDisks(args, changed []string) ([]ingest.DiskSpec, func(), error) {
+func openDisks(args, changed []string, format string) ([]ingest.DiskSpec, func(), error) {
 	var specs []ingest.DiskSpec
 	var opened []image.Disk
 	closeAll := func() {
@@ -135,7 +144,7 @@ func openDisks(args, changed []string) ([]ingest.DiskSpec, func(), error) {
 		if !ok || name == "" || path == "" {
 			return nil, closeAll, fmt.Errorf("disk argument %q: want NAME=PATH, e.g. disk0=web01.vmdk", a)
 		}
-		d, err := image.Open(path)
+		d, err := image.OpenAs(path, format)
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("disk %s: %w", name, err)
 		}

@@ -7,7 +7,20 @@
 // twoGbMaxExtentFlat, vmfs) and qcow2 v2/v3 (sub-package qcow2) with
 // backing chains. Other formats that are recognised (VHD, VHDX, VDI, QED,
 // LUKS, VMFS sparse, seSparse) fail with ErrUnsupported rather than being
-// taken for raw disks.
+// taken for raw disks. A VMDK text descriptor is found by its keys
+// (createType=, an extent line, "# Disk DescriptorFile", version= first),
+// past leading comments, blank lines and CRLF line ends.
+//
+// # What is refused
+//
+// The image given to Open may be a regular file or a block device; the
+// files an image names (extents, backing files) must be regular files, so
+// a hostile image cannot make a caller read a host device. FIFOs,
+// character devices, directories and empty files are refused before they
+// are opened (a FIFO would block the open), with ErrNotImage. So is an
+// image detected as raw whose size is not a whole number of 512-byte
+// sectors or that reads as a VMDK descriptor; OpenAs(path, "raw") takes
+// such a file byte for byte. Names from images are quoted in messages.
 //
 // # Errors
 //

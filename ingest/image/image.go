@@ -27,4 +27,8 @@ var (
 	// ErrUnsupported marks an image using a format or feature not
 	// implemented here; it wraps errors.ErrUnsupported.
 	ErrUnsupported = vdisk.ErrUnsupported
+	// ErrNotImage marks input that is no disk image: a FIFO, a device
+	// where a file is expected, an empty file, a raw image that is not
+	// whole sectors or reads as a VMDK descriptor (OpenAs "raw" takes it).
+	ErrNotImage = vdisk.ErrNotImage
 )

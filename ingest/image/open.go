@@ -19,9 +19,22 @@ const maxChain = 64
 
 // Open opens the disk image at path read-only, detecting its format from
 // its content. Backing files and extent files are resolved relative to the
-// directory of the file that names them.
+// directory of the file that names them. path may be a regular file or a
+// block device; files named inside an image must be regular files.
 func Open(path string) (Disk, error) {
-	return openPath(path, "", &chain{})
+	return OpenAs(path, "")
+}
+
+// OpenAs is Open with the format given: "" detects it, "raw" takes the
+// file byte for byte even when it is not sector-sized or reads as a VMDK
+// descriptor, "qcow2" and "vmdk" insist on those formats.
+func OpenAs(path, format string) (Disk, error) {
+	switch format {
+	case "", "raw", "qcow2", "vmdk":
+	default:
+		return nil, vdisk.Unsupportedf("format %q: expected raw, qcow2 or vmdk", format)
+	}
+	return openPath(path, format, true, &chain{})
 }
 
 // OpenReaderAt opens an image held in r (size bytes) that refers to no
@@ -35,24 +48,27 @@ type chain struct {
 	seen []os.FileInfo
 }
 
-func openPath(path, format string, ch *chain) (Disk, error) {
+// openPath opens one file of a chain; dev allows a block device.
+func openPath(path, format string, dev bool, ch *chain) (Disk, error) {
 	if len(ch.seen) >= maxChain {
-		return nil, vdisk.Corruptf("backing chain longer than %d files at %s", maxChain, path)
+		return nil, vdisk.Corruptf("backing chain longer than %d files at %q", maxChain, path)
 	}
-	fi, err := os.Stat(path)
+	f, err := vdisk.OpenFile(path, dev)
 	if err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("open image: %w", err)
 	}
 	for _, s := range ch.seen {
 		if os.SameFile(s, fi) {
-			return nil, vdisk.Corruptf("backing chain loop: %s is already part of the chain", path)
+			f.Close()
+			return nil, vdisk.Corruptf("backing chain loop: %q is already part of the chain", path)
 		}
 	}
 	ch.seen = append(ch.seen, fi)
-	f, err := vdisk.OpenFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("open image: %w", err)
-	}
 	d, err := openSource(f, path, format, &resolver{dir: filepath.Dir(path), ch: ch})
 	if err != nil {
 		f.Close()
@@ -75,11 +91,11 @@ func (r *resolver) path(name string) string {
 }
 
 func (r *resolver) openExtent(name string) (vdisk.SourceCloser, error) {
-	return vdisk.OpenFile(r.path(name))
+	return vdisk.OpenFile(r.path(name), false)
 }
 
 func (r *resolver) openBacking(name, format string) (vdisk.Disk, error) {
-	return openPath(r.path(name), format, r.ch)
+	return openPath(r.path(name), format, false, r.ch)
 }
 
 // openSource detects the format of src (unless format names it) and opens
@@ -89,6 +105,11 @@ func openSource(src vdisk.SourceCloser, name, format string, res *resolver) (Dis
 		var err error
 		if format, err = detect(src, name); err != nil {
 			return nil, err
+		}
+		if format == "raw" {
+			if err := checkRaw(src, name); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var ext vmdk.Opener
@@ -104,13 +125,34 @@ func openSource(src vdisk.SourceCloser, name, format string, res *resolver) (Dis
 	case "vmdk":
 		return vmdk.Open(src, name, ext)
 	}
-	return nil, vdisk.Unsupportedf("%s: image format %q", name, format)
+	return nil, vdisk.Unsupportedf("%q: image format %q", name, format)
+}
+
+// checkRaw refuses content that detection calls raw but that is no disk:
+// a size that is not whole sectors (a text file, a truncated copy) or a
+// VMDK descriptor that detection did not take for one. --format raw
+// (OpenAs) skips it.
+func checkRaw(src vdisk.Source, name string) error {
+	if src.Size()%512 != 0 {
+		return fmt.Errorf("%w: %q has %d bytes, not a whole number of 512-byte sectors; if it really is a raw disk, say --format raw", vdisk.ErrNotImage, name, src.Size())
+	}
+	if src.Size() > vmdk.MaxDescriptorSize {
+		return nil
+	}
+	b := make([]byte, src.Size())
+	if err := vdisk.ReadFull(src, b, 0, fmt.Sprintf("%q", name)); err != nil {
+		return err
+	}
+	if vmdk.IsDescriptor(b) {
+		return fmt.Errorf("%w: %q reads as a VMDK descriptor that could not be parsed, not as a disk; if it really is a raw disk, say --format raw", vdisk.ErrNotImage, name)
+	}
+	return nil
 }
 
 // detect names the format of src from its first bytes.
 func detect(src vdisk.Source, name string) (string, error) {
 	head := make([]byte, min(src.Size(), 4096))
-	if err := vdisk.ReadFull(src, head, 0, name+": image header"); err != nil {
+	if err := vdisk.ReadFull(src, head, 0, fmt.Sprintf("%q: image header", name)); err != nil {
 		return "", err
 	}
 	has := func(off int, magic string) bool {
@@ -122,22 +164,22 @@ func detect(src vdisk.Source, name string) (string, error) {
 	case has(0, "KDMV"), has(0, "COWD"), vmdk.IsDescriptor(head):
 		return "vmdk", nil
 	case len(head) >= 8 && binary.LittleEndian.Uint64(head) == 0xcafebabe:
-		return "", vdisk.Unsupportedf("%s: VMware seSparse image", name)
+		return "", vdisk.Unsupportedf("%q: VMware seSparse image", name)
 	case has(0, "vhdxfile"):
-		return "", vdisk.Unsupportedf("%s: VHDX image", name)
+		return "", vdisk.Unsupportedf("%q: VHDX image", name)
 	case has(0, "conectix"):
-		return "", vdisk.Unsupportedf("%s: dynamic VHD image", name)
+		return "", vdisk.Unsupportedf("%q: dynamic VHD image", name)
 	case has(0x40, "\x7f\x10\xda\xbe"):
-		return "", vdisk.Unsupportedf("%s: VirtualBox VDI image", name)
+		return "", vdisk.Unsupportedf("%q: VirtualBox VDI image", name)
 	case has(0, "QED\x00"):
-		return "", vdisk.Unsupportedf("%s: QED image", name)
+		return "", vdisk.Unsupportedf("%q: QED image", name)
 	case has(0, "LUKS\xba\xbe"):
-		return "", vdisk.Unsupportedf("%s: LUKS-encrypted image", name)
+		return "", vdisk.Unsupportedf("%q: LUKS-encrypted image", name)
 	case has(0, "WithoutFreeSpace"), has(0, "WithouFreSpacExt"):
-		return "", vdisk.Unsupportedf("%s: Parallels image", name)
+		return "", vdisk.Unsupportedf("%q: Parallels image", name)
 	}
 	if fixedVHD(src) {
-		return "", vdisk.Unsupportedf("%s: fixed VHD image (raw data followed by a VHD footer)", name)
+		return "", vdisk.Unsupportedf("%q: fixed VHD image (raw data followed by a VHD footer)", name)
 	}
 	return "raw", nil
 }

@@ -54,13 +54,13 @@ func (d *Disk) Allocated() ([]vdisk.Extent, error) {
 	}
 	out, err := vdisk.DropHoles(d.src, plain.List)
 	if err != nil {
-		return nil, fmt.Errorf("qcow2 %s: holes of the image file: %w", d.name, err)
+		return nil, fmt.Errorf("qcow2 %q: holes of the image file: %w", d.name, err)
 	}
 	out = append(out, data.List...)
 	if d.backing != nil && len(unalloc.List) > 0 {
 		b, err := d.backing.Allocated()
 		if err != nil {
-			return nil, fmt.Errorf("qcow2 %s: backing file %q: %w", d.name, d.backingName, err)
+			return nil, fmt.Errorf("qcow2 %q: backing file %q: %w", d.name, d.backingName, err)
 		}
 		out = append(out, vdisk.Intersect(vdisk.Clip(b, d.size), unalloc.List)...)
 	}

@@ -85,14 +85,14 @@ func (d *Disk) readHeader() (Header, error) {
 	var b [headerV3Len + 8]byte // zero padding stands in for absent v3 fields
 	n := min(int64(len(b)), d.src.Size())
 	if n < headerV2Len {
-		return Header{}, vdisk.Corruptf("qcow2 %s: file of %d bytes is shorter than a header (%d)", d.name, d.src.Size(), headerV2Len)
+		return Header{}, vdisk.Corruptf("qcow2 %q: file of %d bytes is shorter than a header (%d)", d.name, d.src.Size(), headerV2Len)
 	}
-	if err := vdisk.ReadFull(d.src, b[:n], 0, "qcow2 "+d.name+": header"); err != nil {
+	if err := vdisk.ReadFull(d.src, b[:n], 0, fmt.Sprintf("qcow2 %q: header", d.name)); err != nil {
 		return Header{}, err
 	}
 	h := parseHeader(b[:])
 	if h.Magic != magic {
-		return h, vdisk.Corruptf("qcow2 %s: magic %#08x at offset 0, expected %#08x (QFI\\xfb)", d.name, h.Magic, magic)
+		return h, vdisk.Corruptf("qcow2 %q: magic %#08x at offset 0, expected %#08x (QFI\\xfb)", d.name, h.Magic, magic)
 	}
 	return h, nil
 }
@@ -101,26 +101,26 @@ func (d *Disk) checkHeader() error {
 	h := d.hdr
 	switch {
 	case h.Version != 2 && h.Version != 3:
-		return vdisk.Unsupportedf("qcow2 %s: version %d, only 2 and 3 are read", d.name, h.Version)
+		return vdisk.Unsupportedf("qcow2 %q: version %d, only 2 and 3 are read", d.name, h.Version)
 	case h.ClusterBits < minClusterBits || h.ClusterBits > maxClusterBits:
-		return vdisk.Corruptf("qcow2 %s: cluster_bits %d at offset 20, expected %d to %d", d.name, h.ClusterBits, minClusterBits, maxClusterBits)
+		return vdisk.Corruptf("qcow2 %q: cluster_bits %d at offset 20, expected %d to %d", d.name, h.ClusterBits, minClusterBits, maxClusterBits)
 	case h.Version == 3 && (h.HeaderLength < headerV3Len || h.HeaderLength%8 != 0 || h.HeaderLength > 1<<h.ClusterBits):
-		return vdisk.Corruptf("qcow2 %s: header_length %d at offset 100, expected a multiple of 8 from %d to the cluster size", d.name, h.HeaderLength, headerV3Len)
+		return vdisk.Corruptf("qcow2 %q: header_length %d at offset 100, expected a multiple of 8 from %d to the cluster size", d.name, h.HeaderLength, headerV3Len)
 	case h.Size > vdisk.MaxSize:
-		return vdisk.Corruptf("qcow2 %s: virtual size %d at offset 24, expected at most %d", d.name, h.Size, int64(vdisk.MaxSize))
+		return vdisk.Corruptf("qcow2 %q: virtual size %d at offset 24, expected at most %d", d.name, h.Size, int64(vdisk.MaxSize))
 	case h.CryptMethod != 0:
-		return vdisk.Unsupportedf("qcow2 %s: encrypted image (crypt_method %d: %s); decrypt it with qemu-img convert first", d.name, h.CryptMethod, cryptName(h.CryptMethod))
+		return vdisk.Unsupportedf("qcow2 %q: encrypted image (crypt_method %d: %s); decrypt it with qemu-img convert first", d.name, h.CryptMethod, cryptName(h.CryptMethod))
 	case h.IncompatibleFeatures&^incompatKnown != 0:
-		return vdisk.Unsupportedf("qcow2 %s: unknown incompatible feature bits %#x", d.name, h.IncompatibleFeatures&^incompatKnown)
+		return vdisk.Unsupportedf("qcow2 %q: unknown incompatible feature bits %#x", d.name, h.IncompatibleFeatures&^incompatKnown)
 	case h.IncompatibleFeatures&incompatExternalData != 0:
-		return vdisk.Unsupportedf("qcow2 %s: external data file", d.name)
+		return vdisk.Unsupportedf("qcow2 %q: external data file", d.name)
 	case h.IncompatibleFeatures&incompatCompression != 0 && h.CompressionType != compressionZlib:
 		if h.CompressionType == compressionZstd {
-			return vdisk.Unsupportedf("qcow2 %s: zstd-compressed clusters (compression_type 1); recompress with qemu-img convert -o compression_type=zlib", d.name)
+			return vdisk.Unsupportedf("qcow2 %q: zstd-compressed clusters (compression_type 1); recompress with qemu-img convert -o compression_type=zlib", d.name)
 		}
-		return vdisk.Unsupportedf("qcow2 %s: compression_type %d", d.name, h.CompressionType)
+		return vdisk.Unsupportedf("qcow2 %q: compression_type %d", d.name, h.CompressionType)
 	case h.IncompatibleFeatures&incompatExtendedL2 != 0 && h.ClusterBits < 14:
-		return vdisk.Corruptf("qcow2 %s: extended L2 entries need clusters of 16 KiB or more, cluster_bits is %d", d.name, h.ClusterBits)
+		return vdisk.Corruptf("qcow2 %q: extended L2 entries need clusters of 16 KiB or more, cluster_bits is %d", d.name, h.ClusterBits)
 	}
 	return nil
 }
@@ -140,24 +140,24 @@ func cryptName(m uint32) string {
 func (d *Disk) readExtensions() (backingFormat string, err error) {
 	h := d.hdr
 	first := make([]byte, min(d.clusterSize, d.src.Size()))
-	if err := vdisk.ReadFull(d.src, first, 0, "qcow2 "+d.name+": header cluster"); err != nil {
+	if err := vdisk.ReadFull(d.src, first, 0, fmt.Sprintf("qcow2 %q: header cluster", d.name)); err != nil {
 		return "", err
 	}
 	if int64(h.HeaderLength) > int64(len(first)) {
-		return "", vdisk.Corruptf("qcow2 %s: header_length %d exceeds the %d-byte file", d.name, h.HeaderLength, len(first))
+		return "", vdisk.Corruptf("qcow2 %q: header_length %d exceeds the %d-byte file", d.name, h.HeaderLength, len(first))
 	}
 	exts, ok := parseExtensions(first[h.HeaderLength:])
 	if !ok {
-		return "", vdisk.Corruptf("qcow2 %s: header extension after offset %d runs past the first cluster", d.name, h.HeaderLength)
+		return "", vdisk.Corruptf("qcow2 %q: header extension after offset %d runs past the first cluster", d.name, h.HeaderLength)
 	}
 	for _, e := range exts {
 		switch e.Type {
 		case extBackingFormat:
 			backingFormat = string(e.Data)
 		case extEncryption:
-			return "", vdisk.Unsupportedf("qcow2 %s: full disk encryption header", d.name)
+			return "", vdisk.Unsupportedf("qcow2 %q: full disk encryption header", d.name)
 		case extExternalData:
-			return "", vdisk.Unsupportedf("qcow2 %s: external data file %q", d.name, e.Data)
+			return "", vdisk.Unsupportedf("qcow2 %q: external data file %q", d.name, e.Data)
 		}
 	}
 	if h.BackingFileOffset == 0 {
@@ -165,7 +165,7 @@ func (d *Disk) readExtensions() (backingFormat string, err error) {
 	}
 	if h.BackingFileSize == 0 || h.BackingFileSize > maxBackingName ||
 		h.BackingFileOffset > uint64(len(first)) || uint64(h.BackingFileSize) > uint64(len(first))-h.BackingFileOffset {
-		return "", vdisk.Corruptf("qcow2 %s: backing file name of %d bytes at offset %d, expected 1 to %d bytes inside the first cluster (%d bytes)",
+		return "", vdisk.Corruptf("qcow2 %q: backing file name of %d bytes at offset %d, expected 1 to %d bytes inside the first cluster (%d bytes)",
 			d.name, h.BackingFileSize, h.BackingFileOffset, maxBackingName, len(first))
 	}
 	d.backingName = string(first[h.BackingFileOffset : h.BackingFileOffset+uint64(h.BackingFileSize)])
@@ -178,20 +178,20 @@ func (d *Disk) readL1() error {
 	covers := d.l2Entries * d.clusterSize
 	need := (d.size + covers - 1) / covers
 	if int64(h.L1Size) < need {
-		return vdisk.Corruptf("qcow2 %s: l1_size %d at offset 36 is too small for a virtual size of %d bytes, expected at least %d", d.name, h.L1Size, d.size, need)
+		return vdisk.Corruptf("qcow2 %q: l1_size %d at offset 36 is too small for a virtual size of %d bytes, expected at least %d", d.name, h.L1Size, d.size, need)
 	}
 	if need*8 > maxL1Bytes {
-		return vdisk.Unsupportedf("qcow2 %s: L1 table of %d entries exceeds %d bytes", d.name, need, maxL1Bytes)
+		return vdisk.Unsupportedf("qcow2 %q: L1 table of %d entries exceeds %d bytes", d.name, need, maxL1Bytes)
 	}
 	if need == 0 {
 		return nil
 	}
 	off := h.L1TableOffset
 	if off%uint64(d.clusterSize) != 0 || off == 0 || off > uint64(d.src.Size()) || uint64(need*8) > uint64(d.src.Size())-off {
-		return vdisk.Corruptf("qcow2 %s: L1 table of %d entries at offset %#x, expected a nonzero cluster-aligned table inside the %d-byte file", d.name, need, off, d.src.Size())
+		return vdisk.Corruptf("qcow2 %q: L1 table of %d entries at offset %#x, expected a nonzero cluster-aligned table inside the %d-byte file", d.name, need, off, d.src.Size())
 	}
 	b := make([]byte, need*8)
-	if err := vdisk.ReadFull(d.src, b, int64(off), "qcow2 "+d.name+": L1 table"); err != nil {
+	if err := vdisk.ReadFull(d.src, b, int64(off), fmt.Sprintf("qcow2 %q: L1 table", d.name)); err != nil {
 		return err
 	}
 	d.l1 = decodeTable(b)
@@ -200,7 +200,7 @@ func (d *Disk) readL1() error {
 		masked[i] = e & entryOffsetMask
 	}
 	if i, j, dup := vdisk.FirstDuplicate(masked); dup {
-		return vdisk.Corruptf("qcow2 %s: L1 entries %d and %d both point to the L2 table at %#x", d.name, i, j, masked[i])
+		return vdisk.Corruptf("qcow2 %q: L1 entries %d and %d both point to the L2 table at %#x", d.name, i, j, masked[i])
 	}
 	return nil
 }
@@ -218,14 +218,14 @@ func (d *Disk) openBacking(format string, open BackingOpener) error {
 		return nil
 	}
 	if strings.HasPrefix(d.backingName, "json:") {
-		return vdisk.Unsupportedf("qcow2 %s: backing file given as a json: specification", d.name)
+		return vdisk.Unsupportedf("qcow2 %q: backing file given as a json: specification", d.name)
 	}
 	if open == nil {
-		return vdisk.Unsupportedf("qcow2 %s: has backing file %q but no way to open it here", d.name, d.backingName)
+		return vdisk.Unsupportedf("qcow2 %q: has backing file %q but no way to open it here", d.name, d.backingName)
 	}
 	b, err := open(d.backingName, format)
 	if err != nil {
-		return fmt.Errorf("qcow2 %s: backing file %q: %w", d.name, d.backingName, err)
+		return fmt.Errorf("qcow2 %q: backing file %q: %w", d.name, d.backingName, err)
 	}
 	d.backing = b
 	return nil

@@ -58,7 +58,7 @@ func (d *Disk) entryMapping(table []uint64, l2i, vc, in int64) (mapping, error) 
 	}
 	host := int64(e & entryOffsetMask)
 	if host&(d.clusterSize-1) != 0 {
-		return mapping{}, vdisk.Corruptf("qcow2 %s: L2 entry for cluster %d has unaligned host offset %#x", d.name, vc, host)
+		return mapping{}, vdisk.Corruptf("qcow2 %q: L2 entry for cluster %d has unaligned host offset %#x", d.name, vc, host)
 	}
 	if !d.extL2 {
 		return d.plainMapping(e, host, vc, in)
@@ -70,7 +70,7 @@ func (d *Disk) plainMapping(e uint64, host, vc, in int64) (mapping, error) {
 	n := d.clusterSize - in
 	switch {
 	case e&l2Zero != 0 && d.hdr.Version < 3:
-		return mapping{}, vdisk.Corruptf("qcow2 %s: zero flag in the L2 entry of cluster %d of a version 2 image", d.name, vc)
+		return mapping{}, vdisk.Corruptf("qcow2 %q: zero flag in the L2 entry of cluster %d of a version 2 image", d.name, vc)
 	case e&l2Zero != 0:
 		return mapping{kind: kindZero, n: n}, nil
 	case host == 0:
@@ -87,13 +87,13 @@ func (d *Disk) subclusterMapping(bitmap uint64, host, vc, in int64) (mapping, er
 	alloc, zero := bitmap>>sc&1 != 0, bitmap>>(32+sc)&1 != 0
 	switch {
 	case alloc && zero:
-		return mapping{}, vdisk.Corruptf("qcow2 %s: subcluster %d of cluster %d is both allocated and zero", d.name, sc, vc)
+		return mapping{}, vdisk.Corruptf("qcow2 %q: subcluster %d of cluster %d is both allocated and zero", d.name, sc, vc)
 	case zero:
 		return mapping{kind: kindZero, n: n}, nil
 	case !alloc:
 		return mapping{kind: kindUnalloc, n: n}, nil
 	case host == 0:
-		return mapping{}, vdisk.Corruptf("qcow2 %s: subcluster %d of cluster %d is allocated but the cluster has no host offset", d.name, sc, vc)
+		return mapping{}, vdisk.Corruptf("qcow2 %q: subcluster %d of cluster %d is allocated but the cluster has no host offset", d.name, sc, vc)
 	}
 	return mapping{kind: kindData, n: n, host: host + in}, nil
 }
@@ -108,10 +108,10 @@ func (d *Disk) l2table(i int64) ([]uint64, error) {
 		return t, nil
 	}
 	if off&(d.clusterSize-1) != 0 || off > d.src.Size()-d.clusterSize {
-		return nil, vdisk.Corruptf("qcow2 %s: L1 entry %d points to L2 table at %#x, expected a cluster-aligned offset inside the %d-byte file", d.name, i, off, d.src.Size())
+		return nil, vdisk.Corruptf("qcow2 %q: L1 entry %d points to L2 table at %#x, expected a cluster-aligned offset inside the %d-byte file", d.name, i, off, d.src.Size())
 	}
 	b := make([]byte, d.clusterSize)
-	if err := vdisk.ReadFull(d.src, b, off, fmt.Sprintf("qcow2 %s: L2 table %d", d.name, i)); err != nil {
+	if err := vdisk.ReadFull(d.src, b, off, fmt.Sprintf("qcow2 %q: L2 table %d", d.name, i)); err != nil {
 		return nil, err
 	}
 	t := decodeTable(b)
@@ -152,7 +152,7 @@ func (d *Disk) read(p []byte, off int64) error {
 		if m.kind == kindData {
 			from = m.host
 			if from+n > d.src.Size() {
-				return vdisk.Corruptf("qcow2 %s: virtual offset %d maps to host offset %#x, past the end of the %d-byte file", d.name, off, m.host, d.src.Size())
+				return vdisk.Corruptf("qcow2 %q: virtual offset %d maps to host offset %#x, past the end of the %d-byte file", d.name, off, m.host, d.src.Size())
 			}
 		}
 		// p advances by exactly n per piece, so r.p can grow into it.
@@ -185,7 +185,7 @@ func (d *Disk) flush(r *run) error {
 	p := r.p
 	r.p = nil
 	if r.kind == kindData {
-		return vdisk.ReadFull(d.src, p, r.off, "qcow2 "+d.name+": data cluster")
+		return vdisk.ReadFull(d.src, p, r.off, fmt.Sprintf("qcow2 %q: data cluster", d.name))
 	}
 	return d.readBacking(p, r.off)
 }
@@ -199,7 +199,7 @@ func (d *Disk) readBacking(p []byte, off int64) error {
 	}
 	n, err := d.backing.ReadAt(p, off)
 	if err != nil && !(errors.Is(err, io.EOF) && off+int64(len(p)) >= d.backing.Size()) {
-		return fmt.Errorf("qcow2 %s: backing file %q at %d: %w", d.name, d.backingName, off, err)
+		return fmt.Errorf("qcow2 %q: backing file %q at %d: %w", d.name, d.backingName, off, err)
 	}
 	clear(p[n:])
 	return nil
@@ -217,17 +217,17 @@ func (d *Disk) readCompressed(p []byte, e uint64, off int64) error {
 	}
 	coff, clen := compressedSpan(e, d.clusterBits)
 	if coff >= d.src.Size() {
-		return vdisk.Corruptf("qcow2 %s: compressed cluster at virtual offset %d stored at %#x, past the end of the %d-byte file", d.name, off-in, coff, d.src.Size())
+		return vdisk.Corruptf("qcow2 %q: compressed cluster at virtual offset %d stored at %#x, past the end of the %d-byte file", d.name, off-in, coff, d.src.Size())
 	}
 	clen = min(clen, d.src.Size()-coff) // the sector count rounds up past EOF
 	zb := d.zbufs.Get()
 	defer d.zbufs.Put(zb)
 	z := (*zb)[:clen]
-	if err := vdisk.ReadFull(d.src, z, coff, "qcow2 "+d.name+": compressed cluster"); err != nil {
+	if err := vdisk.ReadFull(d.src, z, coff, fmt.Sprintf("qcow2 %q: compressed cluster", d.name)); err != nil {
 		return err
 	}
 	if err := inflate(dst, z); err != nil {
-		return vdisk.Corruptf("qcow2 %s: compressed cluster at virtual offset %d (host %#x, %d bytes): %v", d.name, off-in, coff, clen, err)
+		return vdisk.Corruptf("qcow2 %q: compressed cluster at virtual offset %d (host %#x, %d bytes): %v", d.name, off-in, coff, clen, err)
 	}
 	if &dst[0] != &p[0] {
 		copy(p, dst[in:])

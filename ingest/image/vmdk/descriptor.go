@@ -62,17 +62,65 @@ var extentTypes = map[string]bool{
 }
 
 // IsDescriptor reports whether b (the start of a file) looks like a VMDK
-// text descriptor.
+// text descriptor. Like qemu's probe it skips comments and blank lines
+// (CRLF too) and then wants descriptor text; it accepts a descriptor by any
+// of its keys (the "# Disk DescriptorFile" line, createType=, version=
+// first, an extent line), not only by its first line, so tools that add a
+// comment or reorder the header are still recognised.
 func IsDescriptor(b []byte) bool {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) >= 21 && strings.EqualFold(string(b[:21]), "# Disk DescriptorFile") {
-		return true
-	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return bytes.HasPrefix(b, []byte("version=")) && bytes.Contains(b, []byte("createType="))
+	first := true
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+			continue
+		case line[0] == '#':
+			if strings.EqualFold(strings.Join(strings.Fields(line[1:]), " "), "Disk DescriptorFile") {
+				return true
+			}
+			continue
+		case isExtentLine(line):
+			return true
+		}
+		key, _, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if !ok || !isKey(key) {
+			return false // binary data or prose: not a descriptor
+		}
+		if key == "createType" || first && key == "version" {
+			return true
+		}
+		first = false
+	}
+	return false
+}
+
+// isKey reports whether s can be a descriptor key (letters, digits, '.', '_').
+func isKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isExtentLine reports whether line starts like an extent line:
+// ACCESS SECTORS TYPE.
+func isExtentLine(line string) bool {
+	f := strings.Fields(line)
+	if len(f) < 3 || !accessModes[f[0]] || !extentTypes[f[2]] {
+		return false
+	}
+	_, err := strconv.ParseUint(f[1], 10, 64)
+	return err == nil
 }
 
 // ParseDescriptor parses descriptor text. Text after a NUL byte (the
@@ -95,7 +143,7 @@ func ParseDescriptor(text []byte) (*Descriptor, error) {
 			continue
 		}
 		if err := d.parseLine(line, seen); err != nil {
-			return nil, vdisk.Corruptf("vmdk descriptor line %d: %v", n+1, err)
+			return nil, fmt.Errorf("%w: vmdk descriptor line %d: %w", vdisk.ErrCorrupt, n+1, err)
 		}
 	}
 	if d.CreateType == "" {
@@ -131,7 +179,7 @@ func (d *Descriptor) parseLine(line string, seen map[string]bool) error {
 		return nil
 	}
 	if seen[key] {
-		return fmt.Errorf("%s given twice", key)
+		return fmt.Errorf("%.40q given twice", key)
 	}
 	seen[key] = true
 	return d.setKey(key, val)
@@ -154,7 +202,7 @@ func (d *Descriptor) setKey(key, val string) error {
 		d.Encoding = val
 	}
 	if err != nil {
-		return fmt.Errorf("%s=%.40q: %v", key, val, err)
+		return fmt.Errorf("%s=%.40q: %w", key, val, err)
 	}
 	return nil
 }
@@ -186,14 +234,14 @@ func parseExtentLine(line string) (ExtentDesc, error) {
 		return e, fmt.Errorf("extent %.60q: unknown type %.20q", line, e.Type)
 	}
 	if e.Sectors, err = parseSectors(fields[1]); err != nil {
-		return e, fmt.Errorf("extent size %.20q: %v", fields[1], err)
+		return e, fmt.Errorf("extent size %.20q: %w", fields[1], err)
 	}
 	if len(fields) >= 4 {
 		e.File = fields[3]
 	}
 	if len(fields) == 5 {
 		if e.Offset, err = parseSectors(fields[4]); err != nil {
-			return e, fmt.Errorf("extent offset %.20q: %v", fields[4], err)
+			return e, fmt.Errorf("extent offset %.20q: %w", fields[4], err)
 		}
 	}
 	if e.Type != "ZERO" && e.File == "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/vmarchive/vmarchive/ingest/image/internal/vdisk"
@@ -93,6 +94,44 @@ func TestParseDescriptorErrors(t *testing.T) {
 	) {
 		if _, err := ParseDescriptor([]byte(s)); !errors.Is(err, vdisk.ErrCorrupt) {
 			t.Errorf("ParseDescriptor(%q) = %v, want ErrCorrupt", s, err)
+		}
+	}
+}
+
+// TestParseDescriptorErrorChain: a bad number keeps strconv's error in the
+// chain (errors.Is), next to ErrCorrupt.
+func TestParseDescriptorErrorChain(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want error
+	}{
+		{"createType=\"a\"\nCID=zz\n", strconv.ErrSyntax},
+		{"createType=\"a\"\nRW 1x FLAT \"f\"\n", strconv.ErrSyntax},
+		{"createType=\"a\"\nRW 1 FLAT \"f\" 99999999999999999999\n", strconv.ErrRange},
+	} {
+		_, err := ParseDescriptor([]byte(tc.text))
+		if !errors.Is(err, vdisk.ErrCorrupt) || !errors.Is(err, tc.want) {
+			t.Errorf("ParseDescriptor(%q) = %v, want ErrCorrupt and %v in the chain", tc.text, err, tc.want)
+		}
+	}
+}
+
+// TestIsDescriptor: descriptors are found by their keys past comments and
+// blank lines; binary data and prose are not descriptors.
+func TestIsDescriptor(t *testing.T) {
+	for text, want := range map[string]bool{
+		"# Disk DescriptorFile\nversion=1\n":                   true,
+		"# tool 1.0\r\n\r\n#  disk   descriptorfile\r\n":       true,
+		"# tool\n\n   \nversion=1\nCID=1\n":                    true,
+		"CID=1\nparentCID=ffffffff\ncreateType=\"vmfs\"\n":     true,
+		"# x\nRW 2048 VMFS \"a\x1b[2J-flat.vmdk\"\n":           true,
+		"\xeb\x3c\x90mkfs.fat\x00\x02\x04createType=\"x\"\n":   false,
+		"Hello world, this is a README\ncreateType=\"vmfs\"\n": false,
+		"CID=1\nversion=1\n":                                   false,
+		"":                                                     false,
+	} {
+		if got := IsDescriptor([]byte(text)); got != want {
+			t.Errorf("IsDescriptor(%q) = %v, want %v", text, got, want)
 		}
 	}
 }

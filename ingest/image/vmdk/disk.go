@@ -42,7 +42,7 @@ type extentReader interface {
 // the extent files a text descriptor names. On success the Disk owns src.
 func Open(src vdisk.SourceCloser, name string, open Opener) (*Disk, error) {
 	head := make([]byte, min(src.Size(), 4096))
-	if err := vdisk.ReadFull(src, head, 0, "vmdk "+name+": header"); err != nil {
+	if err := vdisk.ReadFull(src, head, 0, fmt.Sprintf("vmdk %q: header", name)); err != nil {
 		return nil, err
 	}
 	var (
@@ -53,11 +53,11 @@ func Open(src vdisk.SourceCloser, name string, open Opener) (*Disk, error) {
 	case len(head) >= 4 && string(head[:4]) == "KDMV":
 		d, err = openSparse(src, name)
 	case len(head) >= 4 && string(head[:4]) == "COWD":
-		return nil, vdisk.Unsupportedf("vmdk %s: VMFS sparse (COWD) extents are not supported", name)
+		return nil, vdisk.Unsupportedf("vmdk %q: VMFS sparse (COWD) extents are not supported", name)
 	case IsDescriptor(head):
 		d, err = openDescriptor(src, name, open)
 	default:
-		return nil, vdisk.Corruptf("vmdk %s: neither a sparse header (KDMV) nor a text descriptor at offset 0", name)
+		return nil, vdisk.Corruptf("vmdk %q: neither a sparse header (KDMV) nor a text descriptor at offset 0", name)
 	}
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func openSparse(src vdisk.SourceCloser, name string) (*Disk, error) {
 	}
 	if desc == nil {
 		// Like qemu-img, do not pass one extent off as the whole disk.
-		return nil, vdisk.Unsupportedf("vmdk %s: sparse extent without an embedded descriptor, probably one extent of a multi-file disk; open its descriptor file instead", name)
+		return nil, vdisk.Unsupportedf("vmdk %q: sparse extent without an embedded descriptor, probably one extent of a multi-file disk; open its descriptor file instead", name)
 	}
 	if err := checkDescriptor(desc, name); err != nil {
 		return nil, err
@@ -100,10 +100,10 @@ func readEmbeddedDescriptor(src vdisk.Source, name string, h SparseExtentHeader)
 		return nil, nil
 	}
 	if h.DescriptorSize > MaxDescriptorSize/SectorSize || h.DescriptorOffset > uint64(src.Size())/SectorSize {
-		return nil, vdisk.Corruptf("vmdk %s: embedded descriptor of %d sectors at sector %d does not fit a %d-byte file", name, h.DescriptorSize, h.DescriptorOffset, src.Size())
+		return nil, vdisk.Corruptf("vmdk %q: embedded descriptor of %d sectors at sector %d does not fit a %d-byte file", name, h.DescriptorSize, h.DescriptorOffset, src.Size())
 	}
 	b := make([]byte, h.DescriptorSize*SectorSize)
-	if err := vdisk.ReadFull(src, b, int64(h.DescriptorOffset)*SectorSize, "vmdk "+name+": embedded descriptor"); err != nil {
+	if err := vdisk.ReadFull(src, b, int64(h.DescriptorOffset)*SectorSize, fmt.Sprintf("vmdk %q: embedded descriptor", name)); err != nil {
 		return nil, err
 	}
 	if len(bytes.Trim(b, "\x00 \t\r\n")) == 0 {
@@ -111,7 +111,7 @@ func readEmbeddedDescriptor(src vdisk.Source, name string, h SparseExtentHeader)
 	}
 	d, err := ParseDescriptor(b)
 	if err != nil {
-		return nil, fmt.Errorf("vmdk %s: embedded descriptor at sector %d: %w", name, h.DescriptorOffset, err)
+		return nil, fmt.Errorf("vmdk %q: embedded descriptor at sector %d: %w", name, h.DescriptorOffset, err)
 	}
 	return d, nil
 }
@@ -119,11 +119,11 @@ func readEmbeddedDescriptor(src vdisk.Source, name string, h SparseExtentHeader)
 // checkDescriptor refuses what this package does not read.
 func checkDescriptor(d *Descriptor, name string) error {
 	if d.HasParent() {
-		return vdisk.Unsupportedf("vmdk %s: delta disk (parentCID %08x, parent %q); parent chains are not supported, consolidate the snapshot first", name, d.ParentCID, d.ParentFileNameHint)
+		return vdisk.Unsupportedf("vmdk %q: delta disk (parentCID %08x, parent %q); parent chains are not supported, consolidate the snapshot first", name, d.ParentCID, d.ParentFileNameHint)
 	}
 	switch strings.ToLower(d.CreateType) {
 	case "sesparse", "vsansparse", "vmfssparse", "vmfsrdm", "vmfsrdmp", "vmfsraw", "vmfsrawdevicemap", "vmfspassthroughrawdevicemap", "fulldevice", "partitioneddevice":
-		return vdisk.Unsupportedf("vmdk %s: createType %q is not supported", name, d.CreateType)
+		return vdisk.Unsupportedf("vmdk %q: createType %q is not supported", name, d.CreateType)
 	}
 	return nil
 }
@@ -131,21 +131,21 @@ func checkDescriptor(d *Descriptor, name string) error {
 // openDescriptor reads a text descriptor and opens its extents.
 func openDescriptor(src vdisk.Source, name string, open Opener) (_ *Disk, err error) {
 	if src.Size() > MaxDescriptorSize {
-		return nil, vdisk.Corruptf("vmdk %s: descriptor file of %d bytes, expected at most %d", name, src.Size(), MaxDescriptorSize)
+		return nil, vdisk.Corruptf("vmdk %q: descriptor file of %d bytes, expected at most %d", name, src.Size(), MaxDescriptorSize)
 	}
 	b := make([]byte, src.Size())
-	if err := vdisk.ReadFull(src, b, 0, "vmdk "+name+": descriptor"); err != nil {
+	if err := vdisk.ReadFull(src, b, 0, fmt.Sprintf("vmdk %q: descriptor", name)); err != nil {
 		return nil, err
 	}
 	desc, err := ParseDescriptor(b)
 	if err != nil {
-		return nil, fmt.Errorf("vmdk %s: %w", name, err)
+		return nil, fmt.Errorf("vmdk %q: %w", name, err)
 	}
 	if err := checkDescriptor(desc, name); err != nil {
 		return nil, err
 	}
 	if len(desc.Extents) == 0 {
-		return nil, vdisk.Corruptf("vmdk %s: descriptor lists no extents", name)
+		return nil, vdisk.Corruptf("vmdk %q: descriptor lists no extents", name)
 	}
 	d := &Disk{format: "vmdk-" + desc.CreateType, desc: desc}
 	defer func() {
@@ -156,11 +156,11 @@ func openDescriptor(src vdisk.Source, name string, open Opener) (_ *Disk, err er
 	for i, x := range desc.Extents {
 		r, err := d.openExtent(x, name, open)
 		if err != nil {
-			return nil, fmt.Errorf("vmdk %s: extent %d (%s %q): %w", name, i+1, x.Type, x.File, err)
+			return nil, fmt.Errorf("vmdk %q: extent %d (%s %q): %w", name, i+1, x.Type, x.File, err)
 		}
 		n := x.Sectors * SectorSize
 		if d.size > vdisk.MaxSize-n {
-			return nil, vdisk.Corruptf("vmdk %s: extents add up to more than %d bytes", name, int64(vdisk.MaxSize))
+			return nil, vdisk.Corruptf("vmdk %q: extents add up to more than %d bytes", name, int64(vdisk.MaxSize))
 		}
 		if n > 0 {
 			d.parts = append(d.parts, part{d.size, n, r})
@@ -275,7 +275,7 @@ type flatExtent struct {
 }
 
 func (f flatExtent) readAt(p []byte, off int64) error {
-	return vdisk.ReadFull(f.src, p, f.base+off, "vmdk flat extent "+f.name)
+	return vdisk.ReadFull(f.src, p, f.base+off, fmt.Sprintf("vmdk flat extent %q", f.name))
 }
 
 func (f flatExtent) allocated() ([]vdisk.Extent, error) {

@@ -36,12 +36,12 @@ type sparseExtent struct {
 // footer instead (keeping the flags of the head).
 func readSparseHeader(src vdisk.Source, name string) (SparseExtentHeader, error) {
 	var b [sparseHeaderSize]byte
-	if err := vdisk.ReadFull(src, b[:], 0, "vmdk "+name+": sparse header"); err != nil {
+	if err := vdisk.ReadFull(src, b[:], 0, fmt.Sprintf("vmdk %q: sparse header", name)); err != nil {
 		return SparseExtentHeader{}, err
 	}
 	h := parseSparseHeader(b[:])
 	if h.Magic != sparseMagic {
-		return h, vdisk.Corruptf("vmdk %s: sparse header magic %#08x at offset 0, expected %#08x (KDMV)", name, h.Magic, sparseMagic)
+		return h, vdisk.Corruptf("vmdk %q: sparse header magic %#08x at offset 0, expected %#08x (KDMV)", name, h.Magic, sparseMagic)
 	}
 	if h.GDOffset == gdAtEnd {
 		return readFooter(src, name)
@@ -78,19 +78,19 @@ func (e *sparseExtent) check() error {
 	h := e.hdr
 	switch {
 	case h.Version < 1 || h.Version > 3:
-		return vdisk.Unsupportedf("vmdk %s: sparse header version %d, expected 1 to 3", e.name, h.Version)
+		return vdisk.Unsupportedf("vmdk %q: sparse header version %d, expected 1 to 3", e.name, h.Version)
 	case h.Flags&flagValidNewline != 0 && (h.SingleEndLineChar != '\n' || h.NonEndLineChar != ' ' ||
 		h.DoubleEndLineChar1 != '\r' || h.DoubleEndLineChar2 != '\n'):
-		return vdisk.Corruptf("vmdk %s: newline test bytes at offset 73 are %q, expected \"\\n \\r\\n\" (file transferred in text mode?)",
+		return vdisk.Corruptf("vmdk %q: newline test bytes at offset 73 are %q, expected \"\\n \\r\\n\" (file transferred in text mode?)",
 			e.name, []byte{h.SingleEndLineChar, h.NonEndLineChar, h.DoubleEndLineChar1, h.DoubleEndLineChar2})
 	case h.GrainSize == 0 || h.GrainSize > maxGrainSectors || bits.OnesCount64(h.GrainSize) != 1:
-		return vdisk.Corruptf("vmdk %s: grain size %d sectors, expected a power of two up to %d", e.name, h.GrainSize, maxGrainSectors)
+		return vdisk.Corruptf("vmdk %q: grain size %d sectors, expected a power of two up to %d", e.name, h.GrainSize, maxGrainSectors)
 	case h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > maxGTEsPerGT:
-		return vdisk.Corruptf("vmdk %s: %d entries per grain table, expected 1 to %d", e.name, h.NumGTEsPerGT, maxGTEsPerGT)
+		return vdisk.Corruptf("vmdk %q: %d entries per grain table, expected 1 to %d", e.name, h.NumGTEsPerGT, maxGTEsPerGT)
 	case h.Capacity > maxSectors:
-		return vdisk.Corruptf("vmdk %s: capacity %d sectors, expected at most %d", e.name, h.Capacity, int64(maxSectors))
+		return vdisk.Corruptf("vmdk %q: capacity %d sectors, expected at most %d", e.name, h.Capacity, int64(maxSectors))
 	case h.Flags&flagCompressed != 0 && h.CompressAlgorithm != compressionDeflat:
-		return vdisk.Unsupportedf("vmdk %s: compression algorithm %d, only deflate (1) is known", e.name, h.CompressAlgorithm)
+		return vdisk.Unsupportedf("vmdk %q: compression algorithm %d, only deflate (1) is known", e.name, h.CompressAlgorithm)
 	}
 	return nil
 }
@@ -107,15 +107,15 @@ func (e *sparseExtent) numGTs() int64 {
 func (e *sparseExtent) readGD(sector uint64, n int64, what string) ([]uint32, error) {
 	size := e.src.Size()
 	if sector > uint64(size)/SectorSize || n > (size-int64(sector)*SectorSize)/4 {
-		return nil, vdisk.Corruptf("vmdk %s: %s of %d entries at sector %d lies past the end of the file (%d bytes)", e.name, what, n, sector, size)
+		return nil, vdisk.Corruptf("vmdk %q: %s of %d entries at sector %d lies past the end of the file (%d bytes)", e.name, what, n, sector, size)
 	}
 	b := make([]byte, n*4)
-	if err := vdisk.ReadFull(e.src, b, int64(sector)*SectorSize, "vmdk "+e.name+": "+what); err != nil {
+	if err := vdisk.ReadFull(e.src, b, int64(sector)*SectorSize, fmt.Sprintf("vmdk %q: %s", e.name, what)); err != nil {
 		return nil, err
 	}
 	gd := decodeTable(b)
 	if i, j, dup := vdisk.FirstDuplicate(gd); dup {
-		return nil, vdisk.Corruptf("vmdk %s: %s entries %d and %d both point to the grain table at sector %d", e.name, what, i, j, gd[i])
+		return nil, vdisk.Corruptf("vmdk %q: %s entries %d and %d both point to the grain table at sector %d", e.name, what, i, j, gd[i])
 	}
 	return gd, nil
 }
@@ -150,10 +150,10 @@ func (e *sparseExtent) loadGT(sector uint32, i int64, dir string) ([]uint32, err
 	n := int64(e.hdr.NumGTEsPerGT) * 4
 	off := int64(sector) * SectorSize
 	if off+n > e.src.Size() {
-		return nil, vdisk.Corruptf("vmdk %s: %s entry %d points to grain table at sector %d, past the end of the file (%d bytes)", e.name, dir, i, sector, e.src.Size())
+		return nil, vdisk.Corruptf("vmdk %q: %s entry %d points to grain table at sector %d, past the end of the file (%d bytes)", e.name, dir, i, sector, e.src.Size())
 	}
 	b := make([]byte, n)
-	if err := vdisk.ReadFull(e.src, b, off, fmt.Sprintf("vmdk %s: grain table %d", e.name, i)); err != nil {
+	if err := vdisk.ReadFull(e.src, b, off, fmt.Sprintf("vmdk %q: grain table %d", e.name, i)); err != nil {
 		return nil, err
 	}
 	gt := decodeTable(b)
@@ -190,7 +190,7 @@ func (e *sparseExtent) readAt(p []byte, off int64) error {
 		if len(run.p) == 0 {
 			return nil
 		}
-		err := vdisk.ReadFull(e.src, run.p, run.off, "vmdk "+e.name+": grain data")
+		err := vdisk.ReadFull(e.src, run.p, run.off, fmt.Sprintf("vmdk %q: grain data", e.name))
 		run.p = nil
 		return err
 	}
@@ -210,7 +210,7 @@ func (e *sparseExtent) readAt(p []byte, off int64) error {
 		default:
 			foff := int64(gte)*SectorSize + in
 			if foff+n > e.src.Size() {
-				return vdisk.Corruptf("vmdk %s: grain %d at sector %d extends past the end of the file (%d bytes)", e.name, g, gte, e.src.Size())
+				return vdisk.Corruptf("vmdk %q: grain %d at sector %d extends past the end of the file (%d bytes)", e.name, g, gte, e.src.Size())
 			}
 			// p advances by exactly n per grain, so run.p can grow into it.
 			if len(run.p) > 0 && run.off+int64(len(run.p)) == foff {

@@ -17,21 +17,21 @@ import (
 func readFooter(src vdisk.Source, name string) (SparseExtentHeader, error) {
 	off := src.Size() - 3*SectorSize
 	if off < SectorSize {
-		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %s: stream-optimized file of %d bytes has no room for its footer", name, src.Size())
+		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %q: stream-optimized file of %d bytes has no room for its footer", name, src.Size())
 	}
 	var b [3 * SectorSize]byte
-	if err := vdisk.ReadFull(src, b[:], off, "vmdk "+name+": footer"); err != nil {
+	if err := vdisk.ReadFull(src, b[:], off, fmt.Sprintf("vmdk %q: footer", name)); err != nil {
 		return SparseExtentHeader{}, err
 	}
 	if m := parseMarker(b[:]); m.Type != markerFooter || m.Size != 0 {
-		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %s: marker at offset %d has type %d size %d, expected a footer marker (type %d) — truncated stream?", name, off, m.Type, m.Size, markerFooter)
+		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %q: marker at offset %d has type %d size %d, expected a footer marker (type %d) — truncated stream?", name, off, m.Type, m.Size, markerFooter)
 	}
 	if m := parseMarker(b[2*SectorSize:]); m.Type != markerEOS || m.Size != 0 || m.NumSectors != 0 {
-		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %s: marker at offset %d is not end-of-stream", name, off+2*SectorSize)
+		return SparseExtentHeader{}, vdisk.Corruptf("vmdk %q: marker at offset %d is not end-of-stream", name, off+2*SectorSize)
 	}
 	h := parseSparseHeader(b[SectorSize:])
 	if h.Magic != sparseMagic || h.GDOffset == gdAtEnd {
-		return h, vdisk.Corruptf("vmdk %s: footer at offset %d: magic %#08x gdOffset %#x, expected KDMV and a grain directory", name, off+SectorSize, h.Magic, h.GDOffset)
+		return h, vdisk.Corruptf("vmdk %q: footer at offset %d: magic %#08x gdOffset %#x, expected KDMV and a grain directory", name, off+SectorSize, h.Magic, h.GDOffset)
 	}
 	return h, nil
 }
@@ -61,18 +61,18 @@ func (e *sparseExtent) inflateGrain(dst []byte, g int64, gte uint32) error {
 	off := int64(gte) * SectorSize
 	fsize := e.src.Size()
 	if off+grainMarkerSize > fsize {
-		return vdisk.Corruptf("vmdk %s: compressed grain %d at sector %d lies past the end of the file (%d bytes)", e.name, g, gte, fsize)
+		return vdisk.Corruptf("vmdk %q: compressed grain %d at sector %d lies past the end of the file (%d bytes)", e.name, g, gte, fsize)
 	}
 	var hb [grainMarkerSize]byte
-	if err := vdisk.ReadFull(e.src, hb[:], off, "vmdk "+e.name+": grain marker"); err != nil {
+	if err := vdisk.ReadFull(e.src, hb[:], off, fmt.Sprintf("vmdk %q: grain marker", e.name)); err != nil {
 		return err
 	}
 	m := parseGrainMarker(hb[:])
 	if m.LBA != uint64(g)*e.hdr.GrainSize {
-		return vdisk.Corruptf("vmdk %s: grain marker at offset %d has LBA %d, expected %d for grain %d", e.name, off, m.LBA, uint64(g)*e.hdr.GrainSize, g)
+		return vdisk.Corruptf("vmdk %q: grain marker at offset %d has LBA %d, expected %d for grain %d", e.name, off, m.LBA, uint64(g)*e.hdr.GrainSize, g)
 	}
 	if int64(m.Size) > fsize-off-grainMarkerSize || int64(m.Size) > 2*e.grainBytes+4096 {
-		return vdisk.Corruptf("vmdk %s: compressed grain %d at offset %d claims %d bytes; file is %d bytes, grain %d", e.name, g, off, m.Size, fsize, e.grainBytes)
+		return vdisk.Corruptf("vmdk %q: compressed grain %d at offset %d claims %d bytes; file is %d bytes, grain %d", e.name, g, off, m.Size, fsize, e.grainBytes)
 	}
 	zbuf := e.grains.Get()
 	defer e.grains.Put(zbuf)
@@ -81,11 +81,11 @@ func (e *sparseExtent) inflateGrain(dst []byte, g int64, gte uint32) error {
 		z = make([]byte, m.Size) // incompressible grain grew slightly
 	}
 	z = z[:m.Size]
-	if err := vdisk.ReadFull(e.src, z, off+grainMarkerSize, "vmdk "+e.name+": compressed grain"); err != nil {
+	if err := vdisk.ReadFull(e.src, z, off+grainMarkerSize, fmt.Sprintf("vmdk %q: compressed grain", e.name)); err != nil {
 		return err
 	}
 	if err := inflate(dst, z, int(e.grainBytes)-len(dst)); err != nil {
-		return vdisk.Corruptf("vmdk %s: compressed grain %d at offset %d (%d bytes): %v", e.name, g, off, m.Size, err)
+		return vdisk.Corruptf("vmdk %q: compressed grain %d at offset %d (%d bytes): %v", e.name, g, off, m.Size, err)
 	}
 	return nil
 }

@@ -21,18 +21,72 @@ var (
 	_ DataRanger   = (*File)(nil)
 )
 
-// OpenFile opens path read-only and measures it (block devices included).
-func OpenFile(path string) (*File, error) {
-	f, err := os.Open(path)
+// OpenFile opens path read-only and measures it. It refuses what is not
+// a regular file (or, with dev set, a block device) before opening it, so
+// a FIFO cannot block the open; O_NONBLOCK and a check of the opened file
+// close the race with a path swapped in between. Empty files are refused.
+func OpenFile(path string, dev bool) (*File, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
+		return nil, pathErr("stat", path, err)
+	}
+	if err := fileKind(path, fi, dev); err != nil {
 		return nil, err
+	}
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, pathErr("open", path, err)
+	}
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		syscall.Close(fd)
+		return nil, pathErr("open", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if ofi, err := f.Stat(); err != nil || !os.SameFile(fi, ofi) {
+		f.Close()
+		return nil, fmt.Errorf("%w: %q changed while it was opened", ErrNotImage, path)
 	}
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("measure %s: %w", path, err)
+		return nil, fmt.Errorf("measure %q: %w", path, err)
+	}
+	if size == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %q is empty (0 bytes)", ErrNotImage, path)
 	}
 	return &File{f: f, size: size}, nil
+}
+
+// pathErr is an *os.PathError's message with the path quoted: names come
+// from untrusted descriptors and headers.
+func pathErr(op, path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s %q: %w", op, path, err)
+}
+
+// Stat is the opened file's information.
+func (f *File) Stat() (os.FileInfo, error) { return f.f.Stat() }
+
+// fileKind refuses everything but regular files and, if dev, block devices.
+func fileKind(path string, fi os.FileInfo, dev bool) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular(), dev && m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0:
+		return nil
+	case m&os.ModeCharDevice != 0:
+		return fmt.Errorf("%w: %q is a character device, not a file or block device", ErrNotImage, path)
+	case m&os.ModeDevice != 0:
+		return fmt.Errorf("%w: %q is a block device; only the image given on the command line may be one", ErrNotImage, path)
+	case m&os.ModeNamedPipe != 0:
+		return fmt.Errorf("%w: %q is a FIFO (named pipe), not a file", ErrNotImage, path)
+	case m.IsDir():
+		return fmt.Errorf("%w: %q is a directory", ErrNotImage, path)
+	}
+	return fmt.Errorf("%w: %q is not a regular file (mode %v)", ErrNotImage, path, m)
 }
 
 // Name is the path the file was opened with.

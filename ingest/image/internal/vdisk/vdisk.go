@@ -48,6 +48,9 @@ var (
 	ErrCorrupt = errors.New("corrupt disk image")
 	// ErrUnsupported marks a valid image using a feature not implemented here.
 	ErrUnsupported = fmt.Errorf("unsupported disk image: %w", errors.ErrUnsupported)
+	// ErrNotImage marks input that is no disk image at all: a FIFO, a
+	// character device, an empty file, a VMDK descriptor taken for raw.
+	ErrNotImage = errors.New("not a disk image")
 )
 
 // Corruptf returns an ErrCorrupt error with a formatted explanation.

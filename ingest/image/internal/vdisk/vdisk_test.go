@@ -78,7 +78,7 @@ func TestDataExtents(t *testing.T) {
 	f.WriteAt([]byte("x"), 1<<20+5)
 	f.WriteAt([]byte("y"), 6<<20)
 	f.Close()
-	sf, err := OpenFile(path)
+	sf, err := OpenFile(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestIngestRefusesNonImages: FIFOs, character devices, empty files and
+// odd-sized "raw" files end ingest at once (exit 2) naming the path, with
+// no point made; --format raw takes an odd-sized file anyway.
+func TestIngestRefusesNonImages(t *testing.T) {
+	repo := newRepo(t) // builds the binary, outside the timeouts below
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe.img")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty.img")
+	odd := filepath.Join(dir, "odd.img")
+	os.WriteFile(empty, nil, 0o600)
+	os.WriteFile(odd, bytes.Repeat([]byte("x"), 362), 0o600)
+	for _, c := range []struct{ path, want string }{
+		{fifo, "FIFO"}, {"/dev/null", "character device"}, {"/dev/zero", "character device"},
+		{empty, "empty"}, {odd, "--format raw"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, vmarchiveBin(t), "ingest", "--vm", "x", "--no-index", "disk0="+c.path)
+		cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo, "HOME="+t.TempDir())
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		late := ctx.Err() != nil
+		cancel()
+		if late {
+			t.Fatalf("ingest %s: still running after 20s", c.path)
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(errb.String(), strconv.Quote(c.path)) || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("ingest %s: %v, stderr %q; want exit 2 naming it and saying %q", c.path, err, errb.String(), c.want)
+		}
+	}
+	if out := mustRun(t, repo, "points", "--vm", "x"); pointName.MatchString(out) {
+		t.Errorf("a refused ingest left a point:\n%s", out)
+	}
+	mustRun(t, repo, "ingest", "--vm", "x", "--no-index", "--format", "raw", "disk0="+odd)
+}
+
+// TestIngestInterrupted: SIGTERM in the middle of an ingest ends it within
+// seconds, exit 2, saying it was interrupted, and leaves no point.
+func TestIngestInterrupted(t *testing.T) {
+	repo := newRepo(t)
+	img := filepath.Join(t.TempDir(), "big.raw")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make([]byte, 16<<20)
+	rand.NewChaCha8([32]byte{1}).Read(block)
+	for range 64 { // 1 GiB: far more than is read before the signal
+		f.Write(block)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(vmarchiveBin(t), "ingest", "--vm", "x", "--no-index", "disk0="+img)
+	cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo, "HOME="+t.TempDir())
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Signal once the ingest has read 32 MiB of the image.
+	for readBytes(cmd.Process.Pid) < 32<<20 {
+		select {
+		case err := <-done:
+			t.Fatalf("ingest ended before the signal: %v\n%s", err, errb.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("ingest still running 10s after SIGTERM")
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(errb.String(), "interrupted, no point was created") {
+		t.Fatalf("ingest after SIGTERM: %v, stderr %q; want exit 2 saying it was interrupted", err, errb.String())
+	}
+	if out := mustRun(t, repo, "points", "--vm", "x"); pointName.MatchString(out) {
+		t.Errorf("an interrupted ingest left a point:\n%s", out)
+	}
+}
+
+var pointName = regexp.MustCompile(`\d{4}-\d\d-\d\dT`)
+
+// readBytes is what process pid has read so far (rchar of /proc/PID/io).
+func readBytes(pid int) int64 {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,260 @@
+package image
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// openSoon opens path, failing the test if Open has not returned within
+// a few seconds (a FIFO blocks an open for good).
+func openSoon(t *testing.T, path, format string) (Disk, error) {
+	t.Helper()
+	type res struct {
+		d   Disk
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		d, err := OpenAs(path, format)
+		ch <- res{d, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.d, r.err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Open(%q) still blocked after 5s", path)
+		return nil, nil
+	}
+}
+
+// mkfifo replaces path with a FIFO; a writer opened at cleanup frees any
+// open left blocked on it.
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	os.Remove(path)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+}
+
+// wantRefused checks that err marks input that is no image and names bad.
+func wantRefused(t *testing.T, d Disk, err error, bad, what string) {
+	t.Helper()
+	if err == nil {
+		d.Close()
+		t.Fatalf("Open succeeded (%s, %d bytes), want it refused", d.Format(), d.Size())
+	}
+	if !errors.Is(err, ErrNotImage) || !strings.Contains(err.Error(), strconv.Quote(bad)) || !strings.Contains(err.Error(), what) {
+		t.Fatalf("Open: %v\nwant ErrNotImage naming %q and saying %q", err, bad, what)
+	}
+}
+
+// TestRefuseNonFiles: FIFOs (as the image, a qcow2 backing file, a VMDK
+// extent), character devices, directories and empty files are refused at
+// once, naming the path.
+func TestRefuseNonFiles(t *testing.T) {
+	needTools(t, "qemu-img")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	run(t, "qemu-img", "create", "-q", "-f", "raw", p("base.raw"), "1M")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", p("base.raw"), "-F", "raw", p("top.qcow2"))
+	run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", p("mf.vmdk"), "1M")
+	run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", p("tf.vmdk"), "1M")
+	if err := os.WriteFile(p("empty.img"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(p("dir.img"), 0o700)
+	tests := []struct {
+		name, open, bad, what string
+		fifo                  bool
+	}{
+		{"fifo-image", p("fifo.img"), p("fifo.img"), "FIFO", true},
+		{"fifo-qcow2-backing", p("top.qcow2"), p("base.raw"), "FIFO", true},
+		{"fifo-vmdk-extent", p("mf.vmdk"), p("mf-flat.vmdk"), "FIFO", true},
+		{"fifo-vmdk-2gb-extent", p("tf.vmdk"), p("tf-f001.vmdk"), "FIFO", true},
+		{"dev-null", "/dev/null", "/dev/null", "character device", false},
+		{"dev-zero", "/dev/zero", "/dev/zero", "character device", false},
+		{"dev-urandom", "/dev/urandom", "/dev/urandom", "character device", false},
+		{"empty-file", p("empty.img"), p("empty.img"), "empty", false},
+		{"directory", p("dir.img"), p("dir.img"), "directory", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fifo {
+				mkfifo(t, tc.bad)
+			}
+			d, err := openSoon(t, tc.open, "")
+			wantRefused(t, d, err, tc.bad, tc.what)
+			d, err = openSoon(t, tc.open, "raw") // --format raw reads no FIFO either
+			if tc.open == tc.bad {
+				wantRefused(t, d, err, tc.bad, tc.what)
+			} else if err == nil {
+				d.Close()
+			}
+		})
+	}
+}
+
+// TestBlockDeviceOnlyOnCommandLine: a block device given as the image is
+// read; one named by an image (qcow2 backing file) is refused, so a hostile
+// image cannot make ingest copy a host disk.
+func TestBlockDeviceOnlyOnCommandLine(t *testing.T) {
+	needTools(t, "qemu-img", "losetup")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a loop device")
+	}
+	dir := t.TempDir()
+	back := filepath.Join(dir, "back.raw")
+	run(t, "qemu-img", "create", "-q", "-f", "raw", back, "1M")
+	dev := strings.TrimSpace(run(t, "losetup", "--find", "--show", "--read-only", back))
+	t.Cleanup(func() { run(t, "losetup", "-d", dev) })
+	d, err := openSoon(t, dev, "")
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dev, err)
+	}
+	if d.Size() != 1<<20 {
+		t.Errorf("size %d, want 1 MiB", d.Size())
+	}
+	d.Close()
+	top := filepath.Join(dir, "top.qcow2")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", dev, "-F", "raw", top, "1M")
+	d, err = openSoon(t, top, "")
+	wantRefused(t, d, err, dev, "block device")
+}
+
+// TestDescriptorVariants: qemu-img's flat VMDK descriptors, edited the
+// way other tools write them, are read as VMDK with qemu-img's size, never
+// as a raw disk of the descriptor's bytes.
+func TestDescriptorVariants(t *testing.T) {
+	needTools(t, "qemu-img")
+	edits := []struct {
+		name string
+		edit func(string) string
+	}{
+		{"as-made", func(s string) string { return s }},
+		{"leading-comment", func(s string) string { return "# Generated by ovftool-like 4.4\n" + s }},
+		{"blank-lines-crlf", func(s string) string {
+			return "\r\n  \r\n" + strings.ReplaceAll(strings.ReplaceAll(s, "\n", "\r\n"), "\r\n\r\n", "\r\n\r\n\r\n")
+		}},
+		{"no-header-createType-first", func(s string) string {
+			var keep, ct []string
+			for _, l := range strings.Split(s, "\n") {
+				switch {
+				case strings.HasPrefix(l, "# Disk DescriptorFile"):
+				case strings.HasPrefix(l, "createType="):
+					ct = append(ct, l)
+				default:
+					keep = append(keep, l)
+				}
+			}
+			return "# comment\n" + strings.Join(append(ct, keep...), "\n")
+		}},
+	}
+	for _, sub := range []string{"monolithicFlat", "twoGbMaxExtentFlat"} {
+		dir := t.TempDir()
+		desc := filepath.Join(dir, "d.vmdk")
+		run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat="+sub, desc, "16M")
+		orig, err := os.ReadFile(desc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range edits {
+			t.Run(sub+"/"+e.name, func(t *testing.T) {
+				if err := os.WriteFile(desc, []byte(e.edit(string(orig))), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				var info struct {
+					VirtualSize int64 `json:"virtual-size"`
+				}
+				if err := json.Unmarshal([]byte(run(t, "qemu-img", "info", "--output=json", "-f", "vmdk", desc)), &info); err != nil {
+					t.Fatal(err)
+				}
+				d, err := Open(desc)
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				defer d.Close()
+				if d.Format() != "vmdk-"+sub || d.Size() != info.VirtualSize || d.Size() != 16<<20 {
+					t.Fatalf("Open: %s of %d bytes, want vmdk-%s of %d (qemu-img -f vmdk)", d.Format(), d.Size(), sub, info.VirtualSize)
+				}
+			})
+		}
+	}
+}
+
+// TestRawRefused: what detection leaves as raw but is not whole sectors,
+// or is a broken descriptor, is refused unless the format is said.
+func TestRawRefused(t *testing.T) {
+	dir := t.TempDir()
+	odd := filepath.Join(dir, "odd.img")
+	if err := os.WriteFile(odd, make([]byte, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(odd)
+	wantRefused(t, d, err, odd, "--format raw")
+	if d, err = OpenAs(odd, "raw"); err != nil || d.Size() != 1000 || d.Format() != "raw" {
+		t.Fatalf("OpenAs raw: %v", err)
+	}
+	d.Close()
+
+	// A descriptor whose extent line lost its file name: a broken VMDK,
+	// not a 512-byte raw disk.
+	broken := filepath.Join(dir, "broken.vmdk")
+	text := "# exported\n\nversion=1\nCID=1\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 32768 FLAT\n"
+	if err := os.WriteFile(broken, []byte(text+strings.Repeat("\x00", 512-len(text))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err = Open(broken)
+	if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "without a file name") {
+		if err == nil {
+			d.Close()
+		}
+		t.Fatalf("Open(broken descriptor): %v, want ErrCorrupt about the extent", err)
+	}
+	if d, err = OpenAs(broken, "raw"); err != nil || d.Size() != 512 {
+		t.Fatalf("OpenAs raw: %v", err)
+	}
+	d.Close()
+}
+
+// TestHostileNamesQuoted: names taken from an image (extent files, backing
+// files) reach error messages quoted, never as raw control bytes.
+func TestHostileNamesQuoted(t *testing.T) {
+	needTools(t, "qemu-img")
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	evil := "ev\x1b[2J\x1b]0;owned\x07il"
+	run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", p("mf.vmdk"), "1M")
+	b, err := os.ReadFile(p("mf.vmdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p("mf.vmdk"), []byte(strings.Replace(string(b), "mf-flat.vmdk", evil+"-flat.vmdk", 1)), 0o600)
+	// A backing file that exists under the hostile name but is damaged.
+	os.WriteFile(p(evil+".qcow2"), append([]byte("QFI\xfb\x00\x00\x00\x09"), make([]byte, 504)...), 0o600)
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", evil+".qcow2", "-F", "qcow2", p("top.qcow2"), "1M")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", evil+"-missing", "-F", "raw", p("top2.qcow2"), "1M")
+	for _, img := range []string{"mf.vmdk", "top.qcow2", "top2.qcow2"} {
+		d, err := Open(p(img))
+		if err == nil {
+			d.Close()
+			t.Fatalf("Open(%s) succeeded", img)
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\x1b\x07") || !strings.Contains(msg, `ev\x1b[2J`) {
+			t.Errorf("Open(%s): message has raw control bytes or lacks the quoted name: %q", img, msg)
+		}
+	}
+}
