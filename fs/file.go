@@ -21,15 +21,22 @@ type readerFile struct {
 	mtime time.Time
 	open  func(ctx context.Context) (io.ReaderAt, error)
 
-	once sync.Once
-	r    io.ReaderAt // set by once
-	err  error
+	// A failed open (a cancelled request, a stalled or failing backend)
+	// is not kept: the next open tries again. Success is kept.
+	mu sync.Mutex
+	r  io.ReaderAt // guarded by mu; nil until an open succeeds
+}
+
+// readerHandle is an open readerFile.
+type readerHandle struct {
+	f *readerFile
+	r io.ReaderAt
 }
 
 var (
 	_ gofs.NodeOpener    = (*readerFile)(nil)
-	_ gofs.NodeReader    = (*readerFile)(nil)
 	_ gofs.NodeGetattrer = (*readerFile)(nil)
+	_ gofs.FileReader    = (*readerHandle)(nil)
 )
 
 func (f *readerFile) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
@@ -48,19 +55,34 @@ func (f *readerFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.
 	return f.attr(ctx, &out.Attr)
 }
 
+// reader opens the file's reader, or returns the one already open.
+func (f *readerFile) reader(ctx context.Context) (io.ReaderAt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.r != nil {
+		return f.r, nil
+	}
+	r, err := f.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.r = r
+	return r, nil
+}
+
 func (f *readerFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	f.once.Do(func() { f.r, f.err = f.open(ctx) })
-	if f.err != nil {
-		return nil, 0, f.m.errno("open", f.err)
+	r, err := f.reader(ctx)
+	if err != nil {
+		return nil, 0, f.m.errno("open", err)
 	}
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
+	return &readerHandle{f: f, r: r}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-func (f *readerFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	return readAt(f.m, f.r, f.size, dest, off)
+func (h *readerHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return readAt(h.f.m, h.r, h.f.size, dest, off)
 }
 
 // readAt serves a read from r, stopping at size.

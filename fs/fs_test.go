@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -371,5 +372,47 @@ func TestStalledBackendGivesEIO(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(p1, "etc/hostname")); !bytes.Equal(got, readFile(t, filepath.Join(tree, "etc/hostname"))) {
 		t.Fatal("healthy file unreadable")
+	}
+}
+
+// failingBackend fails every Get of a stored object while fail is set.
+type failingBackend struct {
+	backend.Backend
+	fail *atomic.Bool
+}
+
+func (b failingBackend) Get(ctx context.Context, name string) ([]byte, error) {
+	if b.fail.Load() && strings.HasPrefix(name, "data/") {
+		return nil, fmt.Errorf("get %s: injected failure", name)
+	}
+	return b.Backend.Get(ctx, name)
+}
+
+// TestFailedOpenIsRetried: an image open and a disk directory listing
+// that fail while the backend fails are not remembered: once it works
+// again, the next open and listing through the same mount succeed.
+func TestFailedOpenIsRetried(t *testing.T) {
+	r := catalog.TestRepo(t)
+	data := bytes.Repeat([]byte("vmarchive retry "), 64<<10)
+	m := catalog.TestWritePoint(t, r, "web01", t0, map[string][]byte{"disk0": data})
+	dir := r.Dir()
+	r.Close()
+	var fail atomic.Bool
+	fail.Store(true)
+	r2 := reopen(t, dir, func(b backend.Backend) backend.Backend { return failingBackend{b, &fail} })
+	mnt, _ := mountRepo(t, r2, Options{})
+	point := filepath.Join(mnt, "web01", m.Name())
+	if _, err := os.ReadFile(filepath.Join(point, "disk0.img")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("open while the backend fails: %v, want EIO", err)
+	}
+	if _, err := os.ReadDir(filepath.Join(point, "disk0")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("list while the backend fails: %v, want EIO", err)
+	}
+	fail.Store(false)
+	if got, err := os.ReadFile(filepath.Join(point, "disk0.img")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("second open: %v (%d bytes)", err, len(got))
+	}
+	if ents, err := os.ReadDir(filepath.Join(point, "disk0")); err != nil || len(ents) == 0 {
+		t.Fatalf("second listing: %v, %d entries", err, len(ents))
 	}
 }

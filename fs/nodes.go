@@ -208,7 +208,7 @@ type entry struct {
 	node func() attrer // makes the child node
 }
 
-// listDir is a directory whose children are computed once, on first use:
+// listDir is a directory whose children are computed on first use:
 // points, disks, volume lists, config.
 type listDir struct {
 	gofs.Inode
@@ -217,9 +217,10 @@ type listDir struct {
 	mtime time.Time
 	load  func(ctx context.Context) ([]entry, error)
 
-	once sync.Once
-	ents []entry // sorted by name; set by once
-	err  error
+	// A failed load is not kept (see readerFile); success is.
+	mu     sync.Mutex
+	ents   []entry // sorted by name; guarded by mu
+	loaded bool    // guarded by mu
 }
 
 var (
@@ -229,11 +230,18 @@ var (
 )
 
 func (d *listDir) entries(ctx context.Context) ([]entry, error) {
-	d.once.Do(func() {
-		d.ents, d.err = d.load(ctx)
-		sort.Slice(d.ents, func(i, j int) bool { return d.ents[i].name < d.ents[j].name })
-	})
-	return d.ents, d.err
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.loaded {
+		return d.ents, nil
+	}
+	ents, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	d.ents, d.loaded = ents, true
+	return ents, nil
 }
 
 func (d *listDir) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
