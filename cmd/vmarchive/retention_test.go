@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -332,7 +333,11 @@ func TestCheckNamesAffectedFiles(t *testing.T) {
 	var got []string
 	for _, l := range strings.Split(res.stdout, "\n") {
 		if f, ok := strings.CutPrefix(l, "affected file: web01/"+pt+" disk disk0: "); ok {
-			got = append(got, f)
+			q, err := strconv.Unquote(f)
+			if err != nil {
+				t.Fatalf("%q: not quoted: %v", l, err)
+			}
+			got = append(got, q)
 		}
 	}
 	t.Logf("check names %v, debugfs %v", got, want)
