@@ -173,7 +173,11 @@ func (fs *FS) metadataSpans() ([]span, error) {
 		first := uint64(sb.firstDataBlock) + uint64(g)*uint64(sb.blocksPerGroup)
 		super := fs.groupHasSuper(uint64(g))
 		if super {
-			add(first, 1+gdtBlocks+uint64(sb.reservedGdt))
+			n := 1 + gdtBlocks + uint64(sb.reservedGdt)
+			if g == 0 {
+				n += fs.groupZeroAdjust()
+			}
+			add(first, n)
 		}
 		if metaBG {
 			if mg, i := uint64(g)/dpb, uint64(g)%dpb; mg >= uint64(sb.firstMetaBG) && (i == 0 || i == 1 || i == dpb-1) {

@@ -20,7 +20,8 @@
 // # Supported features
 //
 // 32- and 64-byte group descriptors (64bit), flex_bg, meta_bg, sparse_super
-// and sparse_super2, 128-byte and larger inodes, huge_file, 34-bit
+// and sparse_super2, bigalloc (bitmaps and group sizes count clusters of
+// blocks; extents still address blocks), 128-byte and larger inodes, huge_file, 34-bit
 // timestamps with nanoseconds, extents (unwritten extents read as zeros) and
 // ext2/3 indirect block maps, holes, inline_data files and directories,
 // linear and hashed (htree) directories with the legacy, half_md4 and tea
@@ -35,7 +36,10 @@
 // inodes, extent tree blocks, directory leaf and index blocks and xattr
 // blocks are verified. A mismatch is an error wrapping ErrCorrupt that names
 // the object (inode, block or group) and fails only operations that need
-// that object. Options.IgnoreChecksums turns verification off.
+// that object. Options.IgnoreChecksums turns verification off. An inode
+// whose i_size is beyond what its block map can address (a size with the
+// top bit set would otherwise be negative) is corrupt too. A symlink
+// target ends at its first NUL byte, as Linux reads it.
 //
 // Unknown incompatible features are refused with an error wrapping
 // errors.ErrUnsupported. Encrypted (fscrypt) inodes can be stated but

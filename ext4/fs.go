@@ -202,8 +202,8 @@ func (fs *FS) descBlock(i uint64) uint64 {
 	sb := fs.sb
 	first := uint64(sb.firstDataBlock)
 	adjust := uint64(0)
-	if i == 0 && fs.bs == 1024 && sb.clusterRatio() > 1 {
-		adjust = 1
+	if i == 0 {
+		adjust = fs.groupZeroAdjust()
 	}
 	if sb.featureIncompat&incompatMetaBG == 0 || i < uint64(sb.firstMetaBG) {
 		return first + i + 1 + adjust
@@ -214,6 +214,16 @@ func (fs *FS) descBlock(i uint64) uint64 {
 		blk++
 	}
 	return blk + adjust
+}
+
+// groupZeroAdjust is 1 when group 0's descriptors sit one block later than
+// usual: with bigalloc and 1 KiB blocks s_first_data_block is 0, yet the
+// superblock still takes block 1 (group_zero_adjust in e2fsprogs).
+func (fs *FS) groupZeroAdjust() uint64 {
+	if fs.bs == 1024 && fs.sb.clusterRatio() > 1 {
+		return 1
+	}
+	return 0
 }
 
 // groupHasSuper reports whether group g holds a superblock backup
@@ -327,6 +337,11 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 	}
 	if in.mode == 0 && in.linksCount == 0 {
 		return nil, fmt.Errorf("inode %d: not in use: %w", ino, iofs.ErrNotExist)
+	}
+	if max := maxFileSize(sb, in); in.size > max {
+		// Sizes are unsigned on disk: one with the top bit set would turn
+		// into a negative st_size.
+		return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, corruptf("i_size %d exceeds the largest file a %d-byte-block filesystem holds (%d)", in.size, fs.bs, max))
 	}
 	if sb.hasMetadataCsum() && !fs.opts.IgnoreChecksums {
 		if got := fs.inodeCsum(ino, in, b); got != in.checksum {

@@ -45,7 +45,7 @@ func rawInode(fs *FS, img []byte, ino uint64) []byte {
 }
 
 func FuzzSuperblock(f *testing.F) {
-	for _, n := range []string{"tiny", "tiny2"} {
+	for _, n := range []string{"tiny", "tiny2", "tiny3"} {
 		f.Add(tinyImage(f, n)[superblockOffset : superblockOffset+superblockSize])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -172,13 +172,14 @@ func FuzzXattr(f *testing.F) {
 // FuzzImage flips bytes of a tiny image (3-byte records: little-endian
 // offset in KiB units of 4 bytes, xor value) and walks everything.
 func FuzzImage(f *testing.F) {
-	imgs := [][]byte{tinyImage(f, "tiny"), tinyImage(f, "tiny2")}
+	imgs := [][]byte{tinyImage(f, "tiny"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3")}
 	f.Add(uint8(0), []byte{})
 	f.Add(uint8(1), []byte{})
 	f.Add(uint8(2), []byte{0x10, 0x01, 0xff})
 	f.Add(uint8(3), []byte{0x40, 0x10, 0x80, 0x00, 0x02, 0x01})
+	f.Add(uint8(5), []byte{}) // tiny3 (bigalloc) with checksums
 	f.Fuzz(func(t *testing.T, sel uint8, patch []byte) {
-		img := append([]byte(nil), imgs[sel%2]...)
+		img := append([]byte(nil), imgs[int(sel)%len(imgs)]...)
 		for i := 0; i+3 <= len(patch); i += 3 {
 			off := int(binary.LittleEndian.Uint16(patch[i:])) * 4 % len(img)
 			img[off] ^= patch[i+2]
@@ -234,7 +235,7 @@ func walkAll(fs *FS, dir uint64, depth int) {
 
 // TestTinyImages checks the committed fixtures still read as expected.
 func TestTinyImages(t *testing.T) {
-	for _, n := range []string{"tiny", "tiny2"} {
+	for _, n := range []string{"tiny", "tiny2", "tiny3"} {
 		fs, _ := tinyFS(t, n, nil)
 		d, err := fs.Lookup(RootIno, "d")
 		if err != nil {

@@ -186,3 +186,68 @@ func walk(t testing.TB, fs *FS) map[string]DirEntry {
 	rec(RootIno, "", 0)
 	return out
 }
+
+// mkfsTree makes an ext4 image of size (mke2fs syntax) holding tree src,
+// with a fixed mke2fs.conf so the host's defaults do not matter.
+func mkfsTree(t testing.TB, src, size string, args ...string) string {
+	t.Helper()
+	needTools(t, "mke2fs")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mke2fs.conf")
+	if err := os.WriteFile(conf, []byte("[defaults]\n\tbase_features = sparse_super,large_file,filetype,dir_index,ext_attr\n"+
+		"\tinode_size = 256\n[fs_types]\n\text4 = {\n\t\tfeatures = extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize\n\t}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "fs.img")
+	cmd := exec.Command("mke2fs", append(append([]string{"-q", "-F", "-t", "ext4"}, args...), "-d", src, img, size)...)
+	cmd.Env = append(os.Environ(), "MKE2FS_CONFIG="+conf, "E2FSPROGS_FAKE_TIME=1700000000")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs %v: %v\n%s", args, err, out)
+	}
+	return img
+}
+
+// fsckClean fails the test unless e2fsck -fn finds img clean.
+func fsckClean(t testing.TB, img string) {
+	t.Helper()
+	if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn: %v\n%s", err, out)
+	}
+}
+
+// fuse2fsMount mounts img read-only with fuse2fs, an independent reader
+// used as the oracle, until the test ends.
+func fuse2fsMount(t testing.TB, img string) string {
+	t.Helper()
+	needTools(t, "fuse2fs")
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("fuse2fs needs root and /dev/fuse under CI")
+		}
+		t.Skip("fuse2fs needs root and /dev/fuse")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("fuse2fs", "-o", "ro", img, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("fuse2fs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if err := exec.Command("umount", mnt).Run(); err != nil {
+			exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	return mnt
+}
+
+// lookupPath resolves a slash-separated path from the root.
+func lookupPath(t testing.TB, fs *FS, p string) uint64 {
+	t.Helper()
+	ino := uint64(RootIno)
+	for _, name := range strings.Split(p, "/") {
+		e, err := fs.Lookup(ino, name)
+		if err != nil {
+			t.Fatalf("Lookup %s: %v", p, err)
+		}
+		ino = e.Ino
+	}
+	return ino
+}

@@ -117,6 +117,19 @@ func parseInode(b []byte) (*inode, error) {
 	return in, nil
 }
 
+// maxFileSize is the largest i_size a file can have: what its block map
+// addresses (2^32 blocks with extents; 12 direct blocks and single, double
+// and triple indirect blocks otherwise), as e2fsck bounds it. Inline data
+// and fast symlinks, which have no block map, get the smaller bound.
+func maxFileSize(sb *superblock, in *inode) uint64 {
+	bs := uint64(sb.blockSize())
+	if in.flags&inodeFlagExtents != 0 {
+		return bs << 32
+	}
+	p := bs / 4
+	return (12 + p + p*p + p*p*p) * bs
+}
+
 func (in *inode) fileType() uint32 { return uint32(in.mode) & sIFMT }
 
 func (in *inode) isDir() bool { return in.fileType() == sIFDIR }

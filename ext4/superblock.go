@@ -179,8 +179,8 @@ func (sb *superblock) validate() error {
 		return corruptf("superblock: s_log_block_size %d (block size above 64 KiB)", sb.logBlockSize)
 	}
 	bs := sb.blockSize()
-	if sb.blocksPerGroup == 0 || sb.blocksPerGroup > 8*bs {
-		return corruptf("superblock: s_blocks_per_group %d (block size %d)", sb.blocksPerGroup, bs)
+	if err := sb.validateGroups(); err != nil {
+		return err
 	}
 	if sb.inodesPerGroup == 0 || sb.inodesPerGroup > 8*bs {
 		return corruptf("superblock: s_inodes_per_group %d (block size %d)", sb.inodesPerGroup, bs)
@@ -200,17 +200,35 @@ func (sb *superblock) validate() error {
 			return corruptf("superblock: s_desc_size %d", sb.descSize)
 		}
 	}
-	if sb.featureRoCompat&roCompatBigalloc != 0 {
-		if sb.logClusterSize < sb.logBlockSize || sb.logClusterSize-sb.logBlockSize > 16 {
-			return corruptf("superblock: s_log_cluster_size %d with s_log_block_size %d", sb.logClusterSize, sb.logBlockSize)
-		}
-	}
 	groups := sb.groupCount()
 	if uint64(sb.inodesCount) > groups*uint64(sb.inodesPerGroup) {
 		return corruptf("superblock: s_inodes_count %d > %d groups x %d inodes", sb.inodesCount, groups, sb.inodesPerGroup)
 	}
 	if sb.firstIno < 11 && sb.revLevel >= 1 {
 		return corruptf("superblock: s_first_ino %d", sb.firstIno)
+	}
+	return nil
+}
+
+// validateGroups checks the group size: a bitmap block maps a group, one
+// bit per block, or with bigalloc one bit per cluster of blocks (as the
+// kernel's ext4_fill_super checks it).
+func (sb *superblock) validateGroups() error {
+	bs := sb.blockSize()
+	if sb.featureRoCompat&roCompatBigalloc == 0 {
+		if sb.blocksPerGroup == 0 || sb.blocksPerGroup > 8*bs {
+			return corruptf("superblock: s_blocks_per_group %d (block size %d)", sb.blocksPerGroup, bs)
+		}
+		return nil
+	}
+	if sb.logClusterSize < sb.logBlockSize || sb.logClusterSize-sb.logBlockSize > 16 {
+		return corruptf("superblock: s_log_cluster_size %d with s_log_block_size %d", sb.logClusterSize, sb.logBlockSize)
+	}
+	if sb.clustersPerGroup == 0 || sb.clustersPerGroup > 8*bs {
+		return corruptf("superblock: s_clusters_per_group %d (block size %d)", sb.clustersPerGroup, bs)
+	}
+	if uint64(sb.clustersPerGroup)*uint64(sb.clusterRatio()) != uint64(sb.blocksPerGroup) {
+		return corruptf("superblock: s_blocks_per_group %d is not s_clusters_per_group %d x %d blocks per cluster", sb.blocksPerGroup, sb.clustersPerGroup, sb.clusterRatio())
 	}
 	return nil
 }

@@ -6,7 +6,7 @@
 #
 # Variants: ext2 ext3 ext4 nocsum inline i128 b1024 metabg 64bit frag htree
 #           htree-legacy htree-tea-unsigned htree-md4-unsigned unwritten
-#           casefold eainode recover tiny tiny2
+#           casefold eainode recover bigalloc bigalloc-1k tiny tiny2 tiny3
 set -euo pipefail
 
 out=${1:?usage: build.sh OUT VARIANT}
@@ -127,6 +127,7 @@ esac
 if [ "${variant:0:4}" = tiny ]; then
 	mkdir -p "$src/d"; printf 'tiny\n' >"$src/d/f"; ln -s f "$src/d/l"; printf 'x\n' >"$src/x"
 	setfattr -n user.a -v b "$src/x"
+	[ "$variant" = tiny3 ] && setfattr -n user.big -v "$(printf 'v%.0s' {1..2000})" "$src/x"
 	seq 1 4000 >"$src/d/big" # 19 KiB: indirect blocks on ext2
 	truncate -s 100000 "$src/sparse"
 else
@@ -148,8 +149,11 @@ htree) mk -t ext4 -b 1024 -d "$src" "$out" 64M ;;
 htree-legacy | htree-tea-unsigned | htree-md4-unsigned) mk -t ext4 -b 1024 -d "$src" "$out" 64M ;;
 casefold) mk -t ext4 -O casefold -E encoding=utf8 -d "$src" "$out" 64M ;;
 eainode) mk -t ext4 -O ea_inode -d "$src" "$out" 64M ;;
+bigalloc) mk -t ext4 -O bigalloc -C 16384 -d "$src" "$out" 64M ;;
+bigalloc-1k) mk -t ext4 -b 1024 -O bigalloc -C 16384 -d "$src" "$out" 64M ;;
 tiny) mk -t ext4 -b 1024 -N 32 -O ^has_journal,^resize_inode -d "$src" "$out" 256K ;;
 tiny2) mk -t ext2 -b 1024 -N 32 -O ^resize_inode -d "$src" "$out" 256K ;;
+tiny3) mk -t ext4 -b 1024 -C 16384 -N 32 -O bigalloc,ea_inode,^has_journal,^resize_inode -d "$src" "$out" 256K ;;
 *) echo "unknown variant $variant" >&2; exit 2 ;;
 esac
 
@@ -208,6 +212,10 @@ eainode)
 	echo "ea_set -f $work/val /xattr/plain user.huge" >"$work/cmd"
 	dfs "$work/cmd"
 	# debugfs 1.47.0 does not charge the EA inode to i_blocks; let e2fsck.
+	e2fsck -fy "$out" >/dev/null 2>&1 || [ $? -le 1 ]
+	;;
+tiny3)
+	# mke2fs -d 1.47.0 does not charge the EA inode to i_blocks; let e2fsck.
 	e2fsck -fy "$out" >/dev/null 2>&1 || [ $? -le 1 ]
 	;;
 recover)
