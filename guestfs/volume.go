@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/vmarchive/vmarchive/ext4"
 	"github.com/vmarchive/vmarchive/fat"
@@ -71,8 +72,11 @@ func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
 		return nil, fmt.Errorf("partition table: %w", err)
 	}
 	d := &Disk{Table: t, Warnings: append([]string(nil), t.Warnings...)}
-	if t.Scheme == "none" {
-		d.Volumes = append(d.Volumes, openVolume(&Volume{Name: "fs", Size: size, Reader: r, Layout: []Piece{{0, size, 0}}}, opts))
+	switch {
+	case t.Scheme == "none":
+		d.Volumes = append(d.Volumes, wholeDisk(r, size, opts))
+	case !hasUsable(t):
+		d.probeWholeDisk(r, size, opts)
 	}
 	for i := range t.Partitions {
 		p := &t.Partitions[i]
@@ -85,6 +89,37 @@ func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
 	}
 	d.addLVM(opts)
 	return d, nil
+}
+
+func wholeDisk(r io.ReaderAt, size int64, opts *Options) *Volume {
+	return openVolume(&Volume{Name: "fs", Size: size, Reader: r, Layout: []Piece{{0, size, 0}}}, opts)
+}
+
+// hasUsable reports whether a table names any partition that can hold a
+// filesystem: not an extended container, not empty.
+func hasUsable(t *partition.Table) bool {
+	for _, p := range t.Partitions {
+		if !p.Extended && p.Size > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// probeWholeDisk looks for a filesystem on the whole disk when its table
+// names no usable partition, as blkid, the kernel and e2fsck do: mkfs on a
+// whole disk that once had an MBR, or an ext2 image whose boot block ends
+// in 0x55AA, keeps an empty table in sector 0. The decision goes to
+// Warnings, which volumes.txt shows.
+func (d *Disk) probeWholeDisk(r io.ReaderAt, size int64, opts *Options) {
+	v := wholeDisk(r, size, opts)
+	what := strings.ToUpper(d.Table.Scheme) + " partition table has no usable entry"
+	if v.Kind == "" {
+		d.Warnings = append(d.Warnings, what+", and the whole disk holds no known filesystem")
+		return
+	}
+	d.Warnings = append(d.Warnings, fmt.Sprintf("%s; the whole disk holds %s, shown as %s", what, v.Kind, v.Name))
+	d.Volumes = append(d.Volumes, v)
 }
 
 // addLVM exposes the logical volumes of the physical volumes found.

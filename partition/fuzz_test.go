@@ -166,7 +166,7 @@ func seedFixtures(f *testing.F, names []string, edge int64, flags byte) {
 }
 
 func FuzzMBR(f *testing.F) {
-	seedFixtures(f, []string{"mbr-small.img.gz", "hybrid-small.img.gz"}, 1<<20, 0)
+	seedFixtures(f, []string{"mbr-small.img.gz", "hybrid-small.img.gz", "mbr-empty-small.img.gz"}, 1<<20, 0)
 	f.Fuzz(fuzzRead)
 }
 

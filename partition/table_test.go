@@ -388,6 +388,7 @@ func TestSeedFixtures(t *testing.T) {
 		{"gpt-small", "gpt", 512},
 		{"hybrid-small", "gpt", 512},
 		{"gpt4k-small", "gpt", 4096},
+		{"mbr-empty-small", "mbr", 512}, // no entry: guestfs probes the whole disk
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := gunzipFixture(t, tc.name+".img.gz")
@@ -403,7 +404,9 @@ func TestSeedFixtures(t *testing.T) {
 			default:
 				_, _, parts := sfdiskJSON(t, img)
 				compareParts(t, "sfdisk -J", tab, parts, false)
-				compareParts(t, "mmls", tab, mmls(t, img), true)
+				if len(parts) > 0 { // mmls refuses a DOS table with no entry
+					compareParts(t, "mmls", tab, mmls(t, img), true)
+				}
 			}
 		})
 	}

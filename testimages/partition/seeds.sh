@@ -5,6 +5,8 @@
 #   gpt-small.img     GPT (512-byte sectors) with three named partitions
 #   hybrid-small.img  gpt-small.img with a hybrid MBR (sgdisk -h 1:2:EE)
 #   gpt4k-small.img   GPT for 4096-byte sectors (fdisk -b 4096)
+#   mbr-empty-small.img  a whole-disk ext2 behind an empty DOS label (mke2fs,
+#                     then sfdisk writes sector 0 only)
 set -euo pipefail
 dir=${1:?usage: seeds.sh OUTDIR}
 mkdir -p "$dir"
@@ -23,6 +25,10 @@ unit: sectors
 6 : start=576, size=256, type=82
 7 : start=896, size=256, type=8e
 SFDISK
+
+new "$dir/mbr-empty-small.img"
+E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -F -t ext2 -U 5eed0002-0000-4000-8000-000000000000 "$dir/mbr-empty-small.img"
+printf 'label: dos\nlabel-id: 0x5eed0002\n' | sfdisk --quiet --no-reread --no-tell-kernel --wipe never "$dir/mbr-empty-small.img"
 
 new "$dir/gpt-small.img"
 sgdisk -a 8 -n 1:64:+128K -t 1:EF00 -c 1:EFI -n 2:0:+256K -t 2:8300 -c 2:root \
