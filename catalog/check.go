@@ -93,9 +93,9 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckResult, erro
 		csize, inCat := findObj(cat, id)
 		switch {
 		case !inStore:
-			bad[id] = &Problem{ID: id, Missing: true, Err: fmt.Sprintf("object %s is missing from the store", id.ObjectName())}
+			bad[id] = &Problem{ID: id, Missing: true, Err: fmt.Sprintf("object %s is missing from the store", id.ObjectName()), lost: true}
 		case !inCat:
-			bad[id] = &Problem{ID: id, Err: "object is not in the catalog (run vmarchive catalog rebuild)"}
+			bad[id] = &Problem{ID: id, Err: "object is not in the catalog: it was found damaged and forgotten (the next ingest of its data stores it again), or the catalog is older than the store (vmarchive catalog rebuild)"}
 		case ssize != csize:
 			bad[id] = &Problem{ID: id, Err: fmt.Sprintf("catalog says %d stored bytes, the store holds %d", csize, ssize)}
 		}
@@ -108,7 +108,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckResult, erro
 			r.walkMap(ctx, p, &p.Disks[i], func(kind string, id ChunkID, off int64, err error) {
 				look(id)
 				if err != nil && bad[id] == nil {
-					bad[id] = &Problem{ID: id, Missing: errors.Is(err, backend.ErrNotFound), Err: err.Error()}
+					bad[id] = &Problem{ID: id, Missing: errors.Is(err, backend.ErrNotFound), Err: err.Error(), lost: blockLost(err)}
 				}
 			})
 		}
@@ -117,10 +117,13 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckResult, erro
 	// Catalog keys without objects make dedup reference missing data.
 	for _, c := range cat {
 		if _, ok := findObj(store, c.id); !ok && !checked[c.id] {
-			bad[c.id] = &Problem{ID: c.id, Missing: true, Err: "the catalog lists this chunk but the store lacks it; no point uses it (vmarchive gc removes the key)"}
+			bad[c.id] = &Problem{ID: c.id, Missing: true, Err: "the catalog lists this chunk but the store lacks it; no point uses it", lost: true}
 		}
 	}
 	res.Problems = r.nameUses(ctx, points, bad, true)
+	if err := r.forgetLost(res.Problems); err != nil {
+		return nil, err
+	}
 	if opts.ReadData {
 		vo := VerifyOptions{Progress: opts.Progress}
 		if opts.SubsetOf > 0 {
@@ -170,11 +173,11 @@ func (r *Repo) checkManifests(ctx context.Context, points []*Manifest, res *Chec
 			return err
 		}
 		if !bytes.Equal(stored, want) {
-			res.Manifests = append(res.Manifests, fmt.Sprintf("%s/%s: manifest %s differs from the catalog's copy", p.VM, p.Name(), name))
+			res.Manifests = append(res.Manifests, fmt.Sprintf("%s/%s: manifest %s differs from the catalog's copy (vmarchive gc puts the store's copy in the catalog)", p.VM, p.Name(), name))
 		}
 	}
 	for name := range inStore {
-		res.Manifests = append(res.Manifests, fmt.Sprintf("%s: manifest in the store but not in the catalog (vmarchive catalog rebuild adds it)", name))
+		res.Manifests = append(res.Manifests, fmt.Sprintf("%s: manifest in the store but not in the catalog (vmarchive gc adds it)", name))
 	}
 	slices.Sort(res.Manifests)
 	return nil

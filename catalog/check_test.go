@@ -64,7 +64,7 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Problems) != 1 || res.Problems[0].ID != onlyB || !res.Problems[0].Missing {
+	if len(res.Problems) != 1 || res.Problems[0].ID != onlyB || !res.Problems[0].Missing || !res.Problems[0].Forgotten {
 		t.Fatalf("structure problems: %+v", res.Problems)
 	}
 	uses := res.Problems[0].Uses
@@ -83,7 +83,7 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	}
 	var damaged bool
 	for _, pr := range res.Data.Problems {
-		if pr.ID == first && !pr.Missing && len(pr.Uses) == 2 { // a and b share it
+		if pr.ID == first && !pr.Missing && len(pr.Uses) == 2 && pr.Forgotten { // a and b share it
 			damaged = true
 		}
 	}
@@ -110,13 +110,17 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	if len(res.Manifests) != 1 || !strings.Contains(res.Manifests[0], "not in the catalog") {
 		t.Fatalf("manifest problems: %q", res.Manifests)
 	}
-	var stale bool
+	// The damaged chunk's key was dropped by the read above.
+	var stale, forgotten bool
 	for _, pr := range res.Problems {
 		if pr.ID == onlyC && strings.Contains(pr.Err, "catalog lists this chunk") {
 			stale = true
 		}
+		if pr.ID == first && strings.Contains(pr.Err, "found damaged and forgotten") {
+			forgotten = true
+		}
 	}
-	if !stale || len(res.Problems) != 2 {
+	if !stale || !forgotten || len(res.Problems) != 3 {
 		t.Fatalf("problems: %+v", res.Problems)
 	}
 }

@@ -50,6 +50,33 @@
 //
 // Chunks are written (not synced one by one), then one backend Sync makes
 // them durable, then the manifest is written and synced, then one synced
-// pebble batch adds the chunk keys and the point key. A crash at any moment
-// leaves no point or a whole one; unreferenced objects are garbage.
+// pebble batch adds the chunk keys and the point key. A crash before the
+// manifest is durable leaves no point, only unreferenced objects; a crash
+// after it leaves a whole point that only the store lists (see gc below).
+// A re-run of that ingest replaces the manifest, so catalog and store hold
+// the same bytes. Objects and manifests the catalog does not know are
+// written with backend.Replace, never skipped because a copy (perhaps a
+// damaged one) already has the name.
+//
+// # Garbage collection: the store is the truth
+//
+// gc's roots are the manifests in the store and the points in the
+// catalog; it deletes nothing either references. A manifest the catalog
+// lacks (an ingest killed after its manifest was durable, or a catalog
+// restored from an older copy) is added to the catalog, with the chunk
+// keys of its objects, when every object it references is in the store;
+// otherwise gc names it and keeps its surviving objects, and `catalog
+// rebuild` lists it as damaged so that forget can remove it. A catalog
+// point whose manifest is gone (an interrupted forget) keeps its objects
+// until forget is run again or the catalog rebuilt. A chunk key whose
+// object is missing from the store is dropped.
+//
+// # Healing
+//
+// When verify or check finds an object missing, or damaged for good
+// (its content fails its hash or cannot be decoded; a plain I/O error does
+// not count), the catalog drops its chunk key. The next ingest of the same
+// data then stores the object again, replacing any damaged copy, which
+// heals every point that uses it (as Proxmox Backup Server does). Until
+// then check reports the object as not in the catalog.
 package catalog

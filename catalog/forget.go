@@ -69,5 +69,6 @@ func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("forget: remove points from catalog: %w", err)
 	}
+	crashpoint("forget-committed")
 	return nil
 }

@@ -28,8 +28,12 @@ import (
 //  2. gc waits for the Writers that began before the run: what they looked
 //     up earlier was not noted. A Writer leaves when it commits, or, if it
 //     is dropped without committing, when the Go runtime collects it.
-//  3. gc marks every object the catalog's points reference (manifests'
-//     maps and config blobs).
+//  3. gc lists the store's objects, then, holding commitMu so that no
+//     point is committed or forgotten meanwhile, compares the catalog's
+//     points with the store's manifests and adds whole manifests the
+//     catalog lacks to it (gcroots.go). It marks every object those
+//     points and manifests reference (maps and config blobs); objects
+//     stored after the listing are not candidates.
 //  4. gc sweeps the catalog's chunk keys and the store's objects that are
 //     neither marked nor noted, in batches; each batch holds gcState.lock
 //     exclusively, which a Writer holds shared from noting a chunk to
@@ -117,13 +121,18 @@ type GCOptions struct {
 
 // GCResult says what GC found and did.
 type GCResult struct {
-	LiveObjects    int64         `json:"live_objects"`
-	LiveBytes      int64         `json:"live_bytes"` // stored bytes of the live objects
-	DeletedObjects int64         `json:"deleted_objects"`
-	DeletedBytes   int64         `json:"deleted_bytes"`  // stored bytes returned to the disk
-	KeptInFlight   int64         `json:"kept_in_flight"` // garbage kept because an ingest used it
-	DryRun         bool          `json:"dry_run"`
-	Duration       time.Duration `json:"duration_ns"`
+	LiveObjects    int64 `json:"live_objects"`
+	LiveBytes      int64 `json:"live_bytes"` // stored bytes of the live objects
+	DeletedObjects int64 `json:"deleted_objects"`
+	DeletedBytes   int64 `json:"deleted_bytes"`  // stored bytes returned to the disk
+	KeptInFlight   int64 `json:"kept_in_flight"` // garbage kept because an ingest used it
+	// Adopted names the points ("vm/time") whose whole manifests were in
+	// the store but not in the catalog, and that gc added to it.
+	Adopted []string `json:"adopted_points"`
+	// Warnings name points that are not whole in both catalog and store.
+	Warnings []string      `json:"warnings"`
+	DryRun   bool          `json:"dry_run"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // gcBatch is how many objects one exclusive section deletes.
@@ -145,12 +154,20 @@ func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err := r.gcDrain(ctx, logf); err != nil {
 		return nil, err
 	}
-	live, err := r.mark(ctx)
+	res := &GCResult{DryRun: opts.DryRun, Adopted: []string{}, Warnings: []string{}}
+	objs, err := r.storeObjects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	roots, err := r.gcRoots(ctx, objs, res, logf)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	live, err := r.mark(ctx, roots)
 	if err != nil {
 		return nil, fmt.Errorf("gc: mark: %w", err)
 	}
-	res := &GCResult{DryRun: opts.DryRun}
-	garbage, err := r.sweepCandidates(ctx, live, res)
+	garbage, err := r.sweepCandidates(live, objs, res)
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
@@ -166,6 +183,30 @@ func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// gcRoots plans the roots and adds the whole manifests the catalog lacks
+// to it (gcroots.go), while no point is committed or forgotten.
+func (r *Repo) gcRoots(ctx context.Context, objs []objSize, res *GCResult, logf func(string, ...any)) ([]gcRoot, error) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	plan, err := r.planRoots(ctx, objs)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.warnings {
+		logf("%s", w)
+	}
+	res.Warnings = append(res.Warnings, plan.warnings...)
+	for _, s := range plan.adopt {
+		res.Adopted = append(res.Adopted, s.m.VM+"/"+s.m.Name())
+	}
+	if !res.DryRun {
+		if err := r.adopt(plan, objs); err != nil {
+			return nil, err
+		}
+	}
+	return plan.roots, nil
 }
 
 // gcDrain waits until the Writers active when the run began have left.
@@ -223,14 +264,10 @@ func compactIDs(ids []ChunkID) []ChunkID {
 	return slices.Compact(ids)
 }
 
-// mark returns every object referenced by a point in the catalog. Leaves
-// shared between points are read once. An unreadable map block stops gc:
-// without it the live set is unknown.
-func (r *Repo) mark(ctx context.Context) (liveSet, error) {
-	points, err := r.Points("")
-	if err != nil {
-		return nil, err
-	}
+// mark returns every object the roots reference. Leaves shared between
+// points are read once. An unreadable map block stops gc (without it the
+// live set is unknown), except a lost one of a lenient root.
+func (r *Repo) mark(ctx context.Context, roots []gcRoot) (liveSet, error) {
 	var ids []ChunkID
 	compacted := 0
 	leaves := map[ChunkID]bool{}
@@ -243,31 +280,35 @@ func (r *Repo) mark(ctx context.Context) (liveSet, error) {
 			compacted = len(ids)
 		}
 	}
-	for _, p := range points {
+	for _, root := range roots {
+		p := root.m
+		lost := func(err error) bool { return root.lenient && blockLost(err) }
 		for _, c := range p.Config {
 			add(c.ID)
 		}
 		for i := range p.Disks {
 			d := &p.Disks[i]
+			add(d.Map)
 			m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
+			if lost(err) {
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("point %s/%s: %w", p.VM, p.Name(), err)
 			}
-			add(d.Map)
 			for li, lid := range m.leaves {
 				if lid.IsZero() || leaves[lid] {
 					continue
 				}
-				leaves[lid] = true
 				add(lid)
-				b, err := r.fetch(ctx, lid, 5+32*format.LeafLen(m.chunks, int64(li)))
-				if err != nil {
-					return nil, fmt.Errorf("point %s/%s disk %s map leaf %d: %w", p.VM, p.Name(), d.Name, li, err)
+				children, err := r.leafChildren(ctx, m, li)
+				if lost(err) {
+					continue
 				}
-				children, err := format.DecodeBlock(b, format.BlockLeaf, format.LeafLen(m.chunks, int64(li)))
 				if err != nil {
-					return nil, fmt.Errorf("point %s/%s disk %s map leaf %d: %w", p.VM, p.Name(), d.Name, li, err)
+					return nil, fmt.Errorf("point %s/%s disk %s: %w", p.VM, p.Name(), d.Name, err)
 				}
+				leaves[lid] = true
 				for _, id := range children {
 					add(id)
 				}
@@ -277,44 +318,57 @@ func (r *Repo) mark(ctx context.Context) (liveSet, error) {
 	return liveSet(compactIDs(ids)), nil
 }
 
+// leafChildren reads leaf li of m without caching it.
+func (r *Repo) leafChildren(ctx context.Context, m *DiskMap, li int) ([]ChunkID, error) {
+	n := format.LeafLen(m.chunks, int64(li))
+	b, err := r.fetch(ctx, m.leaves[li], 5+32*n)
+	if err == nil {
+		var ids []ChunkID
+		if ids, err = format.DecodeBlock(b, format.BlockLeaf, n); err == nil {
+			return ids, nil
+		}
+	}
+	return nil, fmt.Errorf("map leaf %d: %w", li, err)
+}
+
 // garbageObject is an object to delete.
 type garbageObject struct {
 	id      ChunkID
 	size    int64
 	catalog bool // has a catalog key
+	keyOnly bool // live but missing from the store: only the key goes
 }
 
 // sweepCandidates lists the catalog's chunk keys and the store's data
-// objects that live does not hold.
-func (r *Repo) sweepCandidates(ctx context.Context, live liveSet, res *GCResult) ([]garbageObject, error) {
+// objects (objs, listed before marking) that live does not hold.
+func (r *Repo) sweepCandidates(live liveSet, objs []objSize, res *GCResult) ([]garbageObject, error) {
 	// The catalog iterates in key order, so inCatalog is sorted.
 	var inCatalog, orphans []garbageObject
 	err := r.chunkSizes(func(id ChunkID, size int64) {
 		if !live.has(id) {
 			inCatalog = append(inCatalog, garbageObject{id: id, size: size, catalog: true})
+		} else if _, ok := findObj(objs, id); !ok {
+			// A key of a lost object would make ingests reuse it: drop
+			// the key so the next ingest of its data stores it again.
+			inCatalog = append(inCatalog, garbageObject{id: id, catalog: true, keyOnly: true})
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	err = r.be.List(ctx, "data/", func(name string, size int64) error {
-		id, err := ParseChunkID(name[strings.LastIndex(name, "/")+1:])
-		if err != nil {
-			return nil // not ours
-		}
-		if live.has(id) {
+	for _, o := range objs {
+		if live.has(o.id) {
 			res.LiveObjects++
-			res.LiveBytes += size
-			return nil
+			res.LiveBytes += o.size
+			continue
 		}
-		if i, ok := slices.BinarySearchFunc(inCatalog, id, func(o garbageObject, id ChunkID) int { return cmpID(o.id, id) }); ok {
-			inCatalog[i].size = size
-			return nil
+		if i, ok := slices.BinarySearchFunc(inCatalog, o.id, func(g garbageObject, id ChunkID) int { return cmpID(g.id, id) }); ok {
+			inCatalog[i].size = o.size
+			continue
 		}
-		orphans = append(orphans, garbageObject{id: id, size: size})
-		return nil
-	})
-	return append(inCatalog, orphans...), err
+		orphans = append(orphans, garbageObject{id: o.id, size: o.size})
+	}
+	return append(inCatalog, orphans...), nil
 }
 
 // deleteBatch removes a batch of garbage under the exclusive lock: the
@@ -337,6 +391,9 @@ func (r *Repo) deleteBatch(ctx context.Context, run *gcRun, objs []garbageObject
 	}
 	if dry {
 		for _, o := range doomed {
+			if o.keyOnly {
+				continue
+			}
 			res.DeletedObjects++
 			res.DeletedBytes += o.size
 		}
@@ -345,7 +402,11 @@ func (r *Repo) deleteBatch(ctx context.Context, run *gcRun, objs []garbageObject
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("remove chunk keys: %w", err)
 	}
+	crashpoint("gc-keys-removed")
 	for _, o := range doomed {
+		if o.keyOnly {
+			continue
+		}
 		if err := r.be.Delete(ctx, o.id.ObjectName()); err != nil && !errors.Is(err, backend.ErrNotFound) {
 			return err
 		}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/vmarchive/vmarchive/catalog/backend"
 
 	"github.com/vmarchive/vmarchive/catalog/format"
@@ -28,6 +30,11 @@ type Problem struct {
 	Missing bool    `json:"missing"`
 	Err     string  `json:"error"`
 	Uses    []Use   `json:"uses"`
+	// Forgotten: the object is gone or damaged for good, so the catalog
+	// dropped its chunk key; the next ingest of the same data stores it
+	// again, which heals every point that uses it.
+	Forgotten bool `json:"forgotten"`
+	lost      bool // gone or damaged for good, not unreadable now
 }
 
 // VerifyResult summarises a verify run.
@@ -50,7 +57,7 @@ type VerifyOptions struct {
 
 // Verify re-reads every object the points in scope use, checks each hash,
 // and reports each damaged or missing one with the points and disk offsets
-// that use it.
+// that use it. The catalog forgets such objects (forgetLost).
 func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
 	points, err := r.scope(opts.VM, opts.Point)
 	if err != nil {
@@ -121,7 +128,34 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 	res.Objects = int64(len(ids))
 	// Pass 3: name the uses of damaged data chunks.
 	res.Problems = r.nameUses(ctx, points, bad, false)
+	if err := r.forgetLost(res.Problems); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// forgetLost drops the chunk keys of the objects that are gone or damaged
+// for good, in one synced batch, so that ingests no longer reuse them but
+// store them again (as Proxmox Backup Server does). The store is left as
+// it is: a damaged copy is replaced when the data is stored again.
+func (r *Repo) forgetLost(problems []Problem) error {
+	b := r.db.NewBatch()
+	defer b.Close()
+	for _, pr := range problems {
+		if pr.lost {
+			b.Delete(format.ChunkKey(pr.ID), nil)
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("forget the chunk keys of lost objects: %w", err)
+	}
+	for i := range problems {
+		problems[i].Forgotten = problems[i].lost
+	}
+	return nil
 }
 
 // nameUses adds to each problem the places the points use its object
@@ -157,7 +191,7 @@ func (r *Repo) nameUses(ctx context.Context, points []*Manifest, bad map[ChunkID
 func addProblem(bad map[ChunkID]*Problem, id ChunkID, err error, uses ...Use) {
 	pr := bad[id]
 	if pr == nil {
-		pr = &Problem{ID: id, Missing: errors.Is(err, backend.ErrNotFound), Err: err.Error()}
+		pr = &Problem{ID: id, Missing: errors.Is(err, backend.ErrNotFound), Err: err.Error(), lost: blockLost(err)}
 		bad[id] = pr
 	}
 	pr.Uses = append(pr.Uses, uses...)

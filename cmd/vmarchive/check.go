@@ -19,7 +19,10 @@ func checkCmd(v *viper.Viper) *cobra.Command {
 		Long: `Check that every object a point references is in the store and in the
 catalog, that every catalog chunk has its object, and that the catalog's
 points and the manifests in the store agree. Each problem names the points
-(and disk offsets) it affects.
+(and disk offsets) it affects. An object found missing or damaged is
+forgotten by the catalog, so the next ingest of the same data stores it
+again and heals the points that use it; vmarchive gc adds a whole manifest
+the catalog lacks.
 
 --read-data also re-reads every chunk and checks its hash (as verify does);
 --read-data-subset n/m reads only part n of m, so m runs, e.g. one a night,
@@ -106,6 +109,9 @@ func printProblems(out io.Writer, problems []catalog.Problem) {
 			} else {
 				fmt.Fprintf(out, "  used by %s/%s %s %s\n", u.VM, u.Point, u.Disk, u.What)
 			}
+		}
+		if pr.Forgotten {
+			fmt.Fprintln(out, "  forgotten by the catalog: the next ingest of the same data stores it again, healing these points")
 		}
 	}
 }

@@ -17,6 +17,13 @@ func gcCmd(v *viper.Viper) *cobra.Command {
 references (after forget, or left by an interrupted ingest), from the
 catalog and from the store, returning the space to the disk.
 
+The store is the truth: gc keeps everything referenced by a manifest in the
+store or by a point in the catalog. A manifest the catalog lacks (an ingest
+killed after writing it, or a catalog restored from an older copy) is added
+to the catalog when every object it references is in the store; otherwise
+gc names it and keeps its objects. A catalog key of an object missing from
+the store is dropped, so the next ingest of that data stores it again.
+
 gc is safe while a mount reads and ingests run: when the repository is held
 (by a mount), gc runs inside the holder, waits for ingests that began
 before it, and keeps whatever ingests use while it runs. A file open in the
@@ -47,6 +54,9 @@ mount from a point that was forgotten may read EIO once gc removed it.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d objects in use (%s); %s %d objects, %s, in %s\n",
 				res.LiveObjects, formatBytes(res.LiveBytes), verb, res.DeletedObjects, formatBytes(res.DeletedBytes), res.Duration.Round(1e6))
+			for _, p := range res.Adopted {
+				fmt.Fprintf(cmd.OutOrStdout(), "added point %s to the catalog: its whole manifest was in the store only\n", p)
+			}
 			if res.KeptInFlight > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects that ingests in flight use\n", res.KeptInFlight)
 			}

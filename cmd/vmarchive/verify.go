@@ -15,7 +15,9 @@ func verifyCmd(v *viper.Viper) *cobra.Command {
 		Short: "Re-read and check every chunk the points use",
 		Long: `Re-read every chunk used by the points in scope (all, one VM with --vm, one
 point with --vm and --point), decompress it and check its hash. Each damaged
-or missing chunk is reported with the points and disk offsets that use it.
+or missing chunk is reported with the points and disk offsets that use it,
+and forgotten by the catalog: the next ingest of the same data stores it
+again, which heals every point that uses it.
 Exit status 1 when anything is damaged.`,
 		Example: "  vmarchive verify\n  vmarchive verify --vm web01 --point latest --json",
 		Args:    cobra.NoArgs,
@@ -55,6 +57,9 @@ Exit status 1 when anything is damaged.`,
 						} else {
 							fmt.Fprintf(out, "  used by %s/%s %s %s\n", u.VM, u.Point, u.Disk, u.What)
 						}
+					}
+					if pr.Forgotten {
+						fmt.Fprintln(out, "  forgotten by the catalog: the next ingest of the same data stores it again, healing these points")
 					}
 				}
 				fmt.Fprintf(out, "checked %d points, %d chunks, %s: %d problems\n", res.Points, res.Objects, formatBytes(res.Bytes), len(res.Problems))
