@@ -54,5 +54,11 @@ var ParsePointTime = format.ParsePointTime
 // ValidName checks a VM or disk name.
 var ValidName = format.ValidName
 
+// ValidDiskName checks the name of a disk of a new point (no reserved name).
+var ValidDiskName = format.ValidDiskName
+
+// ReservedDiskName says why a disk name collides in the mounted tree.
+var ReservedDiskName = format.ReservedDiskName
+
 // CheckChunkSize accepts powers of two from 256 KiB to 4 MiB.
 var CheckChunkSize = format.CheckChunkSize

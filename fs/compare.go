@@ -187,8 +187,8 @@ func (p *comparePair) entries(ctx context.Context) ([]entry, syscall.Errno) {
 	}
 	ents := []entry{file("changes.txt", c.text), file("changes.json", c.json)}
 	for disk, vols := range c.disks {
-		did := append(slices.Clone(p.id), disk)
-		ents = append(ents, entry{name: disk, mode: syscall.S_IFDIR, ino: inoOf(did...), node: func() attrer {
+		did := append(slices.Clone(p.id), diskEntry(disk))
+		ents = append(ents, entry{name: diskEntry(disk), mode: syscall.S_IFDIR, ino: inoOf(did...), node: func() attrer {
 			return newCompareDiskDir(p.m, p.b, disk, vols, did)
 		}})
 	}
@@ -255,7 +255,7 @@ func newCompareDiskDir(m *mount, b *catalog.Manifest, disk string, vols map[stri
 				continue
 			}
 			// The point's own key: B's files keep their inode numbers.
-			key := strings.Join([]string{"point", b.VM, b.Name(), disk, v.Name}, "\x00")
+			key := strings.Join([]string{"point", b.VM, b.Name(), diskEntry(disk), v.Name}, "\x00")
 			vol := &volume{m: m, fs: v.FS, key: key, where: where}
 			vid := append(slices.Clone(id), v.Name)
 			root := v.FS.Root()

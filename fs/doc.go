@@ -11,6 +11,16 @@
 //	                                           volume shows no filesystem
 //	MOUNT/<vm>/<point>/config/                 captured VM configuration
 //
+// # Names
+//
+// Disk names never collide with the tree's own names: ingest refuses a
+// disk named config, latest, changes.txt or changes.json, or ending in
+// .img, in any case (catalog/format.ReservedDiskName), and two disks whose
+// names differ only in case. A point of an older repository that holds
+// such a disk shows it with a "~" appended (config~/ and config~.img,
+// d.img~/ and d.img~.img), a character no disk name contains; its inode
+// numbers follow the shown name.
+//
 // The VM and point levels are read from the catalog on every lookup, with
 // one-second kernel timeouts, so points ingested while mounted appear by
 // themselves. Everything under a point never changes: long timeouts and

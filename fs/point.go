@@ -22,15 +22,17 @@ func newPointNode(m *mount, p *catalog.Manifest) *listDir {
 		for i := range p.Disks {
 			disk := p.Disks[i].Name
 			size := p.Disks[i].Size
-			img := append(append([]string(nil), id...), disk+".img")
-			ents = append(ents, entry{name: disk + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
+			// Identities use the shown name too: config/ and a disk's d.img
+			// must not share an inode number with a disk named so.
+			img := append(append([]string(nil), id...), diskEntry(disk)+".img")
+			ents = append(ents, entry{name: diskEntry(disk) + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
 				return &readerFile{m: m, ino: inoOf(img...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
 					r, _, err := m.openDisk(ctx, p, disk)
 					return r, err
 				}}
 			}})
-			dir := append(append([]string(nil), id...), disk)
-			ents = append(ents, entry{name: disk, mode: syscall.S_IFDIR, ino: inoOf(dir...), node: func() attrer {
+			dir := append(append([]string(nil), id...), diskEntry(disk))
+			ents = append(ents, entry{name: diskEntry(disk), mode: syscall.S_IFDIR, ino: inoOf(dir...), node: func() attrer {
 				return newDiskDir(m, p, disk, dir)
 			}})
 		}
@@ -41,6 +43,17 @@ func newPointNode(m *mount, p *catalog.Manifest) *listDir {
 		return ents, nil
 	}
 	return d
+}
+
+// diskEntry is the name of disk's directory in a point or a comparison
+// (and, with .img, of its image). A name ingest now refuses but an older
+// repository holds (catalog.ReservedDiskName: config, x.img, ...) gets a
+// "~" appended, a character no disk name has, so it collides with nothing.
+func diskEntry(disk string) string {
+	if catalog.ReservedDiskName(disk) != "" {
+		return disk + "~"
+	}
+	return disk
 }
 
 // newConfigDir holds the captured VM configuration files.

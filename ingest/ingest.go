@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,13 +81,15 @@ func Ingest(ctx context.Context, repo *catalog.Repo, opts Options, disks []DiskS
 	seen := map[string]bool{}
 	var total int64
 	for _, d := range disks {
-		if err := catalog.ValidName("disk", d.Name); err != nil {
+		if err := catalog.ValidDiskName(d.Name); err != nil {
 			return nil, err
 		}
-		if seen[d.Name] {
-			return nil, fmt.Errorf("disk %s given twice", d.Name)
+		// Names differing in case only would collide where the tree is
+		// copied to a case-insensitive filesystem.
+		if seen[strings.ToLower(d.Name)] {
+			return nil, fmt.Errorf("disk %q given twice (names are compared ignoring case)", d.Name)
 		}
-		seen[d.Name] = true
+		seen[strings.ToLower(d.Name)] = true
 		if d.Disk.Size() < 0 || d.Disk.Size() > catalog.MaxDiskSize {
 			return nil, fmt.Errorf("disk %s: size %d out of range", d.Name, d.Disk.Size())
 		}

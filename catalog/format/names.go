@@ -2,6 +2,7 @@ package format
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,36 @@ func ValidName(kind, s string) error {
 		if !ok {
 			return fmt.Errorf("%s name %q: only letters, digits, '-', '_' and '.' are allowed", kind, s)
 		}
+	}
+	return nil
+}
+
+// ReservedDiskName says why disk name s would collide in the mounted tree,
+// or "" if it would not. A point's directory shows each disk as <disk>.img
+// and <disk>/ beside config/, a comparison shows <disk>/ beside
+// changes.txt and changes.json, and a VM's directory holds latest; so a
+// disk may not have any of these names, nor end in .img. Case is
+// ignored: the tree is also copied to and served over case-insensitive
+// filesystems. Older repositories may hold such names; the mount shows
+// them escaped (package fs).
+func ReservedDiskName(s string) string {
+	switch l := strings.ToLower(s); {
+	case l == "config" || l == "latest" || l == "changes.txt" || l == "changes.json":
+		return fmt.Sprintf("%q is reserved in the mounted tree (any case)", l)
+	case strings.HasSuffix(l, ".img"):
+		return "a name ending in .img would collide with another disk's image in the mounted tree (any case)"
+	}
+	return ""
+}
+
+// ValidDiskName checks the name of a disk of a new point: ValidName and
+// no reserved name. Manifests already stored are checked by ValidName only.
+func ValidDiskName(s string) error {
+	if err := ValidName("disk", s); err != nil {
+		return err
+	}
+	if why := ReservedDiskName(s); why != "" {
+		return fmt.Errorf("disk name %q: %s", s, why)
 	}
 	return nil
 }

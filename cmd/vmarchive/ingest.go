@@ -23,6 +23,9 @@ func ingestCmd(v *viper.Viper) *cobra.Command {
 NAME=PATH: the disk's name in the archive and its image file. The format
 (raw, VMDK of any common subformat, qcow2 with backing files) is detected
 from the content. Unallocated areas of sparse images are not read.
+A disk name is letters, digits, '-', '_' and '.', and must not collide
+with the mounted tree: config, latest, changes.txt, changes.json and
+names ending in .img are refused, in any case.
 
 An image must be a regular file or a block device, and the files an image
 names (VMDK extents, qcow2 backing files) must be regular files. Refused:
@@ -143,6 +146,9 @@ func openDisks(args, changed []string, format string) ([]ingest.DiskSpec, func()
 		name, path, ok := strings.Cut(a, "=")
 		if !ok || name == "" || path == "" {
 			return nil, closeAll, fmt.Errorf("disk argument %q: want NAME=PATH, e.g. disk0=web01.vmdk", a)
+		}
+		if err := catalog.ValidDiskName(name); err != nil { // before reading any data
+			return nil, closeAll, err
 		}
 		d, err := image.OpenAs(path, format)
 		if err != nil {
