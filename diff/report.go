@@ -2,6 +2,13 @@
 // each disk (from the chunk maps, reading only chunks that differ), the
 // files added, removed, modified, renamed or changed in metadata on each
 // guest filesystem, and what owns each changed block in either point.
+// AffectedFiles names the guest files in damaged or missing chunks, for
+// check.
+//
+// Guest trees are walked only through guestfs (Walk, or a Guard per side
+// where the two trees are compared in step), which lists each directory
+// once and bounds depth and entries: a cycle a guest administrator made is
+// a "!" line with its subtree left out, never unbounded memory.
 package diff
 
 import (

@@ -43,7 +43,8 @@ what owns each in A and in B: a file, filesystem metadata, unallocated space,
 or the partition table ("@" lines, then one owner per line).
 
 Whatever could not be compared (a damaged filesystem, a directory or inode
-unreadable in one point, whose subtree is then left out, a file whose content
+unreadable in one point, or a directory that is its own ancestor's (a cycle)
+or nested too deep, whose subtree is then left out, a file whose content
 cannot be read from the store) is a "!" line (in --json, "error" fields, a
 volume's "errors" and the report's "errors"); everything else is still compared and printed, the
 errors are repeated on standard error, and the exit status is 2. Warnings
