@@ -168,6 +168,32 @@ func TestGCAfterCatalogRollback(t *testing.T) {
 	expectPoints(t, repo, map[string]string{"web01/" + p1: a, "web01/" + p2: b})
 }
 
+// TestGCAfterRollbackToForgottenPoint: the restored catalog lists a point
+// that was forgotten and collected since. gc keeps going, drops the keys
+// of the lost chunks (so ingests store them again rather than reuse
+// them) and names the point; forget then removes it.
+func TestGCAfterRollbackToForgottenPoint(t *testing.T) {
+	a, _ := smallDisks(t)
+	u := uniqueDisk(t, 1)
+	repo := newRepo(t)
+	p1, p2, p3 := "2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z"
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", p1, "disk0="+u)
+	saved := filepath.Join(t.TempDir(), "catalog")
+	sh(t, "cp", "-a", filepath.Join(repo, "catalog"), saved)
+	mustRun(t, repo, "forget", "--vm", "web01", "--point", p1)
+	mustRun(t, repo, "gc")
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", p2, "disk0="+a)
+	os.RemoveAll(filepath.Join(repo, "catalog"))
+	sh(t, "cp", "-a", saved, filepath.Join(repo, "catalog"))
+	r := run(t, repo, nil, "gc")
+	if r.code != 0 || !strings.Contains(r.stdout, "added point web01/"+p2) || !strings.Contains(r.stderr, "web01/"+p1+": in the catalog but its manifest") {
+		t.Fatalf("gc: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", p3, "disk0="+u)
+	mustRun(t, repo, "forget", "--vm", "web01", "--point", p1)
+	expectPoints(t, repo, map[string]string{"web01/" + p2: a, "web01/" + p3: u})
+}
+
 // TestRerunAfterManifestCrash: re-running an ingest killed between its
 // manifest and its catalog batch leaves a repository that checks clean.
 func TestRerunAfterManifestCrash(t *testing.T) {
