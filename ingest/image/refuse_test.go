@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	govmdk "github.com/vmware/govmomi/vmdk"
 )
 
 // openSoon opens path, failing the test if Open has not returned within
@@ -256,5 +259,34 @@ func TestHostileNamesQuoted(t *testing.T) {
 		if strings.ContainsAny(msg, "\x1b\x07") || !strings.Contains(msg, `ev\x1b[2J`) {
 			t.Errorf("Open(%s): message has raw control bytes or lacks the quoted name: %q", img, msg)
 		}
+	}
+}
+
+// TestGovmomiBaseDescriptor: a base disk whose descriptor govmomi wrote
+// (parentCID=00000000, createType "vmfs", no parent hint) is read, not
+// refused as a delta.
+func TestGovmomiBaseDescriptor(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("govmomi!"), 1<<17) // 1 MiB
+	if err := os.WriteFile(filepath.Join(dir, "b-flat.vmdk"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	if err := govmdk.NewDescriptor(govmdk.Extent{Size: int64(len(data)) / 512, Info: "b-flat.vmdk"}).Write(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "parentCID=00000000") {
+		t.Fatalf("govmomi wrote no parentCID=00000000:\n%s", text.String())
+	}
+	desc := filepath.Join(dir, "b.vmdk")
+	os.WriteFile(desc, text.Bytes(), 0o600)
+	d, err := Open(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got := make([]byte, len(data))
+	if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, data) || d.Size() != int64(len(data)) {
+		t.Fatalf("read back: %v (size %d)", err, d.Size())
 	}
 }

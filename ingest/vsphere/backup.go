@@ -136,7 +136,7 @@ func (o *Options) logf(format string, args ...any) {
 func (c *Client) backup(ctx context.Context, repo *catalog.Repo, want VM, opts Options, lim *limiter) (res Result) {
 	res = Result{VM: want.Name, Archive: want.Archive}
 	fail := func(err error) Result {
-		res.Err = fmt.Errorf("VM %s: %w", want.Name, c.scrub(err))
+		res.Err = fmt.Errorf("VM %q: %w", want.Name, c.scrub(err))
 		return res
 	}
 	if err := catalog.ValidName("VM", want.Archive); err != nil {
@@ -153,7 +153,7 @@ func (c *Client) backup(ctx context.Context, repo *catalog.Repo, want VM, opts O
 	}
 	left, err := c.removeLeftovers(ctx, &vm)
 	for _, n := range left {
-		opts.logf("%s: removed snapshot %q left behind by an earlier run", want.Name, n)
+		opts.logf("%q: removed snapshot %q left behind by an earlier run", want.Name, n)
 	}
 	if err != nil {
 		return fail(err)
@@ -162,7 +162,7 @@ func (c *Client) backup(ctx context.Context, repo *catalog.Repo, want VM, opts O
 		if err := c.enableCBT(ctx, obj); err != nil {
 			return fail(err)
 		}
-		opts.logf("%s: enabled changed block tracking", want.Name)
+		opts.logf("%q: enabled changed block tracking", want.Name)
 	}
 	clock := opts.Clock
 	if clock == nil {
@@ -175,7 +175,7 @@ func (c *Client) backup(ctx context.Context, repo *catalog.Repo, want VM, opts O
 	}
 	defer func() {
 		if err := c.removeSnapshot(ctx, snap); err != nil {
-			err = fmt.Errorf("VM %s: %w (remove it by hand, or the next run will)", want.Name, err)
+			err = fmt.Errorf("VM %q: %w (remove it by hand, or the next run will)", want.Name, err)
 			res.Err = errors.Join(res.Err, err)
 		}
 	}()
@@ -213,7 +213,10 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 		files[ref] = f
 		return f, nil
 	}
-	prev, _ := repo.Point(want.Archive, catalog.Latest) // none yet is fine
+	prev, err := repo.Point(want.Archive, catalog.Latest)
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) { // none yet is fine
+		return nil, nil, 0, fmt.Errorf("previous point of %q: %w", want.Archive, err)
+	}
 	var specs []ingest.DiskSpec
 	var refused []DiskInfo
 	var fds []*flatDisk
@@ -228,14 +231,14 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 			if errors.Is(err, ErrRefused) {
 				info.Refused = err.Error()
 			} else if err != nil {
-				return nil, nil, 0, fmt.Errorf("disk %s (%s): %w", info.Name, info.File, err)
+				return nil, nil, 0, fmt.Errorf("disk %s (%q): %w", info.Name, info.File, err)
 			} else {
 				specs = append(specs, spec)
 				fds = append(fds, fd)
 				continue
 			}
 		}
-		opts.logf("%s: disk %s (%s) not captured: %s", want.Name, info.Name, info.File, info.Refused)
+		opts.logf("%q: disk %s (%q) not captured: %s", want.Name, info.Name, info.File, info.Refused)
 		refused = append(refused, info)
 	}
 	if len(specs) == 0 && len(refused) == 0 {
@@ -276,11 +279,11 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		return ingest.DiskSpec{}, nil, err
 	}
 	if !vmdk.IsDescriptor(text) {
-		return ingest.DiskSpec{}, nil, fmt.Errorf("%s is not a text descriptor (a hosted sparse disk?): only flat disks are read: %w", info.File, ErrRefused)
+		return ingest.DiskSpec{}, nil, fmt.Errorf("%q is not a text descriptor (a hosted sparse disk?): only flat disks are read: %w", info.File, ErrRefused)
 	}
 	desc, err := vmdk.ParseDescriptor(text)
 	if err != nil {
-		return ingest.DiskSpec{}, nil, fmt.Errorf("descriptor %s: %w", info.File, err)
+		return ingest.DiskSpec{}, nil, fmt.Errorf("descriptor %q: %w", info.File, err)
 	}
 	capacity := info.Capacity
 	if capacity <= 0 {
@@ -305,7 +308,7 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 		return c.changedAreas(ctx, vm, snap, info.Key, capacity, id)
 	})
 	if plan.note != "" {
-		opts.logf("%s: disk %s: %s", vmName, info.Name, plan.note)
+		opts.logf("%q: disk %s: %s", vmName, info.Name, plan.note)
 	}
 	fd.alloc = plan.alloc
 	// Read ahead exactly what the pipeline will ask for: the changed
@@ -382,7 +385,7 @@ func (c *Client) configFiles(ctx context.Context, vm *mo.VirtualMachine, snapCon
 			}
 			ref, ok := byName[dp.Datastore]
 			if !ok {
-				return nil, fmt.Errorf("%s: datastore %q is not among the VM's", fl.Name, dp.Datastore)
+				return nil, fmt.Errorf("%q: datastore %q is not among the VM's", fl.Name, dp.Datastore)
 			}
 			f, err := filesFor(ref)
 			if err != nil {
@@ -390,7 +393,7 @@ func (c *Client) configFiles(ctx context.Context, vm *mo.VirtualMachine, snapCon
 			}
 			data, err := f.readFile(ctx, dp.Path, maxConfigFile)
 			if err != nil {
-				return nil, fmt.Errorf("capture %s: %w", fl.Name, err)
+				return nil, fmt.Errorf("capture %q: %w", fl.Name, err)
 			}
 			out[configName(dp.Path)] = data
 		}
@@ -410,7 +413,7 @@ func (c *Client) configFiles(ctx context.Context, vm *mo.VirtualMachine, snapCon
 func refusals(refused []DiskInfo) string {
 	parts := make([]string, len(refused))
 	for i, d := range refused {
-		parts[i] = fmt.Sprintf("disk %s (%s): %s", d.Name, d.File, d.Refused)
+		parts[i] = fmt.Sprintf("disk %s (%q): %s", d.Name, d.File, d.Refused)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -80,7 +80,7 @@ func (f *datastoreFiles) target(ctx context.Context, p string) (*url.URL, *ticke
 	spec := types.SessionManagerHttpServiceRequestSpec{Url: u.String(), Method: "httpGet"}
 	st, err := session.NewManager(f.c.vim).AcquireGenericServiceTicket(ctx, &spec)
 	if err != nil {
-		return nil, nil, f.c.scrub(fmt.Errorf("service ticket for %s on host %s: %w", p, f.hostAddr, err))
+		return nil, nil, f.c.scrub(fmt.Errorf("service ticket for %q on host %s: %w", p, f.hostAddr, err))
 	}
 	if st.SslThumbprint != "" {
 		f.c.vim.Client.SetThumbprint(u.Host, st.SslThumbprint)
@@ -183,7 +183,7 @@ type errHTTP struct {
 }
 
 func (e *errHTTP) Error() string {
-	return fmt.Sprintf("datastore file %s: HTTP %d %s", e.file, e.status, e.text)
+	return fmt.Sprintf("datastore file %q: HTTP %d %s", e.file, e.status, e.text)
 }
 
 const readAttempts = 3
@@ -213,7 +213,7 @@ func (f *datastoreFiles) readAt(ctx context.Context, p string, dst []byte, off i
 		}
 	}
 	if err != nil {
-		return f.c.scrub(fmt.Errorf("read %s bytes %d-%d: %w", f.ds.Path(p), off, off+int64(len(dst))-1, err))
+		return f.c.scrub(fmt.Errorf("read %q bytes %d-%d: %w", f.ds.Path(p), off, off+int64(len(dst))-1, err))
 	}
 	return nil
 }
@@ -257,7 +257,7 @@ func (f *datastoreFiles) readFile(ctx context.Context, p string, max int64) ([]b
 	if he := (*errHTTP)(nil); errors.As(err, &he) {
 		return nil, err // names the file
 	} else if err != nil {
-		return nil, f.c.scrub(fmt.Errorf("download %s: %w", f.ds.Path(p), err))
+		return nil, f.c.scrub(fmt.Errorf("download %q: %w", f.ds.Path(p), err))
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
@@ -265,10 +265,10 @@ func (f *datastoreFiles) readFile(ctx context.Context, p string, max int64) ([]b
 	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, max+1))
 	if err != nil {
-		return nil, f.c.scrub(fmt.Errorf("download %s: %w", f.ds.Path(p), err))
+		return nil, f.c.scrub(fmt.Errorf("download %q: %w", f.ds.Path(p), err))
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("datastore file %s is larger than %d bytes, too large for what it should be", f.ds.Path(p), max)
+		return nil, fmt.Errorf("datastore file %q is larger than %d bytes, too large for what it should be", f.ds.Path(p), max)
 	}
 	return b, nil
 }

@@ -112,12 +112,15 @@ func snapshotBacking(c *Client, unit int32, mk func(types.VirtualDeviceFileBacki
 
 // descriptorText is a VMDK descriptor of createType kind with one extent
 // line; parent is the parentCID, "" for none.
+// descriptorText is a descriptor as ESXi writes it: a delta (parent set)
+// names its parent file, a base disk has parentCID ffffffff and no hint.
 func descriptorText(kind, parent, extent string) string {
+	hint := "parentFileNameHint=\"web01.vmdk\"\n"
 	if parent == "" {
-		parent = "ffffffff"
+		parent, hint = "ffffffff", ""
 	}
 	return fmt.Sprintf("# Disk DescriptorFile\nversion=1\nencoding=\"UTF-8\"\nCID=0000abcd\nparentCID=%s\n"+
-		"createType=%q\nparentFileNameHint=\"web01.vmdk\"\n\n# Extent description\n%s\n\n# The Disk Data Base\n#DDB\n", parent, kind, extent)
+		"createType=%q\n%s\n# Extent description\n%s\n\n# The Disk Data Base\n#DDB\n", parent, kind, hint, extent)
 }
 
 func flatBacking() *types.VirtualDiskFlatVer2BackingInfo {

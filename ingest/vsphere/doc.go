@@ -36,6 +36,10 @@
 // vSAN and vVols objects (not files behind /folder), disks whose snapshot
 // view is itself a delta (sparse or seSparse) because the VM already had
 // snapshots of its own, raw device mappings, and any other backing.
+// Whether a disk is a delta is the API's answer (the backing's Parent) and
+// the descriptor's createType or parentFileNameHint, never parentCID
+// alone: govmomi writes parentCID=00000000 for a base disk. Names from
+// vCenter and datastore paths are quoted in messages.
 //
 // # Changed block tracking
 //

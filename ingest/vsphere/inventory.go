@@ -3,6 +3,7 @@ package vsphere
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
@@ -67,7 +68,7 @@ func (c *Client) retrieveVMs(ctx context.Context, folder string) ([]mo.VirtualMa
 	if folder != "" {
 		f, err := find.NewFinder(c.vim, false).Folder(ctx, folder)
 		if err != nil {
-			return nil, c.scrub(fmt.Errorf("folder %s: %w", folder, err))
+			return nil, c.scrub(fmt.Errorf("folder %q: %w", folder, err))
 		}
 		root = f.Reference()
 	}
@@ -176,7 +177,7 @@ func classify(b types.BaseVirtualDeviceBackingInfo, dsType string) (kind, change
 	case *types.VirtualDiskFlatVer2BackingInfo:
 		kind, changeID = "flat", b.ChangeId
 		if b.Parent != nil && refused == "" {
-			refused = delta + " (parent " + b.Parent.FileName + ")"
+			refused = delta + " (parent " + strconv.Quote(b.Parent.FileName) + ")"
 		}
 	case *types.VirtualDiskSeSparseBackingInfo:
 		kind, changeID = "seSparse", b.ChangeId

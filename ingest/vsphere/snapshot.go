@@ -109,7 +109,7 @@ func (c *Client) removeLeftovers(ctx context.Context, vm *mo.VirtualMachine) ([]
 	var names []string
 	for _, s := range left {
 		if err := c.removeSnapshot(ctx, s.Snapshot); err != nil {
-			return names, fmt.Errorf("remove leftover snapshot %q of %s: %w", s.Name, vm.Name, err)
+			return names, fmt.Errorf("remove leftover snapshot %q of %q: %w", s.Name, vm.Name, err)
 		}
 		names = append(names, s.Name)
 	}

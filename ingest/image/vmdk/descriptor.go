@@ -33,8 +33,25 @@ type Descriptor struct {
 	DDB                map[string]string // "ddb.adapterType" -> "ide"
 }
 
-// HasParent reports whether the disk is a delta of another disk.
-func (d *Descriptor) HasParent() bool { return d.ParentCID != NoParent }
+// HasParent reports whether the disk is a delta of another disk: it names
+// a parent file, its createType is a snapshot delta's, or its parentCID is
+// set. ESXi and qemu write ffffffff for "no parent", govmomi 00000000, so
+// neither counts.
+func (d *Descriptor) HasParent() bool {
+	return d.NamesParent() || d.ParentCID != NoParent && d.ParentCID != 0
+}
+
+// NamesParent reports whether the descriptor itself says it is a delta:
+// a parentFileNameHint or a delta createType. Unlike HasParent it ignores
+// parentCID, for callers that know from elsewhere (the vSphere API's
+// backing Parent) whether the disk has a parent.
+func (d *Descriptor) NamesParent() bool {
+	switch strings.ToLower(d.CreateType) {
+	case "vmfssparse", "sesparse", "vsansparse":
+		return true
+	}
+	return d.ParentFileNameHint != ""
+}
 
 // Size is the sum of the extent sizes in bytes.
 func (d *Descriptor) Size() int64 {

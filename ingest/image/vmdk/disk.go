@@ -118,12 +118,12 @@ func readEmbeddedDescriptor(src vdisk.Source, name string, h SparseExtentHeader)
 
 // checkDescriptor refuses what this package does not read.
 func checkDescriptor(d *Descriptor, name string) error {
-	if d.HasParent() {
-		return vdisk.Unsupportedf("vmdk %q: delta disk (parentCID %08x, parent %q); parent chains are not supported, consolidate the snapshot first", name, d.ParentCID, d.ParentFileNameHint)
-	}
 	switch strings.ToLower(d.CreateType) {
 	case "sesparse", "vsansparse", "vmfssparse", "vmfsrdm", "vmfsrdmp", "vmfsraw", "vmfsrawdevicemap", "vmfspassthroughrawdevicemap", "fulldevice", "partitioneddevice":
 		return vdisk.Unsupportedf("vmdk %q: createType %q is not supported", name, d.CreateType)
+	}
+	if d.HasParent() {
+		return vdisk.Unsupportedf("vmdk %q: delta disk (parentCID %08x, parent %q); parent chains are not supported, consolidate the snapshot first", name, d.ParentCID, d.ParentFileNameHint)
 	}
 	return nil
 }

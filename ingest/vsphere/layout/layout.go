@@ -29,8 +29,11 @@ type Segment struct {
 // of capacity bytes. Extents are laid end to end; a descriptor shorter than
 // the capacity reads as zeros after its last extent, a longer one is cut.
 func Layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]Segment, error) {
-	if d.HasParent() {
-		return nil, fmt.Errorf("descriptor %s has a parent (parentCID %08x, %q): a snapshot delta: %w", descPath, d.ParentCID, d.ParentFileNameHint, ErrRefused)
+	// Whether the disk has a parent is the vSphere API's answer (the
+	// backing's Parent, checked by the caller); parentCID alone is not
+	// trusted: govmomi writes 00000000 for a base disk.
+	if d.NamesParent() {
+		return nil, fmt.Errorf("descriptor %q has a parent (createType %q, parentCID %08x, parent %q): a snapshot delta: %w", descPath, d.CreateType, d.ParentCID, d.ParentFileNameHint, ErrRefused)
 	}
 	var segs []Segment
 	off := int64(0)
@@ -39,29 +42,29 @@ func Layout(descPath string, d *vmdk.Descriptor, capacity int64) ([]Segment, err
 			break
 		}
 		if e.Sectors <= 0 { // the parser bounds the upper end
-			return nil, fmt.Errorf("descriptor %s extent %d: %d sectors: %w", descPath, i, e.Sectors, image.ErrCorrupt)
+			return nil, fmt.Errorf("descriptor %q extent %d: %d sectors: %w", descPath, i, e.Sectors, image.ErrCorrupt)
 		}
 		n := min(e.Sectors*vmdk.SectorSize, capacity-off)
 		s := Segment{Off: off, Len: n}
 		switch e.Type {
 		case "FLAT", "VMFS":
 			if e.File == "" {
-				return nil, fmt.Errorf("descriptor %s extent %d: %s extent without a file: %w", descPath, i, e.Type, image.ErrCorrupt)
+				return nil, fmt.Errorf("descriptor %q extent %d: %s extent without a file: %w", descPath, i, e.Type, image.ErrCorrupt)
 			}
 			if e.Offset < 0 || e.Offset > 1<<50 {
-				return nil, fmt.Errorf("descriptor %s extent %d: offset %d sectors: %w", descPath, i, e.Offset, image.ErrCorrupt)
+				return nil, fmt.Errorf("descriptor %q extent %d: offset %d sectors: %w", descPath, i, e.Offset, image.ErrCorrupt)
 			}
 			s.File, s.FileOff = sibling(descPath, e.File), e.Offset*vmdk.SectorSize
 		case "ZERO":
 		case "SPARSE", "VMFSSPARSE", "SESPARSE", "VSANSPARSE":
-			return nil, fmt.Errorf("descriptor %s extent %d is %s: only flat extents are read: %w", descPath, i, e.Type, ErrRefused)
+			return nil, fmt.Errorf("descriptor %q extent %d is %s: only flat extents are read: %w", descPath, i, e.Type, ErrRefused)
 		case "VMFSRDM", "VMFSRAW":
-			return nil, fmt.Errorf("descriptor %s extent %d is %s, a raw device mapping: %w", descPath, i, e.Type, ErrRefused)
+			return nil, fmt.Errorf("descriptor %q extent %d is %s, a raw device mapping: %w", descPath, i, e.Type, ErrRefused)
 		default:
-			return nil, fmt.Errorf("descriptor %s extent %d: type %q: %w", descPath, i, e.Type, ErrRefused)
+			return nil, fmt.Errorf("descriptor %q extent %d: type %q: %w", descPath, i, e.Type, ErrRefused)
 		}
 		if e.Access == "NOACCESS" {
-			return nil, fmt.Errorf("descriptor %s extent %d is NOACCESS: %w", descPath, i, ErrRefused)
+			return nil, fmt.Errorf("descriptor %q extent %d is NOACCESS: %w", descPath, i, ErrRefused)
 		}
 		segs = append(segs, s)
 		off += n

@@ -71,3 +71,27 @@ func FuzzLayout(f *testing.F) {
 		}
 	})
 }
+
+// TestLayoutParent: a base disk is known by the API's answer (checked by
+// the caller) and the createType, not by parentCID: govmomi writes
+// 00000000 for a base disk. A parent hint or a delta createType is refused.
+func TestLayoutParent(t *testing.T) {
+	const head = "# Disk DescriptorFile\nversion=1\nencoding=\"UTF-8\"\nCID=1a2b3c4d\n"
+	for _, tc := range []struct {
+		text string
+		want error
+	}{
+		{head + "parentCID=00000000\ncreateType=\"vmfs\"\nRW 2048 VMFS \"a-flat.vmdk\"\n", nil},
+		{head + "parentCID=ffffffff\ncreateType=\"vmfs\"\nRW 2048 VMFS \"a-flat.vmdk\"\n", nil},
+		{head + "parentCID=5e6f7a8b\ncreateType=\"vmfs\"\nparentFileNameHint=\"base.vmdk\"\nRW 2048 VMFS \"a-flat.vmdk\"\n", ErrRefused},
+		{head + "parentCID=ffffffff\ncreateType=\"seSparse\"\nRW 2048 VMFS \"a-flat.vmdk\"\n", ErrRefused},
+	} {
+		d, err := vmdk.ParseDescriptor([]byte(tc.text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Layout("vm/a.vmdk", d, 1<<20); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("Layout(%q): %v, want %v", tc.text, err, tc.want)
+		}
+	}
+}
