@@ -11,6 +11,28 @@
 //	                                           volume shows no filesystem
 //	MOUNT/<vm>/<point>/config/                 captured VM configuration
 //
+// # Who may read what
+//
+// Without AllowOther only the mounting user enters the mount (FUSE's own
+// rule). With it, the mount adds default_permissions and the kernel checks
+// the modes shown, which are:
+//
+//   - ext2/3/4 files: the guest's own owners and modes.
+//   - FAT and NTFS files, which carry no Unix owners: Options.FAT and
+//     Options.NTFS, by default the mounting user and group with umask 077
+//     under AllowOther (022 without): FAT as Linux vfat (0777 &^ umask),
+//     NTFS as ntfs-3g's defaults here (files 0644, directories 0755,
+//     &^ umask). Another user reads them only if asked for, e.g. umask 022.
+//   - What the mount makes itself (every raw image: <disk>.img, p<N>.img,
+//     fs.img, LVM volumes; config/ and its files; volumes.txt; a
+//     comparison's changes.txt and changes.json): owned by the mounting
+//     user, 0400 (config/ 0500), or 0440 (0550) with Options.ImageGroup as
+//     the group. A raw image holds every guest file whatever its mode, and
+//     the configuration and reports are not the guest's to permit, so no
+//     other user reads them unless given that group.
+//   - The levels that lead to guest trees (the root, VMs, points, disk
+//     and LVM directories, .compare and its pairs): 0555.
+//
 // # Names
 //
 // Disk names never collide with the tree's own names: ingest refuses a

@@ -41,12 +41,12 @@ var (
 
 func (f *readerFile) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	out.Ino = f.ino
-	out.Mode = syscall.S_IFREG | 0o444
+	out.Mode = syscall.S_IFREG | f.m.privFile // not the guest's: never world-readable
 	out.Nlink = 1
 	out.Size = uint64(f.size)
 	out.Blocks = uint64(f.size+511) / 512
 	out.Blksize = 1 << 20
-	out.Owner = fuse.Owner{Uid: f.m.uid, Gid: f.m.gid}
+	out.Owner = fuse.Owner{Uid: f.m.uid, Gid: f.m.privGid}
 	out.SetTimes(&f.mtime, &f.mtime, &f.mtime)
 	return 0
 }

@@ -36,6 +36,14 @@ type Options struct {
 	AllowOther bool
 	// Logger receives errors (each distinct one once); nil discards them.
 	Logger *log.Logger
+	// ImageGroup, if set, may read what otherwise only the mounting user
+	// may: raw images, configuration, volumes.txt and comparison reports.
+	ImageGroup *uint32
+	// FAT and NTFS give the files of these filesystems, which carry no
+	// Unix owners, an owner and umask. nil: the mounting user and group,
+	// umask 077 with AllowOther, else 022. Guest's own FAT and NTFS
+	// options, if set, win.
+	FAT, NTFS *Owner
 	// Guest passes options to the guest filesystem readers.
 	Guest *guestfs.Options
 	// Debug logs every FUSE request.
@@ -58,7 +66,10 @@ type mount struct {
 	opts     Options
 	uid, gid uint32
 	started  time.Time
-	errs     logOnce
+	// Owner group and permission bits of what only the mounting user (and
+	// ImageGroup) may read: see perm.go.
+	privGid, privFile, privDir uint32
+	errs                       logOnce
 }
 
 // Mount serves archive at mountpoint until the returned server is
@@ -73,6 +84,7 @@ func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, erro
 	}
 	m := &mount{archive: archive, opts: opts, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), started: time.Now()}
 	m.errs.logger = opts.Logger
+	m.initPerms(opts)
 	frozen, negative := frozenTimeout, time.Duration(0)
 	mo := fuse.MountOptions{
 		FsName:        "vmarchive",

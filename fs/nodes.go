@@ -30,7 +30,7 @@ func entryOut(ctx context.Context, n attrer, out *fuse.EntryOut, timeout time.Du
 
 func (m *mount) dirAttr(out *fuse.Attr, ino uint64, t time.Time) {
 	out.Ino = ino
-	out.Mode = syscall.S_IFDIR | 0o555
+	out.Mode = syscall.S_IFDIR | publicDir
 	out.Nlink = 2
 	out.Owner = fuse.Owner{Uid: m.uid, Gid: m.gid}
 	out.SetTimes(&t, &t, &t)
@@ -216,6 +216,8 @@ type listDir struct {
 	ino   uint64
 	mtime time.Time
 	load  func(ctx context.Context) ([]entry, error)
+	// private: only the mounting user (and ImageGroup) may enter.
+	private bool
 
 	// A failed load is not kept (see readerFile); success is.
 	mu     sync.Mutex
@@ -246,6 +248,10 @@ func (d *listDir) entries(ctx context.Context) ([]entry, error) {
 
 func (d *listDir) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	d.m.dirAttr(out, d.ino, d.mtime)
+	if d.private {
+		out.Mode = syscall.S_IFDIR | d.m.privDir
+		out.Gid = d.m.privGid
+	}
 	return 0
 }
 

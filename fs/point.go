@@ -58,7 +58,7 @@ func diskEntry(disk string) string {
 
 // newConfigDir holds the captured VM configuration files.
 func newConfigDir(m *mount, p *catalog.Manifest, id []string) *listDir {
-	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time}
+	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time, private: true}
 	d.load = func(ctx context.Context) ([]entry, error) {
 		var ents []entry
 		for name, c := range p.Config {

@@ -119,3 +119,21 @@ func TestHolderSocketOwnerOnly(t *testing.T) {
 		t.Fatalf("owner's points through the mount: %s", out)
 	}
 }
+
+// TestMountPermFlags: bad permission flags are refused before anything is
+// opened or mounted.
+func TestMountPermFlags(t *testing.T) {
+	repo := newRepo(t)
+	mnt := t.TempDir()
+	for _, c := range []struct{ flag, want string }{
+		{"--fat-umask=999", "--fat-umask \"999\": want octal"},
+		{"--ntfs-umask=1777", "--ntfs-umask \"1777\": want octal"},
+		{"--image-group=no-such-group-x", "--image-group \"no-such-group-x\""},
+		{"--fat-uid=no-such-user-x", "--fat-uid \"no-such-user-x\""},
+	} {
+		r := run(t, repo, nil, "mount", "--allow-other", c.flag, mnt)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", c.flag, r.code, r.stderr, c.want)
+		}
+	}
+}

@@ -27,22 +27,39 @@ func mountCmd(v *viper.Viper) *cobra.Command {
 
 While mounted, this process holds the repository: other vmarchive commands
 (ingest, points, verify, ...) run through it, and points they add appear in
-the tree within a second. Only the mounting user can enter the mount unless
---allow-other is given, and then the guests' own permissions are enforced.`,
+the tree within a second.
+
+Who may read what: only the mounting user can enter the mount unless
+--allow-other is given (needs user_allow_other in /etc/fuse.conf when not
+root). Then the kernel enforces the modes shown:
+  ext2/3/4 files                 the guest's own owners and modes
+  FAT and NTFS files             no Unix owners on disk: owned by the mounting
+                                 user, umask 077 (--fat-uid/--fat-gid/
+                                 --fat-umask, --ntfs-...; without
+                                 --allow-other the umask defaults to 022)
+  .img, config/, volumes.txt,    the mounting user only (0400, config/ 0500),
+  .compare reports               or also --image-group (0440, 0550): a raw
+                                 image holds every guest file, whatever the
+                                 guest's permissions
+  the levels above guest trees   0555, so others can reach guest files`,
 		Example: "  vmarchive mount /mnt/archive &\n  cp /mnt/archive/web01/latest/disk0/p2/etc/hostname .",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			logger := log.New(cmd.ErrOrStderr(), "vmarchive mount: ", log.LstdFlags)
+			opts := fs.Options{
+				AllowOther: v.GetBool("allow-other"),
+				Debug:      v.GetBool("debug"),
+				Logger:     logger,
+			}
+			if err := permOptions(v, &opts); err != nil {
+				return err
+			}
 			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
 			}
 			defer repo.Close()
-			logger := log.New(cmd.ErrOrStderr(), "vmarchive mount: ", log.LstdFlags)
-			srv, err := fs.Mount(repo.Repo, args[0], fs.Options{
-				AllowOther: v.GetBool("allow-other"),
-				Debug:      v.GetBool("debug"),
-				Logger:     logger,
-			})
+			srv, err := fs.Mount(repo.Repo, args[0], opts)
 			if err != nil {
 				return err
 			}
@@ -63,6 +80,9 @@ the tree within a second. Only the mounting user can enter the mount unless
 		},
 	}
 	cmd.Flags().Bool("allow-other", false, "let other users in (guest permissions are then enforced)")
+	cmd.Flags().String("image-group", "", "group (name or gid) that may also read raw images, config/ and reports")
+	ownerFlags(cmd, "fat", "FAT")
+	ownerFlags(cmd, "ntfs", "NTFS")
 	cmd.Flags().Bool("debug", false, "log every FUSE request")
 	return cmd
 }
