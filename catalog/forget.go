@@ -31,7 +31,7 @@ func (r *Repo) PlanForget(vm string, p Policy) ([]Decision, error) {
 // point keys. The store is the truth and the catalog its index, so the
 // manifest going is what forgets a point: a crash in between leaves a
 // point that the catalog still lists (whole and readable, and gc keeps its
-// chunks because gc marks from the catalog); `check` reports it and running
+// chunks because gc marks from the catalog as well as the store); `check` reports it and running
 // forget again finishes the job. The other order could leave a manifest
 // whose chunks gc has already removed, which `catalog rebuild` would bring
 // back as a broken point.

@@ -100,7 +100,11 @@ func TestGCAdoptsManifestOfKilledIngest(t *testing.T) {
 	if got := pointNames(t, repo); len(got) != 1 {
 		t.Fatalf("points after the kill: %q", got)
 	}
-	out := mustRun(t, repo, "gc")
+	out := mustRun(t, repo, "gc", "--dry-run")
+	if !strings.Contains(out, "would add point web01/"+p2) || !strings.Contains(out, "would delete 0 objects") || len(pointNames(t, repo)) != 1 {
+		t.Fatalf("gc --dry-run:\n%s", out)
+	}
+	out = mustRun(t, repo, "gc")
 	if !strings.Contains(out, "added point web01/"+p2+" to the catalog") || !strings.Contains(out, "deleted 0 objects") {
 		t.Fatalf("gc:\n%s", out)
 	}

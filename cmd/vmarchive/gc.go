@@ -54,8 +54,12 @@ mount from a point that was forgotten may read EIO once gc removed it.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d objects in use (%s); %s %d objects, %s, in %s\n",
 				res.LiveObjects, formatBytes(res.LiveBytes), verb, res.DeletedObjects, formatBytes(res.DeletedBytes), res.Duration.Round(1e6))
+			added := "added"
+			if res.DryRun {
+				added = "would add"
+			}
 			for _, p := range res.Adopted {
-				fmt.Fprintf(cmd.OutOrStdout(), "added point %s to the catalog: its whole manifest was in the store only\n", p)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s point %s to the catalog from its whole manifest in the store\n", added, p)
 			}
 			if res.KeptInFlight > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects that ingests in flight use\n", res.KeptInFlight)
