@@ -1,7 +1,9 @@
 package ext4
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	iofs "io/fs"
 	"strings"
@@ -37,16 +39,22 @@ func (fs *FS) ReadDir(ino uint64) ([]DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if out[i].Mode == 0 { // no filetype feature: ask the inode
-			a, err := fs.Stat(out[i].Ino)
-			if err != nil {
-				return nil, fmt.Errorf("directory %d: entry %q: %w", ino, out[i].Name, err)
+	kept := out[:0]
+	for _, e := range out {
+		if e.Mode == 0 { // no filetype feature: ask the inode
+			a, err := fs.Stat(e.Ino)
+			if errors.Is(err, ErrCorrupt) || errors.Is(err, iofs.ErrNotExist) {
+				fs.damage.add(fmt.Sprintf("directory %d: entry %q (inode %d) skipped: %v", ino, e.Name, e.Ino, err))
+				continue
 			}
-			out[i].Mode = a.Mode & sIFMT
+			if err != nil {
+				return nil, fmt.Errorf("directory %d: entry %q: %w", ino, e.Name, err)
+			}
+			e.Mode = a.Mode & sIFMT
 		}
+		kept = append(kept, e)
 	}
-	return out, nil
+	return kept, nil
 }
 
 func (fs *FS) dirEntry(d dirent) DirEntry {
@@ -80,7 +88,7 @@ func (fs *FS) scanDir(ino uint64, in *inode, fn func(dirent) bool) error {
 			if err != nil {
 				return err
 			}
-			stop, err := fs.scanBlock(b, fn)
+			stop, err := fs.scanBlock(b, dirLoc{ino, int64(lblk)}, fn)
 			if err != nil {
 				return fmt.Errorf("directory %d: logical block %d: %w", ino, lblk, err)
 			}
@@ -92,8 +100,24 @@ func (fs *FS) scanDir(ino uint64, in *inode, fn func(dirent) bool) error {
 	return nil
 }
 
-// scanBlock walks the entries of one directory block.
-func (fs *FS) scanBlock(b []byte, fn func(dirent) bool) (bool, error) {
+// dirLoc names a directory block for damage reports: logical block lblk
+// of directory dir, or its inline entries when lblk is -1.
+type dirLoc struct {
+	dir  uint64
+	lblk int64
+}
+
+func (l dirLoc) String() string {
+	if l.lblk < 0 {
+		return fmt.Sprintf("directory %d: inline entries", l.dir)
+	}
+	return fmt.Sprintf("directory %d: logical block %d", l.dir, l.lblk)
+}
+
+// scanBlock walks the entries of one directory block. An entry whose
+// structure is sound but whose name or inode number cannot be right is
+// skipped and noted in fs.damage; the rest of the block still counts.
+func (fs *FS) scanBlock(b []byte, at dirLoc, fn func(dirent) bool) (bool, error) {
 	filetype := fs.sb.featureIncompat&incompatFiletype != 0
 	end := len(b)
 	if isDirentTail(b) {
@@ -108,14 +132,32 @@ func (fs *FS) scanBlock(b []byte, fn func(dirent) bool) (bool, error) {
 		if d.inode == 0 || isDotName(d.name) {
 			continue
 		}
-		if d.inode > fs.sb.inodesCount {
-			return false, corruptf("directory entry %q at offset %d: inode %d out of range", d.name, off-d.recLen, d.inode)
+		if why := fs.badEntry(d); why != "" {
+			fs.damage.add(fmt.Sprintf("%v: entry %q at offset %d (inode %d) skipped: %s", at, d.name, off-d.recLen, d.inode, why))
+			continue
 		}
 		if fn(d) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// badEntry says why a live entry cannot be listed, or "" when it can: no
+// path can carry an empty name, a "/" or a NUL, and the kernel refuses an
+// inode number past s_inodes_count.
+func (fs *FS) badEntry(d dirent) string {
+	switch {
+	case len(d.name) == 0:
+		return "empty name"
+	case bytes.IndexByte(d.name, '/') >= 0:
+		return `name contains "/"`
+	case bytes.IndexByte(d.name, 0) >= 0:
+		return "name contains a NUL byte"
+	case d.inode > fs.sb.inodesCount:
+		return fmt.Sprintf("inode number out of range 1-%d", fs.sb.inodesCount)
+	}
+	return ""
 }
 
 func isDotName(n []byte) bool {
@@ -230,7 +272,7 @@ func (fs *FS) scanInlineDir(ino uint64, in *inode, fn func(dirent) bool) error {
 		if len(part) == 0 {
 			continue
 		}
-		stop, err := fs.scanBlock(part, fn)
+		stop, err := fs.scanBlock(part, dirLoc{ino, -1}, fn)
 		if err != nil {
 			return fmt.Errorf("directory %d: inline entries: %w", ino, err)
 		}

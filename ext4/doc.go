@@ -41,6 +41,11 @@
 // top bit set would otherwise be negative) is corrupt too. A symlink
 // target ends at its first NUL byte, as Linux reads it.
 //
+// A directory entry that is sound in structure but cannot be right (an
+// empty name, a "/" or a NUL in the name, an inode number past
+// s_inodes_count) is left out of ReadDir and Lookup while the rest of the
+// directory reads; FS.Damage lists each one once, saying where and why.
+//
 // Unknown incompatible features are refused with an error wrapping
 // errors.ErrUnsupported. Encrypted (fscrypt) inodes can be stated but
 // Open, ReadDir, Lookup and Readlink on them fail with ErrEncrypted.

@@ -83,6 +83,7 @@ type FS struct {
 	badGroups map[uint32]error
 	info      VolumeInfo
 	inodes    *lru[uint64, *inode]
+	damage    damageLog // what reading skipped as damaged (damage.go)
 }
 
 // Open reads the superblock and group descriptors of the volume in r,

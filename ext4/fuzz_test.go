@@ -82,6 +82,15 @@ func FuzzInode(f *testing.F) {
 	for ino := uint64(1); ino <= 16; ino++ {
 		f.Add(append([]byte(nil), rawInode(fs, img, ino)...))
 	}
+	// A symlink whose i_size runs past its target, a size with the top bit.
+	dmg, dimg := tinyFS(f, "damaged", nil)
+	for _, name := range []string{"link", "neg"} {
+		e, err := dmg.Lookup(RootIno, name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(append([]byte(nil), rawInode(dmg, dimg, e.Ino)...))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, err := parseInode(b)
 		if err != nil {
@@ -124,9 +133,15 @@ func FuzzExtentTree(f *testing.F) {
 func FuzzDirBlock(f *testing.F) {
 	fs, img := tinyFS(f, "tiny", nil)
 	f.Add(img[int64(fs.bs)*int64(mustBlock(f, fs, RootIno)):][:fs.bs])
+	bad, badImg := tinyFS(f, "damaged", nil)
+	d, err := bad.Lookup(RootIno, "d")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(badImg[int64(bad.bs)*int64(mustBlock(f, bad, d.Ino)):][:bad.bs]) // four damaged entries
 	f.Add(bytes.Repeat([]byte{0}, 1024))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = fs.scanBlock(b, func(d dirent) bool { return false })
+		_, _ = fs.scanBlock(b, dirLoc{RootIno, 0}, func(d dirent) bool { return false })
 		_ = isDirentTail(b)
 		if off, ok := dxCountOffset(b, 0); ok {
 			_ = dxCsumVerify(b, off, 0)
@@ -169,28 +184,30 @@ func FuzzXattr(f *testing.F) {
 	})
 }
 
-// FuzzImage flips bytes of a tiny image (3-byte records: little-endian
-// offset in KiB units of 4 bytes, xor value) and walks everything.
+// FuzzImage flips bytes of a tiny image (sel: the image, and bit 7 to
+// ignore checksums; 3-byte records: little-endian offset in units of 4
+// bytes, xor value) and walks everything.
 func FuzzImage(f *testing.F) {
-	imgs := [][]byte{tinyImage(f, "tiny"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3")}
-	f.Add(uint8(0), []byte{})
-	f.Add(uint8(1), []byte{})
-	f.Add(uint8(2), []byte{0x10, 0x01, 0xff})
-	f.Add(uint8(3), []byte{0x40, 0x10, 0x80, 0x00, 0x02, 0x01})
-	f.Add(uint8(5), []byte{}) // tiny3 (bigalloc) with checksums
+	imgs := [][]byte{tinyImage(f, "tiny"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3"), tinyImage(f, "damaged")}
+	for i := range uint8(len(imgs)) {
+		f.Add(i, []byte{})
+	}
+	f.Add(uint8(0x82), []byte{0x10, 0x01, 0xff})
+	f.Add(uint8(0x80), []byte{0x40, 0x10, 0x80, 0x00, 0x02, 0x01})
 	f.Fuzz(func(t *testing.T, sel uint8, patch []byte) {
-		img := append([]byte(nil), imgs[int(sel)%len(imgs)]...)
+		img := append([]byte(nil), imgs[int(sel&0x7f)%len(imgs)]...)
 		for i := 0; i+3 <= len(patch); i += 3 {
 			off := int(binary.LittleEndian.Uint16(patch[i:])) * 4 % len(img)
 			img[off] ^= patch[i+2]
 		}
-		fs, err := Open(bytes.NewReader(img), int64(len(img)), &Options{IgnoreChecksums: sel&2 != 0})
+		fs, err := Open(bytes.NewReader(img), int64(len(img)), &Options{IgnoreChecksums: sel&0x80 != 0})
 		if err != nil {
 			return
 		}
 		_ = fs.Info()
 		_, _ = fs.Allocation()
 		walkAll(fs, RootIno, 0)
+		_ = fs.Damage()
 	})
 }
 

@@ -76,7 +76,7 @@ func (fs *FS) dxLookup(ino uint64, in *inode, name string, fold bool, match func
 			return nil, err
 		}
 		var found *dirent
-		if _, err := fs.scanBlock(b, func(d dirent) bool {
+		if _, err := fs.scanBlock(b, dirLoc{ino, int64(lblk)}, func(d dirent) bool {
 			if match(d) {
 				found = &d
 				return true

@@ -55,6 +55,14 @@
 //
 // Errors become errno values in errno.go only.
 //
+// volumes.txt is written when read: besides the table and what each volume
+// holds, it says what was decided for an odd disk (a table with no usable
+// entry whose whole disk holds a filesystem) and lists, once each, the
+// damaged parts a reader left out while reading the rest, such as a
+// directory entry with an impossible name or inode number; the log names
+// each of those once too. It is served with direct I/O so its growing text
+// is never cut at a size the kernel cached.
+//
 // # Comparison view
 //
 //	MOUNT/<vm>/.compare/                           the adjacent pairs <P1>..<P2>

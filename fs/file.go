@@ -12,7 +12,7 @@ import (
 )
 
 // readerFile is a read-only file over an io.ReaderAt opened on first use:
-// a disk or partition image, a config file, volumes.txt.
+// a disk or partition image, a config file.
 type readerFile struct {
 	gofs.Inode
 	m     *mount

@@ -19,6 +19,9 @@ type volume struct {
 	fs    guestfs.FS
 	key   string // identity for inode numbers
 	where string // vm/point/disk/volume, for error messages
+
+	mu     sync.Mutex
+	logged int // damage notes of fs already logged (report.go); guarded by mu
 }
 
 func (v *volume) errno(op string, gino uint64, err error) syscall.Errno {
@@ -79,7 +82,9 @@ func (g *guestNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		// Not listed: not read yet, or another spelling of a name on a
 		// case-insensitive filesystem; the filesystem decides.
 		var err error
-		if e, err = g.vol.fs.Lookup(g.gino, name); err != nil {
+		e, err = g.vol.fs.Lookup(g.gino, name)
+		g.vol.logDamage()
+		if err != nil {
 			return nil, g.vol.errno("lookup "+name, g.gino, err)
 		}
 	}
@@ -92,6 +97,7 @@ func (g *guestNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 
 func (g *guestNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	ents, err := g.vol.fs.ReadDir(g.gino)
+	g.vol.logDamage()
 	if err != nil {
 		return nil, g.vol.errno("readdir", g.gino, err)
 	}

@@ -89,12 +89,11 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 			return nil, err
 		}
 		gd, err := guestfs.OpenDisk(dr, size, m.opts.Guest)
-		report := volumesReport(p, disk, gd, err)
 		tree := newTree()
 		rid := append(append([]string(nil), id...), "volumes.txt")
 		tree.add("volumes.txt", entry{mode: syscall.S_IFREG, ino: inoOf(rid...), node: func() attrer {
-			return &readerFile{m: m, ino: inoOf(rid...), size: int64(len(report)), mtime: p.Time, open: func(context.Context) (io.ReaderAt, error) {
-				return strings.NewReader(report), nil
+			return &textFile{m: m, ino: inoOf(rid...), mtime: p.Time, text: func() string {
+				return volumesReport(p, disk, gd, err)
 			}}
 		}})
 		if err != nil {
@@ -162,6 +161,11 @@ func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error
 			fmt.Fprintf(&b, "\tno filesystem: %v", v.Err)
 		}
 		b.WriteString("\n")
+		if v.FS != nil {
+			for _, note := range damage(v.FS) {
+				fmt.Fprintf(&b, "%s\tdamaged, left out: %s\n", v.Name, note)
+			}
+		}
 	}
 	return b.String()
 }

@@ -39,6 +39,9 @@ type adapter[A, D any, F file[E], E any] struct {
 	extent func(E) Extent
 	alloc  func() ([]Region, error) // nil when the reader cannot tell
 	block  int64                    // allocation unit in bytes
+	// damage lists what the reader skipped as damaged; nil when it
+	// skips nothing (it fails instead).
+	damage func() []string
 	// dirExtents maps a directory's blocks when Open cannot (NTFS).
 	dirExtents func(ino uint64) ([]E, error)
 	// firstByte identifies a directory by where its bytes start, when
@@ -62,6 +65,14 @@ func (a adapter[A, D, F, E]) DirID(ino uint64) (uint64, error) {
 		return ino | 1<<63, nil
 	}
 	return uint64(es[0].Physical), nil
+}
+
+// Damage lists the damaged parts the reader skipped so far.
+func (a adapter[A, D, F, E]) Damage() []string {
+	if a.damage == nil {
+		return nil
+	}
+	return a.damage()
 }
 
 // BlockSize is the filesystem's allocation unit (block or cluster).
@@ -134,6 +145,7 @@ var (
 	_ Allocator = newExt4(nil)
 	_ FS        = newExt4(nil)
 	_ Extenter  = newExt4(nil)
+	_ Damager   = newExt4(nil)
 	_ FS        = newNTFS(nil)
 	_ FS        = newFAT(nil)
 	_ DirIDer   = newFAT(nil)
@@ -160,7 +172,7 @@ func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Ext
 		return out, err
 	}
 	return adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent]{
-		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize),
+		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize), damage: fs.Damage,
 		attr: func(x ext4.Attr) Attr {
 			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},

@@ -67,6 +67,13 @@ type FS interface {
 	GetXattr(ino uint64, name string) ([]byte, error)
 }
 
+// Damager is implemented by filesystems that skip a damaged part, such as
+// a directory entry with an impossible name or inode number, and read the
+// rest. Damage lists what was skipped so far, each once, in the order found.
+type Damager interface {
+	Damage() []string
+}
+
 // Extenter is implemented by filesystems that can map a file to volume bytes.
 type Extenter interface {
 	Extents(ino uint64) ([]Extent, error)

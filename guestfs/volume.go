@@ -62,7 +62,8 @@ type Options struct {
 
 // OpenDisk reads the partition table of a disk and opens the filesystem
 // of every volume it finds. Only an unreadable disk is an error: a volume
-// whose filesystem is unknown or damaged is listed with Err set.
+// whose filesystem is unknown or damaged is listed with Err set. A table
+// with no usable entry gets the whole disk probed too (see probeWholeDisk).
 func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
 	if opts == nil {
 		opts = &Options{}
