@@ -149,6 +149,14 @@ func TestGCKeepsManifestWithLostObjects(t *testing.T) {
 	if got := pointNames(t, repo); len(got) != 1 {
 		t.Fatalf("points: %q", got)
 	}
+	// What gc advises: rebuild lists the point, forget removes it.
+	mustRun(t, repo, "catalog", "rebuild")
+	if r := run(t, repo, nil, "verify"); r.code != 1 || !strings.Contains(r.stdout, "used by web01/"+p2) {
+		t.Fatalf("verify after rebuild: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustRun(t, repo, "forget", "--vm", "web01", "--point", p2)
+	mustRun(t, repo, "gc")
+	expectPoints(t, repo, map[string]string{"web01/" + p1: a})
 }
 
 // TestGCAfterCatalogRollback: a catalog restored from a copy older than
