@@ -66,7 +66,7 @@ func (r *Repo) Derived(vm string, t time.Time, name string) ([]byte, bool, error
 }
 
 // deleteDerived adds the removal of every derived key of point vm/t to b.
-func deleteDerived(b *pebble.Batch, vm string, t time.Time) error {
+func deleteDerived(b *catBatch, vm string, t time.Time) error {
 	lo, hi := format.DerivedPrefix(vm, t)
 	return b.DeleteRange(lo, hi, nil)
 }

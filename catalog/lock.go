@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -19,7 +20,11 @@ type holder struct {
 // lockRepo takes the repository's exclusive lock without waiting. The lock
 // is an flock, so it vanishes with its process, even after kill -9.
 func lockRepo(path, command string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// O_NOFOLLOW: a symlink planted at lock must not make us write its target.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, fileMode)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, symlinkError(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}

@@ -23,6 +23,9 @@ type RebuildResult struct {
 // Rebuild recreates the catalog of the repository in dir from the store
 // alone: the manifests under points/ and the objects they reference.
 func Rebuild(ctx context.Context, dir string, opts Options) (*RebuildResult, error) {
+	if err := checkLayout(dir); err != nil {
+		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
+	}
 	lock, err := lockRepo(filepath.Join(dir, lockFile), opts.Command)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)

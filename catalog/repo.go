@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/catalog/backend/local"
 
@@ -27,7 +25,7 @@ type Repo struct {
 	dir   string
 	cfg   Config
 	be    backend.Backend
-	db    *pebble.DB
+	db    *catalogDB
 	lock  *os.File
 	cache *blobCache
 	// prefetchSem bounds background readahead fetches across all disks.
@@ -37,6 +35,8 @@ type Repo struct {
 	// commitMu orders the changes of points between the store and the
 	// catalog: Commit, Forget and gc's reconcile.
 	commitMu sync.Mutex
+	// readOnly: opened with Options.ReadOnly; writes fail.
+	readOnly bool
 }
 
 // Options tune Open.
@@ -48,6 +48,9 @@ type Options struct {
 	// WrapBackend, if set, wraps the store's backend: a rate limiter, a
 	// fault injector in tests.
 	WrapBackend func(backend.Backend) backend.Backend
+	// ReadOnly opens the catalog without writing to it (commands that only
+	// read: they then work on a full disk).
+	ReadOnly bool
 }
 
 const (
@@ -65,7 +68,11 @@ func Init(ctx context.Context, dir string, chunkSize int) (*Config, error) {
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("init %s: directory is not empty: %w", dir, ErrExists)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	// An existing empty directory becomes the owner's alone (layout.go).
+	if err := os.Chmod(dir, dirMode); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	be, err := local.New(filepath.Join(dir, storeDir))
@@ -99,6 +106,9 @@ func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo
 	if _, err := os.Stat(filepath.Join(dir, storeDir, configName)); err != nil {
 		return nil, fmt.Errorf("open repository %s: no repository here (run vmarchive init): %w", dir, ErrNotFound)
 	}
+	if err := checkLayout(dir); err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", dir, err)
+	}
 	lock, err := lockRepo(filepath.Join(dir, lockFile), opts.Command)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
@@ -109,7 +119,7 @@ func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo
 // openLocked opens the repository whose lock the caller already holds; the
 // Repo takes the lock over.
 func openLocked(ctx context.Context, dir string, lock *os.File, opts Options, create bool) (*Repo, error) {
-	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers())}
+	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readOnly: opts.ReadOnly && !create}
 	if err := r.open(ctx, opts, create); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
@@ -143,7 +153,7 @@ func (r *Repo) open(ctx context.Context, opts Options, create bool) error {
 	if _, err := os.Stat(catDir); errors.Is(err, fs.ErrNotExist) && !create {
 		return fmt.Errorf("catalog is missing: run vmarchive catalog rebuild: %w", ErrNotFound)
 	}
-	if r.db, err = openPebble(catDir); err != nil {
+	if r.db, err = openPebble(catDir, r.readOnly); err != nil {
 		return err
 	}
 	return r.checkSchema(create)
@@ -165,6 +175,9 @@ func (r *Repo) Close() error {
 
 // Config returns the repository configuration.
 func (r *Repo) Config() Config { return r.cfg }
+
+// ReadOnly reports whether the repository was opened with Options.ReadOnly.
+func (r *Repo) ReadOnly() bool { return r.readOnly }
 
 // Dir returns the repository directory.
 func (r *Repo) Dir() string { return r.dir }

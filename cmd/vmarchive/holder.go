@@ -46,14 +46,18 @@ func (s *session) Close() error {
 // openRepo opens the repository for one command, or forwards the command to
 // the process that holds it.
 func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []string) (*session, error) {
+	name := "vmarchive " + cmd.CommandPath()[len("vmarchive "):]
 	if r, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
+		if r.ReadOnly() && !readOnlyCommand(cmd) {
+			return nil, fmt.Errorf("%s: %w: the process holding it only reads; run the command again when it has finished", name, catalog.ErrHeld)
+		}
 		return &session{Repo: r}, nil
 	}
 	dir, err := repoDir(v)
 	if err != nil {
 		return nil, err
 	}
-	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "vmarchive " + cmd.CommandPath()[len("vmarchive "):]})
+	r, err := catalog.Open(ctx, dir, catalog.Options{Command: name, ReadOnly: readOnlyCommand(cmd)})
 	if errors.Is(err, catalog.ErrHeld) {
 		return nil, forward(ctx, v, cmd, args, dir, err, nil)
 	}
@@ -73,6 +77,16 @@ func serve(cmd *cobra.Command, r *catalog.Repo) (*session, error) {
 		return nil, err
 	}
 	return &session{Repo: r, srv: srv}, nil
+}
+
+// readOnlyCommand reports whether cmd only reads the catalog: it then opens
+// it read-only, which works on a full disk.
+func readOnlyCommand(cmd *cobra.Command) bool {
+	switch cmd.CommandPath() {
+	case "vmarchive points", "vmarchive cat", "vmarchive stats":
+		return true
+	}
+	return false
 }
 
 // serveHeld runs forwarded command lines against the open repository.

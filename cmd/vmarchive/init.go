@@ -14,7 +14,9 @@ func initCmd(v *viper.Viper) *cobra.Command {
 		Use:   "init",
 		Short: "Create a repository",
 		Long: `Create an empty repository in the --repo directory (which must be absent or
-empty). The chunk size is fixed for the life of the repository.`,
+empty). The chunk size is fixed for the life of the repository. The
+directory is made owner-only (0700) and everything in it is created
+0700/0600, whatever the umask.`,
 		Example: "  vmarchive init --repo /srv/vmarchive",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -4,16 +4,23 @@
 // leaves a partial object under its final name. Puts are not synced one by
 // one; Sync flushes the whole filesystem once (syncfs), which is far cheaper
 // than an fsync per chunk and is called before a point becomes visible.
+//
+// Directories are created 0700 and objects 0600, whatever the umask. No
+// symbolic link inside the root is followed: one planted at data/<hh> would
+// make puts write, and deletes remove, outside the store.
 package local
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -22,7 +29,8 @@ import (
 
 // Backend stores objects under a root directory.
 type Backend struct {
-	root string
+	root    string
+	checked sync.Map // directories under root found not to be symlinks
 }
 
 var (
@@ -36,14 +44,69 @@ func New(dir string) (*Backend, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local backend: %w", err)
 	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local backend: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("local backend: %s is not a directory (a symbolic link?)", dir)
+	}
 	return &Backend{root: dir}, nil
 }
 
+// path returns the file of object name, after checking that no directory
+// between the root and it is a symbolic link.
 func (b *Backend) path(name string) (string, error) {
-	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.Contains(name, "\\") {
+	if !validName(name) {
 		return "", fmt.Errorf("local backend: invalid object name %q", name)
 	}
-	return filepath.Join(b.root, filepath.FromSlash(name)), nil
+	parts := strings.Split(name, "/")
+	dir := b.root
+	for _, part := range parts[:len(parts)-1] {
+		dir = filepath.Join(dir, part)
+		if err := b.checkDir(dir); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(dir, parts[len(parts)-1]), nil
+}
+
+// validName accepts slash-separated names without empty, "." or ".."
+// components.
+func validName(name string) bool {
+	if name == "" || strings.ContainsRune(name, '\\') {
+		return false
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDir refuses dir when it is a symbolic link; a missing dir is fine
+// (Put creates it).
+func (b *Backend) checkDir(dir string) error {
+	if _, ok := b.checked.Load(dir); ok {
+		return nil
+	}
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local backend: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
+		return symlinkError(dir)
+	}
+	b.checked.Store(dir, true)
+	return nil
+}
+
+func symlinkError(p string) error {
+	return fmt.Errorf("local backend: %s is a symbolic link or not a directory: a store holds none; remove it", p)
 }
 
 // Put implements backend.Backend.
@@ -52,7 +115,9 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(data)) {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return symlinkError(p)
+	} else if err == nil && fi.Size() == int64(len(data)) {
 		return nil // immutable: same name, same content
 	}
 	return b.Replace(ctx, name, data)
@@ -96,7 +161,7 @@ func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("get %s: %w", name, backend.ErrNotFound)
 	}
@@ -123,6 +188,9 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(string, int64
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return symlinkError(p)
+		}
 		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
 			return nil
 		}
@@ -147,6 +215,19 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(string, int64
 		return fmt.Errorf("list %q: %w", prefix, err)
 	}
 	return nil
+}
+
+// readFile reads p without following a symbolic link.
+func readFile(p string) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, symlinkError(p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // Delete implements backend.Backend.

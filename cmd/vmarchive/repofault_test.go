@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runLimited runs vmarchive like run, but a command still running after a
+// minute is killed and fails the test: a hang is a defect, not a slow test.
+func runLimited(t *testing.T, repo string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, vmarchiveBin(t), args...)
+	cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo, "HOME="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("vmarchive %s hung (killed after a minute)\n%s", strings.Join(args, " "), errb.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if s := errb.String(); strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {
+		t.Fatalf("vmarchive %s crashed:\n%s", strings.Join(args, " "), s)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// randomDisk writes n random bytes to a new raw image.
+func randomDisk(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	p := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestDamagedCatalogIsAnError flips bytes in the data blocks of the
+// catalog's sst files: every command says which file is damaged and to run
+// catalog rebuild, without a panic; rebuild then brings the point back.
+func TestDamagedCatalogIsAnError(t *testing.T) {
+	repo := newRepo(t)
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "d0="+randomDisk(t, 1<<20))
+	mustRun(t, repo, "gc") // a writable open flushes the log into sst files
+	ssts, _ := filepath.Glob(filepath.Join(repo, "catalog", "*.sst"))
+	if len(ssts) == 0 {
+		t.Fatal("no sst file in the catalog after ingest and gc")
+	}
+	for _, p := range ssts {
+		b := readFile(t, p)
+		for i := 40; i < 48 && i < len(b); i++ { // inside the first data block
+			b[i] ^= 0xff
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"points"}, {"check"}, {"verify"}, {"find", "web01", "*"}, {"ingest", "--vm", "web01", "d0=" + randomDisk(t, 4096)}} {
+		r := runLimited(t, repo, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "catalog rebuild") || !strings.Contains(r.stderr, ".sst") {
+			t.Errorf("vmarchive %s: exit %d, want an error naming the damaged sst file and catalog rebuild:\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	mustRun(t, repo, "catalog", "rebuild")
+	if out := mustRun(t, repo, "points"); !strings.Contains(out, "2026-11-20T01:00:00Z") {
+		t.Fatalf("points after rebuild:\n%s", out)
+	}
+}
+
+// smallTmpfs mounts a tmpfs of size bytes for the test (root only).
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the full-disk test needs root (mount -t tmpfs) under CI")
+		}
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	sh(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// fill writes a file until the filesystem of dir has less than 4 KiB free.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	return p
+}
+
+// TestFullDiskIsAnError runs the writing commands on a full tmpfs: each
+// fails with exit 2 naming the full path, points still lists, nothing
+// hangs; once space is freed the repository verifies and ingests again.
+func TestFullDiskIsAnError(t *testing.T) {
+	repo := filepath.Join(smallTmpfs(t, "12m"), "repo")
+	mustRun(t, repo, "init", "--chunk-size", "256KiB")
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "d0="+randomDisk(t, 1<<20))
+	filler := fill(t, filepath.Dir(repo))
+	writes := [][]string{
+		{"ingest", "--vm", "web01", "--point-time", "2026-11-21T01:00:00Z", "d0=" + randomDisk(t, 2<<20)},
+		{"forget", "--vm", "web01", "--point", "2026-11-20T01:00:00Z"},
+		{"gc"},
+	}
+	for _, args := range writes {
+		r := runLimited(t, repo, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "no space left on device") || !strings.Contains(r.stderr, repo) {
+			t.Errorf("vmarchive %s on a full disk: exit %d, want 2 and a message naming the path:\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	if r := runLimited(t, repo, "points"); r.code != 0 || !strings.Contains(r.stdout, "2026-11-20T01:00:00Z") || strings.Contains(r.stdout, "2026-11-21") {
+		t.Errorf("points on a full disk: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if r := runLimited(t, repo, "verify"); r.code != 0 {
+		t.Fatalf("verify after freeing space: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", "2026-11-21T01:00:00Z", "d0="+randomDisk(t, 2<<20))
+	if out := mustRun(t, repo, "verify"); !strings.Contains(out, "2 points") {
+		t.Fatalf("verify after a later ingest:\n%s", out)
+	}
+}
