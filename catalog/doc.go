@@ -16,6 +16,33 @@
 // A stored object is one encoding byte (0 raw, 1 zstd) followed by the
 // payload. An object is stored raw unless zstd shrinks it below 97%.
 //
+// # Permissions and symbolic links
+//
+// A repository is its owner's alone: directories 0700, files 0600, whatever
+// the umask (pebble writes through a vfs that sets the modes, the local
+// backend creates 0700/0600, Init makes an existing empty directory 0700).
+// Open tightens a looser REPO, REPO/store, REPO/catalog, REPO/lock and the
+// catalog's files (layout.go), so repositories of older versions are fixed
+// on first use. Nothing inside REPO is a symbolic link: lock is opened with
+// O_NOFOLLOW, Open refuses links at REPO's own entries and in catalog/, and
+// the local backend refuses a linked directory or object under store/.
+//
+// # Point times
+//
+// A new point's time lies from MinPointTime (1990-01-01T00:00:00Z) to
+// MaxPointAhead (one day) past now; point keys order unsigned seconds since
+// 1970, so every accepted time sorts correctly. Older repositories keep
+// whatever points they hold.
+//
+// # Failures of the catalog
+//
+// pebble's errors reach callers as errors (pebble.go): a damaged file is
+// ErrCorrupt naming it and `catalog rebuild`; a full disk names the path.
+// pebble's fatal paths (its logger's Fatalf, a flush failing forever in the
+// background) end the catalog's writes, not the process, which may be a
+// mount. Commands that only read open the catalog read-only (Options.ReadOnly),
+// which writes nothing and so works on a full disk.
+//
 // # Chunk maps
 //
 // A disk is cut into ChunkSize pieces aligned to disk offsets (the last may

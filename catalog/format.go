@@ -51,6 +51,10 @@ var FormatPointTime = format.FormatPointTime
 // ParsePointTime parses a point name or any RFC 3339 time.
 var ParsePointTime = format.ParsePointTime
 
+// CheckPointTime accepts t as the time of a new point captured at now
+// (from format.MinPointTime to now plus format.MaxPointAhead).
+var CheckPointTime = format.CheckPointTime
+
 // ValidName checks a VM or disk name.
 var ValidName = format.ValidName
 

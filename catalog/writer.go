@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -146,6 +147,9 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	m.ChunkSize = w.repo.cfg.ChunkSize
 	if err := m.Validate(); err != nil {
 		return err
+	}
+	if err := CheckPointTime(m.Time, time.Now()); err != nil {
+		return fmt.Errorf("commit %s: %w", m.VM, err)
 	}
 	be := w.repo.be
 	if err := backend.Sync(ctx, be); err != nil {

@@ -68,6 +68,8 @@ func Ingest(ctx context.Context, repo *catalog.Repo, opts Options, disks []DiskS
 	}
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
+	} else if err := catalog.CheckPointTime(opts.Time, time.Now()); err != nil {
+		return nil, err
 	}
 	m = &catalog.Manifest{VM: opts.VM, Time: opts.Time.UTC().Truncate(time.Second), Source: opts.SourceKind}
 	if _, err := repo.Point(m.VM, m.Name()); err == nil {

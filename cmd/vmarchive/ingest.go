@@ -73,6 +73,9 @@ repository's owner-only control socket, never on a command line.`,
 			var when time.Time
 			if s := v.GetString("point-time"); s != "" {
 				t, err := catalog.ParsePointTime(s)
+				if err == nil {
+					err = catalog.CheckPointTime(t, time.Now())
+				}
 				if err != nil {
 					return fmt.Errorf("--point-time: %w", err)
 				}
@@ -112,7 +115,7 @@ repository's owner-only control socket, never on a command line.`,
 		},
 	}
 	cmd.Flags().String("vm", "", "VM name (letters, digits, '-', '_', '.')")
-	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339 (default now)")
+	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339, from 1990 to a day ahead (default now)")
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
 	pathFlag(cmd, "changed")
 	cmd.Flags().String("format", "", "image format of every DISK=IMAGE: raw, vmdk or qcow2 (default: detect)")

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+
+	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // exitError carries a specific exit status (verify: 1 = damage found).
@@ -32,6 +34,10 @@ func (e *exitError) Error() string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { // the first signal cancels; a second one ends the process
+		<-ctx.Done()
+		stop()
+	}()
 	root := newRoot()
 	if code := reportError(os.Stderr, root.ExecuteContext(ctx)); code != 0 {
 		os.Exit(code)
@@ -110,5 +116,9 @@ func repoDir(v *viper.Viper) (string, error) {
 	if dir == "" {
 		return "", errors.New("no repository: give --repo, set VMARCHIVE_REPO, or put repo: in the config file")
 	}
-	return dir, nil
+	loc, err := catalog.ParseLocation(dir)
+	if err != nil {
+		return "", err
+	}
+	return loc.Path, nil
 }
