@@ -36,12 +36,12 @@ var (
 func (f *textFile) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	size := uint64(len(f.text()))
 	out.Ino = f.ino
-	out.Mode = syscall.S_IFREG | 0o444
+	out.Mode = syscall.S_IFREG | f.m.privFile // as readerFile: never world-readable
 	out.Nlink = 1
 	out.Size = size
 	out.Blocks = (size + 511) / 512
 	out.Blksize = 4096
-	out.Owner = fuse.Owner{Uid: f.m.uid, Gid: f.m.gid}
+	out.Owner = fuse.Owner{Uid: f.m.uid, Gid: f.m.privGid}
 	out.SetTimes(&f.mtime, &f.mtime, &f.mtime)
 	return 0
 }
