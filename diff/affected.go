@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -94,11 +95,13 @@ func affectedDisk(ctx context.Context, repo *catalog.Repo, a *Affected, bad []ex
 		case v.Layout == nil:
 			a.unexamined(v.Name, errors.New("where the volume lies on the disk is unknown"))
 		case !touched(bad, v.Layout):
-		case v.FS == nil && (errors.Is(v.Err, guestfs.ErrUnknownFS) || v.Kind == "lvm2"):
+		case v.FS == nil && (v.Err == nil || errors.Is(v.Err, guestfs.ErrUnknownFS) || v.Kind == "lvm2"):
 			// No files: swap, raw data, or a physical volume whose
 			// logical volumes are volumes of their own.
 		case v.FS == nil:
-			a.unexamined(v.Name, fmt.Errorf("no filesystem: %w", v.Err))
+			// guestfs names the volume in its errors.
+			msg := strings.TrimPrefix(oneLine(v.Err.Error()), v.Name+": ")
+			a.unexamined(v.Name, fmt.Errorf("filesystem not opened: %s", msg))
 		default:
 			affectedVolume(ctx, a, v, bad)
 		}

@@ -16,16 +16,17 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 )
 
-// TestCheckNamesEveryDamagedFile damages (rewrites a byte of) four chunks
-// of a disk whose p1 is ext4 and p2 NTFS (testimages/affected/disk.sh):
-// in each filesystem the chunk holding the middle of a file with three
-// names, and the chunk holding the blocks of /dir. check --read-data must
-// name every file with data in those chunks under every one of its names
-// (the oracle: debugfs icheck/ncheck, ntfscluster and TSK's ffind), except
-// names below a directory it could not read, and say for each such
-// directory that it could not be examined.
+// TestCheckNamesEveryDamagedFile damages (rewrites a byte of) five chunks
+// of a disk whose p1 is ext4, p2 NTFS and p3 FAT (testimages/affected/
+// disk.sh): in ext4 and NTFS the chunk holding the middle of a file with
+// three names, and the chunk holding the blocks of /dir; the first chunk
+// of the FAT volume. check --read-data must name every file with data in
+// those chunks under every one of its names (the oracle: debugfs
+// icheck/ncheck, ntfscluster and TSK's ffind), except names below a
+// directory it could not read, and say for each such directory, and for
+// the FAT volume, that it could not be examined.
 func TestCheckNamesEveryDamagedFile(t *testing.T) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "ntfscluster", "istat", "ifind", "ffind")
+	needTool(t, "sgdisk", "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "ntfscluster", "istat", "ifind", "ffind", "mkfs.fat", "mcopy")
 	if os.Geteuid() != 0 {
 		t.Skip("ntfs-3g needs root") // needTool's CI rule covers the tools
 	}
@@ -92,9 +93,11 @@ func TestCheckNamesEveryDamagedFile(t *testing.T) {
 	chunkOf := func(part int, u int64) int64 { return (parts[part].off + u*unit) / cs * cs }
 	big := extBlocks("/data/big.bin")
 	nbig := ntfsUnits("/data/big.bin", "$DATA")
+	fatOff := partStart(t, disk, 3)
 	damaged := []int64{
 		chunkOf(0, big[len(big)/2]), chunkOf(0, extBlocks("/dir")[0]),
 		chunkOf(1, nbig[len(nbig)/2]), chunkOf(1, ntfsUnits("/dir", "$INDEX_ALLOCATION")[0]),
+		fatOff / cs * cs,
 	}
 	slices.Sort(damaged)
 	damaged = slices.Compact(damaged)
@@ -103,7 +106,10 @@ func TestCheckNamesEveryDamagedFile(t *testing.T) {
 	var files, dirs []string
 	for _, c := range damaged {
 		part := 0
-		if c >= parts[1].off {
+		switch {
+		case c >= fatOff:
+			continue // the whole volume is lost
+		case c >= parts[1].off:
 			part = 1
 		}
 		first, last := (c-parts[part].off)/unit, (c+cs-parts[part].off)/unit-1
@@ -206,6 +212,7 @@ func TestCheckNamesEveryDamagedFile(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("not examined: %q", unexamined)
 	if res.code != 1 || !slices.Equal(gotFiles, files) {
 		t.Errorf("check exit %d names\n%q\nthe oracle says\n%q\n%s", res.code, gotFiles, files, res.stdout)
 	}
@@ -213,6 +220,9 @@ func TestCheckNamesEveryDamagedFile(t *testing.T) {
 		if !slices.ContainsFunc(unexamined, func(u string) bool { return strings.HasPrefix(u, d+": read directory: ") }) {
 			t.Errorf("no \"not examined\" line for %s: %q\n%s", d, unexamined, res.stdout)
 		}
+	}
+	if !slices.ContainsFunc(unexamined, func(u string) bool { return strings.HasPrefix(u, "p3: ") }) {
+		t.Errorf("no \"not examined\" line for the FAT volume p3: %q\n%s", unexamined, res.stdout)
 	}
 }
 

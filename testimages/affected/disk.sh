@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a GPT disk for naming the files in damaged chunks: p1 ext4 (mke2fs
 # -d) and p2 NTFS (mkntfs, filled through an ntfs-3g mount), each with a
-# file of three names (hard links), a file of one, and a directory.
+# file of three names (hard links), a file of one, and a directory; p3 FAT
+# (mkfs.fat, mcopy) with one file.
 #   disk.sh OUT.raw          (needs root and /dev/fuse for ntfs-3g)
 set -euo pipefail
 out=$1
@@ -25,12 +26,15 @@ ntfs-3g "$work/n.img" "$mnt"
 cp -a "$t/." "$mnt/"
 umount "$mnt"
 
+mkfs.fat -C "$work/f.img" 6144 >/dev/null
+mcopy -i "$work/f.img" "$t/data/solo.bin" ::solo.bin
+
 rm -f "$out"
-truncate -s 28M "$out"
-sgdisk -o -n 1:1MiB:+12MiB -t 1:8300 -n 2:0:+12MiB -t 2:0700 "$out" >/dev/null
-for p in 1 2; do
+truncate -s 34M "$out"
+sgdisk -o -n 1:1MiB:+12MiB -t 1:8300 -n 2:0:+12MiB -t 2:0700 -n 3:0:+6MiB -t 3:ef00 "$out" >/dev/null
+imgs=("" "$work/e.img" "$work/n.img" "$work/f.img")
+for p in 1 2 3; do
 	start=$(sgdisk -i "$p" "$out" | awk '/First sector/ { print $3 }')
-	img=$work/e.img
-	[ "$p" = 2 ] && img=$work/n.img
+	img=${imgs[$p]}
 	dd if="$img" of="$out" bs=512 seek="$start" conv=notrunc,sparse status=none
 done
