@@ -213,7 +213,22 @@ func TestRerunAfterManifestCrash(t *testing.T) {
 	repo := newRepo(t)
 	p1 := "2026-11-20T01:00:00Z"
 	killedAt(t, repo, "manifest-durable", "ingest", "--vm", "web01", "--point-time", p1, "disk0="+a)
+	manifest := filepath.Join(repo, "store", "points", "web01", p1)
+	killed := readFile(t, manifest)
 	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", p1, "disk0="+a)
+	expectPoints(t, repo, map[string]string{"web01/" + p1: a})
+
+	// A repository left by a version whose re-run kept the killed run's
+	// manifest: check names the disagreement and gc settles it.
+	if err := os.WriteFile(manifest, killed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, repo, nil, "check"); r.code != 1 || !strings.Contains(r.stdout, "differs from the catalog's copy (vmarchive gc") {
+		t.Fatalf("check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := mustRun(t, repo, "gc"); !strings.Contains(out, "added point web01/"+p1) {
+		t.Fatalf("gc:\n%s", out)
+	}
 	expectPoints(t, repo, map[string]string{"web01/" + p1: a})
 }
 
