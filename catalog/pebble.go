@@ -165,9 +165,14 @@ func runGuarded(fail *fatalState, fn func() error) error {
 // openPebble opens the catalog in dir; readOnly writes nothing, so it works
 // on a full disk (pebble flushes the log it replays when writable).
 func openPebble(dir string, readOnly bool) (*catalogDB, error) {
+	return openPebbleFS(dir, readOnly, privateFS{vfs.Default})
+}
+
+// openPebbleFS opens the catalog on fs (tests inject faults with errorfs).
+func openPebbleFS(dir string, readOnly bool, fs vfs.FS) (*catalogDB, error) {
 	c := &catalogDB{dir: dir, fail: &fatalState{ch: make(chan struct{})}}
 	log := pebbleLog{dir: dir, fail: c.fail}
-	opts := &pebble.Options{Logger: log, ReadOnly: readOnly, FS: privateFS{vfs.Default}}
+	opts := &pebble.Options{Logger: log, ReadOnly: readOnly, FS: fs}
 	opts.EventListener = &pebble.EventListener{
 		BackgroundError: log.backgroundError,
 		// Reads return the corruption as an error; the default listener
