@@ -60,39 +60,51 @@ func (r *Repo) planRoots(ctx context.Context, objs []objSize) (*gcPlan, error) {
 		return nil, err
 	}
 	plan := &gcPlan{}
+	inStore := map[string]bool{}
 	for _, s := range stored {
 		name := s.m.ObjectName()
-		if c, ok := cat[name]; ok && bytes.Equal(c.raw, s.raw) {
+		inStore[name] = true
+		c, inCat := cat[name]
+		if inCat && bytes.Equal(c.raw, s.raw) {
 			plan.roots = append(plan.roots, gcRoot{m: s.m})
 			delete(cat, name)
 			continue
 		}
-		ids, missing, err := r.pointObjects(ctx, s.m, objs)
-		if err != nil {
-			return nil, fmt.Errorf("point %s/%s: %w", s.m.VM, s.m.Name(), err)
+		if err := r.planStored(ctx, plan, s, inCat, objs); err != nil {
+			return nil, err
 		}
-		if missing > 0 {
-			where := "is in the store but not in the catalog"
-			if _, ok := cat[name]; ok {
-				where = "in the store differs from the catalog's copy"
-			}
-			plan.warnings = append(plan.warnings, fmt.Sprintf("point %s/%s: its manifest %s %s, and %d of the objects it references are missing or damaged: not added to the catalog, its other objects kept (vmarchive catalog rebuild lists it as damaged; forget then removes it)", s.m.VM, s.m.Name(), name, where, missing))
-		} else {
-			plan.adopt = append(plan.adopt, s)
-			plan.ids = append(plan.ids, ids)
-		}
-		plan.roots = append(plan.roots, gcRoot{m: s.m, lenient: missing > 0})
 	}
 	for name, c := range cat {
 		// Kept this run: a catalog copy that differs from the store's, or
 		// a point whose manifest is gone (its forget was interrupted).
 		plan.roots = append(plan.roots, gcRoot{m: c.m, lenient: true})
-		if !slices.ContainsFunc(stored, func(s storedPoint) bool { return s.m.ObjectName() == name }) {
+		if !inStore[name] {
 			plan.warnings = append(plan.warnings, fmt.Sprintf("point %s/%s: in the catalog but its manifest %s is not in the store (an interrupted forget, or a catalog older than the store): its objects are kept; vmarchive forget --vm %s --point %s removes it", c.m.VM, c.m.Name(), name, c.m.VM, c.m.Name()))
 		}
 	}
 	slices.Sort(plan.warnings)
 	return plan, nil
+}
+
+// planStored plans a store manifest the catalog lacks or holds with other
+// bytes: added to the catalog if whole, else named; a root either way.
+func (r *Repo) planStored(ctx context.Context, plan *gcPlan, s storedPoint, inCat bool, objs []objSize) error {
+	ids, missing, err := r.pointObjects(ctx, s.m, objs)
+	if err != nil {
+		return fmt.Errorf("point %s/%s: %w", s.m.VM, s.m.Name(), err)
+	}
+	plan.roots = append(plan.roots, gcRoot{m: s.m, lenient: missing > 0})
+	if missing == 0 {
+		plan.adopt = append(plan.adopt, s)
+		plan.ids = append(plan.ids, ids)
+		return nil
+	}
+	where := "is in the store but not in the catalog"
+	if inCat {
+		where = "in the store differs from the catalog's copy"
+	}
+	plan.warnings = append(plan.warnings, fmt.Sprintf("point %s/%s: its manifest %s %s, and %d of the objects it references are missing or damaged: not added to the catalog, its other objects kept (vmarchive catalog rebuild lists it as damaged; forget then removes it)", s.m.VM, s.m.Name(), s.m.ObjectName(), where, missing))
+	return nil
 }
 
 // adopt adds the planned manifests to the catalog with the chunk keys of
