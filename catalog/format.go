@@ -64,5 +64,8 @@ var ValidDiskName = format.ValidDiskName
 // ReservedDiskName says why a disk name collides in the mounted tree.
 var ReservedDiskName = format.ReservedDiskName
 
+// MountDiskName is a disk's name in the mounted tree.
+var MountDiskName = format.MountDiskName
+
 // CheckChunkSize accepts powers of two from 256 KiB to 4 MiB.
 var CheckChunkSize = format.CheckChunkSize

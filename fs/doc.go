@@ -41,7 +41,8 @@
 // names differ only in case. A point of an older repository that holds
 // such a disk shows it with a "~" appended (config~/ and config~.img,
 // d.img~/ and d.img~.img), a character no disk name contains; its inode
-// numbers follow the shown name.
+// numbers follow the shown name, and find prints and accepts the same
+// paths (catalog.MountDiskName).
 //
 // The VM and point levels are read from the catalog on every lookup, with
 // one-second kernel timeouts, so points ingested while mounted appear by

@@ -48,13 +48,8 @@ func newPointNode(m *mount, p *catalog.Manifest) *listDir {
 // diskEntry is the name of disk's directory in a point or a comparison
 // (and, with .img, of its image). A name ingest now refuses but an older
 // repository holds (catalog.ReservedDiskName: config, x.img, ...) gets a
-// "~" appended, a character no disk name has, so it collides with nothing.
-func diskEntry(disk string) string {
-	if catalog.ReservedDiskName(disk) != "" {
-		return disk + "~"
-	}
-	return disk
-}
+// "~" appended (catalog.MountDiskName), so it collides with nothing.
+func diskEntry(disk string) string { return catalog.MountDiskName(disk) }
 
 // newConfigDir holds the captured VM configuration files.
 func newConfigDir(m *mount, p *catalog.Manifest, id []string) *listDir {

@@ -22,10 +22,11 @@ type Hit struct {
 
 // GuestPath is the entry's path as shown in the mount: "disk0/p2/etc/hosts".
 func (h *Hit) GuestPath() string {
+	disk := catalog.MountDiskName(h.Disk)
 	if h.Path == "/" {
-		return h.Disk + "/" + h.Volume
+		return disk + "/" + h.Volume
 	}
-	return h.Disk + "/" + h.Volume + h.Path
+	return disk + "/" + h.Volume + h.Path
 }
 
 // Problem is a volume whose files could not be indexed.

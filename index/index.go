@@ -3,6 +3,8 @@ package index
 import (
 	"bytes"
 	"strings"
+
+	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // Index is the file index of one point. It is immutable and safe for
@@ -35,8 +37,9 @@ type Volume struct {
 // Len returns the number of entries.
 func (v *Volume) Len() int { return v.n }
 
-// Prefix is the volume's place in a guest path: "disk0/p2".
-func (v *Volume) Prefix() string { return v.Disk + "/" + v.Name }
+// Prefix is the volume's place in a guest path as in the mount: "disk0/p2"
+// (a reserved disk name of an older repository escaped as there).
+func (v *Volume) Prefix() string { return catalog.MountDiskName(v.Disk) + "/" + v.Name }
 
 // Paths calls fn with each entry's index and path, in path order, until fn
 // returns false. The path is valid only during the call.

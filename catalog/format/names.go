@@ -57,6 +57,16 @@ func ReservedDiskName(s string) string {
 	return ""
 }
 
+// MountDiskName is the name disk has in the mounted tree (and in paths
+// shown as in it): a reserved name an older repository holds gets a "~"
+// appended, a character no disk name has, so it collides with nothing.
+func MountDiskName(disk string) string {
+	if ReservedDiskName(disk) != "" {
+		return disk + "~"
+	}
+	return disk
+}
+
 // ValidDiskName checks the name of a disk of a new point: ValidName and
 // no reserved name. Manifests already stored are checked by ValidName only.
 func ValidDiskName(s string) error {
