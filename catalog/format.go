@@ -8,6 +8,8 @@ import "github.com/vmarchive/vmarchive/catalog/format"
 
 type (
 	ChunkID    = format.ChunkID
+	PointID    = format.PointID
+	DiskRef    = format.DiskRef
 	Manifest   = format.Manifest
 	DiskRecord = format.DiskRecord
 	DiskStats  = format.DiskStats
@@ -44,6 +46,12 @@ func ParseChunkID(s string) (ChunkID, error) { return format.ParseChunkID(s) }
 
 // NewEncoder returns a chunk encoder (one per goroutine).
 func NewEncoder() *Encoder { return format.NewEncoder() }
+
+// NewPointID returns the ID of vm's point captured at t.
+var NewPointID = format.NewPointID
+
+// ParsePointID parses "vm/time".
+var ParsePointID = format.ParsePointID
 
 // FormatPointTime returns the name of the point captured at t.
 var FormatPointTime = format.FormatPointTime

@@ -56,6 +56,12 @@ type DiskStats struct {
 // Name is the point's name in the mount and on the command line.
 func (m *Manifest) Name() string { return FormatPointTime(m.Time) }
 
+// ID returns the point's ID.
+func (m *Manifest) ID() PointID { return NewPointID(m.VM, m.Time) }
+
+// DiskRef names the point's disk called name.
+func (m *Manifest) DiskRef(name string) DiskRef { return DiskRef{m.ID(), name} }
+
 // Disk returns the named disk.
 func (m *Manifest) Disk(name string) (*DiskRecord, error) {
 	for i := range m.Disks {
@@ -63,10 +69,11 @@ func (m *Manifest) Disk(name string) (*DiskRecord, error) {
 			return &m.Disks[i], nil
 		}
 	}
-	return nil, fmt.Errorf("point %s/%s has no disk %q: %w", m.VM, m.Name(), name, ErrNotFound)
+	return nil, fmt.Errorf("point %s has no disk %q: %w", m.ID(), name, ErrNotFound)
 }
 
-func (m *Manifest) ObjectName() string { return "points/" + m.VM + "/" + m.Name() }
+// ObjectName is the name of the manifest in the store.
+func (m *Manifest) ObjectName() string { return m.ID().ObjectName() }
 
 func (m *Manifest) Encode() ([]byte, error) { return json.MarshalIndent(m, "", " ") }
 
