@@ -51,7 +51,10 @@ type DirIDer interface {
 
 // Guard remembers the directories a walk has entered, by identity (the
 // inode number, or DirID), and counts the names listed. It is safe for
-// concurrent use, for walks that compare two trees in step.
+// concurrent use, for walks that compare two trees in step; then which
+// name of a directory with two names is listed depends on timing, but a
+// cycle is always caught at the descendant, its ancestor being entered
+// first.
 type Guard struct {
 	fs  FS
 	lim Limits
