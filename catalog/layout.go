@@ -62,7 +62,7 @@ func checkLayout(dir string) error {
 
 // private gives p exactly mode when it is looser.
 func private(p string, mode fs.FileMode) error {
-	fi, err := os.Lstat(p)
+	fi, err := os.Stat(p) // REPO itself may be a symlink; inner links are refused before
 	if err != nil {
 		return err
 	}
