@@ -30,8 +30,26 @@ func TestMain(m *testing.M) {
 		fmt.Printf("code=%d err=%v stdout=%q stderr=%q\n", code, err, out.String(), errb.String())
 		os.Exit(0)
 	}
+	if path := os.Getenv(serverEnv); path != "" {
+		s, err := Listen(path, func(ctx context.Context, req Request, stdout, stderr io.Writer) int {
+			fmt.Fprintf(stdout, "got %q\n", req.Secret)
+			return 0
+		}, nil)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println("listening")
+		io.Copy(io.Discard, os.Stdin) // until the test closes stdin
+		s.Close()
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
+
+// serverEnv makes the test binary serve a socket at the path it names
+// until its stdin closes.
+const serverEnv = "VMARCHIVE_CONTROL_TEST_SERVER"
 
 // needRootSetpriv skips without root and setpriv, but fails under CI=true.
 func needRootSetpriv(t *testing.T) {
@@ -197,4 +215,42 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestClientRefusesOtherServer: a socket served by another user (planted
+// where a holder's should be) gets neither the command nor its secret.
+func TestClientRefusesOtherServer(t *testing.T) {
+	needRootSetpriv(t)
+	base, client := worldDir(t)
+	sockDir := filepath.Join(base, "planted")
+	if err := os.Mkdir(sockDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(sockDir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(sockDir, "ctl.sock")
+	srv := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", client)
+	srv.Env = append(os.Environ(), serverEnv+"="+sock)
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); srv.Wait() }()
+	line := make([]byte, 64)
+	if n, _ := out.Read(line); !strings.HasPrefix(string(line[:n]), "listening") {
+		t.Fatalf("server as uid 65534: %q", line[:n])
+	}
+	var sout bytes.Buffer
+	_, err = Call(context.Background(), sock, Request{Args: []string{"ingest"}, Secret: []byte("password")}, &sout, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "served by uid 65534") || strings.Contains(sout.String(), "password") {
+		t.Fatalf("Call to a uid 65534 server: %v, output %q", err, sout.String())
+	}
 }

@@ -9,6 +9,7 @@
 // owner-only (0700) directory, created before the socket, so no other
 // user can connect whatever the umask; and every connection's peer uid is
 // checked (SO_PEERCRED) in case the directory was opened up by hand.
+// Clients check the server the same way before sending anything.
 //
 // Protocol: the client writes one JSON Request and then nothing; closing
 // its side cancels the command. The server answers with frames of
@@ -200,6 +201,19 @@ func (s *Server) allowed(c net.Conn) bool {
 	return false
 }
 
+// checkServer refuses a server that is neither our user nor root: a
+// socket planted by another user must not receive our command or secret.
+func checkServer(c net.Conn, path string) error {
+	cred, err := peerCred(c)
+	if err != nil {
+		return fmt.Errorf("control: %s: peer credentials: %w", path, err)
+	}
+	if int(cred.Uid) != os.Geteuid() && cred.Uid != 0 {
+		return fmt.Errorf("control: %s is served by uid %d, neither us (uid %d) nor root: command not sent", path, cred.Uid, os.Geteuid())
+	}
+	return nil
+}
+
 // peerCred reads the connected peer's credentials (SO_PEERCRED).
 func peerCred(c net.Conn) (*unix.Ucred, error) {
 	uc, ok := c.(*net.UnixConn)
@@ -270,6 +284,9 @@ func Call(ctx context.Context, path string, req Request, stdout, stderr io.Write
 		return 0, fmt.Errorf("%w (%s): %v", ErrNoServer, path, err)
 	}
 	defer c.Close()
+	if err := checkServer(c, path); err != nil {
+		return 0, err
+	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	// A holder that refuses us answers without reading, so our write can
