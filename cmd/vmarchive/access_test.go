@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,13 +52,13 @@ func worldBin(t *testing.T) string {
 
 // startMount runs "vmarchive mount" under umask 000 until the test ends
 // and waits until it serves.
-func startMount(t *testing.T, repo string, args ...string) (mnt string, log *bytes.Buffer) {
+func startMount(t *testing.T, repo string, args ...string) (mnt string, log *lockedBuffer) {
 	t.Helper()
 	mnt = t.TempDir()
 	script := `umask 000; exec "$@"`
 	cmd := exec.Command("sh", append([]string{"-c", script, "sh", vmarchiveBin(t), "mount"}, append(args, mnt)...)...)
 	cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
-	log = &bytes.Buffer{}
+	log = &lockedBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,11 +71,30 @@ func startMount(t *testing.T, repo string, args ...string) (mnt string, log *byt
 		if _, err := os.Stat(catalog.ControlPath(repo)); err == nil && strings.Contains(log.String(), "mounted") {
 			return mnt, log
 		}
-		if i > 200 {
+		if i > 600 { // 30 s: a busy machine
 			t.Fatalf("mount did not come up:\n%s", log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer written by a process's output copier
+// while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestHolderSocketOwnerOnly: a real mount started under umask 000, in a
