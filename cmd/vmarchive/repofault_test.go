@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -148,5 +149,57 @@ func TestFullDiskIsAnError(t *testing.T) {
 	mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", "2026-11-21T01:00:00Z", "d0="+randomDisk(t, 2<<20))
 	if out := mustRun(t, repo, "verify"); !strings.Contains(out, "2 points") {
 		t.Fatalf("verify after a later ingest:\n%s", out)
+	}
+}
+
+// TestDamagedCatalogUnderMount damages the catalog under a running mount:
+// listing fails with EIO and a forwarded command gets the message, but the
+// mount process lives on (pebble's corruption used to panic it).
+func TestDamagedCatalogUnderMount(t *testing.T) {
+	needFUSE(t)
+	repo := newRepo(t)
+	mustRun(t, repo, "ingest", "--vm", "web01", "--no-index", "--point-time", "2026-11-20T01:00:00Z", "d0="+randomDisk(t, 1<<20))
+	mustRun(t, repo, "gc") // flush the log into sst files
+	mnt := t.TempDir()
+	mount := exec.Command(vmarchiveBin(t), "mount", mnt)
+	mount.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	var mlog bytes.Buffer
+	mount.Stderr = &mlog
+	if err := mount.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mount.Process.Signal(syscall.SIGTERM)
+		mount.Wait()
+	})
+	for i := 0; !strings.Contains(mlog.String(), "mounted"); i++ {
+		if i > 200 {
+			t.Fatalf("mount did not come up:\n%s", mlog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ssts, _ := filepath.Glob(filepath.Join(repo, "catalog", "*.sst"))
+	for _, p := range ssts {
+		b := readFile(t, p)
+		for i := 40; i < 48 && i < len(b); i++ {
+			b[i] ^= 0xff
+		}
+		os.WriteFile(p, b, 0o600)
+	}
+	if _, err := os.ReadDir(mnt); err == nil {
+		t.Fatal("listing the mount over a damaged catalog succeeded")
+	}
+	r := runLimited(t, repo, "points")
+	if r.code != 2 || !strings.Contains(r.stderr, "catalog rebuild") {
+		t.Errorf("points through the mount: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := mount.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the mount process died:\n%s", mlog.String())
+	}
+	if _, err := os.Stat(mnt); err != nil {
+		t.Fatalf("the mount is dead: %v", err)
+	}
+	if strings.Contains(mlog.String(), "panic") {
+		t.Fatalf("the mount panicked:\n%s", mlog.String())
 	}
 }
