@@ -70,69 +70,84 @@ func (m *ownerMap) unowned(lo, hi, base int64, add func(Owner)) {
 	}
 }
 
-// addOwners names what owns each changed range in both points.
+// owners names what owns each changed range in both points.
 func (c *comparison) owners(d *Disk, pa, pb *point) error {
-	ctx := c.ctx
-	maps := map[*guestfs.Volume]*ownerMap{}
-	errs := map[*guestfs.Volume]error{}
-	where := map[*guestfs.Volume]*point{}
-	var built []*guestfs.Volume // in the order built, for stable errors
-	unknown := func(r Range, why string) []Owner {
-		return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len, Note: why}}
-	}
-	ownerOf := func(p *point, r Range) []Owner {
-		if p.disk == nil {
-			return nil
-		}
-		if r.Volume == "" {
-			return []Owner{{Kind: OwnerTable, Off: r.Off, Len: r.Len}}
-		}
-		v := p.volume(r.Volume)
-		if v == nil {
-			return unknown(r, "no volume "+r.Volume+" in this point")
-		}
-		piece, ok := pieceAt(v.Layout, r.Off)
-		if !ok || r.Off+r.Len > piece.DiskOff+piece.Len {
-			return unknown(r, "the volume's layout does not place these bytes")
-		}
-		if v.FS == nil {
-			if v.Err != nil {
-				return unknown(r, oneLine(v.Err.Error()))
-			}
-			return unknown(r, "no filesystem")
-		}
-		m, ok := maps[v]
-		if !ok && errs[v] == nil {
-			m, errs[v] = buildOwners(ctx, v.FS, c.index(p, d.Name, v.Name, v.FS.Type()))
-			maps[v], where[v] = m, p
-			built = append(built, v)
-		}
-		if m == nil {
-			return unknown(r, "block owners: "+oneLine(errs[v].Error()))
-		}
-		base := piece.DiskOff - piece.Off
-		return m.owners(base, r.Off-base, r.Len)
-	}
+	o := &ownerLookup{c: c, disk: d.Name, maps: map[*guestfs.Volume]*ownerMap{},
+		errs: map[*guestfs.Volume]error{}, where: map[*guestfs.Volume]*point{}}
 	for i := range d.Ranges {
-		if err := ctx.Err(); err != nil {
+		if err := c.ctx.Err(); err != nil {
 			return err
 		}
 		r := &d.Ranges[i]
-		r.A, r.B = ownerOf(pa, *r), ownerOf(pb, *r)
+		r.A, r.B = o.ownerOf(pa, *r), o.ownerOf(pb, *r)
 	}
-	for _, v := range built {
-		err := errs[v]
-		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+	for _, v := range o.built {
+		err := o.errs[v]
+		if err != nil && c.ctx.Err() != nil {
+			return c.ctx.Err()
 		}
 		if err == nil {
-			err = maps[v].err() // some files could not be mapped
+			err = o.maps[v].err() // some files could not be mapped
 		}
 		if err != nil {
-			noteVolume(d, v.Name, fmt.Sprintf("point %s: block owners: %v", where[v].m.Name(), err))
+			noteVolume(d, v.Name, fmt.Sprintf("point %s: block owners: %v", o.where[v].m.Name(), err))
 		}
 	}
 	return nil
+}
+
+// ownerLookup builds each volume's owner map once, on first use.
+type ownerLookup struct {
+	c     *comparison
+	disk  string
+	maps  map[*guestfs.Volume]*ownerMap
+	errs  map[*guestfs.Volume]error
+	where map[*guestfs.Volume]*point
+	built []*guestfs.Volume // in the order built, for stable errors
+}
+
+// ownerOf names what owns range r in point p.
+func (o *ownerLookup) ownerOf(p *point, r Range) []Owner {
+	unknown := func(why string) []Owner {
+		return []Owner{{Kind: OwnerUnknown, Off: r.Off, Len: r.Len, Note: why}}
+	}
+	if p.disk == nil {
+		return nil
+	}
+	if r.Volume == "" {
+		return []Owner{{Kind: OwnerTable, Off: r.Off, Len: r.Len}}
+	}
+	v := p.volume(r.Volume)
+	if v == nil {
+		return unknown("no volume " + r.Volume + " in this point")
+	}
+	piece, ok := pieceAt(v.Layout, r.Off)
+	switch {
+	case !ok || r.Off+r.Len > piece.DiskOff+piece.Len:
+		return unknown("the volume's layout does not place these bytes")
+	case v.FS == nil && v.Err != nil:
+		return unknown(oneLine(v.Err.Error()))
+	case v.FS == nil:
+		return unknown("no filesystem")
+	}
+	m := o.ownerMap(p, v)
+	if m == nil {
+		return unknown("block owners: " + oneLine(o.errs[v].Error()))
+	}
+	base := piece.DiskOff - piece.Off
+	return m.owners(base, r.Off-base, r.Len)
+}
+
+// ownerMap returns v's owner map, built on first use; nil when it cannot
+// be built, and then errs says why.
+func (o *ownerLookup) ownerMap(p *point, v *guestfs.Volume) *ownerMap {
+	m, ok := o.maps[v]
+	if !ok && o.errs[v] == nil {
+		m, o.errs[v] = buildOwners(o.c.ctx, v.FS, o.c.index(p, o.disk, v.Name, v.FS.Type()))
+		o.maps[v], o.where[v] = m, p
+		o.built = append(o.built, v)
+	}
+	return m
 }
 
 // noteVolume adds an error to the named volume of d.
