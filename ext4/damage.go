@@ -16,11 +16,19 @@ type damageLog struct {
 	seen    map[string]bool // guarded by mu
 	notes   []string        // guarded by mu
 	dropped bool            // notes beyond maxDamage were found; guarded by mu
+	// dirs are the directories with an entry left out; no more than the
+	// volume has directories, so it needs no bound of its own.
+	dirs map[uint64]bool // guarded by mu
 }
 
-func (l *damageLog) add(note string) {
+// add notes an entry of directory dir left out as damaged.
+func (l *damageLog) add(dir uint64, note string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.dirs == nil {
+		l.dirs = map[uint64]bool{}
+	}
+	l.dirs[dir] = true
 	switch {
 	case l.seen[note]:
 	case len(l.notes) >= maxDamage:
@@ -47,4 +55,12 @@ func (fs *FS) Damage() []string {
 		out = append(out, fmt.Sprintf("more than %d damaged parts: the rest are not listed", maxDamage))
 	}
 	return out
+}
+
+// DirDamaged reports whether reading directory dir has left out a damaged
+// entry (ReadDir reads all of it; Lookup only up to the name).
+func (fs *FS) DirDamaged(dir uint64) bool {
+	fs.damage.mu.Lock()
+	defer fs.damage.mu.Unlock()
+	return fs.damage.dirs[dir]
 }

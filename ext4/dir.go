@@ -44,7 +44,7 @@ func (fs *FS) ReadDir(ino uint64) ([]DirEntry, error) {
 		if e.Mode == 0 { // no filetype feature: ask the inode
 			a, err := fs.Stat(e.Ino)
 			if errors.Is(err, ErrCorrupt) || errors.Is(err, iofs.ErrNotExist) {
-				fs.damage.add(fmt.Sprintf("directory %d: entry %q (inode %d) skipped: %v", ino, e.Name, e.Ino, err))
+				fs.damage.add(ino, fmt.Sprintf("directory %d: entry %q (inode %d) skipped: %v", ino, e.Name, e.Ino, err))
 				continue
 			}
 			if err != nil {
@@ -133,7 +133,7 @@ func (fs *FS) scanBlock(b []byte, at dirLoc, fn func(dirent) bool) (bool, error)
 			continue
 		}
 		if why := fs.badEntry(d); why != "" {
-			fs.damage.add(fmt.Sprintf("%v: entry %q at offset %d (inode %d) skipped: %s", at, d.name, off-d.recLen, d.inode, why))
+			fs.damage.add(at.dir, fmt.Sprintf("%v: entry %q at offset %d (inode %d) skipped: %s", at, d.name, off-d.recLen, d.inode, why))
 			continue
 		}
 		if fn(d) {

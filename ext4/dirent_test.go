@@ -70,6 +70,9 @@ func TestBadDirEntries(t *testing.T) {
 			if len(dmg) != 4 {
 				t.Errorf("Damage has %d notes, want 4 (each once):\n%s", len(dmg), strings.Join(dmg, "\n"))
 			}
+			if !fs.DirDamaged(d) || fs.DirDamaged(RootIno) {
+				t.Errorf("DirDamaged: d %v, root %v; want true, false", fs.DirDamaged(d), fs.DirDamaged(RootIno))
+			}
 			for _, n := range dmg {
 				if !strings.HasPrefix(n, "directory 12: logical block 0: entry ") {
 					t.Errorf("note does not say where: %q", n)

@@ -42,6 +42,9 @@ type adapter[A, D any, F file[E], E any] struct {
 	// damage lists what the reader skipped as damaged; nil when it
 	// skips nothing (it fails instead).
 	damage func() []string
+	// dirDamaged tells whether a directory lost entries to damage; nil
+	// with damage.
+	dirDamaged func(dir uint64) bool
 	// dirExtents maps a directory's blocks when Open cannot (NTFS).
 	dirExtents func(ino uint64) ([]E, error)
 	// firstByte identifies a directory by where its bytes start, when
@@ -73,6 +76,11 @@ func (a adapter[A, D, F, E]) Damage() []string {
 		return nil
 	}
 	return a.damage()
+}
+
+// DirDamaged reports whether reading directory dir left out a damaged entry.
+func (a adapter[A, D, F, E]) DirDamaged(dir uint64) bool {
+	return a.dirDamaged != nil && a.dirDamaged(dir)
 }
 
 // BlockSize is the filesystem's allocation unit (block or cluster).
@@ -142,13 +150,16 @@ func (a adapter[A, D, F, E]) Allocation() ([]Region, error) {
 }
 
 var (
-	_ Allocator = newExt4(nil)
-	_ FS        = newExt4(nil)
-	_ Extenter  = newExt4(nil)
-	_ Damager   = newExt4(nil)
-	_ FS        = newNTFS(nil)
-	_ FS        = newFAT(nil)
-	_ DirIDer   = newFAT(nil)
+	_ Allocator  = newExt4(nil)
+	_ FS         = newExt4(nil)
+	_ Extenter   = newExt4(nil)
+	_ Damager    = newExt4(nil)
+	_ DirDamager = newExt4(nil)
+	_ FS         = newNTFS(nil)
+	_ Damager    = newNTFS(nil)
+	_ DirDamager = newNTFS(nil)
+	_ FS         = newFAT(nil)
+	_ DirIDer    = newFAT(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
@@ -172,7 +183,7 @@ func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Ext
 		return out, err
 	}
 	return adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent]{
-		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize), damage: fs.Damage,
+		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize), damage: fs.Damage, dirDamaged: fs.DirDamaged,
 		attr: func(x ext4.Attr) Attr {
 			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},
@@ -196,6 +207,7 @@ func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Ext
 	}
 	return adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent]{
 		fs: fs, typ: "ntfs", alloc: alloc, block: info.ClusterSize, dirExtents: fs.IndexExtents,
+		damage: fs.Damage, dirDamaged: fs.DirDamaged,
 		attr: func(x ntfs.Attr) Attr {
 			return Attr{x.Ino, uint64(x.Seq), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
 		},

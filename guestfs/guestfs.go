@@ -74,6 +74,21 @@ type Damager interface {
 	Damage() []string
 }
 
+// DirDamager is implemented by filesystems that can say which directory a
+// damaged entry was left out of. A walk that compares or indexes trees
+// must not take such a directory's listing as complete.
+type DirDamager interface {
+	// DirDamaged reports whether reading dir (after its ReadDir) left out
+	// a damaged entry.
+	DirDamaged(dir uint64) bool
+}
+
+// DirDamaged reports whether fs says reading dir left out a damaged entry.
+func DirDamaged(fs FS, dir uint64) bool {
+	d, ok := fs.(DirDamager)
+	return ok && d.DirDamaged(dir)
+}
+
 // Extenter is implemented by filesystems that can map a file to volume bytes.
 type Extenter interface {
 	Extents(ino uint64) ([]Extent, error)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"slices"
 	"strings"
 	"unicode/utf16"
 )
@@ -23,7 +24,8 @@ func (fs *FS) dirIndex(ino uint64) (*inode, *index, error) {
 
 // ReadDir lists directory ino in collation order, without "." and "..".
 // DOS-only 8.3 aliases and (unless Options.ShowSystemFiles) the metadata
-// files below record 16 are left out, as ntfs-3g does.
+// files below record 16 are left out, as ntfs-3g does. A damaged entry
+// (see FS.Damage) is left out too, and the rest of the directory read.
 func (fs *FS) ReadDir(ino uint64) ([]DirEntry, error) {
 	_, ix, err := fs.dirIndex(ino)
 	if err != nil {
@@ -31,22 +33,40 @@ func (fs *FS) ReadDir(ino uint64) ([]DirEntry, error) {
 	}
 	var out []DirEntry
 	err = ix.walk(func(e *indexEntry) error {
-		f, err := decodeFileName(e.Key)
-		if err != nil {
-			return fmt.Errorf("directory %d: %w", ino, err)
+		de, ok, err := fs.listEntry(ino, e, true)
+		if ok {
+			out = append(out, de)
 		}
-		rec, _ := mref(e.Ref)
-		if f.Namespace == nsDOS || rec == ino || rec <= 1 || (rec < firstUserRecord && !fs.opts.ShowSystemFiles) {
-			return nil
-		}
-		de, err := fs.dirEntry(rec, f)
-		if err != nil {
-			return err
-		}
-		out = append(out, de)
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// listEntry decodes one index entry of directory dir; ok is false for an
+// entry not listed: hidden, or damaged and noted in fs.damage.
+func (fs *FS) listEntry(dir uint64, e *indexEntry, hide bool) (de DirEntry, ok bool, err error) {
+	f, err := decodeFileName(e.Key)
+	rec, _ := mref(e.Ref)
+	if err != nil {
+		fs.damage.add(dir, fmt.Sprintf("directory %d: entry for MFT record %d skipped: %v", dir, rec, err))
+		return de, false, nil
+	}
+	if hide && (f.Namespace == nsDOS || rec == dir || rec <= 1 || (rec < firstUserRecord && !fs.opts.ShowSystemFiles)) {
+		return de, false, nil
+	}
+	if why := fs.badEntry(rec, f); why != "" {
+		fs.damage.add(dir, fmt.Sprintf("directory %d: entry %q (MFT record %d) skipped: %s", dir, f.String(), rec, why))
+		return de, false, nil
+	}
+	de, err = fs.dirEntry(rec, f)
+	if errors.Is(err, ErrCorrupt) || isNotExist(err) {
+		fs.damage.add(dir, fmt.Sprintf("directory %d: entry %q (MFT record %d) skipped: %v", dir, f.String(), rec, err))
+		return de, false, nil
+	}
+	if err != nil {
+		return de, false, fmt.Errorf("directory %d: entry %q: %w", dir, f.String(), err)
+	}
+	return de, true, nil
 }
 
 // dirEntry builds an entry from an index key, reading the inode only when
@@ -58,13 +78,30 @@ func (fs *FS) dirEntry(rec uint64, f fileName) (DirEntry, error) {
 	case f.Attributes&faReparse != 0 || f.Attributes&(faSystem|faI30Index) == faSystem:
 		at, err := fs.Stat(rec)
 		if err != nil {
-			return de, fmt.Errorf("entry %q: %w", de.Name, err)
+			return de, err
 		}
 		de.Mode = at.Mode &^ 0o7777
 	case f.Attributes&faI30Index != 0:
 		de.Mode = sIFDIR
 	}
 	return de, nil
+}
+
+// badEntry says why an entry cannot be listed, or "" when it can: no path
+// can carry an empty name, a "/" or a NUL (nor can NTFS, even in the POSIX
+// namespace), and a reference past $MFT names no record.
+func (fs *FS) badEntry(rec uint64, f fileName) string {
+	switch {
+	case len(f.Name) == 0:
+		return "empty name"
+	case slices.Contains(f.Name, '/'):
+		return `name contains "/"`
+	case slices.Contains(f.Name, 0):
+		return "name contains a NUL"
+	case rec >= uint64(fs.mftRecords):
+		return fmt.Sprintf("MFT record past the %d records of $MFT", fs.mftRecords)
+	}
+	return ""
 }
 
 // Lookup finds name in directory dir by walking the index B+tree. An exact
@@ -83,18 +120,12 @@ func (fs *FS) Lookup(dir uint64, name string) (DirEntry, error) {
 	if err != nil {
 		return DirEntry{}, fmt.Errorf("lookup %q in directory %d: %w", name, dir, err)
 	}
-	f, err := decodeFileName(e.Key)
-	if err != nil {
-		return DirEntry{}, err
-	}
-	rec, _ := mref(e.Ref)
-	if rec <= 1 {
+	if rec, _ := mref(e.Ref); rec <= 1 {
 		return DirEntry{}, fmt.Errorf("lookup %q in directory %d: %w", name, dir, iofs.ErrNotExist)
 	}
-	de, err := fs.dirEntry(rec, f)
-	de.Name = name
-	if err == nil {
-		de.Name = f.String()
+	de, ok, err := fs.listEntry(dir, e, false)
+	if err == nil && !ok {
+		err = fmt.Errorf("lookup %q in directory %d: entry left out as damaged: %w", name, dir, iofs.ErrNotExist)
 	}
 	return de, err
 }

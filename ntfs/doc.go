@@ -11,6 +11,13 @@
 // "user.<stream>" extended attributes; NTFS metadata appears under ntfs-3g's
 // "system.ntfs_*" attribute names with ntfs-3g's byte layouts.
 //
+// A damaged index entry (a key that does not decode, an empty name, a "/"
+// or NUL in the name, a reference past $MFT, or a record that cannot be
+// read when the entry's type must come from it) is left out of ReadDir
+// and Lookup while the rest of the directory reads, where ntfs-3g fails
+// the whole directory; FS.Damage lists each one once and FS.DirDamaged
+// names the directories that lost entries.
+//
 // # What is not done
 //
 // The $LogFile is never replayed: a dirty volume is read as it is on disk

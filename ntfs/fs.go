@@ -26,6 +26,7 @@ type FS struct {
 
 	inodes *lru[uint64, *inode]
 	blocks *lru[blockKey, []indexEntry] // decoded index blocks
+	damage damageLog                    // entries left out as damaged (damage.go)
 
 	// stats count index work, for tests and benchmarks.
 	stats struct {
