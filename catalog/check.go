@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/vmarchive/vmarchive/catalog/backend"
-	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // CheckOptions select how deep Check looks.
@@ -159,13 +158,13 @@ func (r *Repo) checkManifests(ctx context.Context, points []*Manifest, res *Chec
 	for _, p := range points {
 		name := p.ObjectName()
 		if !inStore[name] {
-			res.Manifests = append(res.Manifests, fmt.Sprintf("%s/%s: in the catalog but its manifest %s is not in the store (an interrupted forget: forget it again)", p.VM, p.Name(), name))
+			res.Manifests = append(res.Manifests, fmt.Sprintf("%s: in the catalog but its manifest %s is not in the store (an interrupted forget: forget it again)", p.ID(), name))
 			continue
 		}
 		delete(inStore, name)
 		stored, err := r.be.Get(ctx, name)
 		if err != nil {
-			res.Manifests = append(res.Manifests, fmt.Sprintf("%s/%s: read manifest: %v", p.VM, p.Name(), err))
+			res.Manifests = append(res.Manifests, fmt.Sprintf("%s: read manifest: %v", p.ID(), err))
 			continue
 		}
 		want, err := r.catalogManifest(p)
@@ -173,7 +172,7 @@ func (r *Repo) checkManifests(ctx context.Context, points []*Manifest, res *Chec
 			return err
 		}
 		if !bytes.Equal(stored, want) {
-			res.Manifests = append(res.Manifests, fmt.Sprintf("%s/%s: manifest %s differs from the catalog's copy (vmarchive gc puts the store's copy in the catalog)", p.VM, p.Name(), name))
+			res.Manifests = append(res.Manifests, fmt.Sprintf("%s: manifest %s differs from the catalog's copy (vmarchive gc puts the store's copy in the catalog)", p.ID(), name))
 		}
 	}
 	for name := range inStore {
@@ -185,9 +184,9 @@ func (r *Repo) checkManifests(ctx context.Context, points []*Manifest, res *Chec
 
 // catalogManifest returns the manifest bytes the catalog holds for p.
 func (r *Repo) catalogManifest(p *Manifest) ([]byte, error) {
-	v, closer, err := r.db.Get(format.PointKey(p.VM, p.Time))
+	v, closer, err := r.db.Get(p.ID().Key())
 	if err != nil {
-		return nil, fmt.Errorf("read point %s/%s: %w", p.VM, p.Name(), err)
+		return nil, fmt.Errorf("read point %s: %w", p.ID(), err)
 	}
 	defer closer.Close()
 	return bytes.Clone(v), nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -23,51 +22,51 @@ var derivedMu sync.Mutex
 // MaxDerivedName bounds the length of a derived data name.
 const MaxDerivedName = 64
 
-// PutDerived stores val as the derived data name of point vm/t. The point
+// PutDerived stores val as the derived data name of point id. The point
 // must exist. The write is not synced: derived data lost in a crash is
 // computed again.
-func (r *Repo) PutDerived(vm string, t time.Time, name string, val []byte) error {
+func (r *Repo) PutDerived(id PointID, name string, val []byte) error {
 	if err := checkDerivedName(name); err != nil {
 		return err
 	}
-	t = t.UTC().Truncate(time.Second)
+	id = NewPointID(id.VM, id.Time)
 	derivedMu.Lock()
 	defer derivedMu.Unlock()
-	_, closer, err := r.db.Get(format.PointKey(vm, t))
+	_, closer, err := r.db.Get(id.Key())
 	if errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("store %s of %s/%s: no such point: %w", name, vm, FormatPointTime(t), ErrNotFound)
+		return fmt.Errorf("store %s of %s: no such point: %w", name, id, ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("store %s of %s/%s: %w", name, vm, FormatPointTime(t), err)
+		return fmt.Errorf("store %s of %s: %w", name, id, err)
 	}
 	closer.Close()
-	if err := r.db.Set(format.DerivedKey(vm, t, name), val, pebble.NoSync); err != nil {
-		return fmt.Errorf("store %s of %s/%s: %w", name, vm, FormatPointTime(t), err)
+	if err := r.db.Set(format.DerivedKey(id.VM, id.Time, name), val, pebble.NoSync); err != nil {
+		return fmt.Errorf("store %s of %s: %w", name, id, err)
 	}
 	return nil
 }
 
-// Derived returns a copy of the derived data name of point vm/t, and false
+// Derived returns a copy of the derived data name of point id, and false
 // when there is none.
-func (r *Repo) Derived(vm string, t time.Time, name string) ([]byte, bool, error) {
+func (r *Repo) Derived(id PointID, name string) ([]byte, bool, error) {
 	if err := checkDerivedName(name); err != nil {
 		return nil, false, err
 	}
-	t = t.UTC().Truncate(time.Second)
-	v, closer, err := r.db.Get(format.DerivedKey(vm, t, name))
+	id = NewPointID(id.VM, id.Time)
+	v, closer, err := r.db.Get(format.DerivedKey(id.VM, id.Time, name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s of %s/%s: %w", name, vm, FormatPointTime(t), err)
+		return nil, false, fmt.Errorf("read %s of %s: %w", name, id, err)
 	}
 	defer closer.Close()
 	return append([]byte(nil), v...), true, nil
 }
 
-// deleteDerived adds the removal of every derived key of point vm/t to b.
-func deleteDerived(b *catBatch, vm string, t time.Time) error {
-	lo, hi := format.DerivedPrefix(vm, t)
+// deleteDerived adds the removal of every derived key of point id to b.
+func deleteDerived(b *catBatch, id PointID) error {
+	lo, hi := format.DerivedPrefix(id.VM, id.Time)
 	return b.DeleteRange(lo, hi, nil)
 }
 

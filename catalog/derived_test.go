@@ -14,26 +14,26 @@ func TestDerivedPutGet(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	TestWritePoint(t, r, "web01", t0, map[string][]byte{"disk0": testDisk(1, 2, cs)})
 
-	if _, ok, err := r.Derived("web01", t0, "files"); ok || err != nil {
+	if _, ok, err := r.Derived(NewPointID("web01", t0), "files"); ok || err != nil {
 		t.Fatalf("derived data before any put: ok=%v err=%v", ok, err)
 	}
 	val := []byte("index bytes")
-	if err := r.PutDerived("web01", t0, "files", val); err != nil {
+	if err := r.PutDerived(NewPointID("web01", t0), "files", val); err != nil {
 		t.Fatal(err)
 	}
 	val[0] = 'X' // the stored value must not alias the caller's buffer
-	got, ok, err := r.Derived("web01", t0.Add(300*time.Millisecond), "files")
+	got, ok, err := r.Derived(NewPointID("web01", t0.Add(300*time.Millisecond)), "files")
 	if err != nil || !ok || string(got) != "index bytes" {
 		t.Fatalf("derived = %q %v %v", got, ok, err)
 	}
-	if _, ok, _ := r.Derived("web01", t0, "other"); ok {
+	if _, ok, _ := r.Derived(NewPointID("web01", t0), "other"); ok {
 		t.Fatal("another name sees the value")
 	}
-	if err := r.PutDerived("web01", t0.Add(time.Hour), "files", val); !errors.Is(err, ErrNotFound) {
+	if err := r.PutDerived(NewPointID("web01", t0.Add(time.Hour)), "files", val); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("put for a missing point: %v", err)
 	}
 	for _, bad := range []string{"", "Files", "a/b", string(bytes.Repeat([]byte{'a'}, MaxDerivedName+1))} {
-		if err := r.PutDerived("web01", t0, bad, val); err == nil {
+		if err := r.PutDerived(NewPointID("web01", t0), bad, val); err == nil {
 			t.Errorf("name %q accepted", bad)
 		}
 	}
@@ -53,7 +53,7 @@ func TestForgetDeletesDerived(t *testing.T) {
 	for i, p := range pts {
 		TestWritePoint(t, r, p.vm, p.t, map[string][]byte{"disk0": testDisk(int64(i), 2, cs)})
 		for _, name := range []string{"files", "zz"} {
-			if err := r.PutDerived(p.vm, p.t, name, []byte(p.vm+name)); err != nil {
+			if err := r.PutDerived(NewPointID(p.vm, p.t), name, []byte(p.vm+name)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -63,7 +63,7 @@ func TestForgetDeletesDerived(t *testing.T) {
 	}
 	for i, p := range pts {
 		for _, name := range []string{"files", "zz"} {
-			v, ok, err := r.Derived(p.vm, p.t, name)
+			v, ok, err := r.Derived(NewPointID(p.vm, p.t), name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +74,7 @@ func TestForgetDeletesDerived(t *testing.T) {
 	}
 	// A point committed again at the forgotten time starts without any.
 	TestWritePoint(t, r, "web01", t0, map[string][]byte{"disk0": testDisk(9, 2, cs)})
-	if _, ok, _ := r.Derived("web01", t0, "files"); ok {
+	if _, ok, _ := r.Derived(NewPointID("web01", t0), "files"); ok {
 		t.Fatal("derived data came back with a new point at the same time")
 	}
 }
@@ -85,7 +85,7 @@ func TestRebuildDropsDerived(t *testing.T) {
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	TestWritePoint(t, r, "web01", t0, map[string][]byte{"disk0": testDisk(1, 2, cs)})
-	if err := r.PutDerived("web01", t0, "files", []byte("x")); err != nil {
+	if err := r.PutDerived(NewPointID("web01", t0), "files", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	dir := r.Dir()
@@ -102,7 +102,7 @@ func TestRebuildDropsDerived(t *testing.T) {
 	if _, err := r2.Point("web01", FormatPointTime(t0)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := r2.Derived("web01", t0, "files"); ok || err != nil {
+	if _, ok, err := r2.Derived(NewPointID("web01", t0), "files"); ok || err != nil {
 		t.Fatalf("derived data survived the rebuild: ok=%v err=%v", ok, err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/vmarchive/vmarchive/catalog/backend"
-	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // PlanForget applies p to the points of vm without changing anything; the
@@ -38,18 +37,17 @@ func (r *Repo) PlanForget(vm string, p Policy) ([]Decision, error) {
 func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
-	keys := make([][]byte, 0, len(times))
+	ids := make([]PointID, 0, len(times))
 	for _, t := range times {
-		t = t.UTC().Truncate(time.Second)
-		if _, err := r.Point(vm, FormatPointTime(t)); err != nil {
+		id := NewPointID(vm, t)
+		if _, err := r.PointByID(id); err != nil {
 			return fmt.Errorf("forget: %w", err)
 		}
-		keys = append(keys, format.PointKey(vm, t))
+		ids = append(ids, id)
 	}
-	for _, t := range times {
-		name := "points/" + vm + "/" + FormatPointTime(t)
-		if err := r.be.Delete(ctx, name); err != nil && !errors.Is(err, backend.ErrNotFound) {
-			return fmt.Errorf("forget %s/%s: %w", vm, FormatPointTime(t), err)
+	for _, id := range ids {
+		if err := r.be.Delete(ctx, id.ObjectName()); err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return fmt.Errorf("forget %s: %w", id, err)
 		}
 	}
 	if err := backend.Sync(ctx, r.be); err != nil {
@@ -58,9 +56,9 @@ func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
 	crashpoint("forget-manifests-gone")
 	b := r.db.NewBatch()
 	defer b.Close()
-	for i, k := range keys {
-		b.Delete(k, nil)
-		if err := deleteDerived(b, vm, times[i].UTC().Truncate(time.Second)); err != nil {
+	for _, id := range ids {
+		b.Delete(id.Key(), nil)
+		if err := deleteDerived(b, id); err != nil {
 			return fmt.Errorf("forget: %w", err)
 		}
 	}

@@ -199,7 +199,7 @@ func (r *Repo) gcRoots(ctx context.Context, objs []objSize, res *GCResult, logf 
 	}
 	res.Warnings = append(res.Warnings, plan.warnings...)
 	for _, s := range plan.adopt {
-		res.Adopted = append(res.Adopted, s.m.VM+"/"+s.m.Name())
+		res.Adopted = append(res.Adopted, s.m.ID().String())
 	}
 	if !res.DryRun {
 		if err := r.adopt(plan, objs); err != nil {
@@ -294,7 +294,7 @@ func (r *Repo) mark(ctx context.Context, roots []gcRoot) (liveSet, error) {
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("point %s/%s: %w", p.VM, p.Name(), err)
+				return nil, fmt.Errorf("point %s: %w", p.ID(), err)
 			}
 			for li, lid := range m.leaves {
 				if lid.IsZero() || leaves[lid] {
@@ -306,7 +306,7 @@ func (r *Repo) mark(ctx context.Context, roots []gcRoot) (liveSet, error) {
 					continue
 				}
 				if err != nil {
-					return nil, fmt.Errorf("point %s/%s disk %s: %w", p.VM, p.Name(), d.Name, err)
+					return nil, fmt.Errorf("point %s disk %s: %w", p.ID(), d.Name, err)
 				}
 				leaves[lid] = true
 				for _, id := range children {
@@ -441,7 +441,7 @@ func (w *Writer) checkReused(ctx context.Context, m *Manifest) error {
 			err = fmt.Errorf("%s: chunk %s was removed by a gc that ran during this ingest (the point it was taken from was forgotten); run the ingest again: %w", where, id, ErrNotFound)
 		}
 		if err != nil {
-			first = fmt.Errorf("commit %s/%s: %w", m.VM, m.Name(), err)
+			first = fmt.Errorf("commit %s: %w", m.ID(), err)
 		}
 	}
 	for name, c := range m.Config {
@@ -451,7 +451,7 @@ func (w *Writer) checkReused(ctx context.Context, m *Manifest) error {
 		d := &m.Disks[i]
 		w.repo.walkMap(ctx, m, d, func(kind string, id ChunkID, off int64, err error) {
 			if err != nil && first == nil {
-				first = fmt.Errorf("commit %s/%s disk %s: %w", m.VM, m.Name(), d.Name, err)
+				first = fmt.Errorf("commit %s disk %s: %w", m.ID(), d.Name, err)
 			}
 			check(id, fmt.Sprintf("disk %s %s at offset %d", d.Name, kind, off))
 		})

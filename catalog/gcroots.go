@@ -79,7 +79,7 @@ func (r *Repo) planRoots(ctx context.Context, objs []objSize) (*gcPlan, error) {
 		// a point whose manifest is gone (its forget was interrupted).
 		plan.roots = append(plan.roots, gcRoot{m: c.m, lenient: true})
 		if !inStore[name] {
-			plan.warnings = append(plan.warnings, fmt.Sprintf("point %s/%s: in the catalog but its manifest %s is not in the store (an interrupted forget, or a catalog older than the store): its objects are kept; vmarchive forget --vm %s --point %s removes it", c.m.VM, c.m.Name(), name, c.m.VM, c.m.Name()))
+			plan.warnings = append(plan.warnings, fmt.Sprintf("point %s: in the catalog but its manifest %s is not in the store (an interrupted forget, or a catalog older than the store): its objects are kept; vmarchive forget --vm %s --point %s removes it", c.m.ID(), name, c.m.VM, c.m.Name()))
 		}
 	}
 	slices.Sort(plan.warnings)
@@ -91,7 +91,7 @@ func (r *Repo) planRoots(ctx context.Context, objs []objSize) (*gcPlan, error) {
 func (r *Repo) planStored(ctx context.Context, plan *gcPlan, s storedPoint, inCat bool, objs []objSize) error {
 	ids, missing, err := r.pointObjects(ctx, s.m, objs)
 	if err != nil {
-		return fmt.Errorf("point %s/%s: %w", s.m.VM, s.m.Name(), err)
+		return fmt.Errorf("point %s: %w", s.m.ID(), err)
 	}
 	plan.roots = append(plan.roots, gcRoot{m: s.m, lenient: missing > 0})
 	if missing == 0 {
@@ -103,7 +103,7 @@ func (r *Repo) planStored(ctx context.Context, plan *gcPlan, s storedPoint, inCa
 	if inCat {
 		where = "in the store differs from the catalog's copy"
 	}
-	plan.warnings = append(plan.warnings, fmt.Sprintf("point %s/%s: its manifest %s %s, and %d of the objects it references are missing or damaged: not added to the catalog, its other objects kept (vmarchive catalog rebuild lists it as damaged; forget then removes it)", s.m.VM, s.m.Name(), s.m.ObjectName(), where, missing))
+	plan.warnings = append(plan.warnings, fmt.Sprintf("point %s: its manifest %s %s, and %d of the objects it references are missing or damaged: not added to the catalog, its other objects kept (vmarchive catalog rebuild lists it as damaged; forget then removes it)", s.m.ID(), s.m.ObjectName(), where, missing))
 	return nil
 }
 
@@ -121,8 +121,8 @@ func (r *Repo) adopt(plan *gcPlan, objs []objSize) error {
 			size, _ := findObj(objs, id)
 			b.Set(format.ChunkKey(id), format.EncodeChunkValue(int(size)), nil)
 		}
-		b.Set(format.PointKey(s.m.VM, s.m.Time), s.raw, nil)
-		if err := deleteDerived(b, s.m.VM, s.m.Time); err != nil {
+		b.Set(s.m.ID().Key(), s.raw, nil)
+		if err := deleteDerived(b, s.m.ID()); err != nil {
 			return err
 		}
 	}
@@ -210,7 +210,7 @@ func (r *Repo) storeManifests(ctx context.Context) ([]storedPoint, error) {
 		}
 		m, err := format.DecodeManifest(raw)
 		if err == nil && m.ObjectName() != name {
-			err = fmt.Errorf("holds point %s/%s: %w", m.VM, m.Name(), ErrCorrupt)
+			err = fmt.Errorf("holds point %s: %w", m.ID(), ErrCorrupt)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("manifest %q: %w (what it references is unknown: repair it or move it out of the store)", name, err)

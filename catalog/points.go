@@ -34,16 +34,16 @@ func (r *Repo) Points(vm string) ([]*Manifest, error) {
 }
 
 func decodeCatalogPoint(k, v []byte) (*Manifest, error) {
-	vm, t, err := format.ParsePointKey(k)
+	id, err := format.ParsePointKeyID(k)
 	if err != nil {
 		return nil, err
 	}
 	m, err := format.DecodeManifest(v)
 	if err != nil {
-		return nil, fmt.Errorf("catalog point %s/%s: %w", vm, FormatPointTime(t), err)
+		return nil, fmt.Errorf("catalog point %s: %w", id, err)
 	}
-	if m.VM != vm || !m.Time.Equal(t) {
-		return nil, fmt.Errorf("catalog point %s/%s holds manifest of %s/%s: %w", vm, FormatPointTime(t), m.VM, m.Name(), ErrCorrupt)
+	if m.VM != id.VM || !m.Time.Equal(id.Time) {
+		return nil, fmt.Errorf("catalog point %s holds manifest of %s: %w", id, m.ID(), ErrCorrupt)
 	}
 	return m, nil
 }
@@ -98,15 +98,20 @@ func (r *Repo) Point(vm, name string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, closer, err := r.db.Get(format.PointKey(vm, t))
+	return r.PointByID(NewPointID(vm, t))
+}
+
+// PointByID returns the point id.
+func (r *Repo) PointByID(id PointID) (*Manifest, error) {
+	v, closer, err := r.db.Get(id.Key())
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, fmt.Errorf("VM %s has no point %s: %w", vm, FormatPointTime(t), ErrNotFound)
+		return nil, fmt.Errorf("VM %s has no point %s: %w", id.VM, id.Name(), ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read point %s/%s: %w", vm, name, err)
+		return nil, fmt.Errorf("read point %s: %w", id, err)
 	}
 	defer closer.Close()
-	return decodeCatalogPoint(format.PointKey(vm, t), v)
+	return decodeCatalogPoint(id.Key(), v)
 }
 
 func (r *Repo) latest(vm string) (*Manifest, error) {

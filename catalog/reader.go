@@ -25,7 +25,7 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 	}
 	m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
 	if err != nil {
-		return nil, fmt.Errorf("point %s/%s: %w", p.VM, p.Name(), err)
+		return nil, fmt.Errorf("point %s: %w", p.ID(), err)
 	}
 	dr := &DiskReader{repo: r, point: p, disk: d, m: m}
 	dr.last.Store(-2)
@@ -82,18 +82,18 @@ func (d *DiskReader) chunk(ctx context.Context, i int64) ([]byte, error) {
 }
 
 func (d *DiskReader) wrap(i int64, err error) error {
-	return &ReadError{VM: d.point.VM, Point: d.point.Name(), Disk: d.disk.Name, Offset: i * int64(d.m.chunkSize), Err: err}
+	return &ReadError{Disk: d.point.DiskRef(d.disk.Name), Offset: i * int64(d.m.chunkSize), Err: err}
 }
 
 // ReadError is a failure to read the chunk at Offset of a point's disk.
 type ReadError struct {
-	VM, Point, Disk string
-	Offset          int64
-	Err             error
+	Disk   DiskRef
+	Offset int64
+	Err    error
 }
 
 func (e *ReadError) Error() string {
-	return fmt.Sprintf("%s/%s disk %s at offset %d: %v", e.VM, e.Point, e.Disk, e.Offset, e.Err)
+	return fmt.Sprintf("%s at offset %d: %v", e.Disk, e.Offset, e.Err)
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }

@@ -101,7 +101,7 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 		}
 		m, err := format.DecodeManifest(raw)
 		if err == nil && m.ObjectName() != name {
-			err = fmt.Errorf("holds point %s/%s: %w", m.VM, m.Name(), ErrCorrupt)
+			err = fmt.Errorf("holds point %s: %w", m.ID(), ErrCorrupt)
 		}
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %v (skipped)", name, err))
@@ -118,7 +118,7 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 				ref(id)
 			})
 		}
-		b.Set(format.PointKey(m.VM, m.Time), raw, nil)
+		b.Set(m.ID().Key(), raw, nil)
 		res.Points++
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

@@ -106,7 +106,7 @@ func (r *Repo) Stats(ctx context.Context) (*Stats, error) {
 				use(id, plain)
 			})
 			if werr != nil {
-				return nil, fmt.Errorf("stats: point %s/%s disk %s: %w", p.VM, p.Name(), d.Name, werr)
+				return nil, fmt.Errorf("stats: point %s disk %s: %w", p.ID(), d.Name, werr)
 			}
 		}
 		st.PointList = append(st.PointList, ps)

@@ -24,6 +24,16 @@ type Use struct {
 	What   string `json:"what"`   // "data", "map root", "map leaf", "config <name>"
 }
 
+func newUse(d DiskRef, off int64, what string) Use {
+	return Use{VM: d.VM, Point: d.Name(), Disk: d.Disk, Offset: off, What: what}
+}
+
+// Ref returns the point and disk (Disk "" for a config file) of u.
+func (u Use) Ref() (DiskRef, error) {
+	p, err := ParsePointID(u.VM + "/" + u.Point)
+	return DiskRef{PointID: p, Disk: u.Disk}, err
+}
+
 // Problem is one missing or damaged object and everything that uses it.
 type Problem struct {
 	ID      ChunkID `json:"id"`
@@ -75,7 +85,7 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 			d := &p.Disks[i]
 			r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
 				if err != nil {
-					addProblem(bad, id, err, Use{p.VM, p.Name(), d.Name, -1, kind})
+					addProblem(bad, id, err, newUse(p.DiskRef(d.Name), -1, kind))
 					return
 				}
 				if kind == "data" {
@@ -166,7 +176,7 @@ func (r *Repo) nameUses(ctx context.Context, points []*Manifest, bad map[ChunkID
 		for _, p := range points {
 			for name, c := range p.Config {
 				if pr := bad[c.ID]; pr != nil {
-					pr.Uses = append(pr.Uses, Use{p.VM, p.Name(), "", -1, "config " + name})
+					pr.Uses = append(pr.Uses, newUse(p.DiskRef(""), -1, "config "+name))
 				}
 			}
 			for i := range p.Disks {
@@ -174,7 +184,7 @@ func (r *Repo) nameUses(ctx context.Context, points []*Manifest, bad map[ChunkID
 				// A block that cannot be read is still used by this disk.
 				r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
 					if pr := bad[id]; pr != nil && (kind == "data" || blocks) {
-						pr.Uses = append(pr.Uses, Use{p.VM, p.Name(), d.Name, off, kind})
+						pr.Uses = append(pr.Uses, newUse(p.DiskRef(d.Name), off, kind))
 					}
 				})
 			}

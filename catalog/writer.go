@@ -153,13 +153,13 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	}
 	be := w.repo.be
 	if err := backend.Sync(ctx, be); err != nil {
-		return fmt.Errorf("commit %s/%s: make chunks durable: %w", m.VM, m.Name(), err)
+		return fmt.Errorf("commit %s: make chunks durable: %w", m.ID(), err)
 	}
 	crashpoint("chunks-durable")
 	w.repo.commitMu.Lock()
 	defer w.repo.commitMu.Unlock()
-	if _, err := w.repo.Point(m.VM, m.Name()); err == nil {
-		return fmt.Errorf("point %s/%s: %w", m.VM, m.Name(), ErrExists)
+	if _, err := w.repo.PointByID(m.ID()); err == nil {
+		return fmt.Errorf("point %s: %w", m.ID(), ErrExists)
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -176,10 +176,10 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	// before its catalog batch, is replaced: the catalog and the store
 	// must hold the same bytes.
 	if err := backend.Replace(ctx, be, m.ObjectName(), b); err != nil {
-		return fmt.Errorf("commit %s/%s: %w", m.VM, m.Name(), err)
+		return fmt.Errorf("commit %s: %w", m.ID(), err)
 	}
 	if err := backend.Sync(ctx, be); err != nil {
-		return fmt.Errorf("commit %s/%s: make manifest durable: %w", m.VM, m.Name(), err)
+		return fmt.Errorf("commit %s: make manifest durable: %w", m.ID(), err)
 	}
 	crashpoint("manifest-durable")
 	batch := w.repo.db.NewBatch()
@@ -189,9 +189,9 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 		batch.Set(format.ChunkKey(id), format.EncodeChunkValue(size), nil)
 	}
 	w.mu.Unlock()
-	batch.Set(format.PointKey(m.VM, m.Time), b, nil)
+	batch.Set(m.ID().Key(), b, nil)
 	if err := batch.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("commit %s/%s to catalog: %w", m.VM, m.Name(), err)
+		return fmt.Errorf("commit %s to catalog: %w", m.ID(), err)
 	}
 	crashpoint("committed")
 	return nil

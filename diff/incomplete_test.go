@@ -164,7 +164,7 @@ func TestCorruptIndexWarned(t *testing.T) {
 	if len(first.Warnings) != 0 {
 		t.Fatalf("warnings with sound indexes: %q", first.Warnings)
 	}
-	if err := repo.PutDerived(ma.VM, ma.Time, index.DerivedName, []byte("VMAXIDX\x01garbage")); err != nil {
+	if err := repo.PutDerived(ma.ID(), index.DerivedName, []byte("VMAXIDX\x01garbage")); err != nil {
 		t.Fatal(err)
 	}
 	r, err := diff.Compare(ctx, repo, ma, mb, diff.Options{})

@@ -78,7 +78,7 @@ type searchBuf struct {
 
 // findIn searches the index of point m, decoding a stored one in buf.
 func findIn(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, p *Pattern, warn func(error), buf *searchBuf) (*pointHits, []Problem, error) {
-	b, ok, err := repo.Derived(m.VM, m.Time, DerivedName)
+	b, ok, err := repo.Derived(m.ID(), DerivedName)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -79,7 +79,7 @@ func BenchmarkFind(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := repo.PutDerived(m.VM, m.Time, DerivedName, enc); err != nil {
+		if err := repo.PutDerived(m.ID(), DerivedName, enc); err != nil {
 			b.Fatal(err)
 		}
 		pts = append(pts, m)

@@ -381,14 +381,14 @@ func TestLoadStoreCorruptForget(t *testing.T) {
 	f := newFixture(t, 1, 2)
 	ctx := context.Background()
 	m := f.points[1]
-	if _, ok, _ := f.repo.Derived(m.VM, m.Time, DerivedName); ok {
+	if _, ok, _ := f.repo.Derived(m.ID(), DerivedName); ok {
 		t.Fatal("index present before Load")
 	}
 	ix, err := Load(ctx, f.repo, m, func(err error) { t.Errorf("unexpected warning: %v", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, ok, err := f.repo.Derived(m.VM, m.Time, DerivedName)
+	stored, ok, err := f.repo.Derived(m.ID(), DerivedName)
 	if err != nil || !ok || !bytes.Equal(stored, ix.enc) {
 		t.Fatalf("stored index: ok=%v err=%v", ok, err)
 	}
@@ -398,7 +398,7 @@ func TestLoadStoreCorruptForget(t *testing.T) {
 
 	bad := append([]byte(nil), stored...)
 	bad[len(bad)-5] ^= 0xff // inside part B's zstd frame (checksummed)
-	if err := f.repo.PutDerived(m.VM, m.Time, DerivedName, bad); err != nil {
+	if err := f.repo.PutDerived(m.ID(), DerivedName, bad); err != nil {
 		t.Fatal(err)
 	}
 	var warned []error
@@ -412,17 +412,17 @@ func TestLoadStoreCorruptForget(t *testing.T) {
 	if len(guestEntries(t, ix2)) != len(guestEntries(t, ix)) {
 		t.Fatal("rebuilt index differs")
 	}
-	if again, _, _ := f.repo.Derived(m.VM, m.Time, DerivedName); !bytes.Equal(again, stored) {
+	if again, _, _ := f.repo.Derived(m.ID(), DerivedName); !bytes.Equal(again, stored) {
 		t.Fatal("the rebuilt index was not stored again")
 	}
 
 	if err := f.repo.Forget(ctx, "vm1", []time.Time{f.points[0].Time}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := f.repo.Derived(m.VM, m.Time, DerivedName); !ok {
+	if _, ok, _ := f.repo.Derived(m.ID(), DerivedName); !ok {
 		t.Fatal("forgetting another point dropped this point's index")
 	}
-	if _, ok, _ := f.repo.Derived("vm1", f.points[0].Time, DerivedName); ok {
+	if _, ok, _ := f.repo.Derived(f.points[0].ID(), DerivedName); ok {
 		t.Fatal("the forgotten point's index is still there")
 	}
 }
@@ -490,7 +490,7 @@ func TestFindCorruptRebuilt(t *testing.T) {
 		}
 	}
 	m := f.points[1]
-	stored, _, err := f.repo.Derived(m.VM, m.Time, DerivedName)
+	stored, _, err := f.repo.Derived(m.ID(), DerivedName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func TestFindCorruptRebuilt(t *testing.T) {
 	}
 	for _, pat := range []string{"disk9/**", "*.c", "disk0/p1/home/**"} {
 		want := clean(pat)
-		if err := f.repo.PutDerived(m.VM, m.Time, DerivedName, bad); err != nil {
+		if err := f.repo.PutDerived(m.ID(), DerivedName, bad); err != nil {
 			t.Fatal(err)
 		}
 		p, _ := Compile(pat)
@@ -535,7 +535,7 @@ func TestFindCorruptRebuilt(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("pattern %q: with a corrupt index\n%s\nwant\n%s", pat, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		if again, _, _ := f.repo.Derived(m.VM, m.Time, DerivedName); !bytes.Equal(again, stored) {
+		if again, _, _ := f.repo.Derived(m.ID(), DerivedName); !bytes.Equal(again, stored) {
 			t.Fatalf("pattern %q: the rebuilt index was not stored", pat)
 		}
 	}

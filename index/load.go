@@ -21,7 +21,7 @@ func Load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn fun
 // load is Load decoding a stored index in buf (when not nil): its columns
 // and records are then valid until buf is used again.
 func load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn func(error), buf *decodeBuf) (*Index, error) {
-	b, ok, err := repo.Derived(m.VM, m.Time, DerivedName)
+	b, ok, err := repo.Derived(m.ID(), DerivedName)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func Store(repo *catalog.Repo, m *catalog.Manifest, ix *Index) error {
 	if ix.transient {
 		return nil
 	}
-	return repo.PutDerived(m.VM, m.Time, DerivedName, ix.enc)
+	return repo.PutDerived(m.ID(), DerivedName, ix.enc)
 }
 
 // Size returns the encoded size of a freshly built index, 0 otherwise.

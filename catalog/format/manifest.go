@@ -60,7 +60,7 @@ func (m *Manifest) Name() string { return FormatPointTime(m.Time) }
 func (m *Manifest) ID() PointID { return NewPointID(m.VM, m.Time) }
 
 // DiskRef names the point's disk called name.
-func (m *Manifest) DiskRef(name string) DiskRef { return DiskRef{m.ID(), name} }
+func (m *Manifest) DiskRef(name string) DiskRef { return DiskRef{PointID: m.ID(), Disk: name} }
 
 // Disk returns the named disk.
 func (m *Manifest) Disk(name string) (*DiskRecord, error) {

@@ -47,7 +47,7 @@ func TestFindVersionsCLI(t *testing.T) {
 	}
 	for i, p := range points {
 		pt, _ := catalog.ParsePointTime(p)
-		_, ok, err := r.Derived("vm1", pt, index.DerivedName)
+		_, ok, err := r.Derived(catalog.NewPointID("vm1", pt), index.DerivedName)
 		if err != nil || ok != (i != 2) {
 			t.Errorf("point %s: index stored %v (%v)", p, ok, err)
 		}

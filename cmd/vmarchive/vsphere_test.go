@@ -146,7 +146,7 @@ func TestVSphereIngestCLI(t *testing.T) {
 		m    *catalog.Manifest
 		want bool
 	}{{m1, true}, {m2, false}} {
-		if _, ok, err := r.Derived("web01", c.m.Time, index.DerivedName); err != nil || ok != c.want {
+		if _, ok, err := r.Derived(catalog.NewPointID("web01", c.m.Time), index.DerivedName); err != nil || ok != c.want {
 			t.Errorf("point %s: file index stored %v (%v), want %v", c.m.Name(), ok, err, c.want)
 		}
 	}
