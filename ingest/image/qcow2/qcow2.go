@@ -20,6 +20,12 @@ const (
 	maxL1Bytes     = 32 << 20 // QCOW_MAX_L1_SIZE
 	maxBackingName = 1023     // as QEMU
 	l2CacheBytes   = 32 << 20 // decoded L2 tables kept per image
+
+	// As QEMU: refcounts of up to 64 bits, QCOW_MAX_REFTABLE_SIZE,
+	// QCOW_MAX_SNAPSHOTS.
+	maxRefcountOrder = 6
+	maxRefcountTable = 8 << 20
+	maxSnapshots     = 65536
 )
 
 // Disk is an opened qcow2 image. Everything but the caches is fixed after
@@ -121,6 +127,33 @@ func (d *Disk) checkHeader() error {
 		return vdisk.Unsupportedf("qcow2 %q: compression_type %d", d.name, h.CompressionType)
 	case h.IncompatibleFeatures&incompatExtendedL2 != 0 && h.ClusterBits < 14:
 		return vdisk.Corruptf("qcow2 %q: extended L2 entries need clusters of 16 KiB or more, cluster_bits is %d", d.name, h.ClusterBits)
+	case h.CompressionType > compressionZstd:
+		return vdisk.Unsupportedf("qcow2 %q: compression_type %d at offset 104", d.name, h.CompressionType)
+	case h.CompressionType != compressionZlib && h.IncompatibleFeatures&incompatCompression == 0:
+		return vdisk.Corruptf("qcow2 %q: compression_type %d at offset 104 without the compression-type incompatible feature bit", d.name, h.CompressionType)
+	}
+	return d.checkTables()
+}
+
+// checkTables refuses table fields qemu refuses, though a reader needs
+// only the L1 table: an image qemu cannot open is damaged, and reading it
+// anyway would hide that.
+func (d *Disk) checkTables() error {
+	h := d.hdr
+	cluster := uint64(1) << h.ClusterBits
+	switch {
+	case uint64(h.L1Size) > maxL1Bytes/8:
+		return vdisk.Corruptf("qcow2 %q: l1_size %d at offset 36, expected at most %d entries", d.name, h.L1Size, maxL1Bytes/8)
+	case h.RefcountOrder > maxRefcountOrder:
+		return vdisk.Corruptf("qcow2 %q: refcount_order %d at offset 96, expected at most %d", d.name, h.RefcountOrder, maxRefcountOrder)
+	case h.RefcountTableClusters == 0 || uint64(h.RefcountTableClusters) > maxRefcountTable>>h.ClusterBits:
+		return vdisk.Corruptf("qcow2 %q: refcount_table_clusters %d at offset 56, expected 1 to %d", d.name, h.RefcountTableClusters, maxRefcountTable>>h.ClusterBits)
+	case h.RefcountTableOffset%cluster != 0:
+		return vdisk.Corruptf("qcow2 %q: refcount_table_offset %#x at offset 48 is not cluster-aligned", d.name, h.RefcountTableOffset)
+	case h.NbSnapshots > maxSnapshots:
+		return vdisk.Corruptf("qcow2 %q: nb_snapshots %d at offset 60, expected at most %d", d.name, h.NbSnapshots, maxSnapshots)
+	case h.SnapshotsOffset%cluster != 0:
+		return vdisk.Corruptf("qcow2 %q: snapshots_offset %#x at offset 64 is not cluster-aligned", d.name, h.SnapshotsOffset)
 	}
 	return nil
 }

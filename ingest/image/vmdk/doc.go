@@ -5,7 +5,10 @@
 // twoGbMaxExtentFlat, vmfs).
 //
 // The layouts follow VMware's "Virtual Disk Format 5.0" specification.
-// Delta disks (a parentCID other than ffffffff), VMFS sparse (COWD),
+// Delta disks (a parent file name, a delta createType, or a parentCID other
+// than ffffffff and govmomi's 00000000), VMFS sparse (COWD),
 // seSparse, vsanSparse and raw device mappings are refused with
-// image.ErrUnsupported.
+// image.ErrUnsupported. Sparse headers are held to what qemu-img opens
+// (512 entries per grain table at most, a nonzero capacity, an overhead
+// inside the file).
 package vmdk

@@ -11,7 +11,7 @@ import (
 // Limits that keep a hostile header from asking for absurd work.
 const (
 	maxGrainSectors = 1 << 12 // 2 MiB grains; VMware writes 128 sectors
-	maxGTEsPerGT    = 1 << 12 // VMware writes 512
+	maxGTEsPerGT    = 512     // VMware writes 512; qemu refuses more
 	gtCacheBytes    = 8 << 20 // decoded grain tables kept per extent
 )
 
@@ -87,8 +87,10 @@ func (e *sparseExtent) check() error {
 		return vdisk.Corruptf("vmdk %q: grain size %d sectors, expected a power of two up to %d", e.name, h.GrainSize, maxGrainSectors)
 	case h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > maxGTEsPerGT:
 		return vdisk.Corruptf("vmdk %q: %d entries per grain table, expected 1 to %d", e.name, h.NumGTEsPerGT, maxGTEsPerGT)
-	case h.Capacity > maxSectors:
-		return vdisk.Corruptf("vmdk %q: capacity %d sectors, expected at most %d", e.name, h.Capacity, int64(maxSectors))
+	case h.Capacity == 0 || h.Capacity > maxSectors:
+		return vdisk.Corruptf("vmdk %q: capacity %d sectors, expected 1 to %d", e.name, h.Capacity, int64(maxSectors))
+	case h.OverHead > uint64(e.src.Size())/SectorSize:
+		return vdisk.Corruptf("vmdk %q: overhead %d sectors at offset 64 lies past the end of the file (%d bytes)", e.name, h.OverHead, e.src.Size())
 	case h.Flags&flagCompressed != 0 && h.CompressAlgorithm != compressionDeflat:
 		return vdisk.Unsupportedf("vmdk %q: compression algorithm %d, only deflate (1) is known", e.name, h.CompressAlgorithm)
 	}
