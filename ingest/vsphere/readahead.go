@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 
@@ -24,6 +25,12 @@ import (
 // changed areas cross the wire. Reads outside the plan (a chunk re-read
 // because its old copy is damaged) or of windows already given up are
 // served by a range request of their own.
+//
+// A worker that falls behind (descheduled on a busy machine) still holds
+// a chunk in a window the others have moved past. When the windows take
+// all they may, such a window is given up, but the bytes no one has read
+// yet are kept as a remnant, up to remnantChunks chunks per stream: the
+// late worker finds them and no byte crosses the wire twice.
 
 // windowSize is the most one range request of a readahead covers.
 const windowSize = 16 << 20
@@ -37,9 +44,11 @@ type window struct {
 	done     chan struct{} // closed once buf is filled or err set
 	err      error
 
-	used    int64 // bytes handed out; guarded by readahead.mu
-	refs    int   // readers copying from buf; guarded by readahead.mu
-	dropped bool  // out of the list; buf goes back when refs is 0; guarded by mu
+	used    int64          // bytes handed out; guarded by readahead.mu
+	given   []image.Extent // ranges handed out, merged; guarded by readahead.mu
+	refs    int            // readers copying from buf; guarded by readahead.mu
+	dropped bool           // out of the list; buf goes back when refs is 0; guarded by mu
+	remnant bool           // unread bytes of a given-up window; fixed
 }
 
 func (w *window) ready() bool {
@@ -61,6 +70,7 @@ type readahead struct {
 	plan   []image.Extent // sorted, merged, within file segments
 	size   int64          // most bytes in a window
 	budget int64          // most bytes in windows not yet read
+	remMax int64          // most bytes in remnants
 	sem    chan struct{}  // one token per range request in flight
 	onRead func(n int64)  // counts bytes fetched
 	wg     sync.WaitGroup
@@ -69,13 +79,18 @@ type readahead struct {
 	k     int       // plan index of the cursor; guarded by mu
 	pos   int64     // cursor: next disk offset to put in a window; guarded by mu
 	wins  []*window // in disk order; guarded by mu
-	bytes int64     // bytes in wins; guarded by mu
+	bytes int64     // bytes in wins but remnants; guarded by mu
+	rem   int64     // bytes in remnants; guarded by mu
 	free  [][]byte  // spare full-size window buffers; guarded by mu
 }
 
 // maxWindows bounds the windows of a readahead, whatever their size:
 // a sparse plan (scattered changed blocks) makes many small ones.
 const maxWindows = 1024
+
+// remnantChunks is how many chunks per stream the remnants of given-up
+// windows may hold.
+const remnantChunks = 2
 
 // newReadahead reads plan ahead in windows of up to size bytes, streams
 // range requests at a time, holding up to (streams+1)*size bytes, and at
@@ -88,7 +103,7 @@ func newReadahead(ctx context.Context, files *datastoreFiles, segs []layout.Segm
 	return &readahead{
 		ctx: ctx, cancel: cancel, files: files, segs: segs,
 		plan: intersect(plan, layout.DataExtents(segs)), size: size, budget: int64(streams+1) * max(size, cs),
-		sem: make(chan struct{}, streams), onRead: onRead,
+		sem: make(chan struct{}, streams), onRead: onRead, remMax: int64(remnantChunks*streams) * cs,
 	}
 }
 
@@ -118,15 +133,15 @@ func (r *readahead) read(s layout.Segment, buf []byte, at int64) error {
 		select {
 		case <-w.done:
 		case <-r.ctx.Done():
-			r.release(w, 0)
+			r.release(w, at, 0)
 			return r.ctx.Err()
 		}
 		if w.err != nil {
-			r.release(w, 0)
+			r.release(w, at, 0)
 			return w.err
 		}
 		n := copy(buf, w.buf[at-w.off:])
-		r.release(w, int64(n))
+		r.release(w, at, int64(n))
 		buf, at = buf[n:], at+int64(n)
 	}
 	return nil
@@ -166,8 +181,8 @@ func (r *readahead) acquire(at, n int64) (*window, int64) {
 		r.skipTo(at)
 		if r.full() {
 			for _, w := range append([]*window(nil), r.wins...) {
-				if w.end <= at && w.ready() {
-					r.drop(w)
+				if w.end <= at && w.ready() && !w.remnant {
+					r.giveUp(w)
 				}
 			}
 		}
@@ -197,12 +212,16 @@ func (r *readahead) find(at int64) *window {
 	return nil
 }
 
-// release returns a reference to w after n bytes were copied out of it.
-func (r *readahead) release(w *window, n int64) {
+// release returns a reference to w after n bytes from at were copied out
+// of it.
+func (r *readahead) release(w *window, at, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	w.refs--
 	w.used += n
+	if n > 0 {
+		w.given = areas.Merge(append(w.given, image.Extent{Off: at, Len: n}))
+	}
 	switch {
 	case w.dropped:
 		if w.refs == 0 {
@@ -223,10 +242,61 @@ func (r *readahead) drop(w *window) {
 		}
 	}
 	w.dropped = true
-	r.bytes -= w.end - w.off
+	if w.remnant {
+		r.rem -= w.end - w.off
+	} else {
+		r.bytes -= w.end - w.off
+	}
 	if w.refs == 0 {
 		r.recycle(w.buf)
 	}
+}
+
+// giveUp drops w, a window behind every reader, keeping the bytes not
+// yet handed out as remnants while they fit remMax (oldest remnants go
+// first). Called with mu held, w done.
+func (r *readahead) giveUp(w *window) {
+	var keep []*window
+	if w.err == nil {
+		for _, h := range holes(w.off, w.end, w.given) {
+			keep = append(keep, &window{off: h.Off, end: h.Off + h.Len, file: w.file, fileOff: w.fileOff + h.Off - w.off,
+				buf: append([]byte(nil), w.buf[h.Off-w.off:h.Off+h.Len-w.off]...), done: w.done, remnant: true})
+		}
+	}
+	i := slices.Index(r.wins, w)
+	r.drop(w)
+	var n int64
+	for _, k := range keep {
+		n += k.end - k.off
+	}
+	if n == 0 || n > r.remMax {
+		return
+	}
+	r.wins = slices.Insert(r.wins, i, keep...)
+	r.rem += n
+	for r.rem > r.remMax {
+		for _, x := range r.wins {
+			if x.remnant {
+				r.drop(x)
+				break
+			}
+		}
+	}
+}
+
+// holes returns the parts of [off, end) outside the sorted, merged given.
+func holes(off, end int64, given []image.Extent) []image.Extent {
+	var out []image.Extent
+	for _, g := range given {
+		if g.Off > off {
+			out = append(out, image.Extent{Off: off, Len: min(g.Off, end) - off})
+		}
+		off = max(off, g.Off+g.Len)
+	}
+	if off < end {
+		out = append(out, image.Extent{Off: off, Len: end - off})
+	}
+	return out
 }
 
 // recycle keeps a full-size buffer for the next window. Called with mu
