@@ -1,0 +1,95 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Who may talk to whom: the socket directory, and the peer checks of
+// both ends.
+
+// privateDir makes dir an owner-only directory of ours, creating it or
+// fixing its mode. A directory someone else owns, or a symlink, is refused.
+func privateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	// Through one descriptor, so what is checked is what is changed.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open directory %s (a symlink is refused): %w", dir, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", dir, err)
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("directory %s belongs to uid %d, not to uid %d: remove it", dir, st.Uid, os.Geteuid())
+	}
+	if st.Mode&0o7777 != 0o700 {
+		if err := unix.Fchmod(fd, 0o700); err != nil {
+			return fmt.Errorf("make %s owner-only: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// allowed checks the peer's uid: only ours and root's are served. A
+// refused peer is told so and the refusal is logged; its request is
+// never read.
+func (s *Server) allowed(c net.Conn) bool {
+	cred, err := peerCred(c)
+	if err == nil && (int(cred.Uid) == s.uid || cred.Uid == 0) {
+		return true
+	}
+	who := "an unknown peer"
+	if err == nil {
+		who = fmt.Sprintf("uid %d (pid %d)", cred.Uid, cred.Pid)
+	}
+	if s.logger != nil {
+		s.logger.Printf("control: refused a connection from %s: only uid %d and root may run commands here", who, s.uid)
+	}
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(&frameWriter{w: c, kind: kindStderr}, "control: refused: only uid %d and root may use this repository's holder\n", s.uid)
+	writeExit(c, 2)
+	return false
+}
+
+// checkServer refuses a server that is neither our user nor root: a
+// socket planted by another user must not receive our command or secret.
+func checkServer(c net.Conn, path string) error {
+	cred, err := peerCred(c)
+	if err != nil {
+		return fmt.Errorf("control: %s: peer credentials: %w", path, err)
+	}
+	if int(cred.Uid) != os.Geteuid() && cred.Uid != 0 {
+		return fmt.Errorf("control: %s is served by uid %d, neither us (uid %d) nor root: command not sent", path, cred.Uid, os.Geteuid())
+	}
+	return nil
+}
+
+// peerCred reads the connected peer's credentials (SO_PEERCRED).
+func peerCred(c net.Conn) (*unix.Ucred, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil, fmt.Errorf("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, cerr
+}
