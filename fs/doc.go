@@ -64,6 +64,11 @@
 // each of those once too. It is served with direct I/O so its growing text
 // is never cut at a size the kernel cached.
 //
+// Whatever a reader lists, a guest directory never hands the kernel an
+// empty name, ".", "..", a name with "/" or NUL, or one name twice (the
+// first is kept): such entries are left out at the edge (edge.go), logged
+// once per directory and listed in volumes.txt as "bad name, left out".
+//
 // # Comparison view
 //
 //	MOUNT/<vm>/.compare/                           the adjacent pairs <P1>..<P2>

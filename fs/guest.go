@@ -20,8 +20,10 @@ type volume struct {
 	key   string // identity for inode numbers
 	where string // vm/point/disk/volume, for error messages
 
-	mu     sync.Mutex
-	logged int // damage notes of fs already logged (report.go); guarded by mu
+	mu       sync.Mutex
+	logged   int             // damage notes of fs already logged (report.go); guarded by mu
+	edgeDirs map[uint64]bool // directories whose listing lost entries at the edge (edge.go); guarded by mu
+	edge     []string        // what they lost, at most maxEdgeNotes; guarded by mu
 }
 
 func (v *volume) errno(op string, gino uint64, err error) syscall.Errno {
@@ -100,6 +102,10 @@ func (g *guestNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 	g.vol.logDamage()
 	if err != nil {
 		return nil, g.vol.errno("readdir", g.gino, err)
+	}
+	ents, bad := cleanEntries(ents)
+	if len(bad) > 0 {
+		g.vol.noteEdge(g.gino, bad)
 	}
 	out := make([]fuse.DirEntry, len(ents))
 	listed := make(map[string]guestfs.DirEntry, len(ents))

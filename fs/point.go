@@ -84,11 +84,20 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 			return nil, err
 		}
 		gd, err := guestfs.OpenDisk(dr, size, m.opts.Guest)
+		vols := map[string]*volume{} // by volume name, made before volumes.txt reads them
+		if err == nil {
+			for _, v := range gd.Volumes {
+				if v.FS != nil {
+					key := strings.Join(append(append([]string(nil), id...), v.Name), "\x00")
+					vols[v.Name] = &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s/%s", p.VM, p.Name(), disk, v.Name)}
+				}
+			}
+		}
 		tree := newTree()
 		rid := append(append([]string(nil), id...), "volumes.txt")
 		tree.add("volumes.txt", entry{mode: syscall.S_IFREG, ino: inoOf(rid...), node: func() attrer {
 			return &textFile{m: m, ino: inoOf(rid...), mtime: p.Time, text: func() string {
-				return volumesReport(p, disk, gd, err)
+				return volumesReport(p, disk, gd, err, vols)
 			}}
 		}})
 		if err != nil {
@@ -97,7 +106,6 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 		}
 		for _, v := range gd.Volumes {
 			v := v
-			key := strings.Join(append(append([]string(nil), id...), v.Name), "\x00")
 			if v.Reader != nil {
 				img := append(append([]string(nil), id...), v.Name+".img")
 				tree.add(v.Name+".img", entry{mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
@@ -106,10 +114,9 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 					}}
 				}})
 			}
-			if v.FS != nil {
-				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s/%s", p.VM, p.Name(), disk, v.Name)}
+			if vol := vols[v.Name]; vol != nil {
 				root := v.FS.Root()
-				tree.add(v.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(key, root), node: func() attrer {
+				tree.add(v.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(vol.key, root), node: func() attrer {
 					return &guestNode{vol: vol, gino: root}
 				}})
 			}
@@ -121,7 +128,9 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 
 // volumesReport is the text of volumes.txt: what the disk holds and why a
 // volume shows no filesystem, so nobody needs the logs to find out.
-func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error) string {
+// vols are the volumes shown, by name, for what their listings lost at
+// the mount's edge.
+func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error, vols map[string]*volume) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s/%s disk %s\n", p.VM, p.Name(), disk)
 	if err != nil {
@@ -159,6 +168,11 @@ func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error
 		if v.FS != nil {
 			for _, note := range damage(v.FS) {
 				fmt.Fprintf(&b, "%s\tdamaged, left out: %s\n", v.Name, note)
+			}
+			if vol := vols[v.Name]; vol != nil {
+				for _, note := range vol.edgeNotes() {
+					fmt.Fprintf(&b, "%s\tbad name, left out: %s\n", v.Name, note)
+				}
 			}
 		}
 	}
