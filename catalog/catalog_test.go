@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
 )
 
 // testDisk mixes random, repeated, text and zero chunks, with a short tail.
@@ -183,7 +185,7 @@ func TestVerifyFindsDamageAndMissing(t *testing.T) {
 	for _, pr := range res.Problems {
 		switch pr.ID {
 		case flip:
-			if pr.Missing || len(pr.Uses) != 3 {
+			if pr.Missing || len(pr.Uses) != 3 || pr.Quarantined != QuarantineName(flip) {
 				t.Errorf("flipped chunk: %+v", pr)
 			}
 			for _, u := range pr.Uses {
@@ -206,10 +208,14 @@ func TestVerifyFindsDamageAndMissing(t *testing.T) {
 			t.Errorf("scoped verify uses: %+v", pr.Uses)
 		}
 	}
-	// Reading the damaged area fails with ErrCorrupt naming the offset; the rest reads.
+	// The damaged bytes moved out of data/ and are kept whole.
+	if q, err := r.Backend().Get(ctx, QuarantineName(flip)); err != nil || !bytes.Equal(q, b) {
+		t.Fatalf("quarantined copy: %v", err)
+	}
+	// Reading the damaged area fails naming the offset; the rest reads.
 	pt, _ := r.Point("web01", "latest")
 	d, _ := r.OpenDisk(ctx, pt, "disk0")
-	if _, err := d.ReadAt(make([]byte, 10), 5); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "offset 0") {
+	if _, err := d.ReadAt(make([]byte, 10), 5); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), "offset 0") {
 		t.Fatalf("read of damaged chunk: %v", err)
 	}
 	if _, err := d.ReadAt(make([]byte, 10), int64(cs)); err != nil {

@@ -120,7 +120,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckResult, erro
 		}
 	}
 	res.Problems = r.nameUses(ctx, points, bad, true)
-	if err := r.forgetLost(res.Problems); err != nil {
+	if err := r.forgetLost(ctx, res.Problems); err != nil {
 		return nil, err
 	}
 	if opts.ReadData {

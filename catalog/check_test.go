@@ -90,6 +90,9 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	if !damaged {
 		t.Fatalf("damaged chunk not reported with both points: %+v", res.Data.Problems)
 	}
+	if q, err := r.Backend().Get(ctx, QuarantineName(first)); err != nil || !bytes.Equal(q, raw) {
+		t.Fatalf("quarantined copy of the damaged chunk: %v", err)
+	}
 
 	// A manifest the catalog lacks, and a catalog key whose object is gone.
 	m, _ := c.Encode()
@@ -110,13 +113,13 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	if len(res.Manifests) != 1 || !strings.Contains(res.Manifests[0], "not in the catalog") {
 		t.Fatalf("manifest problems: %q", res.Manifests)
 	}
-	// The damaged chunk's key was dropped by the read above.
+	// The damaged chunk was moved to quarantine by the read above.
 	var stale, forgotten bool
 	for _, pr := range res.Problems {
 		if pr.ID == onlyC && strings.Contains(pr.Err, "catalog lists this chunk") {
 			stale = true
 		}
-		if pr.ID == first && strings.Contains(pr.Err, "found damaged and forgotten") {
+		if pr.ID == first && pr.Missing {
 			forgotten = true
 		}
 	}

@@ -12,6 +12,8 @@
 //	    data/<hh>/<id>         a chunk, map block or config blob, named by the
 //	                           BLAKE3-256 hex of its plaintext (<hh> = first 2 digits)
 //	    points/<vm>/<time>     JSON Manifest of one point, <time> = 2006-01-02T15:04:05Z
+//	    quarantine/<id>        an object verify or check found damaged for good,
+//	                           moved out of data/ and kept for inspection (Healing)
 //
 // A stored object is one encoding byte (0 raw, 1 zstd) followed by the
 // payload. An object is stored raw unless zstd shrinks it below 97%.
@@ -105,5 +107,16 @@
 // not count), the catalog drops its chunk key. The next ingest of the same
 // data then stores the object again, replacing any damaged copy, which
 // heals every point that uses it (as Proxmox Backup Server does). Until
-// then check reports the object as not in the catalog.
+// then check reports the object as missing (as not in the catalog if it
+// could not be moved).
+//
+// A damaged object is first moved to quarantine/<id>: backends cannot
+// rename, so it is copied there, the copy made durable, then the original
+// deleted (a failure leaves it in data/ and is reported). catalog rebuild,
+// gc and check list only data/ and points/, so a rebuild does not re-add
+// its chunk key, gc never deletes it, and its bytes stay for inspection (a
+// false alarm from a reader bug destroys nothing); remove it by hand.
+// quarantine/ needs no format version bump: older builds never list it
+// (they list only data/ and points/, and the local backend walks only
+// the prefix's directory), so they ignore it.
 package catalog

@@ -44,7 +44,12 @@ type Problem struct {
 	// dropped its chunk key; the next ingest of the same data stores it
 	// again, which heals every point that uses it.
 	Forgotten bool `json:"forgotten"`
-	lost      bool // gone or damaged for good, not unreadable now
+	// Quarantined: the damaged object was moved to this store name
+	// (quarantine/<id>), out of what rebuild and gc list; QuarantineErr
+	// says why it could not be moved (it stays in data/).
+	Quarantined   string `json:"quarantined,omitempty"`
+	QuarantineErr string `json:"quarantine_error,omitempty"`
+	lost          bool   // gone or damaged for good, not unreadable now
 }
 
 // VerifyResult summarises a verify run.
@@ -138,17 +143,23 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 	res.Objects = int64(len(ids))
 	// Pass 3: name the uses of damaged data chunks.
 	res.Problems = r.nameUses(ctx, points, bad, false)
-	if err := r.forgetLost(res.Problems); err != nil {
+	if err := r.forgetLost(ctx, res.Problems); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// forgetLost drops the chunk keys of the objects that are gone or damaged
-// for good, in one synced batch, so that ingests no longer reuse them but
-// store them again (as Proxmox Backup Server does). The store is left as
-// it is: a damaged copy is replaced when the data is stored again.
-func (r *Repo) forgetLost(problems []Problem) error {
+// forgetLost moves the damaged objects to quarantine, then drops the chunk
+// keys of the objects that are gone or damaged for good, in one synced
+// batch, so that ingests no longer reuse them but store them again (as
+// Proxmox Backup Server does). Quarantine comes first: while the key is
+// there no ingest stores the object again, so only damaged bytes move,
+// and a crash in between leaves a key without object, which check and gc
+// drop.
+func (r *Repo) forgetLost(ctx context.Context, problems []Problem) error {
+	if !r.readOnly {
+		r.quarantine(ctx, problems)
+	}
 	b := r.db.NewBatch()
 	defer b.Close()
 	for _, pr := range problems {

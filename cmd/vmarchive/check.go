@@ -21,8 +21,9 @@ catalog, that every catalog chunk has its object, and that the catalog's
 points and the manifests in the store agree. Each problem names the points
 (and disk offsets) it affects. An object found missing or damaged is
 forgotten by the catalog, so the next ingest of the same data stores it
-again and heals the points that use it; vmarchive gc adds a whole manifest
-the catalog lacks.
+again and heals the points that use it; a damaged object is moved to
+quarantine/<id> in the store (kept for inspection; catalog rebuild and gc
+do not look there). vmarchive gc adds a whole manifest the catalog lacks.
 
 --read-data also re-reads every chunk and checks its hash (as verify does);
 --read-data-subset n/m reads only part n of m, so m runs, e.g. one a night,
@@ -113,6 +114,17 @@ func printProblems(out io.Writer, problems []catalog.Problem) {
 		if pr.Forgotten {
 			fmt.Fprintln(out, "  forgotten by the catalog: the next ingest of the same data stores it again, healing these points")
 		}
+		printQuarantine(out, pr)
+	}
+}
+
+// printQuarantine says where a damaged object went, or why it stayed.
+func printQuarantine(out io.Writer, pr catalog.Problem) {
+	if pr.Quarantined != "" {
+		fmt.Fprintf(out, "  moved to %s in the store, kept for inspection\n", pr.Quarantined)
+	}
+	if pr.QuarantineErr != "" {
+		fmt.Fprintf(out, "  not moved to quarantine, left in place: %s\n", pr.QuarantineErr)
 	}
 }
 

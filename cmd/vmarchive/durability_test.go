@@ -234,7 +234,8 @@ func TestRerunAfterManifestCrash(t *testing.T) {
 
 // TestReingestHealsLostChunks: once verify or check has found a chunk
 // damaged or missing, ingesting the same data again stores it anew, and
-// the older points that share it read back whole.
+// the older points that share it read back whole, even after a catalog
+// rebuild in between: the damaged chunk is in quarantine/, not data/.
 func TestReingestHealsLostChunks(t *testing.T) {
 	for _, finder := range [][]string{{"verify"}, {"check", "--read-data"}} {
 		t.Run(finder[0], func(t *testing.T) {
@@ -262,11 +263,29 @@ func TestReingestHealsLostChunks(t *testing.T) {
 			if r.code != 1 || strings.Count(r.stdout, "forgotten by the catalog") < 2 || !strings.Contains(r.stdout, "damaged ") || !strings.Contains(r.stdout, "missing ") {
 				t.Fatalf("%s: exit %d\n%s%s", finder[0], r.code, r.stdout, r.stderr)
 			}
+			// The damaged bytes left data/ for quarantine/, so a catalog
+			// rebuild does not bring the chunk back into the catalog.
+			q := filepath.Join(repo, "store", "quarantine", filepath.Base(data[0]))
+			if !strings.Contains(r.stdout, "moved to quarantine/"+filepath.Base(data[0])) || !bytes.Equal(readFile(t, q), raw) {
+				t.Fatalf("%s did not move the damaged chunk to %s:\n%s", finder[0], q, r.stdout)
+			}
+			if _, err := os.Stat(data[0]); !os.IsNotExist(err) {
+				t.Fatalf("damaged chunk still in data/: %v", err)
+			}
+			mustRun(t, repo, "catalog", "rebuild")
 			mustRun(t, repo, "ingest", "--vm", "web01", "--point-time", p2, "disk0="+a)
 			if out := mustRun(t, repo, "verify"); !strings.Contains(out, "0 problems") {
 				t.Fatalf("verify after the re-ingest:\n%s", out)
 			}
 			expectPoints(t, repo, map[string]string{"web01/" + p1: a, "web01/" + p2: a})
+			// gc keeps the quarantined bytes; check does not count them.
+			mustRun(t, repo, "gc")
+			if !bytes.Equal(readFile(t, q), raw) {
+				t.Fatal("gc removed the quarantined chunk")
+			}
+			if out := mustRun(t, repo, "check"); !strings.Contains(out, "0 problems") {
+				t.Fatalf("check after the re-ingest:\n%s", out)
+			}
 		})
 	}
 }

@@ -17,7 +17,9 @@ func verifyCmd(v *viper.Viper) *cobra.Command {
 point with --vm and --point), decompress it and check its hash. Each damaged
 or missing chunk is reported with the points and disk offsets that use it,
 and forgotten by the catalog: the next ingest of the same data stores it
-again, which heals every point that uses it.
+again, which heals every point that uses it. A damaged chunk is moved to
+quarantine/<id> in the store, where catalog rebuild and gc do not look,
+and kept there for inspection.
 Exit status 1 when anything is damaged.`,
 		Example: "  vmarchive verify\n  vmarchive verify --vm web01 --point latest --json",
 		Args:    cobra.NoArgs,
@@ -61,6 +63,7 @@ Exit status 1 when anything is damaged.`,
 					if pr.Forgotten {
 						fmt.Fprintln(out, "  forgotten by the catalog: the next ingest of the same data stores it again, healing these points")
 					}
+					printQuarantine(out, pr)
 				}
 				fmt.Fprintf(out, "checked %d points, %d chunks, %s: %d problems\n", res.Points, res.Objects, formatBytes(res.Bytes), len(res.Problems))
 			}
