@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,14 +16,24 @@ import (
 // Affected names the guest files of one disk of one point whose data lies
 // in damaged or missing chunks, and what could not be examined for them.
 type Affected struct {
-	VM    string `json:"vm"`
-	Point string `json:"point"`
-	Disk  string `json:"disk"`
+	Ref catalog.DiskRef
 	// Files are "<volume>/<path>", every name of a hard-linked file.
-	Files []string `json:"files"`
+	Files []string
 	// Unexamined are "<where>: <why>": the disk, a volume, or a volume's
 	// directory or file whose files could not be told.
-	Unexamined []string `json:"unexamined,omitempty"`
+	Unexamined []string
+}
+
+// MarshalJSON writes the point as "vm" and "point" strings, as check
+// --json always has.
+func (a Affected) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		VM         string   `json:"vm"`
+		Point      string   `json:"point"`
+		Disk       string   `json:"disk"`
+		Files      []string `json:"files"`
+		Unexamined []string `json:"unexamined,omitempty"`
+	}{a.Ref.VM, a.Ref.Name(), a.Ref.Disk, a.Files, a.Unexamined})
 }
 
 // maxUnexamined bounds the reasons kept per disk; a damaged volume can
@@ -31,16 +42,18 @@ const maxUnexamined = 100
 
 // AffectedFiles names, for every disk whose data chunks the problems name,
 // the guest files that lie in those chunks, walking each filesystem the
-// chunks touch. Only a cancelled ctx is an error: what cannot be read is
-// listed in Unexamined.
+// chunks touch. Only a cancelled ctx (or a use naming no possible point)
+// is an error: what cannot be read is listed in Unexamined.
 func AffectedFiles(ctx context.Context, repo *catalog.Repo, problems []catalog.Problem) ([]Affected, error) {
-	type diskKey struct{ VM, Point, Disk string }
 	cs := int64(repo.Config().ChunkSize)
-	bad := map[diskKey][]extent{}
+	bad := map[catalog.DiskRef][]extent{}
 	for _, pr := range problems {
 		for _, u := range pr.Uses {
 			if u.What == "data" && u.Offset >= 0 {
-				k := diskKey{u.VM, u.Point, u.Disk}
+				k, err := u.Ref()
+				if err != nil { // not from Verify: no point has this name
+					return nil, fmt.Errorf("chunk %s: %w", pr.ID, err)
+				}
 				bad[k] = append(bad[k], extent{u.Offset, cs})
 			}
 		}
@@ -48,7 +61,7 @@ func AffectedFiles(ctx context.Context, repo *catalog.Repo, problems []catalog.P
 	var out []Affected
 	for k, chunks := range bad {
 		sort.Slice(chunks, func(i, j int) bool { return chunks[i].off < chunks[j].off })
-		a := &Affected{VM: k.VM, Point: k.Point, Disk: k.Disk}
+		a := &Affected{Ref: k}
 		affectedDisk(ctx, repo, a, chunks)
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -56,10 +69,7 @@ func AffectedFiles(ctx context.Context, repo *catalog.Repo, problems []catalog.P
 		sort.Strings(a.Files)
 		out = append(out, *a)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i], out[j]
-		return x.VM < y.VM || x.VM == y.VM && (x.Point < y.Point || x.Point == y.Point && x.Disk < y.Disk)
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref.Less(out[j].Ref) })
 	return out, nil
 }
 
@@ -74,13 +84,13 @@ func (a *Affected) unexamined(where string, err error) {
 
 // affectedDisk fills a from the volumes of one disk that bad touches.
 func affectedDisk(ctx context.Context, repo *catalog.Repo, a *Affected, bad []extent) {
-	where := "disk " + a.Disk
-	m, err := repo.Point(a.VM, a.Point)
+	where := "disk " + a.Ref.Disk
+	m, err := repo.PointByID(a.Ref.PointID)
 	if err != nil {
 		a.unexamined(where, err)
 		return
 	}
-	dr, err := repo.OpenDisk(ctx, m, a.Disk)
+	dr, err := repo.OpenDisk(ctx, m, a.Ref.Disk)
 	if err != nil {
 		a.unexamined(where, err)
 		return

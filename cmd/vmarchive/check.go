@@ -133,10 +133,10 @@ func printQuarantine(out io.Writer, pr catalog.Problem) {
 func printAffected(out io.Writer, list []diff.Affected) {
 	for _, a := range list {
 		for _, f := range a.Files {
-			fmt.Fprintf(out, "affected file: %s/%s disk %s: %q\n", a.VM, a.Point, a.Disk, f)
+			fmt.Fprintf(out, "affected file: %s: %q\n", a.Ref, f)
 		}
 		for _, u := range a.Unexamined {
-			fmt.Fprintf(out, "not examined: %s/%s disk %s: %q\n", a.VM, a.Point, a.Disk, u)
+			fmt.Fprintf(out, "not examined: %s: %q\n", a.Ref, u)
 		}
 	}
 }
