@@ -28,7 +28,7 @@ func (p *point) index(ctx context.Context, repo *catalog.Repo, warn func(string)
 		var err error
 		p.ix, err = index.Load(ctx, repo, p.m, func(err error) { warn(err.Error()) })
 		if err != nil && ctx.Err() == nil {
-			warn(fmt.Sprintf("file index of %s/%s unusable: %v; its trees were walked instead", p.m.VM, p.m.Name(), err))
+			warn(fmt.Sprintf("file index of %s unusable: %v; its trees were walked instead", p.m.ID(), err))
 		}
 	}
 	return p.ix

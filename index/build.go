@@ -38,7 +38,7 @@ func Build(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index
 	for _, d := range m.Disks {
 		vs, err := buildDisk(ctx, repo, m, d.Name)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("index %s/%s: %w", m.VM, m.Name(), ctx.Err())
+			return nil, fmt.Errorf("index %s: %w", m.ID(), ctx.Err())
 		}
 		if err != nil {
 			vs = []*buildVolume{{Disk: d.Name, Err: err.Error()}}
@@ -53,11 +53,11 @@ func Build(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index
 	}
 	enc, err := encode(vols)
 	if err != nil {
-		return nil, fmt.Errorf("index %s/%s: %w", m.VM, m.Name(), err)
+		return nil, fmt.Errorf("index %s: %w", m.ID(), err)
 	}
 	ix, err := Decode(enc)
 	if err != nil {
-		return nil, fmt.Errorf("index %s/%s: decode what was just encoded: %w", m.VM, m.Name(), err)
+		return nil, fmt.Errorf("index %s: decode what was just encoded: %w", m.ID(), err)
 	}
 	ix.enc, ix.transient = enc, transient
 	return ix, nil

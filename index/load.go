@@ -42,7 +42,7 @@ func load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn fun
 // size bytes, is rebuilt for err.
 func warnRebuild(warn func(error), m *catalog.Manifest, size int, err error) {
 	if warn != nil {
-		warn(fmt.Errorf("stored file index of %s/%s (%d bytes): %w; building it again", m.VM, m.Name(), size, err))
+		warn(fmt.Errorf("stored file index of %s (%d bytes): %w; building it again", m.ID(), size, err))
 	}
 }
 
@@ -58,7 +58,7 @@ func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest)
 // hit by store read errors is not kept, so the next Load tries again.
 func Store(repo *catalog.Repo, m *catalog.Manifest, ix *Index) error {
 	if ix.enc == nil {
-		return fmt.Errorf("store index of %s/%s: not freshly built", m.VM, m.Name())
+		return fmt.Errorf("store index of %s: not freshly built", m.ID())
 	}
 	if ix.transient {
 		return nil

@@ -228,17 +228,17 @@ func (r *reading) fs(m *catalog.Manifest, f *found) (guestfs.FS, error) {
 	}
 	gd, err := guestfs.OpenDisk(dr, dr.Size(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s disk %s: %w", m.VM, m.Name(), f.vol.Disk, err)
+		return nil, fmt.Errorf("%s disk %s: %w", m.ID(), f.vol.Disk, err)
 	}
 	for _, v := range gd.Volumes {
 		if v.Name == f.vol.Name {
 			if v.FS == nil {
-				return nil, fmt.Errorf("%s/%s %s: %v", m.VM, m.Name(), f.vol.Prefix(), v.Err)
+				return nil, fmt.Errorf("%s %s: %v", m.ID(), f.vol.Prefix(), v.Err)
 			}
 			return v.FS, nil
 		}
 	}
-	return nil, fmt.Errorf("%s/%s: no volume %s", m.VM, m.Name(), f.vol.Prefix())
+	return nil, fmt.Errorf("%s: no volume %s", m.ID(), f.vol.Prefix())
 }
 
 // hash returns the SHA-256 of the copy of f in point m, read through guestfs.
@@ -249,14 +249,14 @@ func (r *reading) hash(m *catalog.Manifest, f *found) (string, error) {
 	}
 	file, err := fsys.Open(f.e.Ino)
 	if err != nil {
-		return "", fmt.Errorf("%s/%s %s%s: open inode %d: %w", m.VM, m.Name(), f.vol.Prefix(), f.e.Path, f.e.Ino, err)
+		return "", fmt.Errorf("%s %s%s: open inode %d: %w", m.ID(), f.vol.Prefix(), f.e.Path, f.e.Ino, err)
 	}
 	if file.Size() != f.e.Size {
-		return "", fmt.Errorf("%s/%s %s%s: inode %d has %d bytes, the index says %d", m.VM, m.Name(), f.vol.Prefix(), f.e.Path, f.e.Ino, file.Size(), f.e.Size)
+		return "", fmt.Errorf("%s %s%s: inode %d has %d bytes, the index says %d", m.ID(), f.vol.Prefix(), f.e.Path, f.e.Ino, file.Size(), f.e.Size)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(file, 0, file.Size())); err != nil {
-		return "", fmt.Errorf("%s/%s %s%s: read: %w", m.VM, m.Name(), f.vol.Prefix(), f.e.Path, err)
+		return "", fmt.Errorf("%s %s%s: read: %w", m.ID(), f.vol.Prefix(), f.e.Path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -268,7 +268,7 @@ func (r *reading) readlink(m *catalog.Manifest, f *found) (string, error) {
 	}
 	t, err := fsys.Readlink(f.e.Ino)
 	if err != nil {
-		return "", fmt.Errorf("%s/%s %s%s: readlink: %w", m.VM, m.Name(), f.vol.Prefix(), f.e.Path, err)
+		return "", fmt.Errorf("%s %s%s: readlink: %w", m.ID(), f.vol.Prefix(), f.e.Path, err)
 	}
 	return t, nil
 }

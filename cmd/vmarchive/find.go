@@ -152,15 +152,15 @@ func selectPoints(repo *catalog.Repo, vm string, names []string) ([]*catalog.Man
 		}
 		return pts, err
 	}
-	seen := map[string]bool{}
+	seen := map[catalog.PointID]bool{}
 	var out []*catalog.Manifest
 	for _, n := range names {
 		m, err := repo.Point(vm, n)
 		if err != nil {
 			return nil, err
 		}
-		if !seen[m.Name()] {
-			seen[m.Name()] = true
+		if !seen[m.ID()] {
+			seen[m.ID()] = true
 			out = append(out, m)
 		}
 	}
@@ -341,6 +341,6 @@ func indexNewPoint(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo
 		return
 	}
 	if _, err := index.Load(ctx, repo, m, warner(cmd.ErrOrStderr())); err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: warning: file index of %s/%s: %v (find and versions will build it)\n", m.VM, m.Name(), err)
+		fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: warning: file index of %s: %v (find and versions will build it)\n", m.ID(), err)
 	}
 }

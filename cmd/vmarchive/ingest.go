@@ -105,7 +105,7 @@ repository's owner-only control socket, never on a command line.`,
 				return writeJSON(cmd.OutOrStdout(), m)
 			}
 			el := time.Since(prog.start)
-			fmt.Fprintf(cmd.OutOrStdout(), "point %s/%s created in %s\n", m.VM, m.Name(), el.Round(time.Millisecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "point %s created in %s\n", m.ID(), el.Round(time.Millisecond))
 			for _, d := range m.Disks {
 				s := d.Stats
 				fmt.Fprintf(cmd.OutOrStdout(), "  %s: %s (%s), read %s, %d new chunks (%s stored), %d zero chunks, %s reused\n",

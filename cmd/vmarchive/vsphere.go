@@ -249,7 +249,7 @@ func reportVSphere(cmd *cobra.Command, v *viper.Viper, results []vsphere.Result,
 			continue
 		}
 		m := r.Manifest
-		fmt.Fprintf(out, "point %s/%s created from vSphere VM %q (%s over HTTP)\n", m.VM, m.Name(), r.VM, formatBytes(r.Read))
+		fmt.Fprintf(out, "point %s created from vSphere VM %q (%s over HTTP)\n", m.ID(), r.VM, formatBytes(r.Read))
 		for _, d := range m.Disks {
 			s := d.Stats
 			cbt := ""
