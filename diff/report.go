@@ -131,7 +131,10 @@ type Volume struct {
 	Err string `json:"error,omitempty"`
 	// Errors are the paths that could not be read in one point (a
 	// damaged directory or inode), in path order; nothing below them is
-	// in Changes, the rest of the volume is.
+	// in Changes, the rest of the volume is. A directory whose reader
+	// left damaged entries out is here too: its names in both points are
+	// still compared, but a name the other point alone has is not called
+	// added or deleted (it may be the damaged one).
 	Errors  []PathError `json:"errors,omitempty"`
 	Changes []Change    `json:"changes"`
 }

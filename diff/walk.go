@@ -100,27 +100,34 @@ func (v *volumeDiff) stat(s side, p string, ino uint64) (*node, error) {
 }
 
 // list reads a directory's entries, unless the guard refuses it: met
-// before (a cycle) or too deep. Past the entry limit the walk fails.
-func (v *volumeDiff) list(s side, n *node) (map[string]guestfs.DirEntry, error) {
+// before (a cycle) or too deep. Past the entry limit the walk fails. A
+// listing the reader left damaged entries out of is recorded as not read
+// in full, and damaged is true.
+func (v *volumeDiff) list(s side, n *node) (_ map[string]guestfs.DirEntry, damaged bool, _ error) {
 	depth := strings.Count(n.path, "/")
 	if n.path == "/" {
 		depth = 0
 	}
 	if err := s.guard.Enter(n.path, n.attr.Ino, depth); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	es, err := s.fs.ReadDir(n.attr.Ino)
 	if err != nil {
-		return nil, fmt.Errorf("read directory %s: %w", n.path, err)
+		return nil, false, fmt.Errorf("read directory %s: %w", n.path, err)
 	}
 	if err := s.guard.Count(len(es)); err != nil {
-		return nil, fmt.Errorf("point %s: %w", s.point, err)
+		return nil, false, fmt.Errorf("point %s: %w", s.point, err)
+	}
+	if damaged = guestfs.DirDamaged(s.fs, n.attr.Ino); damaged {
+		if err := v.skip(s, n.path, fmt.Errorf("read directory %s: %w", n.path, guestfs.ErrDamaged)); err != nil {
+			return nil, false, err
+		}
 	}
 	m := make(map[string]guestfs.DirEntry, len(es))
 	for _, e := range es {
 		m[e.Name] = e
 	}
-	return m, nil
+	return m, damaged, nil
 }
 
 // compare compares a path present in both points, recursing into
@@ -158,8 +165,8 @@ func (v *volumeDiff) compare(a, b *node, from string) error {
 
 // compareDirs compares the entries of a directory present in both points.
 func (v *volumeDiff) compareDirs(a, b *node) error {
-	la, errA := v.list(v.a, a)
-	lb, errB := v.list(v.b, b)
+	la, dmgA, errA := v.list(v.a, a)
+	lb, dmgB, errB := v.list(v.b, b)
 	if errA != nil || errB != nil {
 		// Neither side's entries are compared: those of the readable side
 		// may all still be on the other, so calling them added or deleted
@@ -174,9 +181,11 @@ func (v *volumeDiff) compareDirs(a, b *node) error {
 		switch {
 		case inA && inB:
 			err = v.compareEntry(pa, pb, ea.Ino, eb.Ino)
-		case inA:
+		// A name one side lacks may be among the entries the other
+		// side's reader left out as damaged: not called added or deleted.
+		case inA && !dmgB:
 			err = v.only(v.a, pa, ea.Ino, &v.onlyA)
-		default:
+		case inB && !dmgA:
 			err = v.only(v.b, pb, eb.Ino, &v.onlyB)
 		}
 		if err != nil {
@@ -236,7 +245,7 @@ func (v *volumeDiff) only(s side, p string, ino uint64, out *[]*node) error {
 }
 
 func (v *volumeDiff) children(s side, n *node, out *[]*node) error {
-	l, err := v.list(s, n)
+	l, _, err := v.list(s, n)
 	if err != nil {
 		return v.skip(s, n.path, err)
 	}

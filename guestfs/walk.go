@@ -24,6 +24,10 @@ var (
 	// ErrBadName marks a name that cannot be a path element: "", or
 	// with '/' or NUL. Walk leaves it out.
 	ErrBadName = errors.New("invalid name")
+	// ErrDamaged marks a directory whose reader left out damaged entries
+	// (see DirDamager): its listing is not complete. Walk goes on with
+	// the entries it has.
+	ErrDamaged = errors.New("damaged entries left out of the listing")
 	// SkipDir, returned by a WalkFunc, keeps Walk out of that directory.
 	SkipDir = errors.New("skip this directory")
 )
@@ -126,7 +130,8 @@ type ErrFunc func(path string, err error)
 // order the directories list their names. A directory that cannot be
 // listed, lies too deep or was met before is passed to onErr and left
 // out; names that cannot be path elements ("", with '/' or NUL) are passed
-// to onErr with their directory's path. Walk stops early, telling onErr,
+// to onErr with their directory's path, and so is a directory whose reader
+// left out damaged entries (ErrDamaged), whose other entries are walked. Walk stops early, telling onErr,
 // when the entry limit is reached, and returns only fn's errors and
 // ctx's.
 func Walk(ctx context.Context, fs FS, lim Limits, fn WalkFunc, onErr ErrFunc) error {
@@ -154,6 +159,8 @@ func Walk(ctx context.Context, fs FS, lim Limits, fn WalkFunc, onErr ErrFunc) er
 		ents, err := fs.ReadDir(d.ino)
 		if err != nil {
 			onErr(d.path, fmt.Errorf("read directory: %w", err))
+		} else if DirDamaged(fs, d.ino) {
+			onErr(d.path, ErrDamaged)
 		}
 		if err := g.Count(len(ents)); err != nil {
 			onErr(d.path, err)
