@@ -241,7 +241,7 @@ func newCompareDiskDir(m *mount, b *catalog.Manifest, disk string, vols map[stri
 		}
 		gd, err := guestfs.OpenDisk(dr, size, m.opts.Guest)
 		if err != nil {
-			return nil, fmt.Errorf("%s/%s disk %s: %w", b.VM, b.Name(), disk, err)
+			return nil, fmt.Errorf("%s: %w", b.DiskRef(disk), err)
 		}
 		tree := newTree()
 		for _, v := range gd.Volumes {
@@ -249,7 +249,7 @@ func newCompareDiskDir(m *mount, b *catalog.Manifest, disk string, vols map[stri
 			if !ok {
 				continue
 			}
-			where := fmt.Sprintf("%s/%s/%s/%s", b.VM, b.Name(), disk, v.Name)
+			where := fmt.Sprintf("%s/%s/%s", b.ID(), disk, v.Name)
 			if v.FS == nil {
 				m.errs.log(compareDirName, fmt.Errorf("%s: changed paths, but the volume shows no filesystem: %v", where, v.Err))
 				continue

@@ -63,7 +63,7 @@ func newConfigDir(m *mount, p *catalog.Manifest, id []string) *listDir {
 				return &readerFile{m: m, ino: inoOf(fid...), size: c.Size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
 					b, err := m.archive.ReadBlob(ctx, c.ID, int(c.Size))
 					if err != nil {
-						return nil, fmt.Errorf("%s/%s config %s: %w", p.VM, p.Name(), name, err)
+						return nil, fmt.Errorf("%s config %s: %w", p.ID(), name, err)
 					}
 					return bytes.NewReader(b), nil
 				}}
@@ -89,7 +89,7 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 			for _, v := range gd.Volumes {
 				if v.FS != nil {
 					key := strings.Join(append(append([]string(nil), id...), v.Name), "\x00")
-					vols[v.Name] = &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s/%s", p.VM, p.Name(), disk, v.Name)}
+					vols[v.Name] = &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name)}
 				}
 			}
 		}
@@ -101,7 +101,7 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 			}}
 		}})
 		if err != nil {
-			m.errs.log("open disk", fmt.Errorf("%s/%s disk %s: %w", p.VM, p.Name(), disk, err))
+			m.errs.log("open disk", fmt.Errorf("%s: %w", p.DiskRef(disk), err))
 			return tree.entries(m, id, p.Time), nil
 		}
 		for _, v := range gd.Volumes {
@@ -132,7 +132,7 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 // the mount's edge.
 func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error, vols map[string]*volume) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s disk %s\n", p.VM, p.Name(), disk)
+	fmt.Fprintf(&b, "%s\n", p.DiskRef(disk))
 	if err != nil {
 		fmt.Fprintf(&b, "error: %v\n", err)
 		return b.String()
