@@ -12,18 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// needTool skips without the tool, but fails under CI=true.
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-}
+	"github.com/vmarchive/vmarchive/internal/testenv"
+)
 
 func kept(ds []Decision) []string {
 	var out []string
@@ -107,7 +98,7 @@ func TestPolicyTable(t *testing.T) {
 // compares what `restic forget --dry-run` keeps with Apply, in a zone with
 // daylight saving time.
 func TestPolicyMatchesRestic(t *testing.T) {
-	needTool(t, "restic")
+	testenv.NeedTools(t, "restic")
 	const zone = "Europe/Berlin"
 	loc, err := time.LoadLocation(zone)
 	if err != nil {

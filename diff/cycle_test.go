@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // cyclePair builds testimages/cycle/pair.sh's disks: {ext4,fat}-a.raw and
 // -b.raw, where B's /a/b/loop is /a again.
 func cyclePair(t *testing.T) string {
 	t.Helper()
-	needTools(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
 	dir := t.TempDir()
 	if out, err := exec.Command("bash", "../testimages/cycle/pair.sh", dir).CombinedOutput(); err != nil {
 		t.Fatalf("pair.sh: %v\n%s", err, out)

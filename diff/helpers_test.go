@@ -13,35 +13,17 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
-
-// need skips the test when a tool is missing, but fails it under CI=true,
-// where make deps installs every tool.
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, n := range tools {
-		if _, err := exec.LookPath(n); err != nil {
-			missing(t, n+" is not installed")
-		}
-	}
-}
-
-func missing(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (required under CI)", why)
-	}
-	t.Skip(why)
-}
 
 // needFUSE skips (fails under CI) without root and /dev/fuse.
 func needFUSE(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		missing(t, "FUSE mounts of the test images need root")
+		testenv.Missing(t, "FUSE mounts of the test images need root")
 	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		missing(t, "no /dev/fuse")
+		testenv.Missing(t, "no /dev/fuse")
 	}
 }
 

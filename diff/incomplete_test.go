@@ -15,6 +15,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/diff"
 	"github.com/vmarchive/vmarchive/index"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestOwnersUnmappedFile damages the extent tree block of a fragmented
@@ -24,7 +25,7 @@ import (
 // the damaged tree block may be called filesystem metadata: both are
 // unknown, with a note naming the file, and the volume says so.
 func TestOwnersUnmappedFile(t *testing.T) {
-	need(t, "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	os.MkdirAll(tree, 0o755)
@@ -143,7 +144,7 @@ func TestOwnersUnmappedFile(t *testing.T) {
 // trees), in the report and its text, and finds the same changes as a
 // walk of both trees.
 func TestCorruptIndexWarned(t *testing.T) {
-	need(t, "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)

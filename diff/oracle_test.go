@@ -23,6 +23,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/diff"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // These tests build two versions of a disk whose differences are known
@@ -51,19 +52,19 @@ func TestOracleExt4(t *testing.T) {
 }
 
 func TestOracleNTFS(t *testing.T) {
-	need(t, "mkntfs", "ntfs-3g")
+	testenv.NeedTools(t, "mkntfs", "ntfs-3g")
 	oracle(t, fsCase{kind: "ntfs", tsk: "ntfs", inodes: true})
 }
 
 func TestOracleFAT(t *testing.T) {
-	need(t, "mkfs.fat", "mcopy")
+	testenv.NeedTools(t, "mkfs.fat", "mcopy")
 	oracle(t, fsCase{kind: "fat", tsk: "fat16"})
 }
 
 func oracle(t *testing.T, fc fsCase) {
-	need(t, "sgdisk", "rsync", "ifind", "ffind", "blkstat", "istat", "mke2fs", "debugfs", "fuse2fs", "setfattr", "fusermount")
+	testenv.NeedTools(t, "sgdisk", "rsync", "ifind", "ffind", "blkstat", "istat", "mke2fs", "debugfs", "fuse2fs", "setfattr", "fusermount")
 	if fc.kind != "fat" {
-		needFUSE(t)
+		testenv.NeedFUSE(t)
 	}
 	dir := buildPair(t, fc.kind)
 	diskA, diskB := filepath.Join(dir, "A.raw"), filepath.Join(dir, "B.raw")

@@ -18,6 +18,7 @@ import (
 	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // ingestRaw ingests a raw disk image as point t of VM "vm".
@@ -35,19 +36,6 @@ func ingestRaw(t *testing.T, repo *catalog.Repo, path string, when time.Time) *c
 	return m
 }
 
-// needTools skips the test when a tool is missing, and fails it under CI.
-func needTools(t *testing.T, names ...string) {
-	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing", name)
-			}
-			t.Skipf("%s is missing", name)
-		}
-	}
-}
-
 // writeFile writes s to p, making its directories.
 func writeFile(t *testing.T, p, s string) {
 	t.Helper()
@@ -61,7 +49,7 @@ func writeFile(t *testing.T, p, s string) {
 
 func runTool(t *testing.T, name string, args ...string) {
 	t.Helper()
-	needTools(t, name)
+	testenv.NeedTools(t, name)
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestUnreadableDirectory changes files in two directories of an ext4
@@ -21,7 +22,7 @@ import (
 // (their other half is under /bad); from the indexes and by walking both
 // trees alike.
 func TestUnreadableDirectory(t *testing.T) {
-	needTools(t, "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	write := func(p, s string) { writeFile(t, p, s) }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // damagedImage runs testimages/ext4/damaged.sh: /d holds good-1, good-2
@@ -15,7 +17,7 @@ import (
 // "faraway" with inode 16777215), each reported by e2fsck.
 func damagedImage(t testing.TB, variant string) string {
 	t.Helper()
-	needTools(t, "mke2fs", "debugfs", "e2fsck", "tune2fs", "dd", "grep")
+	testenv.NeedTools(t, "mke2fs", "debugfs", "e2fsck", "tune2fs", "dd", "grep")
 	img := filepath.Join(t.TempDir(), variant+".img")
 	script := filepath.Join(filepath.Dir(buildScript(t)), "damaged.sh")
 	if out, err := exec.Command("bash", script, img, variant).CombinedOutput(); err != nil {

@@ -14,23 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// needTools skips the test when a tool is missing, or fails it under CI=true.
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if _, err := exec.LookPath("/usr/sbin/" + tool); err == nil {
-				continue
-			}
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("required tool %s missing (CI=true): %v", tool, err)
-			}
-			t.Skipf("tool %s not installed", tool)
-		}
-	}
-}
+	"github.com/vmarchive/vmarchive/internal/testenv"
+)
 
 func buildScript(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
@@ -43,7 +29,7 @@ var imageMu sync.Mutex
 // image of one variant of testimages/ext4/build.sh.
 func testImage(t testing.TB, variant string) string {
 	t.Helper()
-	needTools(t, "mke2fs", "debugfs", "e2fsck", "tune2fs", "setfattr", "dumpe2fs")
+	testenv.NeedTools(t, "mke2fs", "debugfs", "e2fsck", "tune2fs", "setfattr", "dumpe2fs")
 	script := buildScript(t)
 	src, err := os.ReadFile(script)
 	if err != nil {
@@ -112,7 +98,7 @@ type flsEntry struct {
 // fls runs `fls -r -p` and returns path -> entry for allocated names.
 func fls(t testing.TB, img string) map[string]flsEntry {
 	t.Helper()
-	needTools(t, "fls")
+	testenv.NeedTools(t, "fls")
 	out, err := exec.Command("fls", "-r", "-p", img).Output()
 	if err != nil {
 		t.Fatalf("fls: %v", err)
@@ -191,7 +177,7 @@ func walk(t testing.TB, fs *FS) map[string]DirEntry {
 // with a fixed mke2fs.conf so the host's defaults do not matter.
 func mkfsTree(t testing.TB, src, size string, args ...string) string {
 	t.Helper()
-	needTools(t, "mke2fs")
+	testenv.NeedTools(t, "mke2fs")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mke2fs.conf")
 	if err := os.WriteFile(conf, []byte("[defaults]\n\tbase_features = sparse_super,large_file,filetype,dir_index,ext_attr\n"+
@@ -219,13 +205,8 @@ func fsckClean(t testing.TB, img string) {
 // used as the oracle, until the test ends.
 func fuse2fsMount(t testing.TB, img string) string {
 	t.Helper()
-	needTools(t, "fuse2fs")
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fuse2fs needs root and /dev/fuse under CI")
-		}
-		t.Skip("fuse2fs needs root and /dev/fuse")
-	}
+	testenv.NeedTools(t, "fuse2fs")
+	testenv.NeedFUSE(t)
 	mnt := t.TempDir()
 	if out, err := exec.Command("fuse2fs", "-o", "ro", img, mnt).CombinedOutput(); err != nil {
 		t.Fatalf("fuse2fs: %v\n%s", err, out)

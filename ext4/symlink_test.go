@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // symlinkTree makes a tree with a fast and a slow symlink and a file.
@@ -33,7 +35,7 @@ func symlinkTree(t *testing.T) string {
 // blocks (fixed by e2fsprogs ae7370a5), so the oracles are debugfs's
 // "Fast link dest", the source tree and, where it can loop-mount, Linux.
 func TestFastSymlinkWithXattr(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs", "e2fsck", "setfattr")
+	testenv.NeedTools(t, "mke2fs", "debugfs", "e2fsck", "setfattr")
 	for _, tc := range []struct {
 		name string
 		val  int
@@ -84,7 +86,7 @@ func TestFastSymlinkWithXattr(t *testing.T) {
 // TestSymlinkStopsAtNUL gives symlinks an i_size past their target: the
 // target ends at the first NUL, as Linux and fuse2fs read it.
 func TestSymlinkStopsAtNUL(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs")
+	testenv.NeedTools(t, "mke2fs", "debugfs")
 	src := symlinkTree(t)
 	img := mkfsTree(t, src, "1M", "-b", "1024", "-N", "32")
 	debugfsWrite(t, img, "sif /fast size 40", "sif /slow size 300")
@@ -111,7 +113,7 @@ func TestSymlinkStopsAtNUL(t *testing.T) {
 // inode is corrupt (fuse2fs gives EIO too); a large but possible sparse
 // size next to it still reads, and so does the directory.
 func TestSizeTopBitIsCorrupt(t *testing.T) {
-	needTools(t, "mke2fs", "debugfs")
+	testenv.NeedTools(t, "mke2fs", "debugfs")
 	src := symlinkTree(t)
 	os.WriteFile(filepath.Join(src, "huge"), []byte("sparse\n"), 0o644)
 	img := mkfsTree(t, src, "1M", "-b", "1024", "-N", "32")

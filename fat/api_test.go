@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestOptions checks uid/gid, masks, showexec and the time zone against
 // the rules of Linux vfat and TSK's raw (UTC-labelled) wall-clock times.
 func TestOptions(t *testing.T) {
-	needTools(t, "fls", "istat")
+	testenv.NeedTools(t, "fls", "istat")
 	img := buildImage(t, "mkimage.sh", imageVariants[2].args...)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -105,7 +107,7 @@ func TestErrors(t *testing.T) {
 // TestDirty sets the dirty bit Linux keeps in the boot sector; fsck.fat
 // must notice it too.
 func TestDirty(t *testing.T) {
-	needTools(t, "fsck.fat")
+	testenv.NeedTools(t, "fsck.fat")
 	for _, tc := range []struct {
 		variant int
 		off     int

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // tskLayout is a volume's geometry as TSK's fsstat reports it, so that
@@ -100,7 +102,7 @@ type corruptCase struct {
 }
 
 func TestCorrupt(t *testing.T) {
-	needTools(t, "fls", "istat", "fsstat", "mcopy", "fsck.fat")
+	testenv.NeedTools(t, "fls", "istat", "fsstat", "mcopy", "fsck.fat")
 	for _, v := range []string{"fat16-2k-clusters", "fat32-512-clusters"} {
 		var args []string
 		for _, iv := range imageVariants {
@@ -210,7 +212,7 @@ func checkDamaged(t *testing.T, img, want string, tc corruptCase) {
 }
 
 func TestTruncated(t *testing.T) {
-	needTools(t, "mcopy")
+	testenv.NeedTools(t, "mcopy")
 	pristine := buildImage(t, "mkimage.sh", imageVariants[2].args...)
 	want := t.TempDir()
 	tool(t, "mcopy", "-s", "-n", "-i", pristine, "::*", want+"/")
@@ -281,7 +283,7 @@ func mustOpen(t *testing.T, fs *FS, ino uint64) *File {
 }
 
 func TestBadBootSector(t *testing.T) {
-	needTools(t, "mkfs.fat")
+	testenv.NeedTools(t, "mkfs.fat")
 	pristine := buildImage(t, "mkimage.sh", imageVariants[0].args...)
 	for _, tc := range []struct {
 		off  int64

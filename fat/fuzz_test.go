@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 func readSeed(tb testing.TB, name string) []byte {
@@ -185,7 +187,7 @@ func FuzzOpenWalk(f *testing.F) {
 // TestTinySeed checks that the committed FAT12 seed reads as TSK reads it,
 // so FuzzOpenWalk starts from a volume whose files are reachable.
 func TestTinySeed(t *testing.T) {
-	needTools(t, "fls", "icat")
+	testenv.NeedTools(t, "fls", "icat")
 	img := filepath.Join(t.TempDir(), "tiny12.img")
 	if err := os.WriteFile(img, readSeed(t, "tiny12.img.gz"), 0o644); err != nil {
 		t.Fatal(err)

@@ -10,21 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// needTools skips the test when a tool is missing, except under CI=true
-// where a missing tool is a failure.
-func needTools(tb testing.TB, tools ...string) {
-	tb.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				tb.Fatalf("required tool %s is missing (CI=true): %v", tool, err)
-			}
-			tb.Skipf("tool %s not installed: %v", tool, err)
-		}
-	}
-}
+	"github.com/vmarchive/vmarchive/internal/testenv"
+)
 
 var scriptDir = filepath.Join("..", "testimages", "fat")
 
@@ -33,7 +21,7 @@ var scriptDir = filepath.Join("..", "testimages", "fat")
 // repeated runs do not rebuild them.
 func buildImage(tb testing.TB, script string, args ...string) string {
 	tb.Helper()
-	needTools(tb, "mkfs.fat", "mcopy", "mmd", "mdel", "mattrib")
+	testenv.NeedTools(tb, "mkfs.fat", "mcopy", "mmd", "mdel", "mattrib")
 	h := sha256.New()
 	for _, s := range []string{script, "reftree.sh"} {
 		b, err := os.ReadFile(filepath.Join(scriptDir, s))

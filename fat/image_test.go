@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // imageVariants are the mkimage.sh configurations: FAT width, size in MiB
@@ -28,7 +30,7 @@ var imageVariants = []struct {
 }
 
 func TestImages(t *testing.T) {
-	needTools(t, "fls", "istat", "icat", "fsstat", "mdir", "mcopy", "mattrib")
+	testenv.NeedTools(t, "fls", "istat", "icat", "fsstat", "mdir", "mcopy", "mattrib")
 	for _, v := range imageVariants {
 		t.Run(v.name, func(t *testing.T) {
 			img := buildImage(t, "mkimage.sh", v.args...)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // patchImage applies fn to the bytes of a copy of img.
@@ -44,7 +46,7 @@ func findEntry(t *testing.T, b []byte, raw string) int {
 // characters outside the BMP, so the pair is written here), mtools checks
 // LFN checksums (TSK does not).
 func TestPatchedNames(t *testing.T) {
-	needTools(t, "fls", "mdir")
+	testenv.NeedTools(t, "fls", "mdir")
 	for _, v := range []int{2, 4} { // a FAT16 and a FAT32 variant
 		t.Run(imageVariants[v].name, func(t *testing.T) {
 			pristine := buildImage(t, "mkimage.sh", imageVariants[v].args...)
@@ -110,7 +112,7 @@ func TestPatchedNames(t *testing.T) {
 // TestFATTypeByClusterCount writes a wrong BS_FilSysType label; the type
 // and contents must not change (fsstat agrees).
 func TestFATTypeByClusterCount(t *testing.T) {
-	needTools(t, "fsstat")
+	testenv.NeedTools(t, "fsstat")
 	for _, tc := range []struct {
 		variant int
 		off     int64
@@ -131,7 +133,7 @@ func TestFATTypeByClusterCount(t *testing.T) {
 }
 
 func TestESP(t *testing.T) {
-	needTools(t, "fls", "mcopy", "fsstat")
+	testenv.NeedTools(t, "fls", "mcopy", "fsstat")
 	img := buildImage(t, "esp.sh")
 	fs := openImage(t, img, nil)
 	info := fs.Info()
@@ -157,7 +159,7 @@ func TestESP(t *testing.T) {
 // TestConcurrentReads reads every file of an image from several goroutines
 // at once, in odd-sized pieces, against mcopy's copies (run with -race).
 func TestConcurrentReads(t *testing.T) {
-	needTools(t, "mcopy")
+	testenv.NeedTools(t, "mcopy")
 	img := buildImage(t, "mkimage.sh", imageVariants[4].args...)
 	want := t.TempDir()
 	tool(t, "mcopy", "-s", "-n", "-i", img, "::*", want+"/")
@@ -203,7 +205,7 @@ func TestConcurrentReads(t *testing.T) {
 // whole seconds only (157 adds one second), so the seconds come from
 // istat and the remainder is checked against the field.
 func TestCreationCentiseconds(t *testing.T) {
-	needTools(t, "fls", "istat")
+	testenv.NeedTools(t, "fls", "istat")
 	pristine := buildImage(t, "mkimage.sh", imageVariants[4].args...)
 	for _, cs := range []byte{1, 157, 199} {
 		img := patchImage(t, pristine, func(b []byte) { b[findEntry(t, b, "UPPER   TXT")+13] = cs })

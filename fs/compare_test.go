@@ -18,6 +18,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/diff"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // compareChanges turns version 1 of the reference tree into point B: run
@@ -39,8 +40,8 @@ touch -h -d '2026-11-21 01:00:00.25 UTC' etc/hostname srv/added.txt srv/newdir/i
 // comparePair builds the trees and disks of points A and B.
 func comparePairImages(t *testing.T) (treeA, diskA, treeB, diskB string) {
 	t.Helper()
-	needFUSE(t)
-	needTool(t, "fuse2fs", "rsync", "setfattr")
+	testenv.NeedFUSE(t)
+	testenv.NeedTools(t, "fuse2fs", "rsync", "setfattr")
 	treeA, diskA = refDisk(t, "1")
 	dir := t.TempDir()
 	treeB, diskB = filepath.Join(dir, "tree"), filepath.Join(dir, "disk.raw")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestCompareCycle reads .compare/A..B/changes.txt through a real mount
@@ -17,7 +18,7 @@ import (
 // (testimages/cycle/pair.sh): the read ends, the heap stays small, a "!"
 // line names the cycle, and the mount still answers afterwards.
 func TestCompareCycle(t *testing.T) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
 	dir := t.TempDir()
 	sh(t, "bash", script("cycle/pair.sh"), dir)
 	r := catalog.TestRepo(t)

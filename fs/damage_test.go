@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestDamagedDirEntries mounts a whole-disk ext4 behind an empty DOS label
@@ -19,7 +20,7 @@ import (
 // fs/, ls of d shows the good entries, volumes.txt says what was decided
 // and which entries were left out, and the log names each one once.
 func TestDamagedDirEntries(t *testing.T) {
-	needTool(t, "mke2fs", "debugfs", "e2fsck", "tune2fs", "sfdisk", "dd")
+	testenv.NeedTools(t, "mke2fs", "debugfs", "e2fsck", "tune2fs", "sfdisk", "dd")
 	img := filepath.Join(t.TempDir(), "disk.img")
 	sh(t, "bash", script("ext4/damaged.sh"), img, "ext4-csum")
 	cmd := exec.Command("sfdisk", "-q", "--wipe", "never", img)

@@ -22,6 +22,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestRsyncFidelity copies a point's guest tree out with rsync -aHAX and has
@@ -29,7 +30,7 @@ import (
 // built from: content (checksums), sizes, times, modes, owners, symlinks,
 // hard links, devices, xattrs and ACLs.
 func TestRsyncFidelity(t *testing.T) {
-	needTool(t, "rsync")
+	testenv.NeedTools(t, "rsync")
 	tree, disk := refDisk(t, "1")
 	r := catalog.TestRepo(t)
 	ingestImage(t, r, "web01", t0, map[string]string{"disk0": disk})
@@ -246,7 +247,7 @@ func chunkOfFile(t testing.TB, r *catalog.Repo, m *catalog.Manifest, guestPath s
 func newLogger(w io.Writer) *log.Logger { return log.New(w, "", 0) }
 
 func TestSignalsUnmountCleanly(t *testing.T) {
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	_, disk := refDisk(t, "1")
 	bin, env, run := cliRepo(t)
 	run("init")

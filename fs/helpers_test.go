@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"log"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -16,29 +15,8 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
-
-func needTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI (make deps installs it)", n)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
-
-func needFUSE(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE tests need root and /dev/fuse under CI")
-		}
-		t.Skip("needs root and /dev/fuse")
-	}
-}
 
 func script(name string) string {
 	_, file, _, _ := runtime.Caller(0)
@@ -57,7 +35,7 @@ func sh(t testing.TB, name string, args ...string) string {
 // refDisk builds the reference tree (version ver) and a GPT+ext4 disk of it.
 func refDisk(t testing.TB, ver string) (tree, disk string) {
 	t.Helper()
-	needTool(t, "sgdisk", "mke2fs", "setfattr", "setfacl")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "setfattr", "setfacl")
 	dir := t.TempDir()
 	tree, disk = filepath.Join(dir, "tree"), filepath.Join(dir, "disk.raw")
 	sh(t, "bash", script("reftree.sh"), tree, ver)
@@ -86,7 +64,7 @@ func ingestImage(t testing.TB, r *catalog.Repo, vm string, when time.Time, disks
 // mountRepo mounts r in a temporary directory until the test ends.
 func mountRepo(t testing.TB, r *catalog.Repo, opts Options) (string, *fuse.Server) {
 	t.Helper()
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	mnt := t.TempDir()
 	if opts.Logger == nil {
 		opts.Logger = log.New(testWriter{t}, "", 0)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 var (
@@ -64,7 +65,7 @@ func cliRepo(t *testing.T) (bin string, env []string, run func(args ...string) s
 // process goes through it and the new point shows up, with latest moved,
 // within 2 s and without a remount.
 func TestLiveIngestThroughMount(t *testing.T) {
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	_, disk1 := refDisk(t, "1")
 	_, disk2 := refDisk(t, "2")
 	bin, env, cli := cliRepo(t)
@@ -112,7 +113,7 @@ func TestLiveIngestThroughMount(t *testing.T) {
 // TestResticBacksUpAMountedPoint points a real file-level agent at a guest
 // tree and checks what it stored by restoring it.
 func TestResticBacksUpAMountedPoint(t *testing.T) {
-	needTool(t, "restic", "rsync")
+	testenv.NeedTools(t, "restic", "rsync")
 	tree, disk := refDisk(t, "1")
 	r := catalog.TestRepo(t)
 	ingestImage(t, r, "web01", t0, map[string]string{"disk0": disk})
@@ -148,7 +149,7 @@ func TestResticBacksUpAMountedPoint(t *testing.T) {
 // TestAccess: by default only the mounting user gets in; with AllowOther
 // others do, and the guest's own modes are enforced.
 func TestAccess(t *testing.T) {
-	needTool(t, "setpriv")
+	testenv.NeedTools(t, "setpriv")
 	_, disk := refDisk(t, "1")
 	r := catalog.TestRepo(t)
 	ingestImage(t, r, "web01", t0, map[string]string{"disk0": disk})

@@ -12,6 +12,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // asNobody runs cmd as uid and gid 65534 with no supplementary groups.
@@ -27,7 +28,7 @@ func asNobody(cmd ...string) error {
 // tree), a FAT disk and an NTFS disk, each holding a file.
 func permRepo(t *testing.T) *catalog.Repo {
 	t.Helper()
-	needTool(t, "setpriv", "mkfs.fat", "mcopy", "mkntfs")
+	testenv.NeedTools(t, "setpriv", "mkfs.fat", "mcopy", "mkntfs")
 	_, ext := refDisk(t, "1")
 	dir := t.TempDir()
 	fatImg, ntfsImg, secret := filepath.Join(dir, "fat.raw"), filepath.Join(dir, "ntfs.raw"), filepath.Join(dir, "secret.txt")

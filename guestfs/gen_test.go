@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmarchive/vmarchive/internal/testenv"
 	"github.com/vmarchive/vmarchive/ntfs"
 )
 
@@ -17,7 +18,7 @@ import (
 // and is 0 on FAT.
 func TestGen(t *testing.T) {
 	t.Run("ext4", func(t *testing.T) {
-		needTool(t, "mke2fs", "debugfs")
+		testenv.NeedTools(t, "mke2fs", "debugfs")
 		img := filepath.Join(t.TempDir(), "fs.img")
 		src := t.TempDir()
 		if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {

@@ -13,23 +13,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-func needTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI", n)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
+	"github.com/vmarchive/vmarchive/internal/testenv"
+)
 
 func demoDisk(t *testing.T) string {
 	t.Helper()
-	needTool(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs", "fls", "icat")
+	testenv.NeedTools(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs", "fls", "icat")
 	_, file, _, _ := runtime.Caller(0)
 	out := filepath.Join(t.TempDir(), "disk.raw")
 	script := filepath.Join(filepath.Dir(file), "..", "testimages", "demo-disk.sh")
@@ -172,7 +162,7 @@ func TestUnknownAndDamagedVolumes(t *testing.T) {
 }
 
 func TestUnpartitionedDisk(t *testing.T) {
-	needTool(t, "mke2fs")
+	testenv.NeedTools(t, "mke2fs")
 	img := filepath.Join(t.TempDir(), "fs.img")
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644)

@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // cyclePair builds testimages/cycle/pair.sh's disks into a new directory.
 func cyclePair(t *testing.T) string {
 	t.Helper()
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
 	_, file, _, _ := runtime.Caller(0)
 	dir := t.TempDir()
 	script := filepath.Join(filepath.Dir(file), "..", "testimages", "cycle", "pair.sh")

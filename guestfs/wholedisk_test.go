@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // run runs a command line, failing the test with its output.
@@ -26,7 +28,7 @@ func run(t *testing.T, stdin, name string, args ...string) string {
 // probed and shown as fs, and Warnings say so; a FAT boot sector is not
 // taken for an MBR at all. blkid is the oracle for what the disk holds.
 func TestWholeDiskBehindEmptyTable(t *testing.T) {
-	needTool(t, "mke2fs", "sfdisk", "mkfs.fat", "mcopy", "blkid", "dd")
+	testenv.NeedTools(t, "mke2fs", "sfdisk", "mkfs.fat", "mcopy", "blkid", "dd")
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644)
 	for _, tc := range []struct {

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestBuildCycle indexes ext4 and FAT volumes whose /a/b/loop is /a again
 // (testimages/cycle/pair.sh): the build ends, /a/b/loop is in the index
 // as not listed, nothing below it is, and a warning names it as a cycle.
 func TestBuildCycle(t *testing.T) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "mkfs.fat", "mmd", "mcopy", "fls", "istat", "fsstat")
 	dir := t.TempDir()
 	run(t, "bash", scriptPath("cycle/pair.sh"), dir)
 	repo := catalog.TestRepo(t)

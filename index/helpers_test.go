@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -16,20 +15,8 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
-
-// needTool skips without the tool, but fails under CI=true.
-func needTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI", n)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
 
 func scriptPath(name string) string {
 	_, file, _, _ := runtime.Caller(0)
@@ -58,7 +45,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, versions ...int) *fixture {
 	t.Helper()
-	needTool(t, "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	f := &fixture{repo: catalog.TestRepo(t)}
 	dir := t.TempDir()
 	for i, v := range versions {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // The index of each point lists exactly what find(1) lists in the tree
@@ -71,7 +72,7 @@ func TestBuildMatchesFind(t *testing.T) {
 // for the rewritten file its bytes as written); point 2 must repeat point
 // 0's keys exactly, so the check meets many equal keys.
 func TestContentKeysSound(t *testing.T) {
-	needTool(t, "dumpe2fs")
+	testenv.NeedTools(t, "dumpe2fs")
 	f := newFixture(t, 1)
 	const target = "/home/ann/Documents/report.docx"
 	img := f.images[0]

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestReservedDiskNamePaths: in an older repository's point whose disk is
 // named config (refused by ingest now), find reports and accepts the path
 // as the mount shows it: config~/fs/...
 func TestReservedDiskNamePaths(t *testing.T) {
-	needTool(t, "truncate", "mkfs.fat", "mcopy")
+	testenv.NeedTools(t, "truncate", "mkfs.fat", "mcopy")
 	dir := t.TempDir()
 	img, file := filepath.Join(dir, "fat.raw"), filepath.Join(dir, "secret.txt")
 	os.WriteFile(file, []byte("x\n"), 0o600)

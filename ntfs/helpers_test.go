@@ -10,31 +10,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
-// needTools skips when a tool is missing, but fails under CI=true.
+// needTools skips (fails under CI) without the tools, or without root and
+// /dev/fuse, which the ntfs-3g mounts that build the images need.
 func needTools(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("required tool %s missing: %v", tool, err)
-			}
-			t.Skipf("tool %s missing: %v", tool, err)
-		}
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ntfs-3g mounts need root")
-		}
-		t.Skip("ntfs-3g mounts need root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("/dev/fuse: %v", err)
-		}
-		t.Skipf("/dev/fuse: %v", err)
-	}
+	testenv.NeedTools(t, tools...)
+	testenv.NeedFUSE(t)
 }
 
 var buildMu sync.Mutex

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // BenchmarkReadGPT128 reads a GPT with all 128 entries in use (built by
@@ -11,7 +13,7 @@ import (
 // decoding cost: the primary and backup headers and entry arrays are read
 // and CRC-checked, and every entry decoded.
 func BenchmarkReadGPT128(b *testing.B) {
-	needTools(b, "sgdisk")
+	testenv.NeedTools(b, "sgdisk")
 	img, err := os.ReadFile(buildImage(b, "gpt128.sh"))
 	if err != nil {
 		b.Fatal(err)

@@ -13,20 +13,6 @@ import (
 	"testing"
 )
 
-// needTools skips the test when a tool is missing, unless CI=true, where a
-// missing tool is a failure: CI must run every oracle.
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true but %s is missing: %v", tool, err)
-			}
-			t.Skipf("%s not installed: %v", tool, err)
-		}
-	}
-}
-
 // buildImage runs testimages/partition/<script> OUT args... and returns OUT.
 func buildImage(t testing.TB, script string, args ...string) string {
 	t.Helper()

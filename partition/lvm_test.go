@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // lvmReport is what vgs, pvs and lvs --segments said about the image
@@ -85,7 +87,7 @@ func TestLVMFixture(t *testing.T) {
 // TestLVMBuild builds a fresh image with the LVM tools (root and loop
 // devices needed) and compares it with their live report.
 func TestLVMBuild(t *testing.T) {
-	needTools(t, "lvm", "losetup", "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "lvm", "losetup", "sgdisk", "mke2fs", "debugfs")
 	if os.Geteuid() != 0 {
 		t.Skip("lvm.sh needs root for loop devices; TestLVMFixture covers the committed image")
 	}
@@ -273,7 +275,7 @@ func checkLVContents(t *testing.T, vg *VolumeGroup, name string, rep lvmReport, 
 // checkExt4 runs debugfs on the LV's bytes read through our reader.
 func checkExt4(t *testing.T, lv []byte) {
 	if _, err := exec.LookPath("debugfs"); err != nil {
-		needTools(t, "debugfs")
+		testenv.NeedTools(t, "debugfs")
 	}
 	f := filepath.Join(t.TempDir(), "lin1.img")
 	if err := os.WriteFile(f, lv, 0o644); err != nil {

@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 func TestGPT(t *testing.T) {
-	needTools(t, "sgdisk", "sfdisk", "mmls", "fdisk")
+	testenv.NeedTools(t, "sgdisk", "sfdisk", "mmls", "fdisk")
 	img := buildImage(t, "gpt.sh")
 	tab, _ := readImage(t, img)
 	if tab.Scheme != "gpt" || tab.SectorSize != 512 || len(tab.Warnings) != 0 {
@@ -61,7 +63,7 @@ func checkGPTOracles(t *testing.T, img string, tab *Table) {
 }
 
 func TestMBR(t *testing.T) {
-	needTools(t, "sfdisk", "mmls", "fdisk")
+	testenv.NeedTools(t, "sfdisk", "mmls", "fdisk")
 	img := buildImage(t, "mbr.sh")
 	tab, _ := readImage(t, img)
 	if tab.Scheme != "mbr" || tab.SectorSize != 512 || len(tab.Warnings) != 0 {
@@ -98,7 +100,7 @@ func TestMBR(t *testing.T) {
 
 // TestSector4096 reads tables written for 4096-byte sectors by fdisk -b 4096.
 func TestSector4096(t *testing.T) {
-	needTools(t, "fdisk", "mmls")
+	testenv.NeedTools(t, "fdisk", "mmls")
 	t.Run("gpt", func(t *testing.T) {
 		img := buildImage(t, "gpt4k.sh")
 		tab, _ := readImage(t, img)
@@ -154,7 +156,7 @@ func fdisk4k(t *testing.T, img string, tab *Table) []oraclePart {
 }
 
 func TestHybridMBR(t *testing.T) {
-	needTools(t, "sgdisk", "sfdisk")
+	testenv.NeedTools(t, "sgdisk", "sfdisk")
 	img := buildImage(t, "hybrid.sh")
 	tab, _ := readImage(t, img)
 	if tab.Scheme != "gpt" || len(tab.Warnings) != 0 {
@@ -182,7 +184,7 @@ func TestHybridMBR(t *testing.T) {
 // TestGPTBackup damages the primary GPT and expects the backup to be used,
 // as sgdisk does (sgdisk -p then prints the backup's partitions).
 func TestGPTBackup(t *testing.T) {
-	needTools(t, "sgdisk", "sfdisk")
+	testenv.NeedTools(t, "sgdisk", "sfdisk")
 	for _, tc := range []struct{ mode, sgdiskSays string }{
 		{"header", "Main header: ERROR"},
 		{"entries", "Main partition table: ERROR"},
@@ -214,7 +216,7 @@ func TestGPTBackup(t *testing.T) {
 
 // TestNoTable reads bare filesystems, which have no partition table.
 func TestNoTable(t *testing.T) {
-	needTools(t, "mkfs.fat", "mke2fs", "mkntfs", "blkid")
+	testenv.NeedTools(t, "mkfs.fat", "mke2fs", "mkntfs", "blkid")
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
@@ -264,7 +266,7 @@ func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16),
 // TestDamaged breaks real images in ways that must not hang, over-allocate
 // or be trusted silently.
 func TestDamaged(t *testing.T) {
-	needTools(t, "sgdisk", "sfdisk")
+	testenv.NeedTools(t, "sgdisk", "sfdisk")
 	read := func(t *testing.T, img string) (*Table, error) {
 		f, err := os.Open(img)
 		if err != nil {
@@ -379,7 +381,7 @@ func readSector(t *testing.T, img string, lba int64) []byte {
 // TestSeedFixtures checks the committed fuzz-seed disks against the oracles,
 // so the seeds are known-good tables.
 func TestSeedFixtures(t *testing.T) {
-	needTools(t, "sfdisk", "mmls", "sgdisk")
+	testenv.NeedTools(t, "sfdisk", "mmls", "sgdisk")
 	for _, tc := range []struct {
 		name, scheme string
 		ss           int

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // clientEnv makes the test binary act as a control client of the socket
@@ -54,14 +56,8 @@ const serverEnv = "VMARCHIVE_CONTROL_TEST_SERVER"
 // needRootSetpriv skips without root and setpriv, but fails under CI=true.
 func needRootSetpriv(t *testing.T) {
 	t.Helper()
-	_, err := exec.LookPath("setpriv")
-	if err == nil && os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("needs root and setpriv (util-linux) under CI")
-	}
-	t.Skip("needs root and setpriv (util-linux)")
+	testenv.NeedTools(t, "setpriv")
+	testenv.NeedRoot(t)
 }
 
 // asNobody runs the test binary as a control client of sock with uid and

@@ -13,18 +13,14 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // needSetpriv skips without root and setpriv, but fails under CI=true.
 func needSetpriv(t *testing.T) {
 	t.Helper()
-	needTool(t, "setpriv")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root under CI")
-		}
-		t.Skip("needs root")
-	}
+	testenv.NeedTools(t, "setpriv")
+	testenv.NeedRoot(t)
 }
 
 // nobody runs name as uid and gid 65534 with no groups.
@@ -102,9 +98,9 @@ func (l *lockedBuffer) String() string {
 // them), serves its owner's commands, while uid 65534 reaches neither the
 // socket nor the repository's points.
 func TestHolderSocketOwnerOnly(t *testing.T) {
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	needSetpriv(t)
-	needTool(t, "stat")
+	testenv.NeedTools(t, "stat")
 	repo := newRepo(t)
 	disk := filepath.Join(t.TempDir(), "d.raw")
 	b := make([]byte, 1<<20)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestCheckNamesEveryDamagedFile damages (rewrites a byte of) five chunks
@@ -26,7 +27,7 @@ import (
 // directory it could not read, and say for each such directory, and for
 // the FAT volume, that it could not be examined.
 func TestCheckNamesEveryDamagedFile(t *testing.T) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "ntfscluster", "istat", "ifind", "ffind", "mkfs.fat", "mcopy")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "ntfscluster", "istat", "ifind", "ffind", "mkfs.fat", "mcopy")
 	if os.Geteuid() != 0 {
 		t.Skip("ntfs-3g needs root") // needTool's CI rule covers the tools
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/diff"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestDiffCLI runs vmarchive diff on the ext4 pair of testimages/diff
@@ -23,13 +24,8 @@ import (
 // change is listed, that the text and --json outputs agree, and that
 // --blocks names the reused block's owners.
 func TestDiffCLI(t *testing.T) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "fuse2fs", "ifind", "istat", "setfattr", "fusermount")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the ext4 pair is written through fuse2fs: root is required under CI")
-		}
-		t.Skip("the ext4 pair is written through fuse2fs: needs root")
-	}
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "fuse2fs", "ifind", "istat", "setfattr", "fusermount")
+	testenv.NeedRoot(t) // the ext4 pair is written through fuse2fs
 	dir := t.TempDir()
 	sh(t, "bash", filepath.Join(repoRoot(t), "testimages", "diff", "ext4-pair.sh"), dir)
 	repo := newRepo(t)
@@ -193,7 +189,7 @@ func span(s string) (int64, int64) {
 // change it could find, names what it could not read on a "!" line, in
 // --json and on stderr, and exits 2, not 1.
 func TestDiffIncomplete(t *testing.T) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs", "sha256sum")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "sha256sum")
 	dir := t.TempDir()
 	rnd := func(seed uint64) []byte {
 		b := make([]byte, 1<<20)

@@ -13,12 +13,13 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/index"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // findFixture ingests versions 1-4 of testimages/index/tree.sh as points
 // of vm1 through the CLI; point 3 with --no-index.
 func findFixture(t *testing.T) (repo string, trees, points []string) {
-	needTool(t, "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	repo = newRepo(t)
 	dir := t.TempDir()
 	for v := 1; v <= 4; v++ {

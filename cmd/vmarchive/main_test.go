@@ -20,6 +20,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/catalog/control"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // These tests drive the real binary, as a user would.
@@ -56,19 +57,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
 	os.Exit(code)
-}
-
-// needTool skips without the tool, but fails under CI=true.
-func needTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI (make deps installs it)", n)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
 }
 
 type result struct {
@@ -113,7 +101,7 @@ func sh(t *testing.T, name string, args ...string) {
 // demoDisks builds two versions of the demo disk (GPT, FAT32 ESP, ext4 root).
 func demoDisks(t *testing.T) (v1, v2 string) {
 	t.Helper()
-	needTool(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs")
+	testenv.NeedTools(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs")
 	dir := t.TempDir()
 	v1, v2 = filepath.Join(dir, "v1.raw"), filepath.Join(dir, "v2.raw")
 	script := filepath.Join(repoRoot(t), "testimages", "demo-disk.sh")
@@ -155,7 +143,7 @@ func readFile(t *testing.T, p string) []byte {
 // TestFormatsByteExact ingests the demo disk converted by qemu-img into
 // every format it writes and checks cat against qemu-img's own raw output.
 func TestFormatsByteExact(t *testing.T) {
-	needTool(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	v1, _ := demoDisks(t)
 	repo := newRepo(t)
 	dir := t.TempDir()

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // runLimited runs vmarchive like run, but a command still running after a
@@ -88,12 +90,7 @@ func TestDamagedCatalogIsAnError(t *testing.T) {
 // smallTmpfs mounts a tmpfs of size bytes for the test (root only).
 func smallTmpfs(t *testing.T, size string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the full-disk test needs root (mount -t tmpfs) under CI")
-		}
-		t.Skip("needs root to mount a tmpfs")
-	}
+	testenv.NeedRoot(t) // mount -t tmpfs
 	dir := t.TempDir()
 	sh(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
@@ -156,7 +153,7 @@ func TestFullDiskIsAnError(t *testing.T) {
 // listing fails with EIO and a forwarded command gets the message, but the
 // mount process lives on (pebble's corruption used to panic it).
 func TestDamagedCatalogUnderMount(t *testing.T) {
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	repo := newRepo(t)
 	mustRun(t, repo, "ingest", "--vm", "web01", "--no-index", "--point-time", "2026-11-20T01:00:00Z", "d0="+randomDisk(t, 1<<20))
 	mustRun(t, repo, "gc") // flush the log into sst files

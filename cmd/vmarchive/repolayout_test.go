@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // runUmask runs vmarchive under umask 000 in dir.
@@ -49,7 +51,7 @@ func checkPrivate(t *testing.T, repo string) {
 // the repository is created and kept owner-only, and another user
 // (setpriv to nobody) can list or read nothing in it.
 func TestRepositoryIsPrivate(t *testing.T) {
-	needTool(t, "setpriv")
+	testenv.NeedTools(t, "setpriv")
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to become another user")
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestRetentionCommands: stats says what forgetting the middle point frees,
@@ -109,22 +110,12 @@ func dirBytes(t *testing.T, dir string) int64 {
 	return n
 }
 
-func needFUSE(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Getuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("FUSE tests need root and /dev/fuse under CI")
-		}
-		t.Skip("needs root and /dev/fuse")
-	}
-}
-
 // TestGCWhileMounted mounts the repository and, while files are read
 // through the mount, runs ingests and forget + gc through the CLI (all
 // forwarded into the mount process). Afterwards every point left must
 // pass check --read-data and read back byte for byte.
 func TestGCWhileMounted(t *testing.T) {
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	v1, v2 := demoDisks(t)
 	repo := newRepo(t)
 	mnt := t.TempDir()
@@ -242,7 +233,7 @@ func TestGCWhileMounted(t *testing.T) {
 // file and compares the files check names with what debugfs (icheck +
 // ncheck) says owns the blocks of that chunk.
 func TestCheckNamesAffectedFiles(t *testing.T) {
-	needTool(t, "debugfs", "dumpe2fs")
+	testenv.NeedTools(t, "debugfs", "dumpe2fs")
 	v1, _ := demoDisks(t)
 	repo := newRepo(t)
 	const pt = "2026-11-20T01:00:00Z"

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 func TestUnsupported(t *testing.T) {
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	ref := refImage(t)
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // qemuIO runs qemu-io commands against a qcow2 image.
@@ -21,7 +23,7 @@ func qemuIO(t *testing.T, img string, cmds ...string) {
 }
 
 func TestBackingChain(t *testing.T) {
-	needTools(t, "qemu-img", "qemu-io")
+	testenv.NeedTools(t, "qemu-img", "qemu-io")
 	ref := refImage(t)
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.qcow2")
@@ -72,7 +74,7 @@ func TestBackingChain(t *testing.T) {
 }
 
 func TestBackingLoopAndDepth(t *testing.T) {
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	dir := t.TempDir()
 	create := func(name, backing string) string {
 		p := filepath.Join(dir, name)
@@ -116,7 +118,7 @@ func TestBackingLoopAndDepth(t *testing.T) {
 // TestQemuIOWrites covers states that qemu-img convert does not produce:
 // internal snapshots, zeroed grain table entries, discarded clusters.
 func TestQemuIOWrites(t *testing.T) {
-	needTools(t, "qemu-img", "qemu-io")
+	testenv.NeedTools(t, "qemu-img", "qemu-io")
 	ref := refImage(t)
 	dir := t.TempDir()
 	t.Run("qcow2-internal-snapshot", func(t *testing.T) {

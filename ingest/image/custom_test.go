@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestVMDKHandWrittenDescriptor covers what qemu-img cannot create (and
@@ -11,7 +13,7 @@ import (
 // FLAT extents at offsets, a ZERO extent, RDONLY access and a file name
 // with a blank. The oracle is the same layout assembled with dd.
 func TestVMDKHandWrittenDescriptor(t *testing.T) {
-	needTools(t, "qemu-img", "dd")
+	testenv.NeedTools(t, "qemu-img", "dd")
 	ref := refImage(t)
 	dir := t.TempDir()
 	flat := filepath.Join(dir, "disk a-flat.bin")

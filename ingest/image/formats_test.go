@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // variants are the mkvariant.sh names and the Format() each must report.
@@ -35,7 +37,7 @@ var refOnce struct {
 // refImage builds the mixed-content reference raw disk once per run.
 func refImage(t *testing.T) string {
 	t.Helper()
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	refOnce.Do(func() {
 		dir, err := osMkdirTemp()
 		if err != nil {

@@ -15,19 +15,6 @@ import (
 	"testing"
 )
 
-// needTools skips the test when a tool is missing, but fails it on CI.
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required on CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed: %v", tool, err)
-		}
-	}
-}
-
 // run runs a command and fails the test with its output on error.
 func run(t testing.TB, name string, args ...string) string {
 	t.Helper()

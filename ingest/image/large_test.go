@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestTwoGbExtents uses a 4 GiB + 8 MiB disk so twoGbMaxExtent formats
@@ -14,7 +16,7 @@ func TestTwoGbExtents(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("4 GiB comparison skipped in -short mode and under the race detector (TestConcurrentReads covers races)")
 	}
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	dir := t.TempDir()
 	ref := filepath.Join(dir, "big.raw")
 	run(t, script("mkref.sh"), ref, "4303355904") // 4 GiB + 8 MiB

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // mutation sets one header field of a qemu-img-made image.
@@ -96,7 +98,7 @@ var vmdkMutations = []mutation{
 // (info or convert fails) is refused here too, unless the table says why
 // reading it is right; nothing panics or hangs.
 func TestMutatedHeaders(t *testing.T) {
-	needTools(t, "qemu-img", "qemu-io")
+	testenv.NeedTools(t, "qemu-img", "qemu-io")
 	dir := t.TempDir()
 	bases := []struct {
 		format, file string

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	govmdk "github.com/vmware/govmomi/vmdk"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // openSoon opens path, failing the test if Open has not returned within
@@ -68,7 +70,7 @@ func wantRefused(t *testing.T, d Disk, err error, bad, what string) {
 // extent), character devices, directories and empty files are refused at
 // once, naming the path.
 func TestRefuseNonFiles(t *testing.T) {
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
 	run(t, "qemu-img", "create", "-q", "-f", "raw", p("base.raw"), "1M")
@@ -114,7 +116,7 @@ func TestRefuseNonFiles(t *testing.T) {
 // read; one named by an image (qcow2 backing file) is refused, so a hostile
 // image cannot make ingest copy a host disk.
 func TestBlockDeviceOnlyOnCommandLine(t *testing.T) {
-	needTools(t, "qemu-img", "losetup")
+	testenv.NeedTools(t, "qemu-img", "losetup")
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a loop device")
 	}
@@ -141,7 +143,7 @@ func TestBlockDeviceOnlyOnCommandLine(t *testing.T) {
 // way other tools write them, are read as VMDK with qemu-img's size, never
 // as a raw disk of the descriptor's bytes.
 func TestDescriptorVariants(t *testing.T) {
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	edits := []struct {
 		name string
 		edit func(string) string
@@ -235,7 +237,7 @@ func TestRawRefused(t *testing.T) {
 // TestHostileNamesQuoted: names taken from an image (extent files, backing
 // files) reach error messages quoted, never as raw control bytes.
 func TestHostileNamesQuoted(t *testing.T) {
-	needTools(t, "qemu-img")
+	testenv.NeedTools(t, "qemu-img")
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
 	evil := "ev\x1b[2J\x1b]0;owned\x07il"

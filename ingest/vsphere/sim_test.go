@@ -21,20 +21,8 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
-
-// needTool skips without a tool, but fails on CI where tools must be there.
-func needTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (CI=true)", n)
-			}
-			t.Skipf("%s not installed", n)
-		}
-	}
-}
 
 // testPassword is the simulator's password; no log line or error may hold it.
 const testPassword = "Pw-7f3e-never-log-me"
@@ -83,7 +71,7 @@ func repoRoot(t testing.TB) string {
 // os.TempDir(), since building takes seconds here.
 func demoDisk(t testing.TB, out string, version int) {
 	t.Helper()
-	needTool(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs")
+	testenv.NeedTools(t, "sgdisk", "mkfs.fat", "mcopy", "mke2fs")
 	script := filepath.Join(repoRoot(t), "testimages", "demo-disk.sh")
 	src, err := os.ReadFile(script)
 	if err != nil {
