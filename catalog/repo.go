@@ -103,8 +103,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
 }
 
 func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo, error) {
-	if _, err := os.Stat(filepath.Join(dir, storeDir, configName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, storeDir, configName)); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open repository %s: no repository here (run vmarchive init): %w", dir, ErrNotFound)
+	} else if err != nil {
+		// Another user's repository is owner-only: say so, not "absent".
+		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
 	if err := checkLayout(dir); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)

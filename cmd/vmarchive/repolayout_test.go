@@ -52,9 +52,7 @@ func checkPrivate(t *testing.T, repo string) {
 // (setpriv to nobody) can list or read nothing in it.
 func TestRepositoryIsPrivate(t *testing.T) {
 	testenv.NeedTools(t, "setpriv")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to become another user")
-	}
+	testenv.NeedRoot(t) // to become another user
 	parent := t.TempDir()
 	os.Chmod(parent, 0o755) // let nobody reach the repository itself
 	repo := filepath.Join(parent, "repo")
@@ -84,6 +82,11 @@ func TestRepositoryIsPrivate(t *testing.T) {
 		t.Fatal("no sst file")
 	}
 	nobody("cat", ssts[0])
+	// The vmarchive command run by that user says why, not "no repository".
+	out, _ := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", worldBin(t), "points", "--repo", repo).CombinedOutput()
+	if !strings.Contains(string(out), "permission denied") || strings.Contains(string(out), "no repository") {
+		t.Errorf("points as nobody: want a permission error, got:\n%s", out)
+	}
 
 	// A repository left loose (an older version, a chmod) is tightened on open.
 	os.Chmod(repo, 0o755)
