@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestDamagedDirectoryEntry changes files in /d and /good of an ext4
@@ -23,7 +24,7 @@ import (
 // added and the names in both are still compared; /good is exact. From the
 // indexes and by walking both trees alike.
 func TestDamagedDirectoryEntry(t *testing.T) {
-	needTools(t, "sgdisk", "mke2fs", "debugfs")
+	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	for _, f := range []string{"good/keep.txt", "good/gone.txt", "d/keep.txt", "d/slashXname", "d/old.txt"} {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 	"github.com/vmarchive/vmarchive/partition"
 )
 
@@ -58,7 +59,7 @@ func fakeData(ino uint64) string { return strings.Repeat("x", int(ino)) }
 // panics, the log names the directory once and volumes.txt's text lists
 // each entry left out.
 func TestEdgeDropsBadNames(t *testing.T) {
-	needFUSE(t)
+	testenv.NeedFUSE(t)
 	fake := fakeFS{readDir: func(dir uint64) ([]guestfs.DirEntry, error) {
 		var out []guestfs.DirEntry
 		for i, n := range []string{"a", "", ".", "..", "x/y", "n\x00m", "a", "b"} {

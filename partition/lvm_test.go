@@ -88,9 +88,7 @@ func TestLVMFixture(t *testing.T) {
 // devices needed) and compares it with their live report.
 func TestLVMBuild(t *testing.T) {
 	testenv.NeedTools(t, "lvm", "losetup", "sgdisk", "mke2fs", "debugfs")
-	if os.Geteuid() != 0 {
-		t.Skip("lvm.sh needs root for loop devices; TestLVMFixture covers the committed image")
-	}
+	testenv.NeedRoot(t) // lvm.sh needs loop devices
 	img := buildImage(t, "lvm.sh")
 	report, err := os.ReadFile(img + ".lvs")
 	if err != nil {

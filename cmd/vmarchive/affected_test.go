@@ -28,9 +28,7 @@ import (
 // the FAT volume, that it could not be examined.
 func TestCheckNamesEveryDamagedFile(t *testing.T) {
 	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "ntfscluster", "istat", "ifind", "ffind", "mkfs.fat", "mcopy")
-	if os.Geteuid() != 0 {
-		t.Skip("ntfs-3g needs root") // needTool's CI rule covers the tools
-	}
+	testenv.NeedRoot(t) // ntfs-3g
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "disk.raw")
 	sh(t, "bash", filepath.Join(repoRoot(t), "testimages", "affected", "disk.sh"), disk)

@@ -117,9 +117,7 @@ func TestRefuseNonFiles(t *testing.T) {
 // image cannot make ingest copy a host disk.
 func TestBlockDeviceOnlyOnCommandLine(t *testing.T) {
 	testenv.NeedTools(t, "qemu-img", "losetup")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a loop device")
-	}
+	testenv.NeedRoot(t) // for a loop device
 	dir := t.TempDir()
 	back := filepath.Join(dir, "back.raw")
 	run(t, "qemu-img", "create", "-q", "-f", "raw", back, "1M")
