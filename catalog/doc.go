@@ -34,7 +34,10 @@
 // A new point's time lies from MinPointTime (1990-01-01T00:00:00Z) to
 // MaxPointAhead (one day) past now; point keys order unsigned seconds since
 // 1970, so every accepted time sorts correctly. Older repositories keep
-// whatever points they hold.
+// whatever points they hold; a point from before 1970 there has a key that
+// sorts after every later one, so listings sort by time and latest looks
+// below the first such key (testdata/pre1970-repo.tar.gz, written by an
+// older build, tests it).
 //
 // # Failures of the catalog
 //

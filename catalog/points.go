@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -12,6 +13,11 @@ import (
 
 // Latest names the newest point of a VM.
 const Latest = "latest"
+
+// Point keys order times as unsigned seconds, so a point before 1970
+// (which builds before point-time checks accepted) sorts after every later
+// one. Listings are therefore sorted by time, and latest looks below the
+// first such key before taking one.
 
 // Points returns the points of vm ("" for all VMs), oldest first per VM,
 // VMs in name order.
@@ -30,6 +36,7 @@ func (r *Repo) Points(vm string) ([]*Manifest, error) {
 		}
 		out = append(out, m)
 	}
+	slices.SortStableFunc(out, func(a, b *Manifest) int { return a.ID().Compare(b.ID()) })
 	return out, it.Error()
 }
 
@@ -86,6 +93,7 @@ func (r *Repo) PointTimes(vm string) ([]time.Time, error) {
 		}
 		out = append(out, t)
 	}
+	slices.SortFunc(out, time.Time.Compare)
 	return out, it.Error()
 }
 
@@ -121,6 +129,9 @@ func (r *Repo) latest(vm string) (*Manifest, error) {
 		return nil, err
 	}
 	defer it.Close()
+	if it.SeekLT(format.PointKeyPre1970(vm)) {
+		return decodeCatalogPoint(it.Key(), it.Value())
+	}
 	if !it.Last() {
 		if err := it.Error(); err != nil {
 			return nil, err

@@ -36,6 +36,14 @@ func PointKey(vm string, t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(t.Unix()))
 }
 
+// PointKeyPre1970 is the lowest key of vm's points before 1970: their
+// seconds, negative, have the top bit set.
+func PointKeyPre1970(vm string) []byte {
+	k := PointKey(vm, time.Unix(0, 0))
+	k[len(k)-8] = 0x80
+	return k
+}
+
 // VMPrefix bounds all point keys of vm; "" bounds every point.
 func VMPrefix(vm string) (lower, upper []byte) {
 	if vm == "" {

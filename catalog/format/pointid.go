@@ -65,8 +65,14 @@ func (p PointID) Key() []byte { return PointKey(p.VM, p.Time) }
 func (p PointID) ObjectName() string { return "points/" + p.String() }
 
 // Less orders points by VM, then time.
-func (p PointID) Less(q PointID) bool {
-	return p.VM < q.VM || p.VM == q.VM && p.Time.Before(q.Time)
+func (p PointID) Less(q PointID) bool { return p.Compare(q) < 0 }
+
+// Compare orders points by VM name, then time: -1, 0 or +1.
+func (p PointID) Compare(q PointID) int {
+	if c := strings.Compare(p.VM, q.VM); c != 0 {
+		return c
+	}
+	return p.Time.Compare(q.Time)
 }
 
 // ParsePointKeyID parses a point key into its PointID.
