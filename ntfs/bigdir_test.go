@@ -38,7 +38,7 @@ func TestBigDirectory(t *testing.T) {
 	}
 	sort.Strings(ours)
 
-	out, err := exec.Command("ntfsls", "-a", "-i", "-p", "/big", img).Output()
+	out, err := exec.Command("ntfsls", "-f", "-a", "-i", "-p", "/big", img).Output()
 	if err != nil {
 		t.Fatalf("ntfsls: %v", err)
 	}

@@ -60,6 +60,9 @@ func buildImage(t testing.TB, script string, args ...string) string {
 }
 
 // mountNTFS3G mounts img read-only with ntfs-3g and returns the mount point.
+// Cached images are shared with other test processes, which may have one
+// mounted: the ntfsprogs oracles read them with -f, as ntfs-3g's "already
+// exclusively opened" check would refuse them.
 func mountNTFS3G(t testing.TB, img string) string {
 	t.Helper()
 	mnt := t.TempDir()

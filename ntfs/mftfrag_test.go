@@ -19,7 +19,7 @@ var ntfsinfoRun = regexp.MustCompile(`^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x([0-
 // ntfsinfo -v dumps them, merged into contiguous extents.
 func ntfsinfoDataRuns(t *testing.T, img string, ino int) []run {
 	t.Helper()
-	out, err := exec.Command("ntfsinfo", "-v", "-i", strconv.Itoa(ino), img).Output()
+	out, err := exec.Command("ntfsinfo", "-f", "-v", "-i", strconv.Itoa(ino), img).Output()
 	if err != nil {
 		t.Fatalf("ntfsinfo -i %d: %v", ino, err)
 	}

@@ -190,7 +190,7 @@ func TestAgainstNTFSProgs(t *testing.T) {
 				if f.Size() == 0 {
 					continue // size compared with ntfsls -l above
 				}
-				want, err := exec.Command("ntfscat", "-i", strconv.FormatUint(ino, 10), img).Output()
+				want, err := exec.Command("ntfscat", "-f", "-i", strconv.FormatUint(ino, 10), img).Output()
 				if err != nil {
 					t.Errorf("ntfscat %s: %v", p, err)
 					continue
@@ -212,7 +212,7 @@ func TestAgainstNTFSProgs(t *testing.T) {
 // data size of symlinks and special files, which stat does not show).
 func compareNTFSLs(t *testing.T, fsys *FS, img, dir string, ours []string) {
 	t.Helper()
-	out, err := exec.Command("ntfsls", "-a", "-i", "-F", "-l", "-p", dir, img).Output()
+	out, err := exec.Command("ntfsls", "-f", "-a", "-i", "-F", "-l", "-p", dir, img).Output()
 	if err != nil {
 		t.Errorf("ntfsls -p %s: %v", dir, err)
 		return

@@ -14,7 +14,7 @@ var reRecordSeq = regexp.MustCompile(`MFT Record Seq\. Numb\.:\s+(\d+)`)
 // ntfsinfoSeq returns the sequence number ntfsinfo reads in MFT record ino.
 func ntfsinfoSeq(t *testing.T, img string, ino uint64) uint16 {
 	t.Helper()
-	out, err := exec.Command("ntfsinfo", "-i", strconv.FormatUint(ino, 10), img).CombinedOutput()
+	out, err := exec.Command("ntfsinfo", "-f", "-i", strconv.FormatUint(ino, 10), img).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ntfsinfo -i %d: %v\n%s", ino, err, out)
 	}

@@ -129,7 +129,7 @@ func TestUnreadableFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	setAttrFlags(t, img, int64(efs.Ino), atData, attrEncrypted)
-	out, err := exec.Command("ntfsinfo", "-v", "-i", strconv.FormatUint(efs.Ino, 10), img).Output()
+	out, err := exec.Command("ntfsinfo", "-f", "-v", "-i", strconv.FormatUint(efs.Ino, 10), img).Output()
 	if err != nil {
 		t.Fatalf("ntfsinfo: %v", err)
 	}
