@@ -121,7 +121,7 @@ func TestGCWhileMounted(t *testing.T) {
 	mnt := t.TempDir()
 	mount := exec.Command(vmarchiveBin(t), "mount", mnt)
 	mount.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
-	var mlog bytes.Buffer
+	var mlog lockedBuffer // written by the output copier while the test reads it
 	mount.Stderr = &mlog
 	if err := mount.Start(); err != nil {
 		t.Fatal(err)
