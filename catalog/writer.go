@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -43,6 +41,8 @@ type Writer struct {
 	blkEnc  *Encoder        // encoder for map blocks; guarded by mu
 
 	reg *writerReg // registration with gc (gc.go)
+
+	ckpt ckptState // checkpoints (checkpoint.go)
 }
 
 // NewWriter starts adding data for a new point. The Writer is done after
@@ -93,6 +93,9 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 	w.mu.Lock()
 	w.pending[id] = len(stored)
 	w.mu.Unlock()
+	if err := w.stored(ctx, len(stored)); err != nil {
+		return AddResult{}, err
+	}
 	return AddResult{ID: id, New: true, Stored: len(stored)}, nil
 }
 
@@ -112,7 +115,7 @@ func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
 	w.mu.Lock()
 	w.pending[id] = len(stored)
 	w.mu.Unlock()
-	return id, true, nil
+	return id, true, w.stored(ctx, len(stored))
 }
 
 // AddBlob stores a small whole object, such as a captured VM config file.
@@ -197,12 +200,5 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
-// crashpoint kills the process at a named moment of a commit when
-// VMARCHIVE_CRASHPOINT names it; crash-safety tests use it to stop a real
-// ingest exactly there, as kill -9 would.
-func crashpoint(name string) {
-	if os.Getenv("VMARCHIVE_CRASHPOINT") == name {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-}
+// crashpoint is Crashpoint (checkpoint.go) for the moments of a commit.
+func crashpoint(name string) { Crashpoint(name) }

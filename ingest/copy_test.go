@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/image"
+	"github.com/vmarchive/vmarchive/internal/testenv"
+)
+
+// ext4Image builds a 48 MiB ext4 image with mke2fs -d from a tree of
+// seeded random files; version 2 changes one file and adds another.
+func ext4Image(t *testing.T, version int) string {
+	t.Helper()
+	testenv.NeedTools(t, "mke2fs")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	rng := rand.New(rand.NewSource(7))
+	for i := range 12 {
+		b := make([]byte, 1<<20+rng.Intn(1<<20))
+		rng.Read(b)
+		if version == 2 && i == 3 {
+			copy(b[1000:], bytes.Repeat([]byte("changed "), 4096))
+		}
+		sub := filepath.Join(tree, "d", string(rune('a'+i%3)))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sub, "f"+string(rune('0'+i))), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if version == 2 {
+		b := make([]byte, 3<<20)
+		rand.New(rand.NewSource(99)).Read(b)
+		os.WriteFile(filepath.Join(tree, "new.bin"), b, 0o644)
+	}
+	img := filepath.Join(dir, "disk.img")
+	cmd := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", "-U", "6e2a2a1c-55a3-4f0e-8f35-0d4c6c1c0b7e", "-E", "hash_seed=6e2a2a1c-55a3-4f0e-8f35-0d4c6c1c0b7e", "-d", tree, img, "48M")
+	cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME=1700000000")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v\n%s", err, out)
+	}
+	return img
+}
+
+// ingestImage ingests img as disk0 of a point of vm at when.
+func ingestImage(t *testing.T, r *catalog.Repo, vm string, when time.Time, img string) *catalog.Manifest {
+	t.Helper()
+	d, err := image.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	m, err := Ingest(context.Background(), r, Options{VM: vm, Time: when, SourceKind: "image",
+		Config: map[string][]byte{"vm.vmx": []byte("memsize = 1024\n")}}, []DiskSpec{{Name: "disk0", Disk: d, Source: img}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func repoWithChunkSize(t *testing.T, cs int) *catalog.Repo {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	ctx := context.Background()
+	if _, err := catalog.Init(ctx, dir, cs); err != nil {
+		t.Fatal(err)
+	}
+	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// samePoints checks that dst holds every point of src with the same
+// disk bytes and config files.
+func samePoints(t *testing.T, src, dst *catalog.Repo) {
+	t.Helper()
+	ps, err := src.Points("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		q, err := dst.PointByID(p.ID())
+		if err != nil {
+			t.Fatalf("destination lacks %s: %v", p.ID(), err)
+		}
+		for _, d := range p.Disks {
+			if !bytes.Equal(readAll(t, src, p, d.Name), readAll(t, dst, q, d.Name)) {
+				t.Errorf("%s disk %s differs in the destination", p.ID(), d.Name)
+			}
+		}
+		for name, f := range p.Config {
+			a, _ := src.ReadBlob(context.Background(), f.ID, int(f.Size))
+			g, ok := q.Config[name]
+			if !ok {
+				t.Fatalf("%s: config %s not copied", p.ID(), name)
+			}
+			b, err := dst.ReadBlob(context.Background(), g.ID, int(g.Size))
+			if err != nil || !bytes.Equal(a, b) {
+				t.Errorf("%s: config %s differs: %v", p.ID(), name, err)
+			}
+		}
+	}
+}
+
+var t0 = time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
+
+// TestCopySendsOnlyNewChunks: with the same chunking the copy works on the
+// maps; a destination holding the first point gets exactly the stored
+// bytes the second point added in the source, and reads nothing it has.
+func TestCopySendsOnlyNewChunks(t *testing.T) {
+	ctx := context.Background()
+	v1, v2 := ext4Image(t, 1), ext4Image(t, 2)
+	src := catalog.TestRepo(t)
+	dst := catalog.TestRepo(t)
+	p1 := ingestImage(t, src, "web01", t0, v1)
+
+	st, err := Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PointsCopied != 1 || st.Copied[0].Recut || st.BytesSent != p1.Disks[0].Stats.NewBytes {
+		t.Fatalf("first copy: %+v, want 1 point, map-level, %d bytes sent", st, p1.Disks[0].Stats.NewBytes)
+	}
+	p2 := ingestImage(t, src, "web01", t0.Add(time.Hour), v2)
+	st, err = Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p2.Disks[0].Stats
+	if st.PointsCopied != 1 || st.PointsSkipped != 1 || st.BytesSent != want.NewBytes || st.ChunksSent != want.NewChunks {
+		t.Fatalf("second copy: %+v, want 1 copied, 1 skipped, %d bytes in %d chunks sent", st, want.NewBytes, want.NewChunks)
+	}
+	// Read from the source: only the new chunks.
+	if cs := int64(src.Config().ChunkSize); st.BytesRead > want.NewChunks*cs {
+		t.Errorf("read %d bytes from the source for %d new chunks", st.BytesRead, want.NewChunks)
+	}
+	samePoints(t, src, dst)
+	st, err = Copy(ctx, src, dst, CopyOptions{})
+	if err != nil || st.PointsCopied != 0 || st.PointsSkipped != 2 || st.BytesRead != 0 {
+		t.Fatalf("third copy: %+v, %v; want nothing to do", st, err)
+	}
+}
+
+// TestCopyRecut: a destination with another chunk size gets the disks
+// re-cut, byte for byte the same, reading only the source's non-hole data.
+func TestCopyRecut(t *testing.T) {
+	ctx := context.Background()
+	src := catalog.TestRepo(t)
+	dst := repoWithChunkSize(t, 1<<20)
+	p1 := ingestImage(t, src, "web01", t0, ext4Image(t, 1))
+	ingestImage(t, src, "db01", t0.Add(time.Minute), ext4Image(t, 2))
+	st, err := Copy(ctx, src, dst, CopyOptions{VMs: []string{"web01"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := int64(src.Config().ChunkSize)
+	nonZero := (p1.Disks[0].Stats.Chunks - p1.Disks[0].Stats.ZeroChunks) * cs
+	if st.PointsCopied != 1 || !st.Copied[0].Recut || st.BytesRead != nonZero {
+		t.Fatalf("copy: %+v; want web01 only, re-cut, %d bytes read", st, nonZero)
+	}
+	if _, err := dst.Points("db01"); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := dst.Points("db01"); len(ps) != 0 {
+		t.Errorf("db01 copied without being selected")
+	}
+	if _, err := Copy(ctx, src, dst, CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	samePoints(t, src, dst)
+}
+
+// TestCopyPlan: --latest, --dry-run and an unknown VM.
+func TestCopyPlan(t *testing.T) {
+	ctx := context.Background()
+	src, dst := catalog.TestRepo(t), catalog.TestRepo(t)
+	for i := range 3 {
+		catalog.TestWritePoint(t, src, "vm", t0.Add(time.Duration(i)*time.Hour), map[string][]byte{"d": bytes.Repeat([]byte{byte(i + 1)}, 1<<20)})
+	}
+	st, err := Copy(ctx, src, dst, CopyOptions{Latest: 2, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Copied) != 2 || st.Copied[0].Point != "vm/2026-11-01T03:00:00Z" || st.Copied[1].Point != "vm/2026-11-01T04:00:00Z" {
+		t.Fatalf("dry run plan: %+v", st.Copied)
+	}
+	if ps, _ := dst.Points(""); len(ps) != 0 {
+		t.Fatalf("dry run copied %d points", len(ps))
+	}
+	if _, err := Copy(ctx, src, dst, CopyOptions{VMs: []string{"nosuch"}}); err == nil {
+		t.Fatal("copy of an unknown VM succeeded")
+	}
+}
