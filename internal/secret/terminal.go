@@ -1,0 +1,57 @@
+package secret
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// TTY prompts on a terminal: the prompt goes to Out, the password is read
+// from In with echo off.
+type TTY struct {
+	In  *os.File
+	Out io.Writer
+}
+
+// OpenTTY returns the terminal at in, or nil when in is not one.
+func OpenTTY(in *os.File, out io.Writer) Terminal {
+	if in == nil || !term.IsTerminal(int(in.Fd())) {
+		return nil
+	}
+	return &TTY{In: in, Out: out}
+}
+
+// ReadPassword prompts and reads one line without echo. Cancelling ctx
+// (Ctrl-C) turns echo back on before returning.
+func (t *TTY) ReadPassword(ctx context.Context, prompt string) ([]byte, error) {
+	fd := int(t.In.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	fmt.Fprint(t.Out, prompt)
+	type result struct {
+		pw  []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pw, err := term.ReadPassword(fd)
+		done <- result{pw, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(t.Out)
+		if r.err != nil {
+			return nil, fmt.Errorf("read password from the terminal: %w", r.err)
+		}
+		return r.pw, nil
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		fmt.Fprintln(t.Out)
+		return nil, ctx.Err()
+	}
+}
