@@ -73,6 +73,7 @@ Exit status: 0 success, 1 verify found damage, 2 error.`,
 	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
 	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
+	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	return root
 }
 

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest"
+)
+
+func copyCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "copy --from SRC --to DST [--vm V]... [--latest N]",
+		Short: "Copy the points one repository has and another lacks",
+		Long: `Copy every point of --from (or of the --vm VMs, only the newest --latest N
+of each) that --to lacks, oldest first. A point is the same point when VM
+and time match; one the destination has is skipped.
+
+Only chunks the destination lacks are stored, and every chunk read is
+checked against its hash. Each point is committed as an ingest commits
+(chunks, then manifest, then catalog): a copy that is killed leaves no
+partial point, and a re-run sends only what had not arrived (chunks are
+recorded every 256 MiB).
+
+When both repositories cut chunks alike the copy works on the maps and
+reads only the chunks the destination lacks. Otherwise (another chunk
+size) each disk is read from the source and cut again: every stored byte
+of the source is read, decompressed and hashed again.
+
+While a process (a mount) holds the destination, the copy runs inside it;
+while one holds only the source, the copy runs inside that one.`,
+		Example: `  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive
+  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --vm web01 --latest 7
+  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			from, to := v.GetString("from"), v.GetString("to")
+			if from == "" || to == "" {
+				return fmt.Errorf("--from and --to are required")
+			}
+			if v.GetInt("latest") < 0 {
+				return fmt.Errorf("--latest %d: give a positive count", v.GetInt("latest"))
+			}
+			src, dst, closeAll, err := openCopyRepos(cmd, v, args, from, to)
+			if err != nil || src == nil {
+				return err
+			}
+			defer closeAll()
+			return runCopy(cmd, v, src, dst)
+		},
+	}
+	cmd.Flags().String("from", "", "source repository directory")
+	cmd.Flags().String("to", "", "destination repository directory")
+	pathFlag(cmd, "from")
+	pathFlag(cmd, "to")
+	cmd.Flags().StringSlice("vm", nil, "copy only this VM (repeatable)")
+	cmd.Flags().Int("latest", 0, "copy only the newest N points of each VM")
+	cmd.Flags().Bool("dry-run", false, "list what would be copied, copy nothing")
+	cmd.Flags().Bool("json", false, "print a JSON summary")
+	return cmd
+}
+
+func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
+	prog := newProgress(cmd.ErrOrStderr(), "copy")
+	opts := ingest.CopyOptions{
+		VMs: v.GetStringSlice("vm"), Latest: v.GetInt("latest"), DryRun: v.GetBool("dry-run"),
+		Progress: func(p ingest.CopyProgress) {
+			prog.label = fmt.Sprintf("copy %d/%d points, %s sent", p.PointsDone, p.PointsTotal, formatBytes(p.Sent))
+			prog.update(p.Done, p.Total)
+		},
+	}
+	st, err := ingest.Copy(cmd.Context(), src, dst, opts)
+	prog.done()
+	if err != nil {
+		if st != nil && st.PointsCopied > 0 {
+			err = fmt.Errorf("%w (the %d points copied before stay; run copy again to continue)", err, st.PointsCopied)
+		}
+		return err
+	}
+	if v.GetBool("json") {
+		return writeJSON(cmd.OutOrStdout(), st)
+	}
+	out := cmd.OutOrStdout()
+	for _, p := range st.Copied {
+		how := "map"
+		if p.Recut {
+			how = "re-cut"
+		}
+		if st.DryRun {
+			fmt.Fprintf(out, "would copy %s (%s of disks, %s)\n", p.Point, formatBytes(p.Size), how)
+			continue
+		}
+		fmt.Fprintf(out, "copied %s: %s of disks (%s), read %s, sent %s in %d chunks\n",
+			p.Point, formatBytes(p.Size), how, formatBytes(p.BytesRead), formatBytes(p.BytesSent), p.ChunksSent)
+	}
+	verb := "copied"
+	if st.DryRun {
+		verb = "would copy"
+	}
+	fmt.Fprintf(out, "%s %d points, %d skipped (the destination has them); read %s, sent %s in %d chunks, in %s\n",
+		verb, st.PointsCopied, st.PointsSkipped, formatBytes(st.BytesRead), formatBytes(st.BytesSent), st.ChunksSent, st.Duration.Round(1e6))
+	return nil
+}
+
+// openCopyRepos opens both repositories, or forwards the command to the
+// process holding the destination (or else the source) and returns nils.
+// Inside a holder, the holder's repository is one of the two.
+func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to string) (src, dst *catalog.Repo, closeAll func(), err error) {
+	ctx := cmd.Context()
+	readOnlyDst := v.GetBool("dry-run")
+	if same, err := sameDir(from, to); err != nil || same {
+		if err == nil {
+			err = fmt.Errorf("--from and --to name the same repository %q", from)
+		}
+		return nil, nil, nil, err
+	}
+	if held, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
+		return openBesideHolder(ctx, held, from, to, readOnlyDst)
+	}
+	dstRepo, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst})
+	if errors.Is(err, catalog.ErrHeld) {
+		return nil, nil, nil, forward(ctx, v, cmd, args, to, fmt.Errorf("destination: %w", err), nil)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("destination: %w", err)
+	}
+	srcRepo, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true})
+	if errors.Is(err, catalog.ErrHeld) {
+		dstRepo.Close() // the source's holder opens it
+		return nil, nil, nil, forward(ctx, v, cmd, args, from, fmt.Errorf("source: %w", err), nil)
+	}
+	if err != nil {
+		dstRepo.Close()
+		return nil, nil, nil, fmt.Errorf("source: %w", err)
+	}
+	// Both serve their control sockets, so commands run meanwhile (points,
+	// stats) reach them instead of failing.
+	ds, err := serve(cmd, dstRepo)
+	if err != nil {
+		srcRepo.Close()
+		return nil, nil, nil, err
+	}
+	ss, err := serve(cmd, srcRepo)
+	if err != nil {
+		ds.Close()
+		return nil, nil, nil, err
+	}
+	return srcRepo, dstRepo, func() { ss.Close(); ds.Close() }, nil
+}
+
+// openBesideHolder runs inside the process holding one of the two
+// repositories and opens the other (closed by closeAll).
+func openBesideHolder(ctx context.Context, held *catalog.Repo, from, to string, readOnlyDst bool) (src, dst *catalog.Repo, closeAll func(), err error) {
+	bothHeld := func(which string, err error) error {
+		if errors.Is(err, catalog.ErrHeld) {
+			return fmt.Errorf("%s: %w; both repositories are held by other processes, stop one of them", which, err)
+		}
+		return fmt.Errorf("%s: %w", which, err)
+	}
+	if isDst, _ := sameDir(held.Dir(), to); isDst {
+		if held.ReadOnly() && !readOnlyDst {
+			return nil, nil, nil, fmt.Errorf("destination: %w: the process holding it only reads; run copy again when it has finished", catalog.ErrHeld)
+		}
+		r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true})
+		if err != nil {
+			return nil, nil, nil, bothHeld("source", err)
+		}
+		return r, held, func() { r.Close() }, nil
+	}
+	if isSrc, _ := sameDir(held.Dir(), from); isSrc {
+		r, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst})
+		if err != nil {
+			return nil, nil, nil, bothHeld("destination", err)
+		}
+		return held, r, func() { r.Close() }, nil
+	}
+	return nil, nil, nil, fmt.Errorf("copy sent to the process holding %q, which is neither --from nor --to", held.Dir())
+}
+
+// sameDir reports whether a and b name the same directory; a missing one
+// is compared by its absolute path.
+func sameDir(a, b string) (bool, error) {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(fa, fb), nil
+	}
+	aa, err := filepath.Abs(a)
+	if err != nil {
+		return false, err
+	}
+	ab, err := filepath.Abs(b)
+	return aa == ab, err
+}
