@@ -86,7 +86,14 @@
 // manifest is durable leaves no point, only unreferenced objects; a crash
 // after it leaves a whole point that only the store lists (see gc below).
 // A re-run of that ingest replaces the manifest, so catalog and store hold
-// the same bytes. Objects and manifests the catalog does not know are
+// the same bytes.
+//
+// A long ingest or copy checkpoints (checkpoint.go): every CheckpointBytes
+// (256 MiB) of new objects, one Sync makes them durable and one synced
+// batch adds their chunk keys, so a re-run after a crash finds them known
+// and does not store them again. Until a Commit references them they are
+// unreferenced keys, which gc collects (a running Writer's are protected
+// as its other chunks are). Objects and manifests the catalog does not know are
 // written with backend.Replace, never skipped because a copy (perhaps a
 // damaged one) already has the name.
 //
