@@ -104,7 +104,7 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckResult, erro
 			look(c.ID)
 		}
 		for i := range p.Disks {
-			r.walkMap(ctx, p, &p.Disks[i], func(kind string, id ChunkID, off int64, err error) {
+			r.walkMap(ctx, p, &p.Disks[i], func(kind string, id ChunkID, off, _ int64, err error) {
 				look(id)
 				if err != nil && bad[id] == nil {
 					bad[id] = &Problem{ID: id, Missing: errors.Is(err, backend.ErrNotFound), Err: err.Error(), lost: blockLost(err)}

@@ -45,7 +45,7 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	// interrupted forget), a's first chunk is overwritten with other bytes
 	// of the same size.
 	store := filepath.Join(r.Dir(), "store")
-	dm, _ := r.OpenDiskMap(ctx, cs, &b.Disks[0])
+	dm, _ := r.OpenDiskMap(ctx, b, &b.Disks[0])
 	onlyB, _ := dm.Chunk(ctx, 4)
 	if err := os.Remove(filepath.Join(store, onlyB.ObjectName())); err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	if err := os.Remove(filepath.Join(store, c.ObjectName())); err != nil {
 		t.Fatal(err)
 	}
-	am, _ := r.OpenDiskMap(ctx, cs, &a.Disks[0])
+	am, _ := r.OpenDiskMap(ctx, a, &a.Disks[0])
 	first, _ := am.Chunk(ctx, 0)
 	p := filepath.Join(store, first.ObjectName())
 	raw, _ := os.ReadFile(p)
@@ -103,7 +103,7 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Backend().Put(ctx, c.ObjectName(), m)
-	cm, _ := r.OpenDiskMap(ctx, cs, &c.Disks[0])
+	cm, _ := r.OpenDiskMap(ctx, c, &c.Disks[0])
 	onlyC, _ := cm.Chunk(ctx, 0)
 	os.Remove(filepath.Join(store, onlyC.ObjectName()))
 	res, err = r.Check(ctx, CheckOptions{})

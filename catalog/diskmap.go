@@ -2,146 +2,207 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
-
-	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
-// DiskMap maps chunk indexes of one disk of one point to chunk IDs.
-type DiskMap struct {
-	repo      *Repo
-	size      int64
-	chunkSize int
-	chunks    int64
-	leaves    []ChunkID
+// Extent is one piece of a disk's map: [Off, Off+Len) holds the plaintext of
+// chunk ID, or zeros when ID is ZeroID (a hole). A map's extents are
+// contiguous, in disk order, and cover [0, Size) exactly.
+type Extent struct {
+	Off, Len int64
+	ID       ChunkID
 }
 
-// OpenDiskMap loads the root of a disk's map; leaves load on demand.
-func (r *Repo) OpenDiskMap(ctx context.Context, chunkSize int, d *DiskRecord) (*DiskMap, error) {
-	m := &DiskMap{repo: r, size: d.Size, chunkSize: chunkSize, chunks: format.ChunkCount(d.Size, chunkSize)}
-	nl := int(format.LeafCount(m.chunks))
-	if d.Map.IsZero() {
-		m.leaves = make([]ChunkID, nl)
-		return m, nil
-	}
-	b, err := r.readBlob(ctx, d.Map, 5+32*nl)
+// End is the offset just past e.
+func (e Extent) End() int64 { return e.Off + e.Len }
+
+// DiskMap is the map of one disk of one point: which chunk holds each byte.
+// It is safe for concurrent use; map blocks are read on demand through the
+// repository's cache.
+type DiskMap struct {
+	repo     *Repo
+	name     string
+	size     int64
+	maxChunk int
+	v1       *mapV1 // a format-1 map (fixed-size chunks)
+}
+
+// OpenDiskMap opens the map of disk d of point p, reading its root.
+func (r *Repo) OpenDiskMap(ctx context.Context, p *Manifest, d *DiskRecord) (*DiskMap, error) {
+	m := &DiskMap{repo: r, name: d.Name, size: d.Size, maxChunk: p.ChunkSize}
+	v1, err := r.openV1(ctx, p.ChunkSize, d)
 	if err != nil {
-		return nil, fmt.Errorf("disk %s map root: %w", d.Name, err)
+		return nil, err
 	}
-	if m.leaves, err = format.DecodeBlock(b, format.BlockRoot, nl); err != nil {
-		return nil, fmt.Errorf("disk %s map root %s: %w", d.Name, d.Map, err)
-	}
+	m.v1 = v1
 	return m, nil
 }
-
-// Chunks returns the number of chunks in the disk.
-func (m *DiskMap) Chunks() int64 { return m.chunks }
 
 // Size returns the disk size in bytes.
 func (m *DiskMap) Size() int64 { return m.size }
 
-// ChunkSize returns the chunk size in bytes.
-func (m *DiskMap) ChunkSize() int { return m.chunkSize }
+// MaxChunk is the largest plaintext one chunk of the map can have.
+func (m *DiskMap) MaxChunk() int { return m.maxChunk }
 
-// Leaves returns the leaf block IDs; callers must not modify them.
-func (m *DiskMap) Leaves() []ChunkID { return m.leaves }
-
-// Leaf returns the chunk IDs of leaf i.
-func (m *DiskMap) Leaf(ctx context.Context, i int64) ([]ChunkID, error) {
-	n := format.LeafLen(m.chunks, i)
-	id := m.leaves[i]
-	if id.IsZero() {
-		return make([]ChunkID, n), nil
+// Lookup returns the extent holding off (0 <= off < Size).
+func (m *DiskMap) Lookup(ctx context.Context, off int64) (Extent, error) {
+	if off < 0 || off >= m.size {
+		return Extent{}, fmt.Errorf("disk %s: offset %d outside [0,%d)", m.name, off, m.size)
 	}
-	return m.repo.leaf(ctx, id, n)
+	return m.v1.lookup(ctx, m.repo, off)
 }
 
-// Chunk returns the ID of chunk i.
-func (m *DiskMap) Chunk(ctx context.Context, i int64) (ChunkID, error) {
-	if i < 0 || i >= m.chunks {
-		return ZeroID, fmt.Errorf("chunk %d out of range [0,%d)", i, m.chunks)
-	}
-	l := m.leaves[i/format.LeafFanout]
-	if l.IsZero() {
-		return ZeroID, nil
-	}
-	ids, err := m.repo.leaf(ctx, l, format.LeafLen(m.chunks, i/format.LeafFanout))
-	if err != nil {
-		return ZeroID, err
-	}
-	return ids[i%format.LeafFanout], nil
-}
+// errStop ends a walk early without an error.
+var errStop = errors.New("stop")
 
-// ChunkLen is the plaintext length of chunk i (the last may be short).
-func (m *DiskMap) ChunkLen(i int64) int {
-	if rest := m.size - i*int64(m.chunkSize); rest < int64(m.chunkSize) {
-		return int(rest)
-	}
-	return m.chunkSize
-}
-
-// MapBuilder collects the chunk IDs of a disk being ingested and stores each
-// leaf as soon as it is complete, so memory stays small for huge disks.
-type MapBuilder struct {
-	w      *Writer
-	chunks int64
-	leaves []ChunkID
-	open   map[int64]*openLeaf // guarded by the caller: Set is not concurrent
-}
-
-type openLeaf struct {
-	ids  []ChunkID
-	left int
-}
-
-// NewMapBuilder starts a map for a disk of size bytes.
-func (w *Writer) NewMapBuilder(size int64) *MapBuilder {
-	chunks := format.ChunkCount(size, w.repo.cfg.ChunkSize)
-	return &MapBuilder{w: w, chunks: chunks, leaves: make([]ChunkID, format.LeafCount(chunks)), open: map[int64]*openLeaf{}}
-}
-
-// Set records chunk i's ID; each index must be set exactly once.
-func (b *MapBuilder) Set(ctx context.Context, i int64, id ChunkID) error {
-	li := i / format.LeafFanout
-	l := b.open[li]
-	if l == nil {
-		n := format.LeafLen(b.chunks, li)
-		l = &openLeaf{ids: make([]ChunkID, n), left: n}
-		b.open[li] = l
-	}
-	l.ids[i%format.LeafFanout] = id
-	l.left--
-	if l.left > 0 {
+// Extents calls fn for every extent overlapping [from, to), in order, whole
+// (not clipped to the range).
+func (m *DiskMap) Extents(ctx context.Context, from, to int64, fn func(Extent) error) error {
+	from, to = max(from, 0), min(to, m.size)
+	if from >= to {
 		return nil
 	}
-	delete(b.open, li)
-	lid, err := b.storeBlock(ctx, format.BlockLeaf, l.ids)
-	if err != nil {
-		return fmt.Errorf("store map leaf %d: %w", li, err)
+	return m.v1.extents(ctx, m.repo, from, to, fn)
+}
+
+// MapBlocks calls fn with the ID of every stored block of the map.
+func (m *DiskMap) MapBlocks(ctx context.Context, fn func(ChunkID) error) error {
+	return m.walk(ctx, walkOptions{}, func(_ string, id ChunkID, err error) (bool, error) {
+		if err != nil {
+			return false, err
+		}
+		return true, fn(id)
+	}, nil)
+}
+
+// walkOptions tune walk for gc and verify.
+type walkOptions struct {
+	noCache bool             // read blocks past the cache (a walk of everything)
+	seen    map[ChunkID]bool // blocks already walked: neither reported nor read again
+}
+
+// walk calls block for every stored map block (err says why it could not be
+// read; returning false skips what it holds) and data for every extent
+// holding data, so that a damaged map is walked as far as it can be.
+func (m *DiskMap) walk(ctx context.Context, o walkOptions, block func(kind string, id ChunkID, err error) (bool, error), data func(Extent) error) error {
+	return m.v1.walk(ctx, m.repo, o, block, data)
+}
+
+// ChangedExtents calls fn with the byte ranges, ascending and merged, where
+// a and b may differ: extents whose (Off, Len, ID) differ, plus what only
+// the larger disk holds when it holds data (a disk grown by zeros changed
+// its size, not its bytes). Map subtrees equal in both are skipped without
+// reading them, so the cost grows with the changes.
+func ChangedExtents(ctx context.Context, a, b *DiskMap, fn func(off, n int64) error) error {
+	out := &rangeMerger{fn: fn}
+	var err error
+	if a.v1 != nil && b.v1 != nil && a.v1.chunkSize == b.v1.chunkSize {
+		err = changedV1(ctx, a, b, out)
+	} else {
+		err = changedWalk(ctx, a, b, 0, max(a.size, b.size), out)
 	}
-	b.leaves[li] = lid
+	if err != nil {
+		return err
+	}
+	return out.flush()
+}
+
+// rangeMerger merges adjacent ranges before passing them on.
+type rangeMerger struct {
+	fn       func(off, n int64) error
+	off, end int64
+}
+
+func (r *rangeMerger) add(off, end int64) error {
+	if off >= end {
+		return nil
+	}
+	if r.end > r.off && r.end == off {
+		r.end = end
+		return nil
+	}
+	if err := r.flush(); err != nil {
+		return err
+	}
+	r.off, r.end = off, end
 	return nil
 }
 
-func (b *MapBuilder) storeBlock(ctx context.Context, kind byte, ids []ChunkID) (ChunkID, error) {
-	zero := true
-	for i := range ids {
-		if !ids[i].IsZero() {
-			zero = false
-			break
-		}
+func (r *rangeMerger) flush() error {
+	if r.end <= r.off {
+		return nil
 	}
-	if zero {
-		return ZeroID, nil
-	}
-	id, _, err := b.w.add(ctx, format.EncodeBlock(kind, ids))
-	return id, err
+	off, n := r.off, r.end-r.off
+	r.off, r.end = 0, 0
+	return r.fn(off, n)
 }
 
-// Finish stores the root and returns its ID.
-func (b *MapBuilder) Finish(ctx context.Context) (ChunkID, error) {
-	if len(b.open) != 0 {
-		return ZeroID, fmt.Errorf("map incomplete: %d leaves still open", len(b.open))
+// changedWalk compares the extents of a and b over [from, to) one by one:
+// the general case (maps of different formats or chunk sizes).
+func changedWalk(ctx context.Context, a, b *DiskMap, from, to int64, out *rangeMerger) error {
+	ca, cb := newCursor(ctx, a), newCursor(ctx, b)
+	for pos := from; pos < to; {
+		ea, err := ca.at(pos)
+		if err != nil {
+			return fmt.Errorf("disk %s: %w", a.name, err)
+		}
+		eb, err := cb.at(pos)
+		if err != nil {
+			return fmt.Errorf("disk %s: %w", b.name, err)
+		}
+		end := min(ea.End(), eb.End(), to)
+		if ea != eb && !(ea.ID.IsZero() && eb.ID.IsZero()) {
+			if err := out.add(pos, end); err != nil {
+				return err
+			}
+		}
+		pos = end
 	}
-	return b.storeBlock(ctx, format.BlockRoot, b.leaves)
+	return nil
+}
+
+// cursor reads a map's extents in increasing order, a batch at a time; past
+// the end of the disk it gives one hole reaching to infinity.
+type cursor struct {
+	ctx  context.Context
+	m    *DiskMap
+	buf  []Extent
+	next int64 // where buf ends
+}
+
+func newCursor(ctx context.Context, m *DiskMap) *cursor { return &cursor{ctx: ctx, m: m} }
+
+// cursorBatch is how many extents a cursor reads at once.
+const cursorBatch = 256
+
+// at returns the extent holding pos, which never decreases between calls.
+func (c *cursor) at(pos int64) (Extent, error) {
+	if pos >= c.m.size {
+		return Extent{Off: c.m.size, Len: 1<<62 - c.m.size}, nil
+	}
+	for {
+		for len(c.buf) > 0 && c.buf[0].End() <= pos {
+			c.buf = c.buf[1:]
+		}
+		if len(c.buf) > 0 {
+			return c.buf[0], nil
+		}
+		from := max(pos, c.next)
+		c.buf = c.buf[:0]
+		err := c.m.Extents(c.ctx, from, c.m.size, func(e Extent) error {
+			c.buf = append(c.buf, e)
+			if len(c.buf) == cursorBatch {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			return Extent{}, err
+		}
+		if len(c.buf) == 0 {
+			return Extent{}, fmt.Errorf("map holds no extent at offset %d: %w", pos, ErrCorrupt)
+		}
+		c.next = c.buf[len(c.buf)-1].End()
+	}
 }

@@ -270,7 +270,7 @@ func compactIDs(ids []ChunkID) []ChunkID {
 func (r *Repo) mark(ctx context.Context, roots []gcRoot) (liveSet, error) {
 	var ids []ChunkID
 	compacted := 0
-	leaves := map[ChunkID]bool{}
+	seen := map[ChunkID]bool{}
 	add := func(id ChunkID) {
 		if !id.IsZero() {
 			ids = append(ids, id)
@@ -289,46 +289,29 @@ func (r *Repo) mark(ctx context.Context, roots []gcRoot) (liveSet, error) {
 		for i := range p.Disks {
 			d := &p.Disks[i]
 			add(d.Map)
-			m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
+			m, err := r.OpenDiskMap(ctx, p, d)
 			if lost(err) {
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("point %s: %w", p.ID(), err)
 			}
-			for li, lid := range m.leaves {
-				if lid.IsZero() || leaves[lid] {
-					continue
+			err = m.walk(ctx, walkOptions{noCache: true, seen: seen}, func(_ string, id ChunkID, err error) (bool, error) {
+				add(id)
+				if err != nil && !lost(err) {
+					return false, fmt.Errorf("point %s disk %s: %w", p.ID(), d.Name, err)
 				}
-				add(lid)
-				children, err := r.leafChildren(ctx, m, li)
-				if lost(err) {
-					continue
-				}
-				if err != nil {
-					return nil, fmt.Errorf("point %s disk %s: %w", p.ID(), d.Name, err)
-				}
-				leaves[lid] = true
-				for _, id := range children {
-					add(id)
-				}
+				return err == nil, nil
+			}, func(e Extent) error {
+				add(e.ID)
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
 		}
 	}
 	return liveSet(compactIDs(ids)), nil
-}
-
-// leafChildren reads leaf li of m without caching it.
-func (r *Repo) leafChildren(ctx context.Context, m *DiskMap, li int) ([]ChunkID, error) {
-	n := format.LeafLen(m.chunks, int64(li))
-	b, err := r.fetch(ctx, m.leaves[li], 5+32*n)
-	if err == nil {
-		var ids []ChunkID
-		if ids, err = format.DecodeBlock(b, format.BlockLeaf, n); err == nil {
-			return ids, nil
-		}
-	}
-	return nil, fmt.Errorf("map leaf %d: %w", li, err)
 }
 
 // garbageObject is an object to delete.
@@ -449,7 +432,7 @@ func (w *Writer) checkReused(ctx context.Context, m *Manifest) error {
 	}
 	for i := range m.Disks {
 		d := &m.Disks[i]
-		w.repo.walkMap(ctx, m, d, func(kind string, id ChunkID, off int64, err error) {
+		w.repo.walkMap(ctx, m, d, func(kind string, id ChunkID, off, _ int64, err error) {
 			if err != nil && first == nil {
 				first = fmt.Errorf("commit %s disk %s: %w", m.ID(), d.Name, err)
 			}

@@ -159,7 +159,7 @@ func TestGCReusedChunkOfForgottenPoint(t *testing.T) {
 	data := testDisk(5, 2, cs)
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	p := TestWritePoint(t, r, "a", t0, map[string][]byte{"disk0": data})
-	prev, err := r.OpenDiskMap(ctx, cs, &p.Disks[0])
+	prev, err := r.OpenDiskMap(ctx, p, &p.Disks[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestGCConcurrentWithIngestAndReads(t *testing.T) {
 				if vm == "incr" && k > 0 {
 					p, err := r.Point(vm, Latest)
 					if err == nil {
-						prev, err = r.OpenDiskMap(ctx, cs, &p.Disks[0])
+						prev, err = r.OpenDiskMap(ctx, p, &p.Disks[0])
 					}
 					if err != nil {
 						report(err)

@@ -145,7 +145,7 @@ func (r *Repo) pointObjects(ctx context.Context, m *Manifest, objs []objSize) ([
 		ids = append(ids, c.ID)
 	}
 	for i := range m.Disks {
-		r.walkMap(ctx, m, &m.Disks[i], func(kind string, id ChunkID, off int64, err error) {
+		r.walkMap(ctx, m, &m.Disks[i], func(kind string, id ChunkID, off, _ int64, err error) {
 			switch {
 			case err == nil:
 				ids = append(ids, id)

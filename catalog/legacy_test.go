@@ -1,13 +1,8 @@
 package catalog
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -52,46 +47,6 @@ func TestPre1970PointFromOlderBuild(t *testing.T) {
 		}
 		if string(b) != want {
 			t.Errorf("point %s reads %q, want %q", p.Name(), b, want)
-		}
-	}
-}
-
-// untar extracts a gzipped tar of directories and regular files into dir.
-func untar(t *testing.T, archive, dir string) {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, h.Name)
-		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
-			t.Fatalf("%s: entry %q outside the archive", archive, h.Name)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			err = os.MkdirAll(p, 0o700)
-		case tar.TypeReg:
-			var b []byte
-			if b, err = io.ReadAll(tr); err == nil {
-				err = os.WriteFile(p, b, 0o600)
-			}
-		}
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 }

@@ -10,11 +10,11 @@ import (
 // DiskReader reads one disk of one point as an io.ReaderAt. It is safe for
 // concurrent use.
 type DiskReader struct {
-	repo  *Repo
-	point *Manifest
-	disk  *DiskRecord
-	m     *DiskMap
-	last  atomic.Int64 // chunk index of the latest ReadAt, for readahead
+	repo    *Repo
+	point   *Manifest
+	disk    *DiskRecord
+	m       *DiskMap
+	lastEnd atomic.Int64 // end of the extent the latest ReadAt read, for readahead
 }
 
 // OpenDisk opens a disk of a point for reading.
@@ -23,66 +23,74 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 	if err != nil {
 		return nil, err
 	}
-	m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
+	m, err := r.OpenDiskMap(ctx, p, d)
 	if err != nil {
 		return nil, fmt.Errorf("point %s: %w", p.ID(), err)
 	}
 	dr := &DiskReader{repo: r, point: p, disk: d, m: m}
-	dr.last.Store(-2)
+	dr.lastEnd.Store(-1)
 	return dr, nil
 }
 
-// readahead is how many chunks a sequential reader fetches ahead.
+// readahead is how many extents a sequential reader fetches ahead.
 const readahead = 2
 
-// prefetch loads the chunks after i into the cache in the background when
+// prefetch loads the extents after e into the cache in the background when
 // reads are sequential, so decompression overlaps with the reader's work.
-func (d *DiskReader) prefetch(i int64) {
-	if prev := d.last.Swap(i); prev != i-1 {
+func (d *DiskReader) prefetch(ctx context.Context, e Extent) {
+	if prev := d.lastEnd.Swap(e.End()); prev != e.Off {
 		return
 	}
-	for j := i + 1; j <= i+readahead && j < d.m.chunks; j++ {
+	var next []Extent
+	d.m.Extents(ctx, e.End(), d.m.size, func(x Extent) error {
+		next = append(next, x)
+		if len(next) == readahead {
+			return errStop
+		}
+		return nil
+	})
+	for _, x := range next {
+		if x.ID.IsZero() {
+			continue
+		}
 		select {
 		case d.repo.prefetchSem <- struct{}{}:
 		default:
 			return // enough in flight
 		}
-		go func(j int64) {
+		go func(x Extent) {
 			defer func() { <-d.repo.prefetchSem }()
 			ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 			defer cancel()
-			d.chunk(ctx, j)
-		}(j)
+			d.extent(ctx, x)
+		}(x)
 	}
 }
 
 // Size returns the disk size.
 func (d *DiskReader) Size() int64 { return d.m.size }
 
-// Map returns the disk's chunk map.
+// Map returns the disk's map.
 func (d *DiskReader) Map() *DiskMap { return d.m }
 
-// chunk returns the plaintext of chunk i (shared, read-only).
-func (d *DiskReader) chunk(ctx context.Context, i int64) ([]byte, error) {
-	id, err := d.m.Chunk(ctx, i)
+// extent returns the plaintext of e, not a hole (shared, read-only).
+func (d *DiskReader) extent(ctx context.Context, e Extent) ([]byte, error) {
+	b, err := d.repo.readBlob(ctx, e.ID, d.m.maxChunk)
+	return d.check(e, b, err)
+}
+
+func (d *DiskReader) check(e Extent, b []byte, err error) ([]byte, error) {
 	if err != nil {
-		return nil, d.wrap(i, err)
+		return nil, d.wrap(e.Off, err)
 	}
-	if id.IsZero() {
-		return zeros[:d.m.ChunkLen(i)], nil
-	}
-	b, err := d.repo.readBlob(ctx, id, d.m.chunkSize)
-	if err != nil {
-		return nil, d.wrap(i, err)
-	}
-	if len(b) != d.m.ChunkLen(i) {
-		return nil, d.wrap(i, fmt.Errorf("chunk %s has %d bytes, want %d: %w", id, len(b), d.m.ChunkLen(i), ErrCorrupt))
+	if int64(len(b)) != e.Len {
+		return nil, d.wrap(e.Off, fmt.Errorf("chunk %s has %d bytes, want %d: %w", e.ID, len(b), e.Len, ErrCorrupt))
 	}
 	return b, nil
 }
 
-func (d *DiskReader) wrap(i int64, err error) error {
-	return &ReadError{Disk: d.point.DiskRef(d.disk.Name), Offset: i * int64(d.m.chunkSize), Err: err}
+func (d *DiskReader) wrap(off int64, err error) error {
+	return &ReadError{Disk: d.point.DiskRef(d.disk.Name), Offset: off, Err: err}
 }
 
 // ReadError is a failure to read the chunk at Offset of a point's disk.
@@ -113,17 +121,25 @@ func (d *DiskReader) ReadAtContext(ctx context.Context, p []byte, off int64) (in
 		return 0, io.EOF
 	}
 	n := 0
-	cs := int64(d.m.chunkSize)
 	for n < len(p) && off < d.m.size {
-		i := off / cs
-		if i != d.last.Load() {
-			d.prefetch(i)
-		}
-		b, err := d.chunk(ctx, i)
+		e, err := d.m.Lookup(ctx, off)
 		if err != nil {
-			return n, err
+			return n, d.wrap(off, err)
 		}
-		c := copy(p[n:], b[off-i*cs:])
+		if e.End() != d.lastEnd.Load() {
+			d.prefetch(ctx, e)
+		}
+		var c int
+		if e.ID.IsZero() {
+			c = int(min(int64(len(p)-n), e.End()-off))
+			clear(p[n : n+c])
+		} else {
+			b, err := d.extent(ctx, e)
+			if err != nil {
+				return n, err
+			}
+			c = copy(p[n:], b[off-e.Off:])
+		}
 		n += c
 		off += int64(c)
 	}
@@ -139,27 +155,41 @@ func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
-		b   []byte
-		err error
+		b    []byte
+		hole int64 // a hole of this many bytes, when b is nil
+		err  error
 	}
 	const ahead = 8
 	slots := make(chan chan result, ahead)
 	go func() {
 		defer close(slots)
 		sem := make(chan struct{}, workers())
-		for i := int64(0); i < d.m.chunks; i++ {
+		err := d.m.Extents(ctx, 0, d.m.size, func(e Extent) error {
 			ch := make(chan result, 1)
 			select {
 			case slots <- ch:
 			case <-ctx.Done():
-				return
+				return ctx.Err()
+			}
+			if e.ID.IsZero() {
+				ch <- result{hole: e.Len}
+				return nil
 			}
 			sem <- struct{}{}
-			go func(i int64) {
+			go func() {
 				defer func() { <-sem }()
-				b, err := d.streamChunk(ctx, i)
-				ch <- result{b, err}
-			}(i)
+				b, err := d.streamExtent(ctx, e)
+				ch <- result{b: b, err: err}
+			}()
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			ch := make(chan result, 1)
+			ch <- result{err: d.wrap(0, err)}
+			select {
+			case slots <- ch:
+			case <-ctx.Done():
+			}
 		}
 	}()
 	var total int64
@@ -168,8 +198,8 @@ func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
 		if r.err != nil {
 			return total, r.err
 		}
-		n, err := w.Write(r.b)
-		total += int64(n)
+		n, err := writeData(w, r.b, r.hole)
+		total += n
 		if err != nil {
 			return total, err
 		}
@@ -177,24 +207,29 @@ func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// streamChunk is chunk without the cache: a stream reads each chunk once.
-func (d *DiskReader) streamChunk(ctx context.Context, i int64) ([]byte, error) {
-	id, err := d.m.Chunk(ctx, i)
-	if err != nil {
-		return nil, d.wrap(i, err)
+// writeData writes b, or a hole of n zeros when b is nil.
+func writeData(w io.Writer, b []byte, n int64) (int64, error) {
+	if b != nil {
+		k, err := w.Write(b)
+		return int64(k), err
 	}
-	if id.IsZero() {
-		return zeros[:d.m.ChunkLen(i)], nil
+	var total int64
+	for total < n {
+		k, err := w.Write(zeros[:min(n-total, int64(len(zeros)))])
+		total += int64(k)
+		if err != nil {
+			return total, err
+		}
 	}
-	if b, ok := d.repo.cache.get(id); ok {
-		return b, nil
+	return total, nil
+}
+
+// streamExtent is extent without filling the cache: a stream reads each
+// chunk once.
+func (d *DiskReader) streamExtent(ctx context.Context, e Extent) ([]byte, error) {
+	if b, ok := d.repo.cache.get(e.ID); ok {
+		return d.check(e, b, nil)
 	}
-	b, err := d.repo.fetch(ctx, id, d.m.chunkSize)
-	if err != nil {
-		return nil, d.wrap(i, err)
-	}
-	if len(b) != d.m.ChunkLen(i) {
-		return nil, d.wrap(i, fmt.Errorf("chunk %s has %d bytes, want %d: %w", id, len(b), d.m.ChunkLen(i), ErrCorrupt))
-	}
-	return b, nil
+	b, err := d.repo.fetch(ctx, e.ID, d.m.maxChunk)
+	return d.check(e, b, err)
 }

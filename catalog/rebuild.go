@@ -111,7 +111,7 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 			ref(c.ID)
 		}
 		for i := range m.Disks {
-			r.walkMap(ctx, m, &m.Disks[i], func(kind string, id ChunkID, off int64, err error) {
+			r.walkMap(ctx, m, &m.Disks[i], func(kind string, id ChunkID, off, _ int64, err error) {
 				if err != nil {
 					res.Warnings = append(res.Warnings, fmt.Sprintf("%s disk %s: %v", name, m.Disks[i].Name, err))
 				}

@@ -93,14 +93,14 @@ func (r *Repo) Stats(ctx context.Context) (*Stats, error) {
 			d := &p.Disks[i]
 			ps.Logical += d.Size
 			var werr error
-			r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
+			r.walkMap(ctx, p, d, func(kind string, id ChunkID, off, n int64, err error) {
 				if err != nil {
 					werr = err
 					return
 				}
 				var plain int64
 				if kind == "data" {
-					plain = min(int64(p.ChunkSize), d.Size-off)
+					plain = n
 					ps.Data += plain
 				}
 				use(id, plain)
@@ -178,7 +178,7 @@ func (r *Repo) perOwnerStored(ctx context.Context, points []*Manifest, objs map[
 			add(c.ID)
 		}
 		for i := range p.Disks {
-			r.walkMap(ctx, p, &p.Disks[i], func(kind string, id ChunkID, off int64, err error) { add(id) })
+			r.walkMap(ctx, p, &p.Disks[i], func(kind string, id ChunkID, off, _ int64, err error) { add(id) })
 		}
 	}
 }

@@ -1,9 +1,16 @@
 package catalog
 
 import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
 	"context"
+	"io"
+	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,4 +68,72 @@ func TestWritePoint(t testing.TB, r *Repo, vm string, when time.Time, disks map[
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestFormat1Repo extracts testdata/format1-repo.tar.gz (a format-1
+// repository an older build wrote; testdata/README.md) into a temporary
+// directory and returns the repository's path and the sha256 hex of its
+// guest files and disk images by name ("p1/root/big.bin", "p2/disk0.img").
+func TestFormat1Repo(t testing.TB) (string, map[string]string) {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	td := filepath.Join(filepath.Dir(self), "testdata")
+	dir := t.TempDir()
+	untar(t, filepath.Join(td, "format1-repo.tar.gz"), dir)
+	f, err := os.Open(filepath.Join(td, "format1-repo.sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sums := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if sum, name, ok := strings.Cut(sc.Text(), "  "); ok {
+			sums[name] = sum
+		}
+	}
+	if err := sc.Err(); err != nil || len(sums) == 0 {
+		t.Fatalf("format1-repo.sha256: %d sums, %v", len(sums), err)
+	}
+	return filepath.Join(dir, "repo"), sums
+}
+
+// untar extracts a gzipped tar of directories and regular files into dir.
+func untar(t testing.TB, archive, dir string) {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, h.Name)
+		if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			t.Fatalf("%s: entry %q outside the archive", archive, h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(p, 0o700)
+		case tar.TypeReg:
+			var b []byte
+			if b, err = io.ReadAll(tr); err == nil {
+				err = os.WriteFile(p, b, 0o600)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

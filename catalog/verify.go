@@ -20,12 +20,13 @@ type Use struct {
 	VM     string `json:"vm"`
 	Point  string `json:"point"`
 	Disk   string `json:"disk"`
-	Offset int64  `json:"offset"` // disk offset; -1 for a map block or config file
-	What   string `json:"what"`   // "data", "map root", "map leaf", "config <name>"
+	Offset int64  `json:"offset"`        // disk offset; -1 for a map block or config file
+	Len    int64  `json:"len,omitempty"` // bytes of the disk at Offset (data)
+	What   string `json:"what"`          // "data", "map root", "map leaf", "config <name>"
 }
 
-func newUse(d DiskRef, off int64, what string) Use {
-	return Use{VM: d.VM, Point: d.Name(), Disk: d.Disk, Offset: off, What: what}
+func newUse(d DiskRef, off, n int64, what string) Use {
+	return Use{VM: d.VM, Point: d.Name(), Disk: d.Disk, Offset: off, Len: n, What: what}
 }
 
 // Ref returns the point and disk (Disk "" for a config file) of u.
@@ -88,13 +89,13 @@ func (r *Repo) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, e
 		}
 		for i := range p.Disks {
 			d := &p.Disks[i]
-			r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
+			r.walkMap(ctx, p, d, func(kind string, id ChunkID, off, n int64, err error) {
 				if err != nil {
-					addProblem(bad, id, err, newUse(p.DiskRef(d.Name), -1, kind))
+					addProblem(bad, id, err, newUse(p.DiskRef(d.Name), -1, 0, kind))
 					return
 				}
 				if kind == "data" {
-					data[id] = p.ChunkSize
+					data[id] = max(data[id], int(n))
 				}
 			})
 		}
@@ -187,15 +188,15 @@ func (r *Repo) nameUses(ctx context.Context, points []*Manifest, bad map[ChunkID
 		for _, p := range points {
 			for name, c := range p.Config {
 				if pr := bad[c.ID]; pr != nil {
-					pr.Uses = append(pr.Uses, newUse(p.DiskRef(""), -1, "config "+name))
+					pr.Uses = append(pr.Uses, newUse(p.DiskRef(""), -1, 0, "config "+name))
 				}
 			}
 			for i := range p.Disks {
 				d := &p.Disks[i]
 				// A block that cannot be read is still used by this disk.
-				r.walkMap(ctx, p, d, func(kind string, id ChunkID, off int64, err error) {
+				r.walkMap(ctx, p, d, func(kind string, id ChunkID, off, n int64, err error) {
 					if pr := bad[id]; pr != nil && (kind == "data" || blocks) {
-						pr.Uses = append(pr.Uses, newUse(p.DiskRef(d.Name), off, kind))
+						pr.Uses = append(pr.Uses, newUse(p.DiskRef(d.Name), off, n, kind))
 					}
 				})
 			}
@@ -218,34 +219,22 @@ func addProblem(bad map[ChunkID]*Problem, id ChunkID, err error, uses ...Use) {
 	pr.Uses = append(pr.Uses, uses...)
 }
 
-// walkMap calls fn for the map blocks and every non-zero data chunk of a
-// disk; a block that cannot be read is reported through err and its
-// subtree skipped.
-func (r *Repo) walkMap(ctx context.Context, p *Manifest, d *DiskRecord, fn func(kind string, id ChunkID, off int64, err error)) {
-	m, err := r.OpenDiskMap(ctx, p.ChunkSize, d)
+// walkMap calls fn for the map blocks and every non-zero data extent of a
+// disk (off and n its place; -1 and 0 for a block); a block that cannot be
+// read is reported through err and its subtree skipped.
+func (r *Repo) walkMap(ctx context.Context, p *Manifest, d *DiskRecord, fn func(kind string, id ChunkID, off, n int64, err error)) {
+	m, err := r.OpenDiskMap(ctx, p, d)
 	if err != nil {
-		fn("map root", d.Map, -1, err)
+		fn("map root", d.Map, -1, 0, err)
 		return
 	}
-	if !d.Map.IsZero() {
-		fn("map root", d.Map, -1, nil)
-	}
-	for li, lid := range m.leaves {
-		if lid.IsZero() {
-			continue
-		}
-		ids, err := m.Leaf(ctx, int64(li))
-		if err != nil {
-			fn("map leaf", lid, -1, err)
-			continue
-		}
-		fn("map leaf", lid, -1, nil)
-		for j, id := range ids {
-			if !id.IsZero() {
-				fn("data", id, (int64(li)*format.LeafFanout+int64(j))*int64(p.ChunkSize), nil)
-			}
-		}
-	}
+	m.walk(ctx, walkOptions{}, func(kind string, id ChunkID, err error) (bool, error) {
+		fn(kind, id, -1, 0, err)
+		return err == nil, nil
+	}, func(e Extent) error {
+		fn("data", e.ID, e.Off, e.Len, nil)
+		return nil
+	})
 }
 
 // scope returns the points selected by vm and point ("" = all).

@@ -45,7 +45,6 @@ const maxUnexamined = 100
 // chunks touch. Only a cancelled ctx (or a use naming no possible point)
 // is an error: what cannot be read is listed in Unexamined.
 func AffectedFiles(ctx context.Context, repo *catalog.Repo, problems []catalog.Problem) ([]Affected, error) {
-	cs := int64(repo.Config().ChunkSize)
 	bad := map[catalog.DiskRef][]extent{}
 	for _, pr := range problems {
 		for _, u := range pr.Uses {
@@ -54,7 +53,7 @@ func AffectedFiles(ctx context.Context, repo *catalog.Repo, problems []catalog.P
 				if err != nil { // not from Verify: no point has this name
 					return nil, fmt.Errorf("chunk %s: %w", pr.ID, err)
 				}
-				bad[k] = append(bad[k], extent{u.Offset, cs})
+				bad[k] = append(bad[k], extent{u.Offset, u.Len})
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // extent is a byte range [off, off+n).
@@ -25,79 +24,46 @@ func appendExtent(es []extent, e extent) []extent {
 	return append(es, e)
 }
 
-// changedChunks lists the chunks whose IDs differ between two disk maps,
-// as byte ranges. Leaves with equal IDs are skipped without being read, so
-// the cost grows with the changes, not with the disk. Chunks present in one
-// map only count when they hold data: growing a disk by zeros changes its
-// size, not its bytes.
+// changedChunks lists the ranges where two disk maps may differ (whole
+// extents). Map blocks equal in both are skipped without being read, so the
+// cost grows with the changes, not with the disk. What only one disk holds
+// counts when it holds data: growing a disk by zeros changes its size, not
+// its bytes.
 func changedChunks(ctx context.Context, a, b *catalog.DiskMap) ([]extent, error) {
-	if a.ChunkSize() != b.ChunkSize() {
-		return nil, fmt.Errorf("chunk sizes differ: %d and %d", a.ChunkSize(), b.ChunkSize())
-	}
-	cs := int64(a.ChunkSize())
-	size := max(a.Size(), b.Size())
-	la, lb := a.Leaves(), b.Leaves()
 	var out []extent
-	for l := 0; l < max(len(la), len(lb)); l++ {
-		if l < len(la) && l < len(lb) && la[l] == lb[l] {
-			continue
-		}
-		ia, err := leaf(ctx, a, l)
-		if err != nil {
-			return nil, fmt.Errorf("point A: %w", err)
-		}
-		ib, err := leaf(ctx, b, l)
-		if err != nil {
-			return nil, fmt.Errorf("point B: %w", err)
-		}
-		for j := 0; j < max(len(ia), len(ib)); j++ {
-			x, y := catalog.ZeroID, catalog.ZeroID
-			if j < len(ia) {
-				x = ia[j]
-			}
-			if j < len(ib) {
-				y = ib[j]
-			}
-			if x == y {
-				continue
-			}
-			off := (int64(l)*format.LeafFanout + int64(j)) * cs
-			out = appendExtent(out, extent{off, min(cs, size-off)})
-		}
-	}
-	return out, nil
+	err := catalog.ChangedExtents(ctx, a, b, func(off, n int64) error {
+		out = append(out, extent{off, n})
+		return nil
+	})
+	return out, err
 }
 
-// leaf returns leaf l of m, or nothing past the end of m.
-func leaf(ctx context.Context, m *catalog.DiskMap, l int) ([]catalog.ChunkID, error) {
-	if l >= len(m.Leaves()) {
-		return nil, nil
-	}
-	return m.Leaf(ctx, int64(l))
-}
+// refinePiece bounds the bytes of each side one worker of refine holds.
+const refinePiece = 4 << 20
 
-// refine narrows chunk-sized ranges to the blocks of bs bytes that differ,
-// reading only the chunks that changed, a few at a time.
+// refine narrows changed ranges to the blocks of bs bytes that differ,
+// reading only the changed extents of both sides, a few at a time.
 func refine(ctx context.Context, repo *catalog.Repo, a, b *catalog.DiskMap, changed []extent, bs int64) ([]extent, error) {
-	cs := int64(a.ChunkSize())
-	var chunks []int64
+	size := max(a.Size(), b.Size())
+	var pieces []extent
 	for _, e := range changed {
-		for off := e.off; off < e.end(); off += cs {
-			chunks = append(chunks, off/cs)
+		off, end := e.off/bs*bs, min((e.end()+bs-1)/bs*bs, size)
+		for ; off < end; off += refinePiece {
+			pieces = append(pieces, extent{off, min(refinePiece, end-off)})
 		}
 	}
-	found := make([][]extent, len(chunks))
-	errs := make([]error, len(chunks))
+	found := make([][]extent, len(pieces))
+	errs := make([]error, len(pieces))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for range min(4, len(chunks)) {
+	for range min(4, len(pieces)) {
 		wg.Go(func() {
 			for k := range next {
-				found[k], errs[k] = refineChunk(ctx, repo, a, b, chunks[k], bs)
+				found[k], errs[k] = refinePiece1(ctx, repo, a, b, pieces[k], bs)
 			}
 		})
 	}
-	for k := range chunks {
+	for k := range pieces {
 		if ctx.Err() != nil {
 			break
 		}
@@ -109,7 +75,7 @@ func refine(ctx context.Context, repo *catalog.Repo, a, b *catalog.DiskMap, chan
 		return nil, err
 	}
 	var out []extent
-	for k := range chunks {
+	for k := range pieces {
 		if errs[k] != nil {
 			return nil, errs[k]
 		}
@@ -120,16 +86,15 @@ func refine(ctx context.Context, repo *catalog.Repo, a, b *catalog.DiskMap, chan
 	return out, nil
 }
 
-func refineChunk(ctx context.Context, repo *catalog.Repo, a, b *catalog.DiskMap, i, bs int64) ([]extent, error) {
-	da, err := chunkData(ctx, repo, a, i)
+func refinePiece1(ctx context.Context, repo *catalog.Repo, a, b *catalog.DiskMap, p extent, bs int64) ([]extent, error) {
+	da, err := readRange(ctx, repo, a, p)
 	if err != nil {
 		return nil, fmt.Errorf("point A: %w", err)
 	}
-	db, err := chunkData(ctx, repo, b, i)
+	db, err := readRange(ctx, repo, b, p)
 	if err != nil {
 		return nil, fmt.Errorf("point B: %w", err)
 	}
-	base := i * int64(a.ChunkSize())
 	var out []extent
 	for off := int64(0); off < int64(max(len(da), len(db))); off += bs {
 		x, y := window(da, off, bs), window(db, off, bs)
@@ -137,33 +102,36 @@ func refineChunk(ctx context.Context, repo *catalog.Repo, a, b *catalog.DiskMap,
 			continue // past the end of the shorter disk, zeros either way
 		}
 		if !bytes.Equal(x, y) {
-			out = appendExtent(out, extent{base + off, int64(max(len(x), len(y)))})
+			out = appendExtent(out, extent{p.off + off, int64(max(len(x), len(y)))})
 		}
 	}
 	return out, nil
 }
 
-// chunkData reads chunk i of m; nil past the end, zeros for a zero chunk.
-func chunkData(ctx context.Context, repo *catalog.Repo, m *catalog.DiskMap, i int64) ([]byte, error) {
-	if i >= m.Chunks() {
+// readRange reads the bytes of p that lie on m's disk (fewer past its end),
+// each chunk past the cache.
+func readRange(ctx context.Context, repo *catalog.Repo, m *catalog.DiskMap, p extent) ([]byte, error) {
+	end := min(p.end(), m.Size())
+	if end <= p.off {
 		return nil, nil
 	}
-	id, err := m.Chunk(ctx, i)
-	if err != nil {
-		return nil, err
-	}
-	n := m.ChunkLen(i)
-	if id.IsZero() {
-		return make([]byte, n), nil
-	}
-	d, err := repo.ReadChunk(ctx, id, n)
-	if err != nil {
-		return nil, fmt.Errorf("chunk %d (%s, disk offset %d): %w", i, id, i*int64(m.ChunkSize()), err)
-	}
-	if len(d) != n {
-		return nil, fmt.Errorf("chunk %d (%s): %d bytes, want %d", i, id, len(d), n)
-	}
-	return d, nil
+	buf := make([]byte, end-p.off)
+	err := m.Extents(ctx, p.off, end, func(e catalog.Extent) error {
+		if e.ID.IsZero() {
+			return nil
+		}
+		d, err := repo.ReadChunk(ctx, e.ID, m.MaxChunk())
+		if err != nil {
+			return fmt.Errorf("chunk %s at disk offset %d: %w", e.ID, e.Off, err)
+		}
+		if int64(len(d)) != e.Len {
+			return fmt.Errorf("chunk %s at disk offset %d: %d bytes, want %d", e.ID, e.Off, len(d), e.Len)
+		}
+		lo, hi := max(e.Off, p.off), min(e.End(), end)
+		copy(buf[lo-p.off:hi-p.off], d[lo-e.Off:])
+		return nil
+	})
+	return buf, err
 }
 
 func window(b []byte, off, n int64) []byte {

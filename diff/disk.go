@@ -12,21 +12,21 @@ import (
 // compared so far with the error.
 func (c *comparison) disk(da, db *catalog.DiskRecord) (*Disk, error) {
 	ctx, repo, opts := c.ctx, c.repo, c.opts
-	cs := repo.Config().ChunkSize
 	pa, pb := &point{m: c.a, rec: da}, &point{m: c.b, rec: db}
-	d := &Disk{SizeA: pa.size(), SizeB: pb.size(), Granularity: int64(cs)}
+	d := &Disk{SizeA: pa.size(), SizeB: pb.size()}
 	var err error
 	for _, p := range []*point{pa, pb} {
 		if p.rec == nil {
-			p.dmap, err = repo.OpenDiskMap(ctx, cs, &catalog.DiskRecord{Name: "(absent)"})
+			p.dmap, err = repo.OpenDiskMap(ctx, p.m, &catalog.DiskRecord{Name: "(absent)"})
 		} else {
 			d.Name = p.rec.Name
-			p.dmap, err = repo.OpenDiskMap(ctx, cs, p.rec)
+			p.dmap, err = repo.OpenDiskMap(ctx, p.m, p.rec)
 		}
 		if err != nil {
 			return d, fmt.Errorf("point %s: %w", p.m.Name(), err)
 		}
 	}
+	d.Granularity = int64(max(pa.dmap.MaxChunk(), pb.dmap.MaxChunk()))
 	switch {
 	case da == nil:
 		d.Status = Added

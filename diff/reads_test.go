@@ -94,7 +94,7 @@ func TestBlockDiffReadsOnlyChanges(t *testing.T) {
 	probes := map[string]bool{}
 	for _, m := range []*catalog.Manifest{ma, mb} {
 		base[m.Disks[0].Map.ObjectName()] = true
-		dm, err := repo.OpenDiskMap(ctx, repo.Config().ChunkSize, &m.Disks[0])
+		dm, err := repo.OpenDiskMap(ctx, m, &m.Disks[0])
 		if err != nil {
 			t.Fatal(err)
 		}

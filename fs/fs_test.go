@@ -237,11 +237,11 @@ func chunkOfFile(t testing.TB, r *catalog.Repo, m *catalog.Manifest, guestPath s
 	}
 	e := ext[len(ext)/2]
 	phys := v.Offset + e.Physical + e.Length/2
-	id, err := d.Map().Chunk(ctx, phys/int64(m.ChunkSize))
-	if err != nil || id.IsZero() {
+	x, err := d.Map().Lookup(ctx, phys)
+	if err != nil || x.ID.IsZero() {
 		t.Fatalf("chunk at %d: %v", phys, err)
 	}
-	return id
+	return x.ID
 }
 
 func newLogger(w io.Writer) *log.Logger { return log.New(w, "", 0) }

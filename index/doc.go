@@ -15,13 +15,18 @@
 //
 // The content key of a regular file is the first 16 bytes of
 //
-//	BLAKE3("vmarchive index content key v1\x00" ‖ uvarint(size) ‖
-//	       uvarint(chunk size) ‖ per extent in file order:
+//	BLAKE3("vmarchive index content key v2\x00" ‖ uvarint(size) ‖
+//	       per extent in file order:
 //	       varint(logical) varint(disk offset) uvarint(length) ‖
-//	       per chunk the extents touch, once, in order: uvarint(index) ‖ id)
+//	       per map extent the extents touch, once, in disk order:
+//	       uvarint(offset) uvarint(length) ‖ id)
 //
 // where disk offsets are the volume's offset on the disk plus the extent's
-// physical offset and ids are the chunk ids of the point's disk map. Two
+// physical offset and the map extents are those of the point's disk map
+// (catalog.Extent: fixed-size chunks in format 1, content-defined ones in
+// format 2). v1 keys named chunks by index and chunk size; the domain
+// changed with the definition, so a stored index built before holds keys
+// that never equal new ones (a diff then compares those files' bytes). Two
 // files with equal keys have equal bytes: the same extents over chunks
 // with the same content. Different keys say nothing (a copied or moved
 // file differs in extents); hash the files to know. Files whose bytes the

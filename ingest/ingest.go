@@ -404,5 +404,5 @@ func (p *pipeline) previous(ctx context.Context, vm, disk string, size int64) (*
 	if d.Size != size {
 		return nil, fmt.Errorf("disk was %d bytes in point %s and is %d now: a changed-areas list cannot describe a resize, ingest it in full", d.Size, last.Name(), size)
 	}
-	return p.repo.OpenDiskMap(ctx, last.ChunkSize, d)
+	return p.repo.OpenDiskMap(ctx, last, d)
 }

@@ -133,7 +133,7 @@ func TestChangedAreasReuseThePreviousPoint(t *testing.T) {
 		t.Fatalf("empty change list: %v, read %d, map %s vs %s", err, d3.readBytes(), m3.Disks[0].Map, m.Disks[0].Map)
 	}
 	// A previous chunk lost from the store: that chunk is read whole from the source.
-	dm, _ := r.OpenDiskMap(ctx, m.ChunkSize, &m.Disks[0])
+	dm, _ := r.OpenDiskMap(ctx, m, &m.Disks[0])
 	id10, _ := dm.Chunk(ctx, 10)
 	os.Remove(filepath.Join(r.Dir(), "store", "data", id10.String()[:2], id10.String()))
 	d4 := &memDisk{data: v2, alloc: full}
