@@ -90,7 +90,7 @@ var encoders = sync.Pool{New: func() any { return catalog.NewEncoder() }}
 func (c *copier) mapDisk(ctx context.Context, w *catalog.Writer, p *catalog.Manifest, d *catalog.DiskRecord, cp *CopiedPoint) (*catalog.DiskRecord, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sm, err := c.src.OpenDiskMap(ctx, p.ChunkSize, d)
+	sm, err := c.src.OpenDiskMap(ctx, p, d)
 	if err != nil {
 		return nil, err
 	}

@@ -113,20 +113,18 @@ func dataChunks(t *testing.T, dir string) map[catalog.ChunkID]int64 {
 	}
 	for _, p := range ps {
 		for i := range p.Disks {
-			m, err := r.OpenDiskMap(ctx, p.ChunkSize, &p.Disks[i])
+			m, err := r.OpenDiskMap(ctx, p, &p.Disks[i])
 			if err != nil {
 				t.Fatal(err)
 			}
-			for li := range int64(len(m.Leaves())) {
-				ids, err := m.Leaf(ctx, li)
-				if err != nil {
-					t.Fatal(err)
+			err = m.Extents(ctx, 0, m.Size(), func(e catalog.Extent) error {
+				if !e.ID.IsZero() {
+					out[e.ID] = sizes[e.ID.ObjectName()]
 				}
-				for _, id := range ids {
-					if !id.IsZero() {
-						out[id] = sizes[id.ObjectName()]
-					}
-				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
