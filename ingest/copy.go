@@ -97,6 +97,9 @@ func Copy(ctx context.Context, src, dst *catalog.Repo, opts CopyOptions) (*CopyS
 		if !opts.DryRun {
 			if err := c.point(ctx, p, &cp); err != nil {
 				st.Duration = time.Since(start)
+				if ctx.Err() != nil {
+					return st, fmt.Errorf("copy interrupted during point %s, which was not created (run copy again to continue): %w", p.ID(), err)
+				}
 				return st, fmt.Errorf("copy point %s: %w", p.ID(), err)
 			}
 		}

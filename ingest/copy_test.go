@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,21 @@ func TestCopyPlan(t *testing.T) {
 	}
 	if _, err := Copy(ctx, src, dst, CopyOptions{VMs: []string{"nosuch"}}); err == nil {
 		t.Fatal("copy of an unknown VM succeeded")
+	}
+}
+
+// TestCopyInterrupted: a copy whose context ends mid-point says so and
+// leaves no point in the destination.
+func TestCopyInterrupted(t *testing.T) {
+	src, dst := catalog.TestRepo(t), catalog.TestRepo(t)
+	ingestImage(t, src, "web01", t0, ext4Image(t, 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Copy(ctx, src, dst, CopyOptions{Progress: func(CopyProgress) { cancel() }})
+	if err == nil || !strings.Contains(err.Error(), "interrupted during point web01/2026-11-01T02:00:00Z") {
+		t.Fatalf("interrupted copy: %v", err)
+	}
+	if ps, _ := dst.Points(""); len(ps) != 0 {
+		t.Fatalf("interrupted copy left %d points", len(ps))
 	}
 }
