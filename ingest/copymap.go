@@ -15,34 +15,17 @@ func sameChunks(src, dst *catalog.Repo, p *catalog.Manifest) bool {
 	return p.ChunkSize == dst.Config().ChunkSize
 }
 
-// extent is one piece of a source map: [off, off+n) holds chunk id, or
-// zeros when id is zero.
-type extent struct {
-	off, n int64
-	id     catalog.ChunkID
-}
+// extent is one piece of a source map (catalog.Extent).
+type extent = catalog.Extent
 
 // forExtents calls fn for every extent of m in disk order.
 func forExtents(ctx context.Context, m *catalog.DiskMap, fn func(extent) error) error {
-	cs := int64(m.ChunkSize())
-	for li := range int64(len(m.Leaves())) {
-		ids, err := m.Leaf(ctx, li)
-		if err != nil {
-			return err
-		}
-		for k, id := range ids {
-			i := li*1024 + int64(k)
-			if err := fn(extent{off: i * cs, n: int64(m.ChunkLen(i)), id: id}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return m.Extents(ctx, 0, m.Size(), fn)
 }
 
 // appendExtent puts e into the map being built.
 func appendExtent(ctx context.Context, mb *catalog.MapBuilder, cs int64, e extent) error {
-	return mb.Set(ctx, e.off/cs, e.id)
+	return mb.Set(ctx, e.Off/cs, e.ID)
 }
 
 // mapCopy copies p map by map: chunks the destination knows are taken
@@ -102,7 +85,7 @@ func (c *copier) mapDisk(ctx context.Context, w *catalog.Writer, p *catalog.Mani
 		prodErr = c.produceMoves(ctx, w, sm, slots)
 	}()
 	mb := w.NewMapBuilder(d.Size)
-	cs := int64(sm.ChunkSize())
+	cs := int64(c.dst.Config().ChunkSize) // the format-1 builder indexes chunks
 	var first error
 	for slot := range slots {
 		mv := <-slot
@@ -135,26 +118,26 @@ func (c *copier) account(ctx context.Context, mb *catalog.MapBuilder, cs int64, 
 	e := mv.e
 	rec.Stats.Chunks++
 	switch {
-	case e.id.IsZero():
+	case e.ID.IsZero():
 		rec.Stats.ZeroChunks++
 	case mv.known:
-		rec.Stats.ReusedBytes += e.n
+		rec.Stats.ReusedBytes += e.Len
 	case mv.add.Zero: // stored by an older build, perhaps: a hole here
 		rec.Stats.ZeroChunks++
-		rec.Stats.ReadBytes += e.n
-		e.id = catalog.ZeroID
+		rec.Stats.ReadBytes += e.Len
+		e.ID = catalog.ZeroID
 	default:
-		if mv.add.ID != e.id {
-			return fmt.Errorf("chunk at offset %d: stored as %s, the source names it %s", e.off, mv.add.ID, e.id)
+		if mv.add.ID != e.ID {
+			return fmt.Errorf("chunk at offset %d: stored as %s, the source names it %s", e.Off, mv.add.ID, e.ID)
 		}
-		rec.Stats.ReadBytes += e.n
+		rec.Stats.ReadBytes += e.Len
 		c.prog.Sent += int64(mv.add.Stored)
 		if mv.add.New {
 			rec.Stats.NewChunks++
 			rec.Stats.NewBytes += int64(mv.add.Stored)
 		}
 	}
-	c.prog.Done = c.base + c.diskBase + e.off + e.n
+	c.prog.Done = c.base + c.diskBase + e.Off + e.Len
 	c.report(false)
 	return appendExtent(ctx, mb, cs, e)
 }
@@ -171,11 +154,11 @@ func (c *copier) produceMoves(ctx context.Context, w *catalog.Writer, sm *catalo
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if e.id.IsZero() {
+		if e.ID.IsZero() {
 			slot <- moved{e: e}
 			return nil
 		}
-		known, err := w.Known(e.id)
+		known, err := w.Known(e.ID)
 		if err != nil || known {
 			slot <- moved{e: e, known: known, err: err}
 			return nil
@@ -197,12 +180,12 @@ func (c *copier) produceMoves(ctx context.Context, w *catalog.Writer, sm *catalo
 // move reads one chunk from the source (its hash checked by the fetch)
 // and stores it in the destination.
 func (c *copier) move(ctx context.Context, w *catalog.Writer, e extent) moved {
-	b, err := c.src.ReadChunk(ctx, e.id, int(e.n))
-	if err == nil && int64(len(b)) != e.n {
-		err = fmt.Errorf("chunk %s has %d bytes, the map says %d: %w", e.id, len(b), e.n, catalog.ErrCorrupt)
+	b, err := c.src.ReadChunk(ctx, e.ID, int(e.Len))
+	if err == nil && int64(len(b)) != e.Len {
+		err = fmt.Errorf("chunk %s has %d bytes, the map says %d: %w", e.ID, len(b), e.Len, catalog.ErrCorrupt)
 	}
 	if err != nil {
-		return moved{e: e, err: fmt.Errorf("source chunk at offset %d: %w", e.off, err)}
+		return moved{e: e, err: fmt.Errorf("source chunk at offset %d: %w", e.Off, err)}
 	}
 	enc := encoders.Get().(*catalog.Encoder)
 	defer encoders.Put(enc)

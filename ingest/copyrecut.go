@@ -58,13 +58,13 @@ func (c *copier) sourceDisk(ctx context.Context, p *catalog.Manifest, d *catalog
 	}
 	var alloc []image.Extent
 	err = forExtents(ctx, r.Map(), func(e extent) error {
-		if e.id.IsZero() {
+		if e.ID.IsZero() {
 			return nil
 		}
-		if n := len(alloc); n > 0 && alloc[n-1].Off+alloc[n-1].Len == e.off {
-			alloc[n-1].Len += e.n
+		if n := len(alloc); n > 0 && alloc[n-1].Off+alloc[n-1].Len == e.Off {
+			alloc[n-1].Len += e.Len
 		} else {
-			alloc = append(alloc, image.Extent{Off: e.off, Len: e.n})
+			alloc = append(alloc, image.Extent{Off: e.Off, Len: e.Len})
 		}
 		return nil
 	})
