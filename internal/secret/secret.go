@@ -40,6 +40,7 @@ type Terminal interface {
 // Sources are where a password may come from; the first one set wins.
 type Sources struct {
 	File     string   // --password-file
+	FileFlag string   // the flag naming File in messages; default --password-file
 	EnvFile  string   // the value of VMARCHIVE_PASSWORD_FILE (a path)
 	Command  string   // --password-command
 	Terminal Terminal // nil when there is no terminal
@@ -52,7 +53,7 @@ type Sources struct {
 func (s Sources) Describe() string {
 	switch {
 	case s.File != "":
-		return fmt.Sprintf("--password-file %q", s.File)
+		return fmt.Sprintf("%s %q", s.fileFlag(), s.File)
 	case s.EnvFile != "":
 		return fmt.Sprintf("%s=%q", EnvFile, s.EnvFile)
 	case s.Command != "":
@@ -61,6 +62,13 @@ func (s Sources) Describe() string {
 		return "the terminal"
 	}
 	return "nowhere"
+}
+
+func (s Sources) fileFlag() string {
+	if s.FileFlag == "" {
+		return "--password-file"
+	}
+	return s.FileFlag
 }
 
 // Password returns the password of an existing repository (asked once at
@@ -82,7 +90,7 @@ func (s Sources) read(ctx context.Context, twice bool) ([]byte, error) {
 	case s.File != "":
 		pw, err = readFile(s.File)
 		if err != nil {
-			err = fmt.Errorf("--password-file: %w", err)
+			err = fmt.Errorf("%s: %w", s.fileFlag(), err)
 		}
 	case s.EnvFile != "":
 		pw, err = readFile(s.EnvFile)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -24,12 +25,17 @@ func OpenTTY(in *os.File, out io.Writer) Terminal {
 	return &TTY{In: in, Out: out}
 }
 
-// ReadPassword prompts and reads one line without echo. Cancelling ctx
-// (Ctrl-C) turns echo back on before returning.
+// ReadPassword prompts and reads one line without echo. Echo goes off
+// before the prompt shows, so nothing typed after it is echoed; cancelling
+// ctx (Ctrl-C) turns echo back on before returning.
 func (t *TTY) ReadPassword(ctx context.Context, prompt string) ([]byte, error) {
 	fd := int(t.In.Fd())
 	state, err := term.GetState(fd)
 	if err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	defer term.Restore(fd, state)
+	if err := echoOff(fd); err != nil {
 		return nil, fmt.Errorf("terminal: %w", err)
 	}
 	fmt.Fprint(t.Out, prompt)
@@ -50,8 +56,18 @@ func (t *TTY) ReadPassword(ctx context.Context, prompt string) ([]byte, error) {
 		}
 		return r.pw, nil
 	case <-ctx.Done():
-		term.Restore(fd, state)
 		fmt.Fprintln(t.Out)
 		return nil, ctx.Err()
 	}
+}
+
+// echoOff stops the terminal at fd echoing what is typed.
+func echoOff(fd int) error {
+	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	tio.Lflag &^= unix.ECHO
+	tio.Lflag |= unix.ICANON | unix.ISIG
+	return unix.IoctlSetTermios(fd, unix.TCSETS, tio)
 }
