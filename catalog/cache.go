@@ -100,8 +100,12 @@ func (r *Repo) readBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, e
 
 // fetch reads, decodes and verifies one object, bypassing the cache.
 func (r *Repo) fetch(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
-	stored, err := r.be.Get(ctx, id.ObjectName())
+	name := id.ObjectName()
+	stored, err := r.be.Get(ctx, name)
 	if err != nil {
+		return nil, fmt.Errorf("chunk %s: %w", id, err)
+	}
+	if stored, err = r.unseal(name, stored, true); err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
 	var dst []byte
@@ -112,7 +116,7 @@ func (r *Repo) fetch(ctx context.Context, id ChunkID, maxSize int) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
-	if got := HashChunk(plain); got != id {
+	if got := r.HashChunk(plain); got != id {
 		return nil, fmt.Errorf("chunk %s: content hashes to %s: %w", id, got, ErrCorrupt)
 	}
 	return plain, nil

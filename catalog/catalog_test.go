@@ -226,7 +226,7 @@ func TestVerifyFindsDamageAndMissing(t *testing.T) {
 func TestRebuildFromStoreAlone(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "repo")
 	ctx := context.Background()
-	if _, err := Init(ctx, dir, MinChunkSize); err != nil {
+	if _, err := Init(ctx, dir, InitOptions{ChunkSize: MinChunkSize}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Open(ctx, dir, Options{})

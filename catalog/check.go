@@ -156,15 +156,18 @@ func (r *Repo) checkManifests(ctx context.Context, points []*Manifest, res *Chec
 		return err
 	}
 	for _, p := range points {
-		name := p.ObjectName()
+		name := r.manifestName(p.ID())
 		if !inStore[name] {
 			res.Manifests = append(res.Manifests, fmt.Sprintf("%s: in the catalog but its manifest %s is not in the store (an interrupted forget: forget it again)", p.ID(), name))
 			continue
 		}
 		delete(inStore, name)
 		stored, err := r.be.Get(ctx, name)
+		if err == nil {
+			stored, err = r.unseal(name, stored, true)
+		}
 		if err != nil {
-			res.Manifests = append(res.Manifests, fmt.Sprintf("%s: read manifest: %v", p.ID(), err))
+			res.Manifests = append(res.Manifests, fmt.Sprintf("%s: read manifest %s: %v", p.ID(), name, err))
 			continue
 		}
 		want, err := r.catalogManifest(p)

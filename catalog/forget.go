@@ -46,7 +46,7 @@ func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		if err := r.be.Delete(ctx, id.ObjectName()); err != nil && !errors.Is(err, backend.ErrNotFound) {
+		if err := r.be.Delete(ctx, r.manifestName(id)); err != nil && !errors.Is(err, backend.ErrNotFound) {
 			return fmt.Errorf("forget %s: %w", id, err)
 		}
 	}

@@ -62,7 +62,7 @@ func (r *Repo) planRoots(ctx context.Context, objs []objSize) (*gcPlan, error) {
 	plan := &gcPlan{}
 	inStore := map[string]bool{}
 	for _, s := range stored {
-		name := s.m.ObjectName()
+		name := r.manifestName(s.m.ID())
 		inStore[name] = true
 		c, inCat := cat[name]
 		if inCat && bytes.Equal(c.raw, s.raw) {
@@ -103,7 +103,7 @@ func (r *Repo) planStored(ctx context.Context, plan *gcPlan, s storedPoint, inCa
 	if inCat {
 		where = "in the store differs from the catalog's copy"
 	}
-	plan.warnings = append(plan.warnings, fmt.Sprintf("point %s: its manifest %s %s, and %d of the objects it references are missing or damaged: not added to the catalog, its other objects kept (vmarchive catalog rebuild lists it as damaged; forget then removes it)", s.m.ID(), s.m.ObjectName(), where, missing))
+	plan.warnings = append(plan.warnings, fmt.Sprintf("point %s: its manifest %s %s, and %d of the objects it references are missing or damaged: not added to the catalog, its other objects kept (vmarchive catalog rebuild lists it as damaged; forget then removes it)", s.m.ID(), r.manifestName(s.m.ID()), where, missing))
 	return nil
 }
 
@@ -186,7 +186,7 @@ func (r *Repo) catalogPoints() (map[string]storedPoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[m.ObjectName()] = storedPoint{bytes.Clone(it.Value()), m}
+		out[r.manifestName(m.ID())] = storedPoint{bytes.Clone(it.Value()), m}
 	}
 	return out, it.Error()
 }
@@ -204,13 +204,9 @@ func (r *Repo) storeManifests(ctx context.Context) ([]storedPoint, error) {
 	}
 	out := make([]storedPoint, 0, len(names))
 	for _, name := range names {
-		raw, err := r.be.Get(ctx, name)
-		if err != nil {
+		raw, m, err := r.getManifest(ctx, name)
+		if err != nil && !blockLost(err) {
 			return nil, err
-		}
-		m, err := format.DecodeManifest(raw)
-		if err == nil && m.ObjectName() != name {
-			err = fmt.Errorf("holds point %s: %w", m.ID(), ErrCorrupt)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("manifest %q: %w (what it references is unknown: repair it or move it out of the store)", name, err)

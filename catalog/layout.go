@@ -28,7 +28,7 @@ func checkLayout(dir string) error {
 	if err := private(dir, dirMode); err != nil {
 		return err
 	}
-	for _, name := range []string{lockFile, storeDir, catalogDir, filepath.Join(storeDir, configName), filepath.Join(storeDir, "data"), filepath.Join(storeDir, "points")} {
+	for _, name := range []string{lockFile, storeDir, catalogDir, filepath.Join(storeDir, configName), filepath.Join(storeDir, "data"), filepath.Join(storeDir, "points"), filepath.Join(storeDir, "keys")} {
 		if err := noSymlink(filepath.Join(dir, name)); err != nil {
 			return err
 		}

@@ -66,12 +66,23 @@ func (r *Repo) copyDamaged(ctx context.Context, id ChunkID) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("quarantine: %w", err)
 	}
-	// The decoder allows 64 MiB at most; what hashes to id is whole.
-	if plain, err := format.DecodeChunk(nil, stored, 64<<20); err == nil && HashChunk(plain) == id {
+	if r.whole(id, stored) {
 		return false, nil
 	}
 	if err := backend.Replace(ctx, r.be, QuarantineName(id), stored); err != nil {
 		return false, fmt.Errorf("quarantine: %w", err)
 	}
 	return true, nil
+}
+
+// whole reports whether stored is an intact object of id (it is not
+// modified: a damaged copy is quarantined as it is).
+func (r *Repo) whole(id ChunkID, stored []byte) bool {
+	enc, err := r.unseal(id.ObjectName(), stored, false)
+	if err != nil {
+		return false
+	}
+	// The decoder allows 64 MiB at most; what hashes to id is whole.
+	plain, err := format.DecodeChunk(nil, enc, 64<<20)
+	return err == nil && r.HashChunk(plain) == id
 }

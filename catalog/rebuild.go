@@ -31,25 +31,27 @@ func Rebuild(ctx context.Context, dir string, opts Options) (*RebuildResult, err
 		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
 	}
 	// The lock is held from here until the new catalog is closed, so no
-	// other process sees the catalog moved aside.
-	// Move the old catalog aside first so a failed rebuild never leaves a
-	// half-written index that looks whole.
-	cat := filepath.Join(dir, catalogDir)
-	if err := os.RemoveAll(cat + ".old"); err != nil {
-		lock.Close()
-		return nil, err
-	}
-	if _, err := os.Stat(cat); err == nil {
-		if err := os.Rename(cat, cat+".old"); err != nil {
-			lock.Close()
-			return nil, fmt.Errorf("rebuild catalog: %w", err)
-		}
-	}
-	r, err := openLocked(ctx, dir, lock, opts, true)
+	// other process sees the catalog moved aside. The store is opened
+	// first: a wrong password leaves the catalog where it is.
+	r, err := openStore(ctx, dir, lock, opts, true)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
 	}
 	defer r.Close()
+	// Move the old catalog aside first so a failed rebuild never leaves a
+	// half-written index that looks whole.
+	cat := filepath.Join(dir, catalogDir)
+	if err := os.RemoveAll(cat + ".old"); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cat); err == nil {
+		if err := os.Rename(cat, cat+".old"); err != nil {
+			return nil, fmt.Errorf("rebuild catalog: %w", err)
+		}
+	}
+	if err := r.openCatalog(true); err != nil {
+		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
+	}
 	res, err := r.rebuild(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild catalog of %s: %w", dir, err)
@@ -95,13 +97,9 @@ func (r *Repo) rebuild(ctx context.Context) (*RebuildResult, error) {
 		}
 	}
 	for _, name := range manifests {
-		raw, err := r.be.Get(ctx, name)
-		if err != nil {
+		raw, m, err := r.getManifest(ctx, name)
+		if err != nil && !blockLost(err) {
 			return nil, err
-		}
-		m, err := format.DecodeManifest(raw)
-		if err == nil && m.ObjectName() != name {
-			err = fmt.Errorf("holds point %s: %w", m.ID(), ErrCorrupt)
 		}
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %v (skipped)", name, err))

@@ -37,6 +37,8 @@ type Repo struct {
 	commitMu sync.Mutex
 	// readOnly: opened with Options.ReadOnly; writes fail.
 	readOnly bool
+	// crypt holds the keys of an encrypted repository, nil for a plain one.
+	crypt *repoCrypt
 }
 
 // Options tune Open.
@@ -51,6 +53,23 @@ type Options struct {
 	// ReadOnly opens the catalog without writing to it (commands that only
 	// read: they then work on a full disk).
 	ReadOnly bool
+	// Password is asked only if the repository is encrypted; one that opens
+	// no key file is ErrWrongPassword, after the key derivation and before
+	// any data is read. The caller may wipe the bytes after Open returns.
+	Password func() ([]byte, error)
+
+	// master, when set by Init, opens an encrypted repository without
+	// deriving the key again.
+	master      *format.MasterKey
+	masterKeyID string
+}
+
+// InitOptions say how Init makes a repository.
+type InitOptions struct {
+	ChunkSize int // bytes; 0 for DefaultChunkSize
+	// Encrypt seals every stored object; Password is then the first key's.
+	Encrypt  bool
+	Password []byte
 }
 
 const (
@@ -61,9 +80,15 @@ const (
 )
 
 // Init creates a repository in dir, which must be absent or empty.
-func Init(ctx context.Context, dir string, chunkSize int) (*Config, error) {
-	if err := CheckChunkSize(chunkSize); err != nil {
+func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
+	if opts.ChunkSize == 0 {
+		opts.ChunkSize = DefaultChunkSize
+	}
+	if err := CheckChunkSize(opts.ChunkSize); err != nil {
 		return nil, err
+	}
+	if opts.Encrypt && len(opts.Password) == 0 {
+		return nil, fmt.Errorf("init %s: an encrypted repository needs a password", dir)
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("init %s: directory is not empty: %w", dir, ErrExists)
@@ -81,15 +106,26 @@ func Init(ctx context.Context, dir string, chunkSize int) (*Config, error) {
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
-	cfg := Config{Version: FormatVersion, ID: hex.EncodeToString(id), ChunkSize: chunkSize, Created: time.Now().UTC().Truncate(time.Second)}
-	b, _ := json.MarshalIndent(cfg, "", " ")
+	cfg := Config{Version: FormatVersion, ID: hex.EncodeToString(id), ChunkSize: opts.ChunkSize, Created: time.Now().UTC().Truncate(time.Second)}
+	open := Options{Command: "init"}
+	if opts.Encrypt {
+		if open, err = initKeys(ctx, be, &cfg, opts.Password); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+	}
+	// The plain config goes last: with it the repository exists.
+	plain := cfg
+	if opts.Encrypt {
+		plain = cfg.Stub()
+	}
+	b, _ := json.MarshalIndent(plain, "", " ")
 	if err := be.Put(ctx, configName, b); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	if err := backend.Sync(ctx, be); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
-	r, err := openRepo(ctx, dir, Options{Command: "init"}, true)
+	r, err := openRepo(ctx, dir, open, true)
 	if err != nil {
 		return nil, err
 	}
@@ -122,15 +158,29 @@ func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo
 // openLocked opens the repository whose lock the caller already holds; the
 // Repo takes the lock over.
 func openLocked(ctx context.Context, dir string, lock *os.File, opts Options, create bool) (*Repo, error) {
-	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readOnly: opts.ReadOnly && !create}
-	if err := r.open(ctx, opts, create); err != nil {
+	r, err := openStore(ctx, dir, lock, opts, create)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.openCatalog(create); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
 	return r, nil
 }
 
-func (r *Repo) open(ctx context.Context, opts Options, create bool) error {
+// openStore opens the store of the repository whose lock the caller holds
+// (unlocking an encrypted one), but not yet its catalog.
+func openStore(ctx context.Context, dir string, lock *os.File, opts Options, create bool) (*Repo, error) {
+	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readOnly: opts.ReadOnly && !create}
+	if err := r.openStore(ctx, opts); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open repository %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+func (r *Repo) openStore(ctx context.Context, opts Options) error {
 	be, err := local.New(filepath.Join(r.dir, storeDir))
 	if err != nil {
 		return err
@@ -148,10 +198,20 @@ func (r *Repo) open(ctx context.Context, opts Options, create bool) error {
 		return err
 	}
 	r.cfg = *cfg
+	if cfg.Encryption != "" {
+		if err := r.openEncrypted(ctx, opts); err != nil {
+			return err
+		}
+	}
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = 64 << 20
 	}
 	r.cache = newBlobCache(opts.CacheBytes)
+	return nil
+}
+
+func (r *Repo) openCatalog(create bool) error {
+	var err error
 	catDir := filepath.Join(r.dir, catalogDir)
 	if _, err := os.Stat(catDir); errors.Is(err, fs.ErrNotExist) && !create {
 		return fmt.Errorf("catalog is missing: run vmarchive catalog rebuild: %w", ErrNotFound)

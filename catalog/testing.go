@@ -3,6 +3,7 @@ package catalog
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"io"
@@ -19,12 +20,25 @@ import (
 // the smallest chunk size, closed when the test ends.
 func TestRepo(t testing.TB) *Repo {
 	t.Helper()
+	return TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize})
+}
+
+// TestEncryptedRepo is TestRepo of a repository encrypted under password.
+func TestEncryptedRepo(t testing.TB, password string) *Repo {
+	t.Helper()
+	return TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize, Encrypt: true, Password: []byte(password)})
+}
+
+// TestRepoWith creates and opens a repository made with opts.
+func TestRepoWith(t testing.TB, opts InitOptions) *Repo {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	ctx := context.Background()
-	if _, err := Init(ctx, dir, MinChunkSize); err != nil {
+	if _, err := Init(ctx, dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(ctx, dir, Options{Command: "test"})
+	pw := bytes.Clone(opts.Password)
+	r, err := Open(ctx, dir, Options{Command: "test", Password: func() ([]byte, error) { return pw, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 	if IsZero(plain) {
 		return AddResult{Zero: true}, nil
 	}
-	id := HashChunk(plain)
+	id := w.repo.HashChunk(plain)
 	known, err := w.known(id)
 	if err != nil || (known && !repair) {
 		return AddResult{ID: id}, err
@@ -87,6 +87,9 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 	// Replace, not Put: a copy stored under the name may be damaged (a
 	// repair, or a chunk whose key verify dropped).
 	stored := enc.Encode(plain)
+	if c := w.repo.crypt; c != nil {
+		stored = enc.Seal(c.aead, id.ObjectName(), stored)
+	}
 	if err := backend.Replace(ctx, w.repo.be, id.ObjectName(), stored); err != nil {
 		return AddResult{}, fmt.Errorf("store chunk %s: %w", id, err)
 	}
@@ -101,13 +104,13 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 
 // add stores a map block or config blob.
 func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
-	id := HashChunk(plain)
+	id := w.repo.HashChunk(plain)
 	known, err := w.known(id)
 	if err != nil || known {
 		return id, false, err
 	}
 	w.mu.Lock()
-	stored := bytes.Clone(w.blkEnc.Encode(plain))
+	stored := w.repo.seal(id.ObjectName(), bytes.Clone(w.blkEnc.Encode(plain)))
 	w.mu.Unlock()
 	if err := backend.Replace(ctx, w.repo.be, id.ObjectName(), stored); err != nil {
 		return id, false, fmt.Errorf("store block %s: %w", id, err)
@@ -175,10 +178,11 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	if err != nil {
 		return err
 	}
+	name := w.repo.manifestName(m.ID())
 	// A manifest already stored under the name, left by an ingest killed
 	// before its catalog batch, is replaced: the catalog and the store
 	// must hold the same bytes.
-	if err := backend.Replace(ctx, be, m.ObjectName(), b); err != nil {
+	if err := backend.Replace(ctx, be, name, w.repo.seal(name, b)); err != nil {
 		return fmt.Errorf("commit %s: %w", m.ID(), err)
 	}
 	if err := backend.Sync(ctx, be); err != nil {

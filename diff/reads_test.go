@@ -75,7 +75,7 @@ func writeFull(t *testing.T, repo *catalog.Repo, when time.Time, n int64, change
 func TestBlockDiffReadsOnlyChanges(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "repo")
-	if _, err := catalog.Init(ctx, dir, catalog.MinChunkSize); err != nil {
+	if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: catalog.MinChunkSize}); err != nil {
 		t.Fatal(err)
 	}
 	repo, err := catalog.Open(ctx, dir, catalog.Options{Command: "test"})

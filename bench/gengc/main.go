@@ -36,7 +36,7 @@ func main() {
 
 func run(dir string, points int, chunks, share int64) error {
 	ctx := context.Background()
-	if _, err := catalog.Init(ctx, dir, catalog.MinChunkSize); err != nil {
+	if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: catalog.MinChunkSize}); err != nil {
 		return err
 	}
 	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "gengc"})

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"sync"
 
@@ -31,8 +32,9 @@ func sharedDecoder() *zstd.Decoder {
 
 // Encoder compresses chunks; one per worker, not safe for concurrent use.
 type Encoder struct {
-	z   *zstd.Encoder
-	buf []byte
+	z    *zstd.Encoder
+	buf  []byte
+	sbuf []byte // sealed output (Seal)
 }
 
 // NewEncoder returns an encoder at zstd's fastest level.
@@ -55,6 +57,14 @@ func (e *Encoder) Encode(plain []byte) []byte {
 	e.buf = append(e.buf[:0], EncRaw)
 	e.buf = append(e.buf, plain...)
 	return e.buf
+}
+
+// Seal returns stored (Encode's result) sealed as the object called name
+// (SealObject). The result aliases an internal buffer valid until the next
+// call.
+func (e *Encoder) Seal(aead cipher.AEAD, name string, stored []byte) []byte {
+	e.sbuf = SealObject(e.sbuf[:0], aead, name, stored)
+	return e.sbuf
 }
 
 // DecodeChunk turns a stored object back into plaintext, appending to dst.

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,6 +10,10 @@ import (
 // FormatVersion is the version of the repository (store) format.
 const FormatVersion = 1
 
+// MinEncryptedVersion is the first format that can be encrypted: format-1
+// repositories never are.
+const MinEncryptedVersion = 2
+
 // Chunk size bounds and default (design.md).
 const (
 	MinChunkSize     = 256 << 10
@@ -16,20 +21,63 @@ const (
 	DefaultChunkSize = 1 << 20
 )
 
-// Config is the repository's configuration, stored in the store as "config"
-// and fixed at init.
+// Config is the repository's configuration, fixed at init. A plain
+// repository stores it as "config". An encrypted one stores there only
+// what opening needs (Stub: version, id, encryption, where the key files
+// are) and the whole Config sealed as SealedConfigName.
 type Config struct {
 	Version   int       `json:"version"`
 	ID        string    `json:"id"`
-	ChunkSize int       `json:"chunk_size"`
-	Created   time.Time `json:"created"`
+	ChunkSize int       `json:"chunk_size,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	// Encryption is "" or the AEAD every stored object is sealed with
+	// (EncryptionAES256GCM).
+	Encryption string `json:"encryption,omitempty"`
+	// Keys is where the key files are (KeyPrefix) when encrypted.
+	Keys string `json:"keys,omitempty"`
+}
+
+// SealedConfigName is the store name of an encrypted repository's whole
+// Config, sealed like every object.
+const SealedConfigName = "config.sealed"
+
+// Stub is what an encrypted repository's plain config says.
+func (c *Config) Stub() Config {
+	return Config{Version: c.Version, ID: c.ID, Encryption: c.Encryption, Keys: c.Keys}
 }
 
 func (c *Config) Validate() error {
-	if c.Version != FormatVersion {
+	// Encryption comes with format 2 (map trees, content-defined chunks);
+	// until this build writes format 2, an encrypted repository is the one
+	// format-2 repository it reads.
+	if c.Version != FormatVersion && !(c.Encryption != "" && c.Version == MinEncryptedVersion) {
 		return fmt.Errorf("repository format version %d, this build reads %d", c.Version, FormatVersion)
 	}
+	if err := c.checkEncryption(); err != nil {
+		return err
+	}
 	return CheckChunkSize(c.ChunkSize)
+}
+
+func (c *Config) checkEncryption() error {
+	if c.Encryption == "" {
+		if c.Keys != "" {
+			return fmt.Errorf("repository config names key files but no encryption")
+		}
+		return nil
+	}
+	switch {
+	case c.Version < MinEncryptedVersion:
+		return fmt.Errorf("repository format version %d is never encrypted, yet its config says %q", c.Version, c.Encryption)
+	case c.Encryption != EncryptionAES256GCM:
+		return fmt.Errorf("repository encryption %q, this build knows %q", c.Encryption, EncryptionAES256GCM)
+	case c.Keys != KeyPrefix:
+		return fmt.Errorf("repository key files at %q, want %q", c.Keys, KeyPrefix)
+	}
+	if b, err := hex.DecodeString(c.ID); err != nil || len(b) != 16 {
+		return fmt.Errorf("repository id %q: want 32 hex digits", c.ID)
+	}
+	return nil
 }
 
 // CheckChunkSize accepts powers of two from 256 KiB to 4 MiB.
@@ -40,13 +88,38 @@ func CheckChunkSize(n int) error {
 	return nil
 }
 
+// DecodeConfig decodes the store's plain config: a whole Config, or the
+// Stub of an encrypted repository (then DecodeSealedConfig gives the rest).
 func DecodeConfig(b []byte) (*Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("repository config: %v: %w", err, ErrCorrupt)
 	}
+	if c.Encryption != "" {
+		if err := c.checkEncryption(); err != nil {
+			return nil, fmt.Errorf("repository config: %v: %w", err, ErrCorrupt)
+		}
+		return &c, nil
+	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("repository config: %w", err)
+	}
+	return &c, nil
+}
+
+// DecodeSealedConfig decodes an encrypted repository's whole Config (the
+// plaintext of SealedConfigName), which must agree with its plain stub.
+func DecodeSealedConfig(b []byte, stub *Config) (*Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("sealed repository config: %v: %w", err, ErrCorrupt)
+	}
+	if c.Stub() != stub.Stub() {
+		return nil, fmt.Errorf("sealed repository config (id %q, version %d, encryption %q) disagrees with the plain one (id %q, version %d, encryption %q): %w",
+			c.ID, c.Version, c.Encryption, stub.ID, stub.Version, stub.Encryption, ErrCorrupt)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("sealed repository config: %v: %w", err, ErrCorrupt)
 	}
 	return &c, nil
 }

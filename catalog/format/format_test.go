@@ -51,13 +51,16 @@ func FuzzDecode(f *testing.F) {
 	enc := NewEncoder()
 	f.Add(bytes.Clone(enc.Encode(bytes.Repeat([]byte("ab"), 1000))))
 	f.Add(EncodeBlock(BlockLeaf, make([]ChunkID, 3)))
+	f.Add([]byte(`{"version":2,"id":"00112233445566778899aabbccddeeff","encryption":"aes-256-gcm","keys":"keys/"}`))
 	f.Add([]byte(`{"version":1,"vm":"a","time":"2026-11-20T01:00:00Z","chunk_size":262144,"disks":[{"name":"d","size":5}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		DecodeChunk(nil, b, MinChunkSize)
 		DecodeBlock(b, BlockLeaf, 3)
 		DecodeBlock(b, BlockRoot, 1)
 		DecodeManifest(b)
-		DecodeConfig(b)
+		if c, err := DecodeConfig(b); err == nil {
+			DecodeSealedConfig(b, c)
+		}
 		ParsePointKey(b)
 	})
 }

@@ -28,7 +28,7 @@ directory is made owner-only (0700) and everything in it is created
 			if err != nil {
 				return fmt.Errorf("--chunk-size: %w", err)
 			}
-			cfg, err := catalog.Init(cmd.Context(), dir, int(size))
+			cfg, err := catalog.Init(cmd.Context(), dir, catalog.InitOptions{ChunkSize: int(size)})
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ func BenchmarkVSphere(b *testing.B) {
 	ctx := context.Background()
 	newRepo := func(b *testing.B) *catalog.Repo {
 		dir := filepath.Join(b.TempDir(), "repo")
-		if _, err := catalog.Init(ctx, dir, catalog.DefaultChunkSize); err != nil {
+		if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: catalog.DefaultChunkSize}); err != nil {
 			b.Fatal(err)
 		}
 		r, err := catalog.Open(ctx, dir, catalog.Options{Command: "bench"})
