@@ -30,7 +30,7 @@ func addAll(t *testing.T, w *Writer, data []byte, cs int) []ChunkID {
 func TestCheckpointKeysOutliveTheWriter(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "repo")
-	if _, err := Init(ctx, dir, MinChunkSize); err != nil {
+	if _, err := Init(ctx, dir, InitOptions{ChunkSize: MinChunkSize}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := Open(ctx, dir, Options{Command: "test"})

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"crypto/cipher"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,16 @@ func (r *Repo) ChunkerSeed() []byte {
 	}
 	s := r.crypt.master.ChunkerSeed()
 	return s[:]
+}
+
+// SameChunkIDs reports whether o names chunks as r does and its chunker
+// gets the same seed: both plain, or both encrypted under one master key.
+// Only then can a map of one be used in the other (copy).
+func (r *Repo) SameChunkIDs(o *Repo) bool {
+	if r.crypt == nil || o.crypt == nil {
+		return r.crypt == nil && o.crypt == nil
+	}
+	return subtle.ConstantTimeCompare(r.crypt.master[:], o.crypt.master[:]) == 1
 }
 
 // manifestName is where point p's manifest is stored: points/<vm>/<time>,

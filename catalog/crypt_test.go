@@ -449,13 +449,13 @@ func TestEncryptedFlippedBytes(t *testing.T) {
 	probe, _ := encryptedFixture(t)
 	p0, _ := probe.Point("finance-db-7f3a", "latest")
 	kinds := map[string]bool{}
-	probe.walkMap(ctx, p0, &p0.Disks[0], func(kind string, id ChunkID, off int64, err error) {
+	probe.walkMap(ctx, p0, &p0.Disks[0], func(kind string, id ChunkID, off, _ int64, err error) {
 		if kind != "data" && !kinds[kind] {
 			kinds[kind] = true
 			targets = append(targets, target{kind, func(r *Repo) string {
 				var name string
 				p, _ := r.Point("finance-db-7f3a", "latest")
-				r.walkMap(ctx, p, &p.Disks[0], func(k string, id ChunkID, off int64, err error) {
+				r.walkMap(ctx, p, &p.Disks[0], func(k string, id ChunkID, off, _ int64, err error) {
 					if k == kind && name == "" {
 						name = id.ObjectName()
 					}
@@ -581,4 +581,12 @@ func reopen(t *testing.T, r *Repo) *Repo {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+func TestSameChunkIDs(t *testing.T) {
+	a, b := TestRepo(t), TestRepo(t)
+	e, f := TestEncryptedRepo(t, "x"), TestEncryptedRepo(t, "x")
+	if !a.SameChunkIDs(b) || a.SameChunkIDs(e) || e.SameChunkIDs(a) || e.SameChunkIDs(f) || !e.SameChunkIDs(e) {
+		t.Fatal("SameChunkIDs")
+	}
 }

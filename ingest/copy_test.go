@@ -72,7 +72,7 @@ func repoWithChunkSize(t *testing.T, cs int) *catalog.Repo {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	ctx := context.Background()
-	if _, err := catalog.Init(ctx, dir, cs); err != nil {
+	if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: cs}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "test"})

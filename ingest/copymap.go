@@ -12,7 +12,7 @@ import (
 // sameChunks reports whether dst names and cuts chunks as p's maps do, so
 // p can be copied map by map.
 func sameChunks(src, dst *catalog.Repo, p *catalog.Manifest) bool {
-	return p.ChunkSize == dst.Config().ChunkSize
+	return p.ChunkSize == dst.Config().ChunkSize && src.SameChunkIDs(dst)
 }
 
 // extent is one piece of a source map (catalog.Extent).
