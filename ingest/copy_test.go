@@ -3,6 +3,9 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -218,5 +221,39 @@ func TestCopyInterrupted(t *testing.T) {
 	}
 	if ps, _ := dst.Points(""); len(ps) != 0 {
 		t.Fatalf("interrupted copy left %d points", len(ps))
+	}
+}
+
+// TestCopyFormat1Fixture: the format-1 repository an older build wrote
+// copies into a repository init makes today (the migration path), every
+// disk byte-exact against the fixture's sums.
+func TestCopyFormat1Fixture(t *testing.T) {
+	ctx := context.Background()
+	dir, sums := catalog.TestFormat1Repo(t)
+	src, err := catalog.Open(ctx, dir, catalog.Options{Command: "test", ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst := catalog.TestRepo(t)
+	st, err := Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PointsCopied != 2 {
+		t.Fatalf("copied %d points, want 2", st.PointsCopied)
+	}
+	if dst.Config().Version >= 2 && !st.Copied[0].Recut {
+		t.Errorf("format 1 to format %d copied map by map", dst.Config().Version)
+	}
+	for i, name := range []string{"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"} {
+		p, err := dst.Point("f1", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(readAll(t, dst, p, "disk0"))
+		if want := sums[fmt.Sprintf("p%d/disk0.img", i+1)]; hex.EncodeToString(sum[:]) != want {
+			t.Errorf("point %s disk0: sha256 %x, want %s", name, sum, want)
+		}
 	}
 }
