@@ -200,3 +200,25 @@ func TestShiftedByUnalignedDataIsNotDeduplicated(t *testing.T) {
 		}
 	}
 }
+
+func TestAddZerosIsZeroMarks(t *testing.T) {
+	c := cutter(t, small, XXH4K)
+	data := random(9, 2<<20)
+	clear(data[100*Block : 300*Block])
+	marks := c.Marks(nil, data)
+	a, b := c.NewSelector(0), c.NewSelector(0)
+	var pa, pb []Piece
+	for i, m := range marks {
+		pa = a.Add(pa, m, Block)
+		if i >= 100 && i < 300 {
+			if i == 100 {
+				pb = b.AddZeros(pb, 200*Block)
+			}
+			continue
+		}
+		pb = b.Add(pb, m, Block)
+	}
+	if pa, pb = a.Flush(pa), b.Flush(pb); !slices.Equal(pa, pb) {
+		t.Fatalf("AddZeros cuts differently:\n%v\n%v", pa, pb)
+	}
+}

@@ -56,6 +56,25 @@ func (s *Selector) Add(out []Piece, m Mark, n int) []Piece {
 	return out
 }
 
+// OpenData reports whether blocks fed since the last boundary make a
+// data chunk not yet cut (their bytes are still needed).
+func (s *Selector) OpenData() bool { return s.pos > s.start && !s.hole }
+
+// AddZeros feeds n bytes of zero blocks at once (an unallocated span);
+// n is a multiple of Block but for the disk's tail.
+func (s *Selector) AddZeros(out []Piece, n int64) []Piece {
+	if n <= 0 {
+		return out
+	}
+	if s.pos > s.start && !s.hole {
+		out = append(out, Piece{Off: s.start, Len: s.pos - s.start})
+		s.start = s.pos
+	}
+	s.hole = true
+	s.pos += n
+	return out
+}
+
 // Flush appends the open piece, if any: the disk (or the part of it being
 // cut) ends at Pos.
 func (s *Selector) Flush(out []Piece) []Piece {
