@@ -1,6 +1,8 @@
 package chunker
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -63,10 +65,27 @@ type Cutter struct {
 	p         Params
 	hash      Hash
 	threshold uint64 // a block whose hash is below this is a candidate
+	keyed     bool   // mix k into the hash (NewKeyed)
+	k         [2]uint64
 }
 
 // New returns the format's cutter for p (hash XXH4K).
 func New(p Params) (*Cutter, error) { return NewHash(p, XXH4K) }
+
+// NewKeyed returns the format's cutter for an encrypted repository: its
+// secret seed is mixed into every block's hash, so which blocks are
+// candidates, and so the lengths of chunks of known content, cannot be
+// predicted without it. A nil seed is New.
+func NewKeyed(p Params, seed []byte) (*Cutter, error) {
+	c, err := New(p)
+	if err != nil || seed == nil {
+		return c, err
+	}
+	sum := sha256.Sum256(append([]byte("vmarchive chunker key\x00"), seed...))
+	c.keyed = true
+	c.k = [2]uint64{binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])}
+	return c, nil
+}
 
 // NewHash returns a cutter with a chosen candidate test; only measurements
 // use a hash other than the format's.

@@ -222,3 +222,34 @@ func TestAddZerosIsZeroMarks(t *testing.T) {
 		t.Fatalf("AddZeros cuts differently:\n%v\n%v", pa, pb)
 	}
 }
+
+// TestKeyed: a seed moves the boundaries (another seed, or none, cuts
+// known data differently) but keeps every property of the cut.
+func TestKeyed(t *testing.T) {
+	data := random(10, 16<<20)
+	plain := cutter(t, small, XXH4K).Cut(data, 0)
+	var cuts [][]Piece
+	for _, seed := range [][]byte{[]byte("seed one"), []byte("seed two")} {
+		c, err := NewKeyed(small, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := c.Cut(data, 0)
+		checkPieces(t, c, data, 0, ps)
+		if again := c.Cut(data, 0); !slices.Equal(ps, again) {
+			t.Fatal("keyed cut not deterministic")
+		}
+		mean := float64(len(data)) / float64(len(ps))
+		if mean < 0.85*float64(small.Avg) || mean > 1.15*float64(small.Avg) {
+			t.Errorf("keyed mean chunk %.0f", mean)
+		}
+		cuts = append(cuts, ps)
+	}
+	if slices.Equal(cuts[0], plain) || slices.Equal(cuts[0], cuts[1]) {
+		t.Fatal("the seed does not change the boundaries")
+	}
+	c, _ := NewKeyed(small, nil)
+	if !slices.Equal(c.Cut(data, 0), plain) {
+		t.Fatal("a nil seed is not the plain cutter")
+	}
+}

@@ -44,10 +44,22 @@ func (c *Cutter) mark(b []byte) Mark {
 	default:
 		h = xxhash.Sum64(b)
 	}
+	if c.keyed {
+		h = mix(h^c.k[0]) ^ c.k[1]
+	}
 	if h < c.threshold {
 		return Cand
 	}
 	return Data
+}
+
+// mix is splitmix64's finalizer: every output bit depends on every input
+// bit, so a secret XORed in before it reshuffles which hashes fall below
+// the threshold.
+func mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 // gear64 is a gear hash over b: after 64 bytes every earlier byte has been
@@ -66,10 +78,7 @@ var gearTable = func() (t [256]uint64) {
 	s := uint64(0x766d617263686976) // splitmix64 seeded with "vmarchiv"
 	for i := range t {
 		s += 0x9e3779b97f4a7c15
-		z := s
-		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		t[i] = z ^ z>>31
+		t[i] = mix(s)
 	}
 	return t
 }()
