@@ -26,6 +26,7 @@ type catalogDB struct {
 	db   *pebble.DB
 	dir  string
 	fail *fatalState
+	idx  pointIndex // pointindex.go
 }
 
 // fatalState holds the first fatal error of a catalog; after it pebble's
@@ -138,9 +139,13 @@ func (c *catalogDB) guard(fn func() error) (err error) {
 }
 
 // write runs fn, which may wait for pebble's background work, and returns
-// early with the catalog's fatal error when that work fails for good.
+// early with the catalog's fatal error when that work fails for good. The
+// point index learns of every write once it is visible.
 func (c *catalogDB) write(fn func() error) error {
-	return runGuarded(c.fail, func() error { return c.guard(fn) })
+	return runGuarded(c.fail, func() error {
+		defer c.idx.changed()
+		return c.guard(fn)
+	})
 }
 
 func runGuarded(fail *fatalState, fn func() error) error {

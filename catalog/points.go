@@ -56,8 +56,22 @@ func decodeCatalogPoint(k, v []byte) (*Manifest, error) {
 }
 
 // VMs returns the names of the VMs that have points, in name order. It
-// reads keys only, skipping from one VM to the next.
+// reads keys only, skipping from one VM to the next, and is cached until
+// the catalog changes (pointindex.go).
 func (r *Repo) VMs() ([]string, error) {
+	if vms, ok := r.db.idx.getVMs(); ok {
+		return slices.Clone(vms), nil
+	}
+	gen := r.db.idx.now()
+	vms, err := r.scanVMs()
+	if err != nil {
+		return nil, err
+	}
+	r.db.idx.putVMs(gen, slices.Clip(append([]string{}, vms...)))
+	return vms, nil
+}
+
+func (r *Repo) scanVMs() ([]string, error) {
 	lo, hi := format.VMPrefix("")
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -77,24 +91,46 @@ func (r *Repo) VMs() ([]string, error) {
 	return out, it.Error()
 }
 
-// PointTimes returns the times of vm's points, oldest first, reading keys only.
+// PointTimes returns the times of vm's points, oldest first, reading keys
+// only; cached until the catalog changes (pointindex.go).
 func (r *Repo) PointTimes(vm string) ([]time.Time, error) {
+	secs, ok := r.db.idx.getTimes(vm)
+	if !ok {
+		gen := r.db.idx.now()
+		var err error
+		if secs, err = r.scanPointTimes(vm); err != nil {
+			return nil, err
+		}
+		r.db.idx.putTimes(gen, vm, secs)
+	}
+	if len(secs) == 0 {
+		return nil, nil
+	}
+	out := make([]time.Time, len(secs))
+	for i, s := range secs {
+		out[i] = time.Unix(s, 0).UTC()
+	}
+	return out, nil
+}
+
+// scanPointTimes reads the seconds of vm's point keys, ascending by time.
+func (r *Repo) scanPointTimes(vm string) ([]int64, error) {
 	lo, hi := format.VMPrefix(vm)
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("list points of %s: %w", vm, err)
 	}
 	defer it.Close()
-	var out []time.Time
+	out := []int64{}
 	for it.First(); it.Valid(); it.Next() {
 		_, t, err := format.ParsePointKey(it.Key())
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, t.Unix())
 	}
-	slices.SortFunc(out, time.Time.Compare)
-	return out, it.Error()
+	slices.Sort(out) // pre-1970 keys sort last (see above)
+	return slices.Clip(out), it.Error()
 }
 
 // Point returns one point of vm by name (an RFC 3339 time) or "latest".
