@@ -45,22 +45,23 @@ func run(dir, img string, vms, points int) error {
 		return err
 	}
 	defer d.Close()
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	first, err := ingest.Ingest(ctx, r, ingest.Options{VM: "vm000", Time: base}, []ingest.DiskSpec{{Name: "disk0", Disk: d, Format: d.Format()}})
 	if err != nil {
 		return err
 	}
-	// Every other point is a manifest sharing the first point's disk map.
+	// Every other point is a copy of the first one's manifest, sharing its
+	// disk map, committed in bulk.
+	var ids []catalog.PointID
 	for v := 0; v < vms; v++ {
 		for p := 0; p < points; p++ {
-			if v == 0 && p == 0 {
-				continue
-			}
-			m := &catalog.Manifest{VM: fmt.Sprintf("vm%03d", v), Time: base.Add(time.Duration(p) * 24 * time.Hour), Created: time.Now().UTC(), Disks: first.Disks}
-			if err := r.NewWriter().Commit(ctx, m); err != nil {
-				return err
+			if v > 0 || p > 0 {
+				ids = append(ids, catalog.NewPointID(fmt.Sprintf("vm%03d", v), base.Add(time.Duration(p)*24*time.Hour)))
 			}
 		}
+	}
+	if err := r.CommitCopies(ctx, first.ID(), ids); err != nil {
+		return err
 	}
 	fmt.Printf("%d VMs x %d points in %s\n", vms, points, dir)
 	return nil
