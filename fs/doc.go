@@ -46,7 +46,11 @@
 //
 // The VM and point levels are read from the catalog on every lookup, with
 // one-second kernel timeouts, so points ingested while mounted appear by
-// themselves. Everything under a point never changes: long timeouts and
+// themselves. They come from the catalog's point keys alone (cached by the
+// catalog until it changes); a point's manifest is read when the point's
+// directory is first listed or entered, and a VM's listing makes no node
+// per point (namesOnly), so ls of a VM with hundreds of points costs one
+// key scan. Everything under a point never changes: long timeouts and
 // FOPEN_KEEP_CACHE let the kernel cache it.
 //
 // Inode numbers are a 64-bit hash of the node's identity (its path for

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -94,9 +95,9 @@ type vmNode struct {
 }
 
 var (
-	_ gofs.NodeLookuper  = (*vmNode)(nil)
-	_ gofs.NodeReaddirer = (*vmNode)(nil)
-	_ gofs.NodeGetattrer = (*vmNode)(nil)
+	_ gofs.NodeLookuper       = (*vmNode)(nil)
+	_ gofs.NodeOpendirHandler = (*vmNode)(nil)
+	_ gofs.NodeGetattrer      = (*vmNode)(nil)
 )
 
 func (v *vmNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
@@ -128,28 +129,34 @@ func (v *vmNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if err != nil || catalog.FormatPointTime(t) != name {
 		return nil, syscall.ENOENT
 	}
-	p, err := v.m.archive.Point(v.vm, name)
+	times, err := v.m.archive.PointTimes(v.vm)
 	if err != nil {
 		return nil, v.m.errno("lookup point "+v.vm+"/"+name, err)
 	}
-	n := newPointNode(v.m, p)
+	if _, ok := slices.BinarySearchFunc(times, t, time.Time.Compare); !ok {
+		return nil, syscall.ENOENT
+	}
+	n := newPointNode(v.m, v.vm, t)
 	if errno := entryOut(ctx, n, out, frozenTimeout); errno != 0 {
 		return nil, errno
 	}
 	return v.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: n.ino}), 0
 }
 
-func (v *vmNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// OpendirHandle lists the points from the catalog's keys; its READDIRPLUS
+// replies name them without looking each up (namesOnly).
+func (v *vmNode) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	times, err := v.m.archive.PointTimes(v.vm)
 	if err != nil {
-		return nil, v.m.errno("list points of "+v.vm, err)
+		return nil, 0, v.m.errno("list points of "+v.vm, err)
 	}
-	ents := []fuse.DirEntry{{Name: catalog.Latest, Mode: syscall.S_IFLNK, Ino: inoOf("latest", v.vm)}}
+	ents := make([]fuse.DirEntry, 0, 1+len(times))
+	ents = append(ents, fuse.DirEntry{Name: catalog.Latest, Mode: syscall.S_IFLNK, Ino: inoOf("latest", v.vm)})
 	for _, t := range times {
 		name := catalog.FormatPointTime(t)
 		ents = append(ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: inoOf("point", v.vm, name)})
 	}
-	return gofs.NewListDirStream(ents), 0
+	return &namesOnly{ents: ents}, 0, 0
 }
 
 // latestNode is the symlink to a VM's newest point.

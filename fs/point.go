@@ -13,36 +13,47 @@ import (
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
-// newPointNode is a point's directory: its disks and configuration.
-func newPointNode(m *mount, p *catalog.Manifest) *listDir {
-	id := []string{"point", p.VM, p.Name()}
-	d := &listDir{m: m, ino: inoOf(id...), mtime: p.Time}
+// newPointNode is the directory of vm's point at t: its disks and
+// configuration. Its manifest is read on first use, not when the point is
+// looked up (ls -l of a VM stats every point).
+func newPointNode(m *mount, vm string, t time.Time) *listDir {
+	id := []string{"point", vm, catalog.FormatPointTime(t)}
+	d := &listDir{m: m, ino: inoOf(id...), mtime: t}
 	d.load = func(ctx context.Context) ([]entry, error) {
-		var ents []entry
-		for i := range p.Disks {
-			disk := p.Disks[i].Name
-			size := p.Disks[i].Size
-			// Identities use the shown name too: config/ and a disk's d.img
-			// must not share an inode number with a disk named so.
-			img := append(append([]string(nil), id...), diskEntry(disk)+".img")
-			ents = append(ents, entry{name: diskEntry(disk) + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
-				return &readerFile{m: m, ino: inoOf(img...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
-					r, _, err := m.openDisk(ctx, p, disk)
-					return r, err
-				}}
-			}})
-			dir := append(append([]string(nil), id...), diskEntry(disk))
-			ents = append(ents, entry{name: diskEntry(disk), mode: syscall.S_IFDIR, ino: inoOf(dir...), node: func() attrer {
-				return newDiskDir(m, p, disk, dir)
-			}})
+		p, err := m.archive.Point(vm, id[2])
+		if err != nil {
+			return nil, err
 		}
-		cfg := append(append([]string(nil), id...), "config")
-		ents = append(ents, entry{name: "config", mode: syscall.S_IFDIR, ino: inoOf(cfg...), node: func() attrer {
-			return newConfigDir(m, p, cfg)
-		}})
-		return ents, nil
+		return pointEntries(m, p, id), nil
 	}
 	return d
+}
+
+// pointEntries are the disks (as .img and directory) and config of p.
+func pointEntries(m *mount, p *catalog.Manifest, id []string) []entry {
+	var ents []entry
+	for i := range p.Disks {
+		disk := p.Disks[i].Name
+		size := p.Disks[i].Size
+		// Identities use the shown name too: config/ and a disk's d.img
+		// must not share an inode number with a disk named so.
+		img := append(append([]string(nil), id...), diskEntry(disk)+".img")
+		ents = append(ents, entry{name: diskEntry(disk) + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
+			return &readerFile{m: m, ino: inoOf(img...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
+				r, _, err := m.openDisk(ctx, p, disk)
+				return r, err
+			}}
+		}})
+		dir := append(append([]string(nil), id...), diskEntry(disk))
+		ents = append(ents, entry{name: diskEntry(disk), mode: syscall.S_IFDIR, ino: inoOf(dir...), node: func() attrer {
+			return newDiskDir(m, p, disk, dir)
+		}})
+	}
+	cfg := append(append([]string(nil), id...), "config")
+	ents = append(ents, entry{name: "config", mode: syscall.S_IFDIR, ino: inoOf(cfg...), node: func() attrer {
+		return newConfigDir(m, p, cfg)
+	}})
+	return ents
 }
 
 // diskEntry is the name of disk's directory in a point or a comparison
