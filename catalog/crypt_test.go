@@ -508,6 +508,35 @@ func TestEncryptedFlippedBytes(t *testing.T) {
 			t.Fatalf("read of a damaged chunk: %v", err)
 		}
 	})
+	t.Run("swapped objects", func(t *testing.T) {
+		// Another object's sealed bytes under a name fail to open: a data
+		// object under a chunk's name, one point's manifest under another's.
+		r, _ := encryptedFixture(t)
+		pts, _ := r.Points("")
+		chunk := r.HashChunk(secretChunk).ObjectName()
+		swap := func(from, to string) {
+			b, err := r.Backend().Get(ctx, from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(r.Dir(), storeDir, filepath.FromSlash(to)), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		swap(pts[1].Config["finance.vmx"].ID.ObjectName(), chunk)
+		swap(r.manifestName(pts[1].ID()), r.manifestName(pts[0].ID()))
+		r = reopen(t, r)
+		res, err := r.Check(ctx, CheckOptions{ReadData: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Data.Problems) != 1 || res.Data.Problems[0].ID != r.HashChunk(secretChunk) || !strings.Contains(res.Data.Problems[0].Err, ErrCorrupt.Error()) {
+			t.Fatalf("swapped chunk: %+v", res.Data.Problems)
+		}
+		if len(res.Manifests) != 1 || !strings.Contains(res.Manifests[0], pts[0].ID().String()) || !strings.Contains(res.Manifests[0], ErrCorrupt.Error()) {
+			t.Fatalf("swapped manifest: %v", res.Manifests)
+		}
+	})
 	t.Run("manifest", func(t *testing.T) {
 		r, _ := encryptedFixture(t)
 		p, _ := r.Point("finance-db-7f3a", "latest")
