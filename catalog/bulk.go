@@ -62,7 +62,8 @@ func (r *Repo) commitCopies(ctx context.Context, base *Manifest, ids []PointID) 
 		if err != nil {
 			return err
 		}
-		if err := backend.Replace(ctx, r.be, m.ObjectName(), b); err != nil {
+		name := r.manifestName(id)
+		if err := backend.Replace(ctx, r.be, name, r.seal(name, b)); err != nil {
 			return fmt.Errorf("commit copy %s: %w", id, err)
 		}
 		batch.Set(id.Key(), b, nil)
