@@ -22,7 +22,8 @@ type blobCache struct {
 	used  int64                     // guarded by mu
 	order *list.List                // of *cacheEntry, front = newest; guarded by mu
 	items map[ChunkID]*list.Element // guarded by mu
-	leafs map[ChunkID][]ChunkID     // decoded leaves kept with their bytes; guarded by mu
+	leafs map[ChunkID][]ChunkID     // decoded format-1 leaves kept with their bytes; guarded by mu
+	nodes map[ChunkID]*mapNode      // decoded format-2 map blocks kept with their bytes; guarded by mu
 }
 
 type cacheEntry struct {
@@ -31,7 +32,7 @@ type cacheEntry struct {
 }
 
 func newBlobCache(max int64) *blobCache {
-	return &blobCache{max: max, order: list.New(), items: map[ChunkID]*list.Element{}, leafs: map[ChunkID][]ChunkID{}}
+	return &blobCache{max: max, order: list.New(), items: map[ChunkID]*list.Element{}, leafs: map[ChunkID][]ChunkID{}, nodes: map[ChunkID]*mapNode{}}
 }
 
 func (c *blobCache) get(id ChunkID) ([]byte, bool) {
@@ -61,6 +62,7 @@ func (c *blobCache) put(id ChunkID, data []byte) {
 		c.order.Remove(e)
 		delete(c.items, ce.id)
 		delete(c.leafs, ce.id)
+		delete(c.nodes, ce.id)
 		c.used -= int64(len(ce.data))
 	}
 }

@@ -131,56 +131,6 @@ func (m *mapV1) readLeaf(ctx context.Context, r *Repo, li int64, noCache bool) (
 	return nil, fmt.Errorf("map leaf %d: %w", li, err)
 }
 
-// changedV1 compares two format-1 maps of one chunk size leaf by leaf,
-// skipping leaves whose ids are equal without reading them.
-func changedV1(ctx context.Context, a, b *DiskMap, out *rangeMerger) error {
-	cs := int64(a.v1.chunkSize)
-	size := max(a.size, b.size)
-	la, lb := a.v1.leaves, b.v1.leaves
-	for l := 0; l < max(len(la), len(lb)); l++ {
-		if l < len(la) && l < len(lb) && la[l] == lb[l] {
-			continue
-		}
-		ia, err := a.v1.leafOrNone(ctx, a.repo, l)
-		if err != nil {
-			return fmt.Errorf("disk %s: %w", a.name, err)
-		}
-		ib, err := b.v1.leafOrNone(ctx, b.repo, l)
-		if err != nil {
-			return fmt.Errorf("disk %s: %w", b.name, err)
-		}
-		for j := 0; j < max(len(ia), len(ib)); j++ {
-			x, y := ZeroID, ZeroID
-			if j < len(ia) {
-				x = ia[j]
-			}
-			if j < len(ib) {
-				y = ib[j]
-			}
-			off := (int64(l)*format.LeafFanout + int64(j)) * cs
-			if x == y {
-				continue
-			}
-			if err := out.add(off, off+min(cs, size-off)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// leafOrNone is leaf l, or nothing past the end of the map.
-func (m *mapV1) leafOrNone(ctx context.Context, r *Repo, l int) ([]ChunkID, error) {
-	if l >= len(m.leaves) {
-		return nil, nil
-	}
-	ids, err := m.leaf(ctx, r, int64(l))
-	if err != nil {
-		return nil, fmt.Errorf("map leaf %d: %w", l, err)
-	}
-	return ids, nil
-}
-
 // The index-based methods below serve format-1 maps only, for ingest until
 // it appends extents; they go away with MapBuilder.Set.
 
@@ -211,9 +161,11 @@ func (m *DiskMap) Chunk(ctx context.Context, i int64) (ChunkID, error) {
 // ChunkLen is the plaintext length of chunk i of a format-1 map.
 func (m *DiskMap) ChunkLen(i int64) int { return int(m.v1.extent(i, ZeroID).Len) }
 
-// MapBuilder collects the chunk IDs of a disk being ingested and stores each
-// leaf as soon as it is complete, so memory stays small for huge disks.
+// MapBuilder builds the map of a disk being ingested, storing each block as
+// soon as it is complete, so memory stays small for huge disks: extents
+// appended in disk order (format 2), or chunk ids set by index (format 1).
 type MapBuilder struct {
+	v2     *mapBuilderV2
 	w      *Writer
 	chunks int64
 	leaves []ChunkID
@@ -227,12 +179,18 @@ type openLeaf struct {
 
 // NewMapBuilder starts a map for a disk of size bytes.
 func (w *Writer) NewMapBuilder(size int64) *MapBuilder {
+	if c := w.repo.cfg.Chunking; c != nil {
+		return &MapBuilder{v2: &mapBuilderV2{w: w, size: size, maxChunk: c.Max}}
+	}
 	chunks := format.ChunkCount(size, w.repo.cfg.ChunkSize)
 	return &MapBuilder{w: w, chunks: chunks, leaves: make([]ChunkID, format.LeafCount(chunks)), open: map[int64]*openLeaf{}}
 }
 
 // Set records chunk i's ID; each index must be set exactly once.
 func (b *MapBuilder) Set(ctx context.Context, i int64, id ChunkID) error {
+	if b.v2 != nil {
+		return fmt.Errorf("set chunk %d of a format-2 map: append extents", i)
+	}
 	li := i / format.LeafFanout
 	l := b.open[li]
 	if l == nil {
@@ -269,8 +227,12 @@ func (b *MapBuilder) storeBlock(ctx context.Context, kind byte, ids []ChunkID) (
 	return id, err
 }
 
-// Finish stores the root and returns its ID.
+// Finish stores the map's last blocks and returns its root's ID (ZeroID
+// for a disk of zeros or of no bytes).
 func (b *MapBuilder) Finish(ctx context.Context) (ChunkID, error) {
+	if b.v2 != nil {
+		return b.v2.finish(ctx)
+	}
 	if len(b.open) != 0 {
 		return ZeroID, fmt.Errorf("map incomplete: %d leaves still open", len(b.open))
 	}

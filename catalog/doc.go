@@ -1,14 +1,15 @@
 // Package catalog is the archive: the repository format, the chunk store,
 // its pebble index (the catalog) and the recovery points.
 //
-// # Repository layout (format version 1, FormatVersion)
+// # Repository layout (format version 2, FormatVersion; 1 is still read)
 //
 //	REPO/lock              flock held by the one process that has the repository open
 //	REPO/catalog/          pebble: the index, rebuildable from store/ alone
 //	REPO/control/ctl.sock  the holder's socket (package control), in a 0700
 //	                       directory; not part of the format (made per run)
 //	REPO/store/            the chunk store, a backend.Backend of immutable objects:
-//	    config                 JSON Config: format version, repository id, chunk size
+//	    config                 JSON Config: format version, repository id, chunking
+//	                           (format 2; format 1: chunk_size)
 //	    data/<hh>/<id>         a chunk, map block or config blob, named by the
 //	                           BLAKE3-256 hex of its plaintext (<hh> = first 2 digits)
 //	    points/<vm>/<time>     JSON Manifest of one point, <time> = 2006-01-02T15:04:05Z
@@ -117,18 +118,60 @@
 // mount. Commands that only read open the catalog read-only (Options.ReadOnly),
 // which writes nothing and so works on a full disk.
 //
-// # Chunk maps
+// # Chunks (format 2)
 //
-// A disk is cut into ChunkSize pieces aligned to disk offsets (the last may
-// be short). Its map is a two-level tree of blocks stored like chunks:
+// Format 2 replaces design.md's "fixed-size chunks" decision (issue 14):
+// a disk is cut at 4 KiB-aligned offsets chosen by the content before them
+// (package ingest/chunker), each chunk from Chunking.Min to Chunking.Max
+// bytes (but a disk's last), Chunking.Avg on average, fixed at init. Data
+// that moves on disk (a rebuilt or defragmented filesystem, one OS update
+// in many VMs) is then found again at its new offset, while chunks stay
+// aligned to the guests' blocks and as few as fixed 1 MiB chunks. A run of
+// zero 4 KiB blocks is never stored: it ends a chunk and is a hole.
+//
+// # Disk maps (format 2)
+//
+// A disk's map lists its extents (length, chunk id or hole) in disk order,
+// contiguous from 0 to the disk's size, in a tree of blocks stored like
+// chunks (format/mapblock.go):
+//
+//	block = kind(1: 3 leaf, 4 inner) level(1) count(uvarint) entries
+//	leaf entry  = uvarint(length<<1 | hole) [id(32) unless hole]
+//	inner entry = uvarint(length) id(32)      (a child block one level down)
+//
+// Blocks hold lengths, not offsets: a block starts where its parent says,
+// so equal runs of extents are equal blocks. A block ends after an entry
+// whose id (a hole: its length, mixed) has 7 low zero bits, 16 to 1024
+// entries in: boundaries depend on the entries alone, so a changed or
+// inserted extent changes its block and perhaps the next at each level,
+// not every block after it. Lengths are multiples of 4096 but the disk's
+// last; decoders refuse anything else (FuzzMapBlock). The root's id is
+// DiskRecord.Map; ZeroID for a disk of zeros or of no bytes.
+//
+// Lookup descends from the root, a binary search per block: O(log n)
+// over decoded blocks the blob cache keeps beside their bytes (cache.go).
+// ChangedExtents walks two maps together and skips every block with the
+// same id at the same offset in both without reading it, so diff costs
+// O(changes). MapBuilder.Append stores each block as soon as it ends:
+// memory is one open block per level.
+//
+// # Chunk maps (format 1)
+//
+// Format 1 repositories (written by builds before issue 14) still open,
+// read and mount; ingest refuses them (copy them into a format-2
+// repository). A format-1 disk is cut into ChunkSize pieces aligned to disk
+// offsets (the last may be short). Its map is a two-level tree of blocks
+// stored like chunks:
 //
 //	block  = kind(1 byte: 1 leaf, 2 root) count(uint32 LE) count × 32-byte ids
 //	root   = ids of the leaves, leaf i covering chunks [1024i, 1024i+1024)
 //	leaf   = ids of the chunks
 //
 // The all-zero id stands for zeros: a zero chunk, a leaf of zero chunks, or
-// an all-zero disk (zero root) is never stored. Offset lookup is O(1): chunk
-// off/ChunkSize is entry (off/ChunkSize)%1024 of leaf (off/ChunkSize)/1024.
+// an all-zero disk (zero root) is never stored. DiskMap serves these maps
+// through the same methods: one extent per chunk, a zero chunk a hole.
+// Manifests of format 1 are version 1 (chunk_size); of format 2, version 2
+// (chunking).
 //
 // # Catalog keys (SchemaVersion 1)
 //

@@ -16,6 +16,7 @@ type (
 	ConfigFile = format.ConfigFile
 	Config     = format.Config
 	Encoder    = format.Encoder
+	Chunking   = format.Chunking
 )
 
 var (

@@ -38,10 +38,12 @@ func sum(m map[string]int64) (n int64) {
 // TestGCAfterForget: after forgetting B of A, B, C and collecting, the store
 // holds exactly the objects of a repository that only ever had A and C, so
 // gc freed what B alone held.
-func TestGCAfterForget(t *testing.T) {
+func TestGCAfterForget(t *testing.T) { bothFormats(t, testGCAfterForget) }
+
+func testGCAfterForget(t *testing.T, newRepo func(testing.TB) *Repo) {
 	ctx := context.Background()
-	full, ref := TestRepo(t), TestRepo(t)
-	cs := full.Config().ChunkSize
+	full, ref := newRepo(t), newRepo(t)
+	cs := testChunkSize(full)
 	base := testDisk(1, 12, cs)
 	disks := [][]byte{base, append(bytes.Clone(base[:6*cs]), testDisk(2, 6, cs)...), append(bytes.Clone(base[:3*cs]), testDisk(3, 9, cs)...)}
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)

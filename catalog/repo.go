@@ -66,7 +66,12 @@ type Options struct {
 
 // InitOptions say how Init makes a repository.
 type InitOptions struct {
-	ChunkSize int // bytes; 0 for DefaultChunkSize
+	// Chunking makes a format-2 repository cutting content-defined chunks.
+	Chunking Chunking
+	// ChunkSize (when Chunking is zero) makes a repository of fixed-size
+	// chunks, format 1 (or 2 when encrypted) until ingest appends extents;
+	// 0 for DefaultChunkSize.
+	ChunkSize int
 	// Encrypt seals every stored object; Password is then the first key's.
 	Encrypt  bool
 	Password []byte
@@ -81,10 +86,24 @@ const (
 
 // Init creates a repository in dir, which must be absent or empty.
 func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
-	if opts.ChunkSize == 0 {
-		opts.ChunkSize = DefaultChunkSize
+	cfg := Config{Version: 1, ChunkSize: opts.ChunkSize}
+	switch {
+	case opts.Chunking != Chunking{}:
+		c := opts.Chunking
+		cfg = Config{Version: 2, Chunking: &c}
+	case cfg.ChunkSize == 0:
+		cfg.ChunkSize = DefaultChunkSize
 	}
-	if err := CheckChunkSize(opts.ChunkSize); err != nil {
+	if opts.Encrypt {
+		cfg.Version = format.MinEncryptedVersion
+	}
+	var err error
+	if cfg.Chunking != nil {
+		err = cfg.Chunking.Validate()
+	} else {
+		err = CheckChunkSize(cfg.ChunkSize)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if opts.Encrypt && len(opts.Password) == 0 {
@@ -106,7 +125,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
-	cfg := Config{Version: FormatVersion, ID: hex.EncodeToString(id), ChunkSize: opts.ChunkSize, Created: time.Now().UTC().Truncate(time.Second)}
+	cfg.ID, cfg.Created = hex.EncodeToString(id), time.Now().UTC().Truncate(time.Second)
 	open := Options{Command: "init"}
 	if opts.Encrypt {
 		if open, err = initKeys(ctx, be, &cfg, opts.Password); err != nil {

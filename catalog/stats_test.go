@@ -9,10 +9,12 @@ import (
 
 // TestStatsAgainstStoreAndGC checks stats against what the store holds and
 // what forget + gc really free.
-func TestStatsAgainstStoreAndGC(t *testing.T) {
+func TestStatsAgainstStoreAndGC(t *testing.T) { bothFormats(t, testStatsAgainstStoreAndGC) }
+
+func testStatsAgainstStoreAndGC(t *testing.T, newRepo func(testing.TB) *Repo) {
 	ctx := context.Background()
-	r := TestRepo(t)
-	cs := r.Config().ChunkSize
+	r := newRepo(t)
+	cs := testChunkSize(r)
 	base := testDisk(1, 12, cs)
 	disks := [][]byte{base, append(bytes.Clone(base[:6*cs]), testDisk(2, 6, cs)...), append(bytes.Clone(base[:3*cs]), testDisk(3, 9, cs)...)}
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)

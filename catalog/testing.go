@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // TestRepo creates and opens a repository in a temporary directory with
@@ -46,6 +48,22 @@ func TestRepoWith(t testing.TB, opts InitOptions) *Repo {
 	return r
 }
 
+// TestRepo2 is TestRepo of format 2 with the smallest average chunk.
+func TestRepo2(t testing.TB) *Repo {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	ctx := context.Background()
+	if _, err := Init(ctx, dir, InitOptions{Chunking: format.DefaultChunking(MinChunkSize)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, dir, Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // TestWritePoint commits a point whose disks hold the given bytes, written
 // chunk by chunk straight through a Writer.
 func TestWritePoint(t testing.TB, r *Repo, vm string, when time.Time, disks map[string][]byte) *Manifest {
@@ -60,6 +78,9 @@ func TestWritePoint(t testing.TB, r *Repo, vm string, when time.Time, disks map[
 	}
 	sort.Strings(names)
 	cs := r.cfg.ChunkSize
+	if c := r.cfg.Chunking; c != nil {
+		cs = c.Avg // fixed-size pieces make a valid format-2 map too
+	}
 	for _, name := range names {
 		data := disks[name]
 		mb := w.NewMapBuilder(int64(len(data)))
@@ -68,7 +89,12 @@ func TestWritePoint(t testing.TB, r *Repo, vm string, when time.Time, disks map[
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := mb.Set(ctx, int64(i), res.ID); err != nil {
+			if r.cfg.Chunking != nil {
+				err = mb.Append(ctx, Extent{Off: int64(i * cs), Len: int64(min(len(data), (i+1)*cs) - i*cs), ID: res.ID})
+			} else {
+				err = mb.Set(ctx, int64(i), res.ID)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 		}

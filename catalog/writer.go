@@ -149,8 +149,11 @@ func (w *Writer) known(id ChunkID) (bool, error) {
 // after it leaves a whole point that gc adds to the catalog (gc.go).
 func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	defer w.repo.gc.leave(w.reg)
-	m.Version = ManifestVersion
-	m.ChunkSize = w.repo.cfg.ChunkSize
+	m.Version, m.ChunkSize, m.Chunking = 1, w.repo.cfg.ChunkSize, nil
+	if c := w.repo.cfg.Chunking; c != nil {
+		cc := *c
+		m.Version, m.ChunkSize, m.Chunking = ManifestVersion, 0, &cc
+	}
 	if err := m.Validate(); err != nil {
 		return err
 	}

@@ -33,8 +33,13 @@ func Compare(ctx context.Context, repo *catalog.Repo, a, b *catalog.Manifest, op
 	if bs == 0 {
 		bs = 4096
 	}
-	if bs < 512 || bs&(bs-1) != 0 || bs > int64(repo.Config().ChunkSize) {
-		return nil, fmt.Errorf("block size %d: want a power of two from 512 to the chunk size %d", bs, repo.Config().ChunkSize)
+	cfg := repo.Config()
+	maxBS := int64(cfg.ChunkSize)
+	if cfg.Chunking != nil {
+		maxBS = int64(cfg.Chunking.Min)
+	}
+	if bs < 512 || bs&(bs-1) != 0 || bs > maxBS {
+		return nil, fmt.Errorf("block size %d: want a power of two from 512 to the smallest chunk %d", bs, maxBS)
 	}
 	r := &Report{VM: b.VM, A: a.Name(), B: b.Name()}
 	c := &comparison{ctx: ctx, repo: repo, a: a, b: b, opts: opts, bs: bs, report: r}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
@@ -26,7 +27,12 @@ func (c *comparison) disk(da, db *catalog.DiskRecord) (*Disk, error) {
 			return d, fmt.Errorf("point %s: %w", p.m.Name(), err)
 		}
 	}
+	// Ranges are whole chunks: of the chunk size in format 1, of any
+	// multiple of 4096 in format 2.
 	d.Granularity = int64(max(pa.dmap.MaxChunk(), pb.dmap.MaxChunk()))
+	if c.a.Chunking != nil || c.b.Chunking != nil {
+		d.Granularity = format.MapAlign
+	}
 	switch {
 	case da == nil:
 		d.Status = Added

@@ -76,7 +76,8 @@ type Disk struct {
 	SizeA  int64  `json:"size_a"`
 	SizeB  int64  `json:"size_b"`
 	// Granularity is the size of the units Ranges are made of: the chunk
-	// size, or the refined block size.
+	// size (format 1), 4096 (format 2, whose chunks are of any multiple of
+	// it), or the refined block size.
 	Granularity  int64    `json:"granularity"`
 	ChangedBytes int64    `json:"changed_bytes"`
 	Ranges       []Range  `json:"ranges"`

@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// ManifestVersion is the version of the point manifest format.
-const ManifestVersion = 1
+// ManifestVersion is the version of the point manifests this build writes
+// (2: Chunking, maps of format 2). Version 1 (ChunkSize, maps of format 1)
+// is read as before.
+const ManifestVersion = 2
 
 // Manifest describes one recovery point of one VM. It is stored in the chunk
 // store as points/<vm>/<time> and copied into the catalog, so the catalog can
@@ -15,9 +17,10 @@ const ManifestVersion = 1
 type Manifest struct {
 	Version   int          `json:"version"`
 	VM        string       `json:"vm"`
-	Time      time.Time    `json:"time"`    // when the data was captured, UTC, whole seconds
-	Created   time.Time    `json:"created"` // when the point was committed
-	ChunkSize int          `json:"chunk_size"`
+	Time      time.Time    `json:"time"`                 // when the data was captured, UTC, whole seconds
+	Created   time.Time    `json:"created"`              // when the point was committed
+	ChunkSize int          `json:"chunk_size,omitempty"` // version 1
+	Chunking  *Chunking    `json:"chunking,omitempty"`   // version 2
 	Disks     []DiskRecord `json:"disks"`
 	// Config holds captured VM configuration files (vmx, nvram, config.json)
 	// by file name; each is a single stored blob.
@@ -29,6 +32,14 @@ type Manifest struct {
 type ConfigFile struct {
 	ID   ChunkID `json:"id"`
 	Size int64   `json:"size"`
+}
+
+// MaxChunk is the largest plaintext of a data chunk of the point.
+func (m *Manifest) MaxChunk() int {
+	if m.Chunking != nil {
+		return m.Chunking.Max
+	}
+	return m.ChunkSize
 }
 
 // DiskRecord is one disk of a point.
@@ -82,8 +93,8 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("manifest: %v: %w", err, ErrCorrupt)
 	}
-	if m.Version != ManifestVersion {
-		return nil, fmt.Errorf("manifest version %d, this build reads %d: %w", m.Version, ManifestVersion, ErrCorrupt)
+	if m.Version < 1 || m.Version > ManifestVersion {
+		return nil, fmt.Errorf("manifest version %d, this build reads 1 to %d: %w", m.Version, ManifestVersion, ErrCorrupt)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -95,8 +106,17 @@ func (m *Manifest) Validate() error {
 	if err := ValidName("VM", m.VM); err != nil {
 		return fmt.Errorf("manifest: %v: %w", err, ErrCorrupt)
 	}
-	if m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize {
+	switch {
+	case m.Version == 1 && (m.ChunkSize < MinChunkSize || m.ChunkSize > MaxChunkSize || m.Chunking != nil):
 		return fmt.Errorf("manifest %s/%s: chunk size %d: %w", m.VM, m.Name(), m.ChunkSize, ErrCorrupt)
+	case m.Version == 2 && (m.Chunking == nil || m.ChunkSize != 0):
+		return fmt.Errorf("manifest %s/%s: version 2 without chunking or with a chunk size: %w", m.VM, m.Name(), ErrCorrupt)
+	case m.Version == 2:
+		if err := m.Chunking.Validate(); err != nil {
+			return fmt.Errorf("manifest %s/%s: %v: %w", m.VM, m.Name(), err, ErrCorrupt)
+		}
+	case m.Version != 1:
+		return fmt.Errorf("manifest %s/%s: version %d: %w", m.VM, m.Name(), m.Version, ErrCorrupt)
 	}
 	for _, d := range m.Disks {
 		if err := ValidName("disk", d.Name); err != nil {
