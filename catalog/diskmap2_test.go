@@ -3,8 +3,8 @@ package catalog
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"math/rand"
 	"sort"
 	"sync"
