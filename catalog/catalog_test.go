@@ -35,7 +35,7 @@ func testDisk(seed int64, chunks int, cs int) []byte {
 	return b
 }
 
-func TestWriteReadBack(t *testing.T) { bothFormats(t, testWriteReadBack) }
+func TestWriteReadBack(t *testing.T) { allFormats(t, testWriteReadBack) }
 
 func testWriteReadBack(t *testing.T, newRepo func(testing.TB) *Repo) {
 	r := newRepo(t)

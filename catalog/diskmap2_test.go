@@ -225,6 +225,17 @@ func bothFormats(t *testing.T, test func(*testing.T, func(testing.TB) *Repo)) {
 	t.Run("format2", func(t *testing.T) { test(t, TestRepo2) })
 }
 
+// allFormats is bothFormats plus an encrypted format-2 repository, for
+// tests that do not name chunks by their plain hash.
+func allFormats(t *testing.T, test func(*testing.T, func(testing.TB) *Repo)) {
+	bothFormats(t, test)
+	t.Run("format2-encrypted", func(t *testing.T) {
+		test(t, func(t testing.TB) *Repo {
+			return TestRepoWith(t, InitOptions{Chunking: format.DefaultChunking(MinChunkSize), Encrypt: true, Password: []byte("pw")})
+		})
+	})
+}
+
 // testChunkSize is the length TestWritePoint cuts r's disks into.
 func testChunkSize(r *Repo) int {
 	if c := r.Config().Chunking; c != nil {

@@ -9,7 +9,7 @@ import (
 
 // TestStatsAgainstStoreAndGC checks stats against what the store holds and
 // what forget + gc really free.
-func TestStatsAgainstStoreAndGC(t *testing.T) { bothFormats(t, testStatsAgainstStoreAndGC) }
+func TestStatsAgainstStoreAndGC(t *testing.T) { allFormats(t, testStatsAgainstStoreAndGC) }
 
 func testStatsAgainstStoreAndGC(t *testing.T, newRepo func(testing.TB) *Repo) {
 	ctx := context.Background()

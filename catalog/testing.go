@@ -51,17 +51,7 @@ func TestRepoWith(t testing.TB, opts InitOptions) *Repo {
 // TestRepo2 is TestRepo of format 2 with the smallest average chunk.
 func TestRepo2(t testing.TB) *Repo {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "repo")
-	ctx := context.Background()
-	if _, err := Init(ctx, dir, InitOptions{Chunking: format.DefaultChunking(MinChunkSize)}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(ctx, dir, Options{Command: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return TestRepoWith(t, InitOptions{Chunking: format.DefaultChunking(MinChunkSize)})
 }
 
 // TestWritePoint commits a point whose disks hold the given bytes, written
