@@ -51,35 +51,7 @@ func testDiskWithSecret(cs int) []byte {
 // writePointWithConfig commits a point of one disk and a captured config file.
 func writePointWithConfig(t *testing.T, r *Repo, vm string, when time.Time, disk, vmx []byte) *Manifest {
 	t.Helper()
-	ctx := context.Background()
-	w := r.NewWriter()
-	id, err := w.AddBlob(ctx, vmx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := r.Config().ChunkSize
-	mb := w.NewMapBuilder(int64(len(disk)))
-	enc := NewEncoder()
-	for i := 0; i*cs < len(disk); i++ {
-		res, err := w.Add(ctx, enc, disk[i*cs:min(len(disk), (i+1)*cs)])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mb.Set(ctx, int64(i), res.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := mb.Finish(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Manifest{VM: vm, Time: when, Created: time.Now().UTC(),
-		Disks:  []DiskRecord{{Name: "scsi0-payroll", Size: int64(len(disk)), Map: root}},
-		Config: map[string]ConfigFile{"finance.vmx": {ID: id, Size: int64(len(vmx))}}}
-	if err := w.Commit(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return TestWritePointConfig(t, r, vm, when, map[string][]byte{"scsi0-payroll": disk}, map[string][]byte{"finance.vmx": vmx})
 }
 
 func readDisk(t *testing.T, r *Repo, p *Manifest, disk string) []byte {

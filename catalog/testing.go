@@ -58,10 +58,27 @@ func TestRepo2(t testing.TB) *Repo {
 // chunk by chunk straight through a Writer.
 func TestWritePoint(t testing.TB, r *Repo, vm string, when time.Time, disks map[string][]byte) *Manifest {
 	t.Helper()
+	return TestWritePointConfig(t, r, vm, when, disks, nil)
+}
+
+// TestWritePointConfig is TestWritePoint with captured configuration
+// files (name -> content), each stored as a blob.
+func TestWritePointConfig(t testing.TB, r *Repo, vm string, when time.Time, disks, config map[string][]byte) *Manifest {
+	t.Helper()
 	ctx := context.Background()
 	w := r.NewWriter()
 	enc := NewEncoder()
 	m := &Manifest{VM: vm, Time: when.UTC().Truncate(time.Second), Created: time.Now().UTC()}
+	for name, b := range config {
+		id, err := w.AddBlob(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config == nil {
+			m.Config = map[string]ConfigFile{}
+		}
+		m.Config[name] = ConfigFile{ID: id, Size: int64(len(b))}
+	}
 	names := make([]string, 0, len(disks))
 	for n := range disks {
 		names = append(names, n)
