@@ -33,9 +33,19 @@ reads only the chunks the destination lacks. Otherwise (another chunk
 size) each disk is read from the source and cut again: every stored byte
 of the source is read, decompressed and hashed again.
 
+Either side may be encrypted, with its own keys: --from-password-file or
+--from-password-command give the source's password, --to-... the
+destination's (else each is asked on the terminal, naming the side).
+Chunks are then named differently in the two, so the disks are read and
+cut again. A format-1 repository copies into a format-2 one this way:
+that is how a repository is migrated.
+
 While a process (a mount) holds the destination, the copy runs inside it;
-while one holds only the source, the copy runs inside that one.`,
+while one holds only the source, the copy runs inside that one. The
+password of the other repository goes to it over the owner-only socket,
+never on a command line.`,
 		Example: `  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive
+  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --to-password-file ~/.offsite-pw
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --vm web01 --latest 7
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --dry-run`,
 		Args: cobra.NoArgs,
@@ -63,6 +73,7 @@ while one holds only the source, the copy runs inside that one.`,
 	cmd.Flags().Int("latest", 0, "copy only the newest N points of each VM")
 	cmd.Flags().Bool("dry-run", false, "list what would be copied, copy nothing")
 	cmd.Flags().Bool("json", false, "print a JSON summary")
+	addCopyPasswordFlags(cmd) // copypass.go
 	return cmd
 }
 
@@ -121,23 +132,32 @@ func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to s
 		return nil, nil, nil, err
 	}
 	if held, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
-		return openBesideHolder(ctx, held, from, to, readOnlyDst)
+		return openBesideHolder(ctx, held, from, to, readOnlyDst, heldSecret(ctx))
 	}
-	dstRepo, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst})
+	fromPW, toPW := newRepoPassword(cmd, "from"), newRepoPassword(cmd, "to")
+	defer fromPW.wipe()
+	defer toPW.wipe()
+	dstRepo, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst, Password: toPW.get(ctx)})
 	if errors.Is(err, catalog.ErrHeld) {
-		return nil, nil, nil, forward(ctx, v, cmd, args, to, fmt.Errorf("destination: %w", err), nil)
+		// The holder has the destination's key; it gets the source's
+		// password (if the source is encrypted) in the request's Secret.
+		pw, err2 := probePassword(ctx, from, fromPW)
+		if err2 != nil {
+			return nil, nil, nil, err2
+		}
+		return nil, nil, nil, forward(ctx, v, cmd, args, to, fmt.Errorf("destination: %w", err), pw)
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("destination: %w", err)
+		return nil, nil, nil, fmt.Errorf("destination: %w", toPW.explain(err))
 	}
-	srcRepo, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true})
+	srcRepo, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: fromPW.get(ctx)})
 	if errors.Is(err, catalog.ErrHeld) {
 		dstRepo.Close() // the source's holder opens it
-		return nil, nil, nil, forward(ctx, v, cmd, args, from, fmt.Errorf("source: %w", err), nil)
+		return nil, nil, nil, forward(ctx, v, cmd, args, from, fmt.Errorf("source: %w", err), toPW.pw)
 	}
 	if err != nil {
 		dstRepo.Close()
-		return nil, nil, nil, fmt.Errorf("source: %w", err)
+		return nil, nil, nil, fmt.Errorf("source: %w", fromPW.explain(err))
 	}
 	// Both serve their control sockets, so commands run meanwhile (points,
 	// stats) reach them instead of failing.
@@ -154,9 +174,24 @@ func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to s
 	return srcRepo, dstRepo, func() { ss.Close(); ds.Close() }, nil
 }
 
+// probePassword opens the source only to learn its password (nil when it
+// is plain), checked against its keys, for a holder of the destination.
+func probePassword(ctx context.Context, from string, pw *repoPassword) ([]byte, error) {
+	r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: pw.get(ctx)})
+	if errors.Is(err, catalog.ErrHeld) {
+		return nil, fmt.Errorf("source: %w; both repositories are held by other processes, stop one of them", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", pw.explain(err))
+	}
+	r.Close()
+	return pw.pw, nil
+}
+
 // openBesideHolder runs inside the process holding one of the two
-// repositories and opens the other (closed by closeAll).
-func openBesideHolder(ctx context.Context, held *catalog.Repo, from, to string, readOnlyDst bool) (src, dst *catalog.Repo, closeAll func(), err error) {
+// repositories and opens the other (closed by closeAll), with the
+// password the forwarding process sent.
+func openBesideHolder(ctx context.Context, held *catalog.Repo, from, to string, readOnlyDst bool, password func() ([]byte, error)) (src, dst *catalog.Repo, closeAll func(), err error) {
 	bothHeld := func(which string, err error) error {
 		if errors.Is(err, catalog.ErrHeld) {
 			return fmt.Errorf("%s: %w; both repositories are held by other processes, stop one of them", which, err)
@@ -167,14 +202,14 @@ func openBesideHolder(ctx context.Context, held *catalog.Repo, from, to string, 
 		if held.ReadOnly() && !readOnlyDst {
 			return nil, nil, nil, fmt.Errorf("destination: %w: the process holding it only reads; run copy again when it has finished", catalog.ErrHeld)
 		}
-		r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true})
+		r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: password})
 		if err != nil {
 			return nil, nil, nil, bothHeld("source", err)
 		}
 		return r, held, func() { r.Close() }, nil
 	}
 	if isSrc, _ := sameDir(held.Dir(), from); isSrc {
-		r, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst})
+		r, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst, Password: password})
 		if err != nil {
 			return nil, nil, nil, bothHeld("destination", err)
 		}

@@ -244,3 +244,147 @@ func TestCopyThroughMount(t *testing.T) {
 		t.Fatalf("copy between two mounted repositories: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// encryptedRepo makes an encrypted repository whose password is in the
+// returned file (0600).
+func encryptedRepo(t *testing.T, password string) (repo, pwFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	repo, pwFile = filepath.Join(dir, "repo"), filepath.Join(dir, "pw")
+	if _, err := catalog.Init(context.Background(), repo, catalog.InitOptions{ChunkSize: 256 << 10, Encrypt: true, Password: []byte(password)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return repo, pwFile
+}
+
+// encryptedDisk reads a point's disk0 of an encrypted repository.
+func encryptedDisk(t *testing.T, repo, password, point string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	r, err := catalog.Open(ctx, repo, catalog.Options{Command: "test", ReadOnly: true, Password: func() ([]byte, error) { return []byte(password), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := r.Point("web01", point)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.OpenDisk(ctx, p, "disk0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := d.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// noSecret fails if password is in any file under dir or in texts.
+func noSecret(t *testing.T, password, dir string, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if strings.Contains(s, password) {
+			t.Fatalf("password in output: %q", s)
+		}
+	}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(password)) {
+				t.Errorf("password in %s", p)
+			}
+		}
+		return nil
+	})
+}
+
+// TestCopyEncryptedRepositories: plain to encrypted (password from a
+// file, then from a command), encrypted to encrypted under another key,
+// and through a mount of the source, where the destination's password
+// goes over the socket. Wrong and missing passwords are clear errors; no
+// password reaches output, a command line or the stores.
+func TestCopyEncryptedRepositories(t *testing.T) {
+	a, b := smallDisks(t)
+	src := newRepo(t)
+	mustRun(t, src, "ingest", "--vm", "web01", "--point-time", "2026-11-20T01:00:00Z", "disk0="+a)
+	const pw1, pw2 = "first-secret-3f9a", "second-secret-77c2"
+	enc, pwFile := encryptedRepo(t, pw1)
+	enc2, pwFile2 := encryptedRepo(t, pw2)
+	wrong := filepath.Join(t.TempDir(), "wrong")
+	os.WriteFile(wrong, []byte("not it\n"), 0o600)
+	var outputs []string
+	copyRun := func(args ...string) result {
+		r := run(t, "", nil, append([]string{"copy"}, args...)...)
+		outputs = append(outputs, r.stdout, r.stderr)
+		return r
+	}
+
+	r := copyRun("--from", src, "--to", enc, "--to-password-file", wrong)
+	if r.code != 2 || !strings.Contains(r.stderr, "opens none of the destination repository's keys") || !strings.Contains(r.stderr, wrong) {
+		t.Fatalf("wrong password: exit %d %s", r.code, r.stderr)
+	}
+	r = copyRun("--from", src, "--to", enc)
+	if r.code != 2 || !strings.Contains(r.stderr, "--to-password-file") {
+		t.Fatalf("no password: exit %d %s", r.code, r.stderr)
+	}
+	r = copyRun("--from", src, "--to", enc, "--to-password-file", pwFile)
+	if r.code != 0 || !strings.Contains(r.stdout, "re-cut") {
+		t.Fatalf("plain to encrypted: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustRun(t, src, "ingest", "--vm", "web01", "--point-time", "2026-11-21T01:00:00Z", "disk0="+b)
+	r = copyRun("--from", src, "--to", enc, "--to-password-command", "cat "+pwFile)
+	if r.code != 0 || !strings.Contains(r.stdout, "copied 1 points, 1 skipped") {
+		t.Fatalf("plain to encrypted, password from a command: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = copyRun("--from", enc, "--to", enc2, "--from-password-file", pwFile, "--to-password-command", "cat "+pwFile2)
+	if r.code != 0 || !strings.Contains(r.stdout, "copied 2 points") {
+		t.Fatalf("encrypted to encrypted: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for point, img := range map[string]string{"2026-11-20T01:00:00Z": a, "2026-11-21T01:00:00Z": b} {
+		if !bytes.Equal(encryptedDisk(t, enc2, pw2, point), readFile(t, img)) {
+			t.Fatalf("point %s reads back wrong after two copies", point)
+		}
+	}
+
+	// Through a mount of the source: the copy runs in the mount's process,
+	// which gets the destination's password over the socket. The command
+	// gives it once (it deletes its file), so the holder cannot have
+	// run it again.
+	enc3, pwFile3 := encryptedRepo(t, pw1)
+	t.Run("mounted source", func(t *testing.T) {
+		testenv.NeedFUSE(t)
+		_, mountLog := startMount(t, src)
+		r := copyRun("--from", src, "--to", enc3, "--to-password-command", "cat "+pwFile3+" && rm "+pwFile3)
+		if r.code != 0 || !strings.Contains(r.stdout, "copied 2 points") {
+			t.Fatalf("copy from a mounted source to an encrypted destination: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if !bytes.Equal(encryptedDisk(t, enc3, pw1, "2026-11-21T01:00:00Z"), readFile(t, b)) {
+			t.Fatal("copy through the mount reads back wrong")
+		}
+		outputs = append(outputs, mountLog.String())
+	})
+	t.Run("mounted destination", func(t *testing.T) {
+		testenv.NeedFUSE(t)
+		dst := newRepo(t)
+		_, mountLog := startMount(t, dst)
+		once := filepath.Join(t.TempDir(), "pw")
+		os.WriteFile(once, []byte(pw1), 0o600)
+		r := copyRun("--from", enc, "--to", dst, "--from-password-command", "cat "+once+" && rm "+once)
+		if r.code != 0 || !strings.Contains(r.stdout, "copied 2 points") {
+			t.Fatalf("copy from an encrypted source to a mounted destination: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if !bytes.Equal(catDisk(t, dst, "web01", "2026-11-21T01:00:00Z", "disk0"), readFile(t, b)) {
+			t.Fatal("copy into the mount reads back wrong")
+		}
+		outputs = append(outputs, mountLog.String())
+		noSecret(t, pw1, dst)
+	})
+	for _, dir := range []string{enc, enc2, enc3} {
+		noSecret(t, pw1, dir, outputs...)
+		noSecret(t, pw2, dir)
+	}
+}

@@ -135,6 +135,9 @@ func forwardArgs(v *viper.Viper, cmd *cobra.Command, args []string) []string {
 		if !f.Changed && !v.IsSet(f.Name) {
 			return
 		}
+		if f.Annotations["vmarchive-secret"] != nil {
+			return // the password goes in the request's Secret
+		}
 		isPath := f.Annotations["vmarchive-path"] != nil
 		if _, ok := f.Value.(pflag.SliceValue); ok {
 			for _, s := range v.GetStringSlice(f.Name) {
