@@ -50,10 +50,18 @@ func worldBin(t *testing.T) string {
 // and waits until it serves.
 func startMount(t *testing.T, repo string, args ...string) (mnt string, log *lockedBuffer) {
 	t.Helper()
+	mnt, log, _ = startMountEnv(t, repo, nil, args...)
+	return mnt, log
+}
+
+// startMountEnv is startMount with more environment; it also returns the
+// mount's process id.
+func startMountEnv(t *testing.T, repo string, env []string, args ...string) (mnt string, log *lockedBuffer, pid int) {
+	t.Helper()
 	mnt = t.TempDir()
 	script := `umask 000; exec "$@"`
 	cmd := exec.Command("sh", append([]string{"-c", script, "sh", vmarchiveBin(t), "mount"}, append(args, mnt)...)...)
-	cmd.Env = append(os.Environ(), "VMARCHIVE_REPO="+repo)
+	cmd.Env = append(append(os.Environ(), "VMARCHIVE_REPO="+repo), env...)
 	log = &lockedBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
@@ -65,7 +73,7 @@ func startMount(t *testing.T, repo string, args ...string) (mnt string, log *loc
 	})
 	for i := 0; ; i++ {
 		if _, err := os.Stat(catalog.ControlPath(repo)); err == nil && strings.Contains(log.String(), "mounted") {
-			return mnt, log
+			return mnt, log, cmd.Process.Pid
 		}
 		if i > 600 { // 30 s: a busy machine
 			t.Fatalf("mount did not come up:\n%s", log.String())

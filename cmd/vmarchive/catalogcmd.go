@@ -19,16 +19,18 @@ func catalogCmd(v *viper.Viper) *cobra.Command {
 		Short: "Recreate the catalog from the chunk store alone",
 		Long: `Recreate the pebble catalog from what the chunk store holds: the point
 manifests and the chunks they reference. Use it when the catalog is lost or
-damaged; nothing in the store is changed.`,
+damaged; nothing in the store is changed. An encrypted repository needs its
+password (see vmarchive --help).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := repoDir(v)
 			if err != nil {
 				return err
 			}
-			res, err := catalog.Rebuild(cmd.Context(), dir, catalog.Options{Command: "vmarchive catalog rebuild"})
+			opts, src := openOptions(cmd, "vmarchive catalog rebuild", false)
+			res, err := catalog.Rebuild(cmd.Context(), dir, opts)
 			if err != nil {
-				return err
+				return explainOpen(err, src)
 			}
 			if v.GetBool("json") {
 				return writeJSON(cmd.OutOrStdout(), res)

@@ -44,8 +44,15 @@ func (s *session) Close() error {
 }
 
 // openRepo opens the repository for one command, or forwards the command to
-// the process that holds it.
+// the process that holds it. A forwarded command needs no password: the
+// holder has the key, and only its own user can reach its socket.
 func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []string) (*session, error) {
+	return openRepoSecret(ctx, v, cmd, args, nil)
+}
+
+// openRepoSecret is openRepo for a command that, when forwarded, sends the
+// holder what fwdSecret returns (asked only then) in the request's Secret.
+func openRepoSecret(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []string, fwdSecret func() ([]byte, error)) (*session, error) {
 	name := "vmarchive " + cmd.CommandPath()[len("vmarchive "):]
 	if r, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
 		if r.ReadOnly() && !readOnlyCommand(cmd) {
@@ -57,12 +64,19 @@ func openRepo(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []st
 	if err != nil {
 		return nil, err
 	}
-	r, err := catalog.Open(ctx, dir, catalog.Options{Command: name, ReadOnly: readOnlyCommand(cmd)})
+	opts, src := openOptions(cmd, name, readOnlyCommand(cmd))
+	r, err := catalog.Open(ctx, dir, opts)
 	if errors.Is(err, catalog.ErrHeld) {
-		return nil, forward(ctx, v, cmd, args, dir, err, nil)
+		var b []byte
+		if fwdSecret != nil {
+			if b, err = fwdSecret(); err != nil {
+				return nil, err
+			}
+		}
+		return nil, forward(ctx, v, cmd, args, dir, err, b)
 	}
 	if err != nil {
-		return nil, err
+		return nil, explainOpen(err, src)
 	}
 	return serve(cmd, r)
 }
@@ -83,7 +97,7 @@ func serve(cmd *cobra.Command, r *catalog.Repo) (*session, error) {
 // it read-only, which works on a full disk.
 func readOnlyCommand(cmd *cobra.Command) bool {
 	switch cmd.CommandPath() {
-	case "vmarchive points", "vmarchive cat", "vmarchive stats":
+	case "vmarchive points", "vmarchive cat", "vmarchive stats", "vmarchive key list":
 		return true
 	}
 	return false
@@ -128,8 +142,10 @@ func pathFlag(cmd *cobra.Command, name string) {
 func forwardArgs(v *viper.Viper, cmd *cobra.Command, args []string) []string {
 	out := strings.Fields(cmd.CommandPath())[1:]
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		switch f.Name {
-		case "repo", "config", "help":
+		switch {
+		case f.Name == "repo" || f.Name == "config" || f.Name == "help":
+			return
+		case passwordFlags[f.Name]: // the holder has the key; a new one goes in Secret
 			return
 		}
 		if !f.Changed && !v.IsSet(f.Name) {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/secret"
 )
 
 func initCmd(v *viper.Viper) *cobra.Command {
@@ -16,8 +18,13 @@ func initCmd(v *viper.Viper) *cobra.Command {
 		Long: `Create an empty repository in the --repo directory (which must be absent or
 empty). The chunk size is fixed for the life of the repository. The
 directory is made owner-only (0700) and everything in it is created
-0700/0600, whatever the umask.`,
-		Example: "  vmarchive init --repo /srv/vmarchive",
+0700/0600, whatever the umask.
+
+--encrypt encrypts and authenticates everything stored; the password
+(typed twice at the terminal, or from --password-file, VMARCHIVE_PASSWORD_FILE
+or --password-command) wraps the repository's key. Without a password the
+data cannot be read: keep it, or add a second one with vmarchive key add.`,
+		Example: "  vmarchive init --repo /srv/vmarchive\n  vmarchive init --repo /srv/vmarchive --encrypt",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := repoDir(v)
@@ -28,14 +35,46 @@ directory is made owner-only (0700) and everything in it is created
 			if err != nil {
 				return fmt.Errorf("--chunk-size: %w", err)
 			}
-			cfg, err := catalog.Init(cmd.Context(), dir, catalog.InitOptions{ChunkSize: int(size)})
+			opts := catalog.InitOptions{ChunkSize: int(size), Encrypt: v.GetBool("encrypt")}
+			if opts.Encrypt {
+				if opts.Password, err = initPassword(cmd); err != nil {
+					return err
+				}
+				defer secret.Wipe(opts.Password)
+			} else if passwordGiven(cmd) {
+				return errors.New("a password was given but not --encrypt: add --encrypt to make an encrypted repository")
+			}
+			cfg, err := catalog.Init(cmd.Context(), dir, opts)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created repository %s (id %s, chunk size %s)\n", dir, cfg.ID, formatBytes(int64(cfg.ChunkSize)))
+			kind := "repository"
+			if opts.Encrypt {
+				kind = "encrypted repository"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (id %s, chunk size %s)\n", kind, dir, cfg.ID, formatBytes(int64(cfg.ChunkSize)))
 			return nil
 		},
 	}
 	cmd.Flags().String("chunk-size", "1MiB", "chunk size, a power of two from 256KiB to 4MiB")
+	cmd.Flags().Bool("encrypt", false, "encrypt everything stored (asks for a password unless one is given)")
 	return cmd
+}
+
+// initPassword reads the first password of a new repository: a prompt
+// asks twice.
+func initPassword(cmd *cobra.Command) ([]byte, error) {
+	src := passwordSources(cmd)
+	src.What = "password for the new repository"
+	pw, err := src.NewPassword(cmd.Context())
+	if err != nil {
+		return nil, fmt.Errorf("init --encrypt: %w", err)
+	}
+	return pw, nil
+}
+
+// passwordGiven reports whether a password flag is on the command line.
+func passwordGiven(cmd *cobra.Command) bool {
+	f := cmd.Flags()
+	return f.Changed("password-file") || f.Changed("password-command")
 }

@@ -59,6 +59,11 @@ VMARCHIVE_REPO), which win over the config file (--config, default
 ~/.config/vmarchive/config.yaml, keys named like the long flags, e.g.
 "repo: /srv/vmarchive").
 
+Encrypted repositories (init --encrypt): the password comes from
+--password-file FILE, else the file named by VMARCHIVE_PASSWORD_FILE, else
+--password-command CMD (its first line of output), else a prompt on the
+terminal. It is never taken from a flag's value.
+
 Exit status: 0 success, 1 verify found damage, 2 error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -68,12 +73,14 @@ Exit status: 0 success, 1 verify found damage, 2 error.`,
 	}
 	root.PersistentFlags().String("config", "", "config file (default ~/.config/vmarchive/config.yaml)")
 	root.PersistentFlags().String("repo", "", "repository directory (env VMARCHIVE_REPO)")
+	addPasswordFlags(root.PersistentFlags()) // encrypted repositories: password.go
 	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v), mountCmd(v))
 	root.AddCommand(vsphereCmd(v))                                    // vSphere: vsphere.go
 	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
 	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
+	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
 	return root
 }
 

@@ -287,7 +287,8 @@ func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args 
 	if err != nil {
 		return nil, err
 	}
-	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "vmarchive ingest (vSphere)"})
+	opts, src := openOptions(cmd, "vmarchive ingest (vSphere)", false)
+	r, err := catalog.Open(ctx, dir, opts)
 	if errors.Is(err, catalog.ErrHeld) {
 		resolved, rerr := cfg.Resolved()
 		if rerr != nil {
@@ -300,7 +301,7 @@ func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args 
 		return nil, forward(ctx, v, cmd, args, dir, err, secret)
 	}
 	if err != nil {
-		return nil, err
+		return nil, explainOpen(err, src)
 	}
 	return serve(cmd, r)
 }
