@@ -27,7 +27,9 @@ func mountCmd(v *viper.Viper) *cobra.Command {
 
 While mounted, this process holds the repository: other vmarchive commands
 (ingest, points, verify, ...) run through it, and points they add appear in
-the tree within a second.
+the tree within a second. An encrypted repository's password is asked once,
+here; commands run through the mount need none, since the mount has the key
+and its socket serves only the mounting user (and root).
 
 Who may read what: only the mounting user can enter the mount unless
 --allow-other is given (needs user_allow_other in /etc/fuse.conf when not
