@@ -37,10 +37,10 @@ data cannot be read: keep it, or add a second one with vmarchive key add.`,
 				return fmt.Errorf("--chunk-size: %w", err)
 			}
 			opts := catalog.InitOptions{ChunkSize: int(size), Encrypt: v.GetBool("encrypt")}
-			if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 { // before asking for a password
-				return fmt.Errorf("init %s: directory is not empty: %w", dir, catalog.ErrExists)
-			}
 			if opts.Encrypt {
+				if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 { // before asking for a password
+					return fmt.Errorf("init %s: directory is not empty: %w", dir, catalog.ErrExists)
+				}
 				if opts.Password, err = initPassword(cmd); err != nil {
 					return err
 				}
