@@ -299,3 +299,63 @@ func TestCopyEncrypted(t *testing.T) {
 	}
 	samePoints(t, e1, e2)
 }
+
+// TestCopyFormat2MapLevel: between two format-2 repositories of the same
+// chunking the copy works on the maps; a second point (the ext4 image's
+// second version) sends exactly the stored bytes of the data chunks it
+// added to the source.
+func TestCopyFormat2MapLevel(t *testing.T) {
+	ctx := context.Background()
+	src, dst := catalog.TestRepo2(t), catalog.TestRepo2(t)
+	v1, v2 := ext4Image(t, 1), ext4Image(t, 2)
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	catalog.TestWritePointConfig(t, src, "web01", t0, map[string][]byte{"disk0": read(v1)}, map[string][]byte{"vm.vmx": []byte("memsize = 1024\n")})
+	if st, err := Copy(ctx, src, dst, CopyOptions{}); err != nil || st.PointsCopied != 1 || st.Copied[0].Recut {
+		t.Fatalf("first copy: %+v %v; want one point, map by map", st, err)
+	}
+	before := objectSizes(t, src)
+	p2 := catalog.TestWritePoint(t, src, "web01", t0.Add(time.Hour), map[string][]byte{"disk0": read(v2)})
+	after := objectSizes(t, src)
+	var want, wantChunks int64
+	m, err := src.OpenDiskMap(ctx, p2, &p2.Disks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[catalog.ChunkID]bool{}
+	m.Extents(ctx, 0, m.Size(), func(e catalog.Extent) error {
+		name := e.ID.ObjectName()
+		if _, old := before[name]; !e.ID.IsZero() && !old && !seen[e.ID] {
+			seen[e.ID] = true
+			want += after[name]
+			wantChunks++
+		}
+		return nil
+	})
+	st, err := Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PointsCopied != 1 || st.Copied[0].Recut || st.BytesSent != want || st.ChunksSent != wantChunks {
+		t.Fatalf("second copy: %+v; want map by map, %d bytes in %d chunks", st, want, wantChunks)
+	}
+	samePoints(t, src, dst)
+}
+
+// objectSizes lists the stored size of every data object of r.
+func objectSizes(t *testing.T, r *catalog.Repo) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	if err := r.Backend().List(context.Background(), "data/", func(name string, size int64) error {
+		out[name] = size
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

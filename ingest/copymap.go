@@ -10,9 +10,19 @@ import (
 )
 
 // sameChunks reports whether dst names and cuts chunks as p's maps do, so
-// p can be copied map by map.
+// p can be copied map by map: the same chunking (format 2) or chunk size
+// (format 1), and the same chunk ids (SameChunkIDs).
 func sameChunks(src, dst *catalog.Repo, p *catalog.Manifest) bool {
-	return p.ChunkSize == dst.Config().ChunkSize && src.SameChunkIDs(dst)
+	cfg := dst.Config()
+	switch {
+	case !src.SameChunkIDs(dst):
+		return false
+	case p.Chunking != nil && cfg.Chunking != nil:
+		return *p.Chunking == *cfg.Chunking
+	case p.Chunking == nil && cfg.Chunking == nil:
+		return p.ChunkSize == cfg.ChunkSize
+	}
+	return false
 }
 
 // extent is one piece of a source map (catalog.Extent).
@@ -23,8 +33,12 @@ func forExtents(ctx context.Context, m *catalog.DiskMap, fn func(extent) error) 
 	return m.Extents(ctx, 0, m.Size(), fn)
 }
 
-// appendExtent puts e into the map being built.
+// appendExtent puts e into the map being built: format 2 takes extents,
+// format 1 chunk indexes of the fixed size cs.
 func appendExtent(ctx context.Context, mb *catalog.MapBuilder, cs int64, e extent) error {
+	if cs == 0 {
+		return mb.Append(ctx, e)
+	}
 	return mb.Set(ctx, e.Off/cs, e.ID)
 }
 
@@ -85,7 +99,10 @@ func (c *copier) mapDisk(ctx context.Context, w *catalog.Writer, p *catalog.Mani
 		prodErr = c.produceMoves(ctx, w, sm, slots)
 	}()
 	mb := w.NewMapBuilder(d.Size)
-	cs := int64(c.dst.Config().ChunkSize) // the format-1 builder indexes chunks
+	cs := int64(0) // format 2: extents
+	if cfg := c.dst.Config(); cfg.Chunking == nil {
+		cs = int64(cfg.ChunkSize) // format 1: chunk indexes
+	}
 	var first error
 	for slot := range slots {
 		mv := <-slot
