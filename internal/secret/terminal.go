@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -45,7 +46,7 @@ func (t *TTY) ReadPassword(ctx context.Context, prompt string) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		pw, err := term.ReadPassword(fd)
+		pw, err := readLine(t.In)
 		done <- result{pw, err}
 	}()
 	select {
@@ -70,4 +71,28 @@ func echoOff(fd int) error {
 	tio.Lflag &^= unix.ECHO
 	tio.Lflag |= unix.ICANON | unix.ISIG
 	return unix.IoctlSetTermios(fd, unix.TCSETS, tio)
+}
+
+// readLine reads up to a newline (the terminal is in canonical mode: it
+// handles erase and kill) without buffering beyond it.
+func readLine(f *os.File) ([]byte, error) {
+	var line []byte
+	var b [1]byte
+	for {
+		n, err := f.Read(b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				return bytes.TrimSuffix(line, []byte("\r")), nil
+			}
+			line = append(line, b[0])
+			continue
+		}
+		if err == io.EOF && len(line) > 0 {
+			return line, nil
+		}
+		if err != nil {
+			Wipe(line)
+			return nil, err
+		}
+	}
 }
