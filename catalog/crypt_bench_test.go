@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"testing"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // BenchmarkWriterAdd stores new 1 MiB chunks (half random, half text, as
@@ -18,8 +20,8 @@ func BenchmarkWriterAdd(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			r := TestRepoWith(b, InitOptions{Encrypt: enc, Password: []byte("bench")})
-			cs := r.Config().ChunkSize
+			r := TestRepoWith(b, InitOptions{Chunking: format.DefaultChunking(DefaultChunkSize), Encrypt: enc, Password: []byte("bench")})
+			cs := DefaultChunkSize
 			chunk := testDisk(5, 2, cs/2)[:cs] // random half, text half
 			w := r.NewWriter()
 			e := NewEncoder()

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -35,7 +36,7 @@ func pw(s string) func() ([]byte, error) { return func() ([]byte, error) { retur
 func encryptedFixture(t *testing.T) (*Repo, []byte) {
 	t.Helper()
 	r := TestEncryptedRepo(t, testPassword)
-	disk := testDiskWithSecret(r.Config().ChunkSize)
+	disk := testDiskWithSecret(MinChunkSize) // TestWritePoint cuts MinChunkSize pieces
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	TestWritePoint(t, r, "finance-db-7f3a", t0, map[string][]byte{"scsi0-payroll": disk})
 	writePointWithConfig(t, r, "finance-db-7f3a", t0.Add(time.Hour), disk, []byte("displayName = \"finance-db-7f3a-vmx\"\n"))
@@ -70,8 +71,8 @@ func readDisk(t *testing.T, r *Repo, p *Manifest, disk string) []byte {
 func TestEncryptedRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	r, disk := encryptedFixture(t)
-	if !r.Encrypted() || r.Config().Encryption != format.EncryptionAES256GCM || r.Config().ChunkSize != MinChunkSize {
-		t.Fatalf("config %+v", r.Config())
+	if c := r.Config(); !r.Encrypted() || c.Encryption != format.EncryptionAES256GCM || c.Version != 2 || c.Chunking == nil || c.Chunking.Avg != MinChunkSize {
+		t.Fatalf("config %+v", c)
 	}
 	// Ids are keyed: the plain BLAKE3 of a chunk names no object.
 	if r.HashChunk(secretChunk) == HashChunk(secretChunk) {
@@ -115,8 +116,8 @@ func TestEncryptedRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r2.Close()
-	if r2.Config() != r.Config() {
-		t.Fatalf("config after reopen %+v, want %+v", r2.Config(), r.Config())
+	if a, b := r2.Config(), r.Config(); !reflect.DeepEqual(a, b) {
+		t.Fatalf("config after reopen %+v, want %+v", a, b)
 	}
 	p, err := r2.Point("finance-db-7f3a", "latest")
 	if err != nil || !bytes.Equal(readDisk(t, r2, p, "scsi0-payroll"), disk) {
@@ -166,7 +167,7 @@ func TestEncryptedStoreHidesNames(t *testing.T) {
 		t.Fatalf("the repository holds the password: %v", found)
 	}
 	plain := TestRepo(t)
-	disk := testDiskWithSecret(plain.Config().ChunkSize)
+	disk := testDiskWithSecret(MinChunkSize)
 	writePointWithConfig(t, plain, "finance-db-7f3a", time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC), disk, []byte("displayName = \"finance-db-7f3a-vmx\"\n"))
 	found = grepTree(t, filepath.Join(plain.Dir(), storeDir), secrets)
 	kinds := map[string]bool{}
@@ -474,7 +475,7 @@ func TestEncryptedFlippedBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs := r.Config().ChunkSize
+		cs := MinChunkSize
 		_, err = d.ReadAt(make([]byte, 10), int64(cs)+5)
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), r.HashChunk(secretChunk).String()) || !strings.Contains(err.Error(), "offset") {
 			t.Fatalf("read of a damaged chunk: %v", err)

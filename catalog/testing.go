@@ -25,10 +25,10 @@ func TestRepo(t testing.TB) *Repo {
 	return TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize})
 }
 
-// TestEncryptedRepo is TestRepo of a repository encrypted under password.
+// TestEncryptedRepo is TestRepo2 of a repository encrypted under password.
 func TestEncryptedRepo(t testing.TB, password string) *Repo {
 	t.Helper()
-	return TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize, Encrypt: true, Password: []byte(password)})
+	return TestRepoWith(t, InitOptions{Chunking: format.DefaultChunking(MinChunkSize), Encrypt: true, Password: []byte(password)})
 }
 
 // TestRepoWith creates and opens a repository made with opts.
