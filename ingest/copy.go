@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -53,8 +54,12 @@ type CopyProgress struct {
 
 // CopyStats says what a Copy did (or, with DryRun, would do).
 type CopyStats struct {
-	Copied        []CopiedPoint `json:"copied"`
-	Skipped       []string      `json:"skipped"` // "vm/time" of points the destination has
+	Copied  []CopiedPoint `json:"copied"`
+	Skipped []string      `json:"skipped"` // "vm/time" of points the destination has
+	// Refused names the points no repository may take any more (a time
+	// an older build accepted: before 1990), with the reason; the others
+	// are copied, and Copy then returns an error naming these.
+	Refused       []string      `json:"refused"`
 	PointsCopied  int           `json:"points_copied"`
 	PointsSkipped int           `json:"points_skipped"`
 	BytesRead     int64         `json:"bytes_read"`  // plaintext read from source chunks
@@ -79,11 +84,11 @@ type CopiedPoint struct {
 // stay, and a re-run continues.
 func Copy(ctx context.Context, src, dst *catalog.Repo, opts CopyOptions) (*CopyStats, error) {
 	start := time.Now()
-	todo, skipped, err := planCopy(src, dst, opts)
+	todo, skipped, refused, err := planCopy(src, dst, opts)
 	if err != nil {
 		return nil, err
 	}
-	st := &CopyStats{Copied: []CopiedPoint{}, Skipped: skipped, PointsSkipped: len(skipped), DryRun: opts.DryRun}
+	st := &CopyStats{Copied: []CopiedPoint{}, Skipped: skipped, Refused: refused, PointsSkipped: len(skipped), DryRun: opts.DryRun}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -114,29 +119,33 @@ func Copy(ctx context.Context, src, dst *catalog.Repo, opts CopyOptions) (*CopyS
 		catalog.Crashpoint("copy-point")
 	}
 	st.Duration = time.Since(start)
+	if len(refused) > 0 {
+		return st, fmt.Errorf("%d points not copied: %s", len(refused), strings.Join(refused, "; "))
+	}
 	return st, nil
 }
 
 // planCopy lists the selected source points the destination lacks, in
-// time order, and the ones it has.
-func planCopy(src, dst *catalog.Repo, opts CopyOptions) (todo []*catalog.Manifest, skipped []string, err error) {
+// time order, the ones it has, and the ones it may not take.
+func planCopy(src, dst *catalog.Repo, opts CopyOptions) (todo []*catalog.Manifest, skipped, refused []string, err error) {
 	vms := opts.VMs
 	if len(vms) == 0 {
 		if vms, err = src.VMs(); err != nil {
-			return nil, nil, fmt.Errorf("list source VMs: %w", err)
+			return nil, nil, nil, fmt.Errorf("list source VMs: %w", err)
 		}
 	}
-	skipped = []string{}
+	skipped, refused = []string{}, []string{}
+	now := time.Now()
 	for _, vm := range slices.Compact(slices.Sorted(slices.Values(vms))) {
 		if err := catalog.ValidName("VM", vm); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ps, err := src.Points(vm)
 		if err != nil {
-			return nil, nil, fmt.Errorf("list source points of %s: %w", vm, err)
+			return nil, nil, nil, fmt.Errorf("list source points of %s: %w", vm, err)
 		}
 		if len(ps) == 0 {
-			return nil, nil, fmt.Errorf("VM %q has no points in the source: %w", vm, catalog.ErrNotFound)
+			return nil, nil, nil, fmt.Errorf("VM %q has no points in the source: %w", vm, catalog.ErrNotFound)
 		}
 		if opts.Latest > 0 && len(ps) > opts.Latest {
 			ps = ps[len(ps)-opts.Latest:]
@@ -146,9 +155,13 @@ func planCopy(src, dst *catalog.Repo, opts CopyOptions) (todo []*catalog.Manifes
 			case err == nil:
 				skipped = append(skipped, p.ID().String())
 			case errors.Is(err, catalog.ErrNotFound):
+				if err := catalog.CheckPointTime(p.Time, now); err != nil {
+					refused = append(refused, fmt.Sprintf("%s: %v", p.ID(), err))
+					continue
+				}
 				todo = append(todo, p)
 			default:
-				return nil, nil, fmt.Errorf("destination point %s: %w", p.ID(), err)
+				return nil, nil, nil, fmt.Errorf("destination point %s: %w", p.ID(), err)
 			}
 		}
 	}
@@ -158,7 +171,7 @@ func planCopy(src, dst *catalog.Repo, opts CopyOptions) (todo []*catalog.Manifes
 		}
 		return a.ID().Compare(b.ID())
 	})
-	return todo, skipped, nil
+	return todo, skipped, refused, nil
 }
 
 func pointSize(p *catalog.Manifest) int64 {

@@ -88,15 +88,20 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 	}
 	st, err := ingest.Copy(cmd.Context(), src, dst, opts)
 	prog.done()
-	if err != nil {
+	if err != nil && (st == nil || len(st.Refused) == 0) {
 		if st != nil && st.PointsCopied > 0 {
 			err = fmt.Errorf("%w (the %d points copied before stay; run copy again to continue)", err, st.PointsCopied)
 		}
 		return err
 	}
+	// Points refused for their time: the rest was copied; say so, then fail.
 	if v.GetBool("json") {
-		return writeJSON(cmd.OutOrStdout(), st)
+		if jerr := writeJSON(cmd.OutOrStdout(), st); jerr != nil {
+			return jerr
+		}
+		return err
 	}
+
 	out := cmd.OutOrStdout()
 	for _, p := range st.Copied {
 		how := "map"
@@ -110,13 +115,20 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 		fmt.Fprintf(out, "copied %s: %s of disks (%s), read %s, sent %s in %d chunks\n",
 			p.Point, formatBytes(p.Size), how, formatBytes(p.BytesRead), formatBytes(p.BytesSent), p.ChunksSent)
 	}
+	printRefused(cmd, st)
 	verb := "copied"
 	if st.DryRun {
 		verb = "would copy"
 	}
 	fmt.Fprintf(out, "%s %d points, %d skipped (the destination has them); read %s, sent %s in %d chunks, in %s\n",
 		verb, st.PointsCopied, st.PointsSkipped, formatBytes(st.BytesRead), formatBytes(st.BytesSent), st.ChunksSent, st.Duration.Round(1e6))
-	return nil
+	return err
+}
+
+func printRefused(cmd *cobra.Command, st *ingest.CopyStats) {
+	for _, r := range st.Refused {
+		fmt.Fprintf(cmd.OutOrStdout(), "not copied: %s\n", r)
+	}
 }
 
 // openCopyRepos opens both repositories, or forwards the command to the

@@ -388,3 +388,20 @@ func TestCopyEncryptedRepositories(t *testing.T) {
 		noSecret(t, pw2, dir)
 	}
 }
+
+// TestCopyRefusesPre1970Point: a repository an older build wrote holds a
+// point from 1969, which no repository takes now; the copy copies the
+// other point, names the refused one and exits 2.
+func TestCopyRefusesPre1970Point(t *testing.T) {
+	dir := t.TempDir()
+	sh(t, "tar", "-xzf", filepath.Join(repoRoot(t), "catalog", "testdata", "pre1970-repo.tar.gz"), "-C", dir)
+	dst := newRepo(t)
+	r := run(t, "", nil, "copy", "--from", filepath.Join(dir, "repo"), "--to", dst)
+	if r.code != 2 || !strings.Contains(r.stdout, "not copied: legacy/1969-07-20T20:17:40Z: point time") ||
+		!strings.Contains(r.stdout, "copied 1 points") || !strings.Contains(r.stderr, "1 points not copied") {
+		t.Fatalf("copy of a repository with a 1969 point: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := pointNames(t, dst); len(got) != 1 || got[0] != "legacy/2026-11-20T00:00:00Z" {
+		t.Fatalf("destination points %q", got)
+	}
+}
