@@ -144,6 +144,9 @@ func TestKeyCommands(t *testing.T) {
 	runEnv(t, repo, withPw(second), "key", "passwd", "--new-password-file", third)
 	wantFail(t, repo, withPw(second), "wrong password", "points")
 
+	plain := newRepo(t)
+	wantFail(t, plain, nil, "is not encrypted: it has no keys", "key", "list")
+
 	// Through a process holding the repository (opened with the new
 	// password): list and add need no password; passwd is refused before
 	// any password is read.

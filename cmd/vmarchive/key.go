@@ -41,6 +41,9 @@ func keyListCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			defer repo.Close()
+			if err := needEncrypted(repo.Repo); err != nil {
+				return err
+			}
 			keys, err := repo.Keys(cmd.Context())
 			if err != nil {
 				return err
@@ -104,6 +107,9 @@ func keyRemoveCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			defer repo.Close()
+			if err := needEncrypted(repo.Repo); err != nil {
+				return err
+			}
 			if err := repo.RemoveKey(cmd.Context(), args[0]); err != nil {
 				return err
 			}
@@ -160,11 +166,18 @@ func newPasswordFlag(cmd *cobra.Command) {
 // sent when forwarded, else read here (after the current one opened the
 // repository, so a wrong current password is refused first).
 func keyPassword(ctx context.Context, cmd *cobra.Command, r *catalog.Repo) ([]byte, error) {
-	if !r.Encrypted() {
-		return nil, fmt.Errorf("repository %s is not encrypted: it has no keys", r.Dir())
+	if err := needEncrypted(r); err != nil {
+		return nil, err
 	}
 	if b, ok := ctx.Value(secretKey{}).([]byte); ok && ctx.Value(heldKey{}) != nil {
 		return b, nil
 	}
 	return newPassword(ctx, cmd)
+}
+
+func needEncrypted(r *catalog.Repo) error {
+	if !r.Encrypted() {
+		return fmt.Errorf("repository %s is not encrypted: it has no keys (vmarchive init --encrypt makes an encrypted one; copy moves points into it)", r.Dir())
+	}
+	return nil
 }
