@@ -43,6 +43,25 @@ type KeyInfo struct {
 	Created time.Time `json:"created"`
 	KDF     string    `json:"kdf"`     // "argon2id"
 	Current bool      `json:"current"` // the key this Open used
+	// Damaged says why the key file cannot be used (ID is then its name
+	// under keys/); RemoveKey removes it.
+	Damaged string `json:"damaged,omitempty"`
+}
+
+// damagedKey is a key file that does not decode.
+type damagedKey struct {
+	name string
+	err  error
+}
+
+func (d damagedKey) id() string { return strings.TrimPrefix(d.name, format.KeyPrefix) }
+
+func damagedErrs(ds []damagedKey) []error {
+	errs := make([]error, len(ds))
+	for i, d := range ds {
+		errs[i] = d.err
+	}
+	return errs
 }
 
 // repoCrypt is what an open encrypted repository needs of its master key.
@@ -156,7 +175,7 @@ func (r *Repo) unlock(ctx context.Context, opts Options) error {
 		return fmt.Errorf("repository is encrypted but %s holds no key file: %w", format.KeyPrefix, ErrCorrupt)
 	}
 	if len(keys) == 0 {
-		return fmt.Errorf("repository is encrypted and every key file is damaged: %w", errors.Join(damaged...))
+		return fmt.Errorf("repository is encrypted and every key file is damaged: %w", errors.Join(damagedErrs(damaged)...))
 	}
 	if opts.Password == nil {
 		return ErrNoPassword
@@ -172,14 +191,14 @@ func (r *Repo) unlock(ctx context.Context, opts Options) error {
 		}
 	}
 	if len(damaged) > 0 {
-		return fmt.Errorf("no key file opens with this password (%d tried; not tried: %s): %w", len(keys), joinErrs(damaged), ErrWrongPassword)
+		return fmt.Errorf("no key file opens with this password (%d tried; not tried: %s): %w", len(keys), joinErrs(damagedErrs(damaged)), ErrWrongPassword)
 	}
 	return fmt.Errorf("no key file opens with this password (%d tried): %w", len(keys), ErrWrongPassword)
 }
 
 // keyFiles reads the store's key files, newest first; damaged ones are
 // named apart.
-func (r *Repo) keyFiles(ctx context.Context) (keys []*format.KeyFile, damaged []error, err error) {
+func (r *Repo) keyFiles(ctx context.Context) (keys []*format.KeyFile, damaged []damagedKey, err error) {
 	var names []string
 	err = r.be.List(ctx, format.KeyPrefix, func(name string, size int64) error {
 		names = append(names, name)
@@ -195,7 +214,7 @@ func (r *Repo) keyFiles(ctx context.Context) (keys []*format.KeyFile, damaged []
 		}
 		k, err := format.DecodeKeyFile(name, b)
 		if err != nil {
-			damaged = append(damaged, err)
+			damaged = append(damaged, damagedKey{name, err})
 			continue
 		}
 		keys = append(keys, k)
@@ -204,7 +223,7 @@ func (r *Repo) keyFiles(ctx context.Context) (keys []*format.KeyFile, damaged []
 	return keys, damaged, nil
 }
 
-// Keys lists the repository's key files, newest first.
+// Keys lists the repository's key files, newest first, then the damaged ones.
 func (r *Repo) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if r.crypt == nil {
 		return nil, errNotEncrypted
@@ -215,12 +234,12 @@ func (r *Repo) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(damaged) > 0 {
-		return nil, errors.Join(damaged...)
+	out := make([]KeyInfo, 0, len(keys)+len(damaged))
+	for _, k := range keys {
+		out = append(out, KeyInfo{ID: k.ID, Created: k.Created, KDF: k.KDF, Current: k.ID == r.crypt.keyID})
 	}
-	out := make([]KeyInfo, len(keys))
-	for i, k := range keys {
-		out[i] = KeyInfo{ID: k.ID, Created: k.Created, KDF: k.KDF, Current: k.ID == r.crypt.keyID}
+	for _, d := range damaged {
+		out = append(out, KeyInfo{ID: d.id(), Damaged: d.err.Error()})
 	}
 	return out, nil
 }
@@ -283,6 +302,10 @@ func (r *Repo) RemoveKey(ctx context.Context, id string) error {
 		return err
 	}
 	i := slices.IndexFunc(keys, func(k *format.KeyFile) bool { return k.ID == id })
+	if j := slices.IndexFunc(damaged, func(d damagedKey) bool { return d.id() == id }); i < 0 && j >= 0 {
+		// A damaged key file opens nothing: it may always go.
+		return r.deleteKey(ctx, damaged[j].name)
+	}
 	switch {
 	case i < 0:
 		return fmt.Errorf("remove key %q: no such key: %w", id, ErrNotFound)
@@ -291,8 +314,12 @@ func (r *Repo) RemoveKey(ctx context.Context, id string) error {
 	case id == r.crypt.keyID:
 		return fmt.Errorf("remove key %s: it is the key this command opened the repository with; open it with another key's password to remove this one", id)
 	}
-	if err := r.be.Delete(ctx, keys[i].ObjectName()); err != nil {
-		return fmt.Errorf("remove key %s: %w", id, err)
+	return r.deleteKey(ctx, keys[i].ObjectName())
+}
+
+func (r *Repo) deleteKey(ctx context.Context, name string) error {
+	if err := r.be.Delete(ctx, name); err != nil {
+		return fmt.Errorf("remove key file %s: %w", name, err)
 	}
 	return backend.Sync(ctx, r.be)
 }

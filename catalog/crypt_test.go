@@ -329,6 +329,19 @@ func TestKeysAddRemoveChange(t *testing.T) {
 	if found := grepTree(t, dir, map[string][]byte{"1": []byte("second password"), "2": []byte("third password")}); len(found) != 0 {
 		t.Fatalf("passwords stored: %v", found)
 	}
+	// A damaged key file is listed as such and may always be removed.
+	k, _ := r.AddKey(ctx, []byte("fourth"))
+	flip(t, r, format.KeyPrefix+k.ID, func(n int) int { return n / 2 })
+	keys, err = r.Keys(ctx)
+	if err != nil || len(keys) != 2 || keys[1].ID != k.ID || !strings.Contains(keys[1].Damaged, "damaged") {
+		t.Fatalf("keys with a damaged one: %+v %v", keys, err)
+	}
+	if err := r.RemoveKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ = r.Keys(ctx); len(keys) != 1 {
+		t.Fatalf("keys after removing the damaged one: %+v", keys)
+	}
 	plain := TestRepo(t)
 	if _, err := plain.AddKey(ctx, []byte("x")); err == nil {
 		t.Fatal("a plain repository took a key")

@@ -58,6 +58,10 @@ func keyListCmd(v *viper.Viper) *cobra.Command {
 				if k.Current {
 					mark = "*"
 				}
+				if k.Damaged != "" { // listed so that key remove can remove it
+					fmt.Fprintf(tw, "%s\t%s\t-\tdamaged: %s\n", mark, k.ID, k.Damaged)
+					continue
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, k.ID, k.Created.UTC().Format(time.RFC3339), k.KDF)
 			}
 			return tw.Flush()
