@@ -55,9 +55,9 @@ type compareRoot struct {
 }
 
 var (
-	_ gofs.NodeLookuper  = (*compareRoot)(nil)
-	_ gofs.NodeReaddirer = (*compareRoot)(nil)
-	_ gofs.NodeGetattrer = (*compareRoot)(nil)
+	_ gofs.NodeLookuper       = (*compareRoot)(nil)
+	_ gofs.NodeOpendirHandler = (*compareRoot)(nil)
+	_ gofs.NodeGetattrer      = (*compareRoot)(nil)
 )
 
 func (r *compareRoot) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
@@ -116,10 +116,12 @@ func (r *compareRoot) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 	return r.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: n.ino}), 0
 }
 
-func (r *compareRoot) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+// OpendirHandle lists the pairs without looking each up (namesOnly): a
+// lookup reads both points' manifests.
+func (r *compareRoot) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	times, err := r.m.archive.PointTimes(r.vm)
 	if err != nil {
-		return nil, r.m.errno("list points of "+r.vm, err)
+		return nil, 0, r.m.errno("list points of "+r.vm, err)
 	}
 	var ents []fuse.DirEntry
 	for i := 1; i < len(times); i++ {
@@ -127,7 +129,7 @@ func (r *compareRoot) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errn
 		name := a + pairSep + b
 		ents = append(ents, fuse.DirEntry{Name: name, Mode: syscall.S_IFDIR, Ino: pairIno(r.vm, name, a, b)})
 	}
-	return gofs.NewListDirStream(ents), 0
+	return &namesOnly{ents: ents}, 0, 0
 }
 
 // pairIno numbers a pair's directory by its name and the points it

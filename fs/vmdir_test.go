@@ -38,8 +38,8 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-// TestVMDirReadsNoManifest: listing a VM and stat-ing its points (ls -l)
-// reads no manifest; the first look inside a point reads its one. Points
+// TestVMDirReadsNoManifest: listing a VM (and its .compare) and stat-ing
+// its points (ls -l) reads no manifest; the first look inside a point reads its one. Points
 // committed and forgotten while mounted appear and disappear.
 func TestVMDirReadsNoManifest(t *testing.T) {
 	testenv.NeedFUSE(t)
@@ -70,8 +70,11 @@ func TestVMDirReadsNoManifest(t *testing.T) {
 			t.Fatalf("stat of point %s: %v %v", name(h), fi, err)
 		}
 	}
+	if got, want := dirNames(t, filepath.Join(vm, ".compare")), []string{name(0) + ".." + name(1), name(1) + ".." + name(2)}; !slices.Equal(got, want) {
+		t.Fatalf(".compare lists %q, want %q", got, want)
+	}
 	if n := arch.n.Load(); n != 0 {
-		t.Fatalf("listing and stat-ing web01 read %d manifests", n)
+		t.Fatalf("listing web01 and its .compare and stat-ing its points read %d manifests", n)
 	}
 	if _, err := os.Lstat(filepath.Join(vm, name(5))); !os.IsNotExist(err) {
 		t.Fatalf("stat of a point that is not there: %v", err)
