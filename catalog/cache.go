@@ -112,7 +112,7 @@ func (r *Repo) fetch(ctx context.Context, id ChunkID, maxSize int) ([]byte, erro
 	}
 	var dst []byte
 	if len(stored) > 0 && stored[0] != format.EncRaw {
-		dst = make([]byte, 0, maxSize)
+		dst = make([]byte, 0, format.PlainSize(stored, maxSize))
 	}
 	plain, err := format.DecodeChunk(dst, stored, maxSize)
 	if err != nil {

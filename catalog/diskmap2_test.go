@@ -299,3 +299,22 @@ func TestChangedExtentsAcrossFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchSizesBuffer: a compressed chunk decodes into a buffer of its own
+// size, not of the largest chunk, so the cache holds what it counts.
+func TestFetchSizesBuffer(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepo(t)
+	plain := bytes.Repeat([]byte("a compressible line of text\n"), 10000)
+	res, err := r.NewWriter().Add(ctx, NewEncoder(), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.fetch(ctx, res.ID, format.MaxChunkLen)
+	if err != nil || !bytes.Equal(b, plain) {
+		t.Fatalf("fetch: %v", err)
+	}
+	if cap(b) > 2*len(b) {
+		t.Fatalf("%d bytes in a buffer of %d", len(b), cap(b))
+	}
+}

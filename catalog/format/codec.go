@@ -95,3 +95,18 @@ func DecodeChunk(dst, stored []byte, maxSize int) ([]byte, error) {
 		return nil, fmt.Errorf("unknown chunk encoding %d: %w", stored[0], ErrCorrupt)
 	}
 }
+
+// PlainSize is the plaintext length a stored object declares (its zstd
+// frame's content size) when known and at most maxSize, else maxSize: what
+// a decoder should allocate, so that a cached short chunk or map block does
+// not hold a buffer of the largest chunk.
+func PlainSize(stored []byte, maxSize int) int {
+	if len(stored) < 2 || stored[0] != EncZstd {
+		return maxSize
+	}
+	var h zstd.Header
+	if err := h.Decode(stored[1:]); err != nil || !h.HasFCS || h.FrameContentSize > uint64(maxSize) {
+		return maxSize
+	}
+	return int(h.FrameContentSize)
+}

@@ -34,6 +34,9 @@ func TestCodec(t *testing.T) {
 		if len(in) == len(rnd) && st[0] != EncRaw {
 			t.Fatal("random data not stored raw")
 		}
+		if n := PlainSize(st, MaxChunkSize); st[0] == EncZstd && n != len(in) || st[0] == EncRaw && n != MaxChunkSize {
+			t.Fatalf("PlainSize %d for %d bytes (encoding %d)", n, len(in), st[0])
+		}
 		out, err := DecodeChunk(nil, st, len(in))
 		if err != nil || !bytes.Equal(out, in) {
 			t.Fatalf("round trip: %v", err)
