@@ -312,18 +312,18 @@ func (c *Client) openDisk(ctx context.Context, repo *catalog.Repo, vmName string
 	}
 	fd.alloc = plan.alloc
 	// Read ahead exactly what the pipeline will ask for: the changed
-	// areas, or every chunk touching the allocated ones.
-	cs := int64(repo.Config().ChunkSize)
-	want := plan.changed
-	if want != nil {
-		want = areas.Merge(append([]image.Extent(nil), want...))
-	} else {
-		alloc, _ := fd.Allocated()
-		want = chunkPlan(alloc, cs, capacity)
+	// areas, or the blocks of the allocated ones.
+	alloc, _ := fd.Allocated()
+	want, unit, err := ingest.ReadPlan(repo, alloc, capacity)
+	if err != nil {
+		return ingest.DiskSpec{}, nil, err
 	}
-	fd.readAhead(want, streams(opts), windowFor(f.limit, opts), cs)
+	if plan.changed != nil {
+		want = areas.Merge(append([]image.Extent(nil), plan.changed...))
+	}
+	fd.readAhead(want, streams(opts), windowFor(f.limit, opts), unit)
 	// With a change list the pipeline reads only the changed bytes from fd
-	// and takes the rest of each chunk from the previous point.
+	// and takes the rest of each rebuilt chunk from the previous point.
 	spec := ingest.DiskSpec{
 		Name: info.Name, Disk: fd, Source: info.File, Format: "vmdk-" + desc.CreateType,
 		Changed: plan.changed, ChangeID: plan.changeID,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
@@ -26,7 +27,7 @@ func BenchmarkVSphere(b *testing.B) {
 	ctx := context.Background()
 	newRepo := func(b *testing.B) *catalog.Repo {
 		dir := filepath.Join(b.TempDir(), "repo")
-		if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: catalog.DefaultChunkSize}); err != nil {
+		if _, err := catalog.Init(ctx, dir, catalog.InitOptions{Chunking: format.DefaultChunking(catalog.DefaultChunkSize)}); err != nil {
 			b.Fatal(err)
 		}
 		r, err := catalog.Open(ctx, dir, catalog.Options{Command: "bench"})

@@ -398,20 +398,3 @@ func intersect(a, b []image.Extent) []image.Extent {
 	}
 	return out
 }
-
-// chunkPlan is what a full read asks for: every chunk of cs bytes that
-// touches the allocated areas, within a disk of size bytes.
-func chunkPlan(alloc []image.Extent, cs, size int64) []image.Extent {
-	out := make([]image.Extent, 0, len(alloc))
-	for _, e := range alloc {
-		if e.Len <= 0 {
-			continue
-		}
-		lo := e.Off / cs * cs
-		hi := min((e.Off+e.Len+cs-1)/cs*cs, size)
-		if lo < hi {
-			out = append(out, image.Extent{Off: lo, Len: hi - lo})
-		}
-	}
-	return areas.Merge(out)
-}

@@ -1,0 +1,90 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/chunker"
+)
+
+// cutState runs the selection over segments in disk order and emits the
+// pieces. A chunk inside one segment is handed on as a slice of it; one
+// spanning segments (or a gap) is copied into a carry buffer.
+type cutState struct {
+	p      *pipeline
+	e      *emitter
+	sel    *chunker.Selector
+	out    []chunker.Piece
+	carry  *[]byte // bytes [carryOff, carryOff+len) of the open chunk
+	carOff int64
+}
+
+var carryPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<20); return &b }}
+
+// segment feeds one read segment, which starts at or after the selector's
+// position (the gap between is zeros).
+func (c *cutState) segment(ctx context.Context, s *segment) error {
+	defer s.unref()
+	c.out = c.sel.AddZeros(c.out[:0], s.off-c.sel.Pos())
+	if err := c.emit(ctx, nil); err != nil {
+		return err
+	}
+	for i, m := range s.marks {
+		c.out = c.sel.Add(c.out[:0], m, min(chunker.Block, len(s.buf)-i*chunker.Block))
+		if len(c.out) > 0 {
+			if err := c.emit(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
+	if c.sel.OpenData() {
+		from := max(c.sel.Start(), s.off)
+		if c.carry == nil {
+			c.carry, c.carOff = carryPool.Get().(*[]byte), from
+			*c.carry = (*c.carry)[:0]
+		}
+		*c.carry = append(*c.carry, s.buf[from-s.off:]...)
+	}
+	return nil
+}
+
+// end flushes the selection at the disk's end.
+func (c *cutState) end(ctx context.Context, size int64) error {
+	c.out = c.sel.AddZeros(c.out[:0], size-c.sel.Pos())
+	c.out = c.sel.Flush(c.out)
+	return c.emit(ctx, nil)
+}
+
+// emit hands on the pieces in c.out; s is the segment being fed, if any.
+func (c *cutState) emit(ctx context.Context, s *segment) error {
+	for _, x := range c.out {
+		pc := &piece{ext: catalog.Extent{Off: x.Off, Len: x.Len}}
+		switch {
+		case x.Hole:
+		case s != nil && x.Off >= s.off:
+			pc.data = s.buf[x.Off-s.off : x.End()-s.off]
+			s.ref()
+			pc.free = s.unref
+		default:
+			cb := c.carry
+			if cb == nil || c.carOff != x.Off {
+				return fmt.Errorf("internal error: chunk at %d has no carried bytes", x.Off)
+			}
+			if s != nil && x.End() > s.off {
+				*cb = append(*cb, s.buf[:x.End()-s.off]...)
+			}
+			c.carry = nil
+			if int64(len(*cb)) != x.Len {
+				return fmt.Errorf("internal error: chunk at %d has %d carried bytes, want %d", x.Off, len(*cb), x.Len)
+			}
+			pc.data = *cb
+			pc.free = func() { carryPool.Put(cb) }
+		}
+		if err := c.e.put(ctx, pc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
