@@ -231,7 +231,8 @@ func TestCopyInterrupted(t *testing.T) {
 }
 
 // TestCopyFormat1Fixture: the format-1 repository an older build wrote
-// copies into a repository init makes today (the migration path), every
+// copies into a format-2 repository (the migration path: chunks re-cut by
+// content) and into a format-1 one of its chunk size (map by map), every
 // disk byte-exact against the fixture's sums.
 func TestCopyFormat1Fixture(t *testing.T) {
 	ctx := context.Background()
@@ -241,25 +242,30 @@ func TestCopyFormat1Fixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	dst := catalog.TestRepo(t)
-	st, err := Copy(ctx, src, dst, CopyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.PointsCopied != 2 {
-		t.Fatalf("copied %d points, want 2", st.PointsCopied)
-	}
-	if dst.Config().Version >= 2 && !st.Copied[0].Recut {
-		t.Errorf("format 1 to format %d copied map by map", dst.Config().Version)
-	}
-	for i, name := range []string{"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"} {
-		p, err := dst.Point("f1", name)
+	for _, c := range []struct {
+		name  string
+		dst   *catalog.Repo
+		recut bool
+	}{{"format2", catalog.TestRepo2(t), true}, {"format1", catalog.TestRepo(t), false}} {
+		st, err := Copy(ctx, src, c.dst, CopyOptions{})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", c.name, err)
 		}
-		sum := sha256.Sum256(readAll(t, dst, p, "disk0"))
-		if want := sums[fmt.Sprintf("p%d/disk0.img", i+1)]; hex.EncodeToString(sum[:]) != want {
-			t.Errorf("point %s disk0: sha256 %x, want %s", name, sum, want)
+		if st.PointsCopied != 2 || st.Copied[0].Recut != c.recut {
+			t.Fatalf("%s: %+v; want 2 points, re-cut %v", c.name, st, c.recut)
+		}
+		if v := c.dst.Config().Version; (v >= 2) != c.recut {
+			t.Fatalf("%s: destination is format %d", c.name, v)
+		}
+		for i, name := range []string{"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"} {
+			p, err := c.dst.Point("f1", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(readAll(t, c.dst, p, "disk0"))
+			if want := sums[fmt.Sprintf("p%d/disk0.img", i+1)]; hex.EncodeToString(sum[:]) != want {
+				t.Errorf("%s: point %s disk0: sha256 %x, want %s", c.name, name, sum, want)
+			}
 		}
 	}
 }
