@@ -97,6 +97,11 @@ rip=$(restic_stored "$work/r-ip")
 
 vma_first plain "$work/p"
 p1=$(vma_stored "$work/p")
+format=$(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+k = c.get("chunking")
+print("format %s, %s" % (c.get("version"), "content-defined chunks min/avg/max %d/%d/%d KiB" % (k["min"] >> 10, k["avg"] >> 10, k["max"] >> 10)
+	if k else "fixed %d KiB chunks" % (c.get("chunk_size", 0) >> 10)))' "$work/p/store/config" 2>/dev/null || echo "format unknown")
 cp -a "$work/p" "$work/p-ip"
 if [ -n "$has_copy" ]; then
 	VMARCHIVE_REPO=$work/d "$vma" init >/dev/null
@@ -151,6 +156,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%
 rate() { awk -v s="$1" -v b="$bytes" 'BEGIN { printf "%.0f MB/s", b / s / 1e6 }'; }
 echo
 echo "moved pair: $(awk -v b="$bytes" 'BEGIN { printf "%.2f GB", b / 1e9 }') GPT disk (FAT32 + NTFS + ext4, $(mib "$(du -B1 "$v1" | cut -f1)") allocated); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vmarchive repository: $format (plain)"
 printf '%-40s %14s %14s  %s\n' "stored (as compressed on disk)" "restic (mean)" "vmarchive" "vmarchive/restic"
 printf '%-40s %14s %14s  %s\n' "version 1" "$(mib "$r1")" "$(mib "$p1")" "$(ratio "$p1" "$r1")"
 printf '%-40s %14s %14s  %s\n' "version 2 adds" "$(mib $((r2 - r1)))" "$(mib $((p2 - p1)))" "$(ratio $((p2 - p1)) $((r2 - r1)))"
