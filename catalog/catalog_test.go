@@ -118,7 +118,7 @@ func countObjects(t *testing.T, r *Repo) int {
 }
 
 func TestPointsOrderAndLookup(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	base := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	for _, vm := range []string{"web01", "db", "web0"} {
 		for _, h := range []int{5, 1, 3} {
@@ -156,7 +156,7 @@ func TestPointsOrderAndLookup(t *testing.T) {
 }
 
 func TestSecondOpenIsRefused(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	_, err := Open(context.Background(), r.Dir(), Options{})
 	if !errors.Is(err, ErrHeld) {
 		t.Fatalf("second open: %v, want ErrHeld", err)

@@ -12,7 +12,7 @@ import (
 
 func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize}) // format 1: chunk i at i*cs
 	cs := r.Config().ChunkSize
 	base := testDisk(1, 8, cs)
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
@@ -132,7 +132,7 @@ func TestCheckFindsDamageAndNamesPoints(t *testing.T) {
 // the points and disks that use it, like a missing data chunk.
 func TestCheckNamesMissingMapBlocks(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize}) // format 1: chunk i at i*cs
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	disk := testDisk(1, 4, cs)

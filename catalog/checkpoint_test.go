@@ -86,7 +86,7 @@ func TestCheckpointKeysOutliveTheWriter(t *testing.T) {
 // the point that Writer commits reads back whole.
 func TestCheckpointedChunksOfRunningWriterKept(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	data := make([]byte, 5*cs+100)
 	rand.New(rand.NewSource(4)).Read(data)

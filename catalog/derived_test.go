@@ -9,7 +9,7 @@ import (
 )
 
 func TestDerivedPutGet(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	TestWritePoint(t, r, "web01", t0, map[string][]byte{"disk0": testDisk(1, 2, cs)})
@@ -42,7 +42,7 @@ func TestDerivedPutGet(t *testing.T) {
 // Forgetting a point drops its derived data and nobody else's: not the
 // neighbouring second, not a VM whose name extends this one's.
 func TestForgetDeletesDerived(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 	type pt struct {
@@ -80,7 +80,7 @@ func TestForgetDeletesDerived(t *testing.T) {
 }
 
 func TestRebuildDropsDerived(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	ctx := context.Background()
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestForgetRemovesManifestAndKey(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	ctx := context.Background()
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)

@@ -12,7 +12,7 @@ import (
 // the cost of listing, finding the roots and marking.
 func BenchmarkGC(b *testing.B) {
 	ctx := context.Background()
-	r := TestRepo(b)
+	r := testRepo1(b)
 	cs := r.Config().ChunkSize
 	disk := testDisk(1, 64, cs)
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)

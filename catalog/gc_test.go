@@ -102,7 +102,7 @@ func testGCAfterForget(t *testing.T, newRepo func(testing.TB) *Repo) {
 // only to a point forgotten meanwhile) survives.
 func TestGCKeepsChunksOfWritersInFlight(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	data := testDisk(4, 4, cs)
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
@@ -156,7 +156,7 @@ func TestGCKeepsChunksOfWritersInFlight(t *testing.T) {
 // with a hole.
 func TestGCReusedChunkOfForgottenPoint(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	data := testDisk(5, 2, cs)
 	t0 := time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
@@ -262,7 +262,7 @@ func writePoint(r *Repo, vm string, when time.Time, data []byte, prev *DiskMap, 
 // every remaining point must verify and read back its own bytes.
 func TestGCConcurrentWithIngestAndReads(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
@@ -406,7 +406,7 @@ func TestGCConcurrentWithIngestAndReads(t *testing.T) {
 // TestGCDoesNotWaitForDroppedWriters: an ingest that failed before Commit
 // drops its Writer; gc must not wait for it forever.
 func TestGCDoesNotWaitForDroppedWriters(t *testing.T) {
-	r := TestRepo(t)
+	r := testRepo1(t)
 	func() {
 		w := r.NewWriter()
 		if _, err := w.Add(context.Background(), NewEncoder(), testDisk(6, 1, r.Config().ChunkSize)[:r.Config().ChunkSize]); err != nil {

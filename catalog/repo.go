@@ -69,8 +69,9 @@ type InitOptions struct {
 	// Chunking makes a format-2 repository cutting content-defined chunks.
 	Chunking Chunking
 	// ChunkSize (when Chunking is zero) makes a repository of fixed-size
-	// chunks, format 1 (or 2 when encrypted) until ingest appends extents;
-	// 0 for DefaultChunkSize.
+	// chunks, format 1, which ingest does not add points to: tests of
+	// format-1 reading use it. Both zero: format 2, chunks of
+	// DefaultChunkSize on average.
 	ChunkSize int
 	// Encrypt seals every stored object; Password is then the first key's.
 	Encrypt  bool
@@ -91,8 +92,9 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	case opts.Chunking != Chunking{}:
 		c := opts.Chunking
 		cfg = Config{Version: 2, Chunking: &c}
-	case cfg.ChunkSize == 0:
-		cfg.ChunkSize = DefaultChunkSize
+	case cfg.ChunkSize == 0: // format 2 unless fixed-size chunks are asked for
+		c := format.DefaultChunking(DefaultChunkSize)
+		cfg = Config{Version: 2, Chunking: &c}
 	}
 	if opts.Encrypt {
 		cfg.Version = format.MinEncryptedVersion

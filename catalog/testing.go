@@ -22,7 +22,7 @@ import (
 // the smallest chunk size, closed when the test ends.
 func TestRepo(t testing.TB) *Repo {
 	t.Helper()
-	return TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize})
+	return TestRepoWith(t, InitOptions{Chunking: format.DefaultChunking(MinChunkSize)})
 }
 
 // TestEncryptedRepo is TestRepo2 of a repository encrypted under password.

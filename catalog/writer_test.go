@@ -25,7 +25,7 @@ func (deleteFails) Delete(ctx context.Context, name string) error {
 // backend the repair heals the object.
 func TestAddRepairReportsFailedDelete(t *testing.T) {
 	ctx := context.Background()
-	r := TestRepo(t)
+	r := testRepo1(t)
 	cs := r.Config().ChunkSize
 	disk := testDisk(4, 2, cs)
 	TestWritePoint(t, r, "web01", time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC), map[string][]byte{"disk0": disk})

@@ -68,7 +68,7 @@ func writeSparse(t *testing.T, repo *catalog.Repo, when time.Time, d sparseDisk)
 // bytes that were changed: across three map leaves, a chunk zeroed, a zero
 // chunk given data, and a disk grown by zeros then by data.
 func TestBlockRanges(t *testing.T) {
-	repo := catalog.TestRepo(t)
+	repo := catalog.TestRepoWith(t, catalog.InitOptions{ChunkSize: catalog.MinChunkSize}) // format 1: chunk i at i*cs
 	cs := int64(repo.Config().ChunkSize)
 	rng := rand.New(rand.NewPCG(1, 2))
 	a := sparseDisk{2100*cs + 5000, map[int64][]byte{}}

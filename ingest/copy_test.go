@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
@@ -72,7 +73,7 @@ func ingestImage(t *testing.T, r *catalog.Repo, vm string, when time.Time, img s
 }
 
 func repoWithChunkSize(t *testing.T, cs int) *catalog.Repo {
-	return newTestRepo(t, catalog.InitOptions{ChunkSize: cs})
+	return newTestRepo(t, catalog.InitOptions{Chunking: format.DefaultChunking(cs)})
 }
 
 // newTestRepo makes and opens a repository, closed when the test ends.
@@ -153,7 +154,7 @@ func TestCopySendsOnlyNewChunks(t *testing.T) {
 		t.Fatalf("second copy: %+v, want 1 copied, 1 skipped, %d bytes in %d chunks sent", st, want.NewBytes, want.NewChunks)
 	}
 	// Read from the source: only the new chunks.
-	if cs := int64(src.Config().ChunkSize); st.BytesRead > want.NewChunks*cs {
+	if cfg := src.Config(); st.BytesRead > want.NewChunks*int64(cfg.MaxChunk()) {
 		t.Errorf("read %d bytes from the source for %d new chunks", st.BytesRead, want.NewChunks)
 	}
 	samePoints(t, src, dst)
@@ -175,8 +176,12 @@ func TestCopyRecut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := int64(src.Config().ChunkSize)
-	nonZero := (p1.Disks[0].Stats.Chunks - p1.Disks[0].Stats.ZeroChunks) * cs
+	var nonZero int64
+	for _, x := range extentsOf(t, src, p1) {
+		if !x.ID.IsZero() {
+			nonZero += x.Len
+		}
+	}
 	if st.PointsCopied != 1 || !st.Copied[0].Recut || st.BytesRead != nonZero {
 		t.Fatalf("copy: %+v; want web01 only, re-cut, %d bytes read", st, nonZero)
 	}
@@ -276,9 +281,9 @@ func TestCopyFormat1Fixture(t *testing.T) {
 func TestCopyEncrypted(t *testing.T) {
 	ctx := context.Background()
 	src := catalog.TestRepo(t)
-	cs := src.Config().ChunkSize
-	e1 := newTestRepo(t, catalog.InitOptions{ChunkSize: cs, Encrypt: true, Password: []byte("first password")})
-	e2 := newTestRepo(t, catalog.InitOptions{ChunkSize: cs, Encrypt: true, Password: []byte("second password")})
+	cs := *src.Config().Chunking
+	e1 := newTestRepo(t, catalog.InitOptions{Chunking: cs, Encrypt: true, Password: []byte("first password")})
+	e2 := newTestRepo(t, catalog.InitOptions{Chunking: cs, Encrypt: true, Password: []byte("second password")})
 	ingestImage(t, src, "web01", t0, ext4Image(t, 1))
 	first, err := Copy(ctx, src, e1, CopyOptions{})
 	if err != nil {

@@ -31,7 +31,7 @@ func main() {
 func run(dir, img string, vms, points int) error {
 	ctx := context.Background()
 	if _, err := os.Stat(dir); err != nil {
-		if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: catalog.DefaultChunkSize}); err != nil {
+		if _, err := catalog.Init(ctx, dir, catalog.InitOptions{}); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func main() {
 
 func run(dir string, points int, chunks, share int64) error {
 	ctx := context.Background()
-	if _, err := catalog.Init(ctx, dir, catalog.InitOptions{ChunkSize: catalog.MinChunkSize}); err != nil {
+	if _, err := catalog.Init(ctx, dir, catalog.InitOptions{Chunking: format.DefaultChunking(catalog.MinChunkSize)}); err != nil {
 		return err
 	}
 	r, err := catalog.Open(ctx, dir, catalog.Options{Command: "gengc"})

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
@@ -251,7 +252,7 @@ func encryptedRepo(t *testing.T, password string) (repo, pwFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	repo, pwFile = filepath.Join(dir, "repo"), filepath.Join(dir, "pw")
-	if _, err := catalog.Init(context.Background(), repo, catalog.InitOptions{ChunkSize: 256 << 10, Encrypt: true, Password: []byte(password)}); err != nil {
+	if _, err := catalog.Init(context.Background(), repo, catalog.InitOptions{Chunking: format.DefaultChunking(256 << 10), Encrypt: true, Password: []byte(password)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {

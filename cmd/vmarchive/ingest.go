@@ -108,7 +108,7 @@ repository's owner-only control socket, never on a command line.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "point %s created in %s\n", m.ID(), el.Round(time.Millisecond))
 			for _, d := range m.Disks {
 				s := d.Stats
-				fmt.Fprintf(cmd.OutOrStdout(), "  %s: %s (%s), read %s, %d new chunks (%s stored), %d zero chunks, %s reused\n",
+				fmt.Fprintf(cmd.OutOrStdout(), "  %s: %s (%s), read %s, %d new chunks (%s stored), %d holes, %s reused\n",
 					d.Name, formatBytes(d.Size), d.Format, formatBytes(s.ReadBytes), s.NewChunks, formatBytes(s.NewBytes), s.ZeroChunks, formatBytes(s.ReusedBytes))
 			}
 			return nil

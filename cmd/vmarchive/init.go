@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"github.com/vmarchive/vmarchive/internal/secret"
 )
 
@@ -17,7 +18,7 @@ func initCmd(v *viper.Viper) *cobra.Command {
 		Use:   "init",
 		Short: "Create a repository",
 		Long: `Create an empty repository in the --repo directory (which must be absent or
-empty). The chunk size is fixed for the life of the repository. The
+empty). The average chunk size is fixed for the life of the repository. The
 directory is made owner-only (0700) and everything in it is created
 0700/0600, whatever the umask.
 
@@ -36,7 +37,7 @@ data cannot be read: keep it, or add a second one with vmarchive key add.`,
 			if err != nil {
 				return fmt.Errorf("--chunk-size: %w", err)
 			}
-			opts := catalog.InitOptions{ChunkSize: int(size), Encrypt: v.GetBool("encrypt")}
+			opts := catalog.InitOptions{Chunking: format.DefaultChunking(int(size)), Encrypt: v.GetBool("encrypt")}
 			if opts.Encrypt {
 				if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 { // before asking for a password
 					return fmt.Errorf("init %s: directory is not empty: %w", dir, catalog.ErrExists)
@@ -56,11 +57,12 @@ data cannot be read: keep it, or add a second one with vmarchive key add.`,
 			if opts.Encrypt {
 				kind = "encrypted repository"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (id %s, chunk size %s)\n", kind, dir, cfg.ID, formatBytes(int64(cfg.ChunkSize)))
+			c := cfg.Chunking
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (id %s, chunks of %s on average, %s to %s)\n", kind, dir, cfg.ID, formatBytes(int64(c.Avg)), formatBytes(int64(c.Min)), formatBytes(int64(c.Max)))
 			return nil
 		},
 	}
-	cmd.Flags().String("chunk-size", "1MiB", "chunk size, a power of two from 256KiB to 4MiB")
+	cmd.Flags().String("chunk-size", "1MiB", "average chunk size, a power of two from 256KiB to 4MiB (chunks are cut by content, from a quarter to four times it)")
 	cmd.Flags().Bool("encrypt", false, "encrypt everything stored (asks for a password unless one is given)")
 	return cmd
 }

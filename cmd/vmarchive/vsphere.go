@@ -256,7 +256,7 @@ func reportVSphere(cmd *cobra.Command, v *viper.Viper, results []vsphere.Result,
 			if d.ChangeID != "" {
 				cbt = ", change id " + d.ChangeID
 			}
-			fmt.Fprintf(out, "  %s: %s (%s), read %s, %d new chunks (%s stored), %d zero chunks, %s reused%s\n",
+			fmt.Fprintf(out, "  %s: %s (%s), read %s, %d new chunks (%s stored), %d holes, %s reused%s\n",
 				d.Name, formatBytes(d.Size), d.Source, formatBytes(s.ReadBytes), s.NewChunks, formatBytes(s.NewBytes), s.ZeroChunks, formatBytes(s.ReusedBytes), cbt)
 		}
 		for _, d := range r.Refused {
