@@ -100,8 +100,13 @@ func oracle(t *testing.T, fc fsCase) {
 		if fmt.Sprint(ourChanges(vc)) != fmt.Sprint(ourChanges(v)) {
 			t.Errorf("file changes differ with and without Blocks:\n%v\n%v", ourChanges(vc), ourChanges(v))
 		}
-		if cs := int64(ma.ChunkSize); dc.Granularity != cs {
-			t.Errorf("granularity %d without Blocks, want the chunk size %d", dc.Granularity, cs)
+		// Whole chunks: the chunk size in format 1, 4 KiB units in format 2.
+		want := int64(ma.ChunkSize)
+		if ma.Chunking != nil {
+			want = 4096
+		}
+		if dc.Granularity != want {
+			t.Errorf("granularity %d without Blocks, want %d", dc.Granularity, want)
 		}
 		for _, rg := range d.Ranges {
 			if c := rangeAt(dc, rg.Off); c.Len == 0 || rg.Off+rg.Len > c.Off+c.Len {

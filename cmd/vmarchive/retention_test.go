@@ -274,8 +274,23 @@ func TestCheckNamesAffectedFiles(t *testing.T) {
 	}
 	var mid int64
 	fmt.Sscan(blocks[len(blocks)/2], &mid)
-	const cs = 256 << 10 // newRepo's chunk size
-	chunkOff := (start + mid*bs) / cs * cs
+	// The chunk holding photo.bin's middle block (chunks are cut by
+	// content: ask the map where it begins and ends).
+	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := r.Point("web01", pt)
+	dr, err := r.OpenDisk(context.Background(), p, "disk0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := dr.Map().Lookup(context.Background(), start+mid*bs)
+	r.Close()
+	if err != nil || ext.ID.IsZero() {
+		t.Fatalf("chunk at %d: %v %v", start+mid*bs, ext, err)
+	}
+	chunkOff, cs := ext.Off, ext.Len
 
 	// The oracle: inodes owning the blocks of that chunk, and their paths.
 	var req []string
@@ -304,20 +319,7 @@ func TestCheckNamesAffectedFiles(t *testing.T) {
 	}
 
 	// Remove that chunk from the store.
-	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := r.Point("web01", pt)
-	dr, err := r.OpenDisk(context.Background(), p, "disk0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := dr.Map().Chunk(context.Background(), chunkOff/cs)
-	r.Close()
-	if err != nil || id.IsZero() {
-		t.Fatalf("chunk at %d: %v %v", chunkOff, id, err)
-	}
+	id := ext.ID
 	os.Remove(filepath.Join(repo, "store", id.ObjectName()))
 
 	res := run(t, repo, nil, "check")
