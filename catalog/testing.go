@@ -49,6 +49,13 @@ func TestRepoWith(t testing.TB, opts InitOptions) *Repo {
 }
 
 // TestRepo2 is TestRepo of format 2 with the smallest average chunk.
+// TestRepo1 is a format-1 repository (fixed 256 KiB chunks), as older
+// builds made: for tests of reading and copying them.
+func TestRepo1(t testing.TB) *Repo {
+	t.Helper()
+	return TestRepoWith(t, InitOptions{ChunkSize: MinChunkSize})
+}
+
 func TestRepo2(t testing.TB) *Repo {
 	t.Helper()
 	return TestRepoWith(t, InitOptions{Chunking: format.DefaultChunking(MinChunkSize)})

@@ -251,7 +251,7 @@ func TestCopyFormat1Fixture(t *testing.T) {
 		name  string
 		dst   *catalog.Repo
 		recut bool
-	}{{"format2", catalog.TestRepo2(t), true}, {"format1", catalog.TestRepo(t), false}} {
+	}{{"format2", catalog.TestRepo2(t), true}, {"format1", catalog.TestRepo1(t), false}} {
 		st, err := Copy(ctx, src, c.dst, CopyOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)

@@ -15,10 +15,10 @@ import (
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
-// Format-1 repositories (catalog.TestRepo): fixed chunks (fixed.go).
+// Format-1 repositories (catalog.TestRepo1): fixed chunks (fixed.go).
 
 func TestFixedSparseDiskReadsOnlyAllocated(t *testing.T) {
-	r := catalog.TestRepo(t)
+	r := catalog.TestRepo1(t)
 	cs := int64(r.Config().ChunkSize)
 	data := make([]byte, 20*cs+123)
 	rng := rand.New(rand.NewSource(1))
@@ -44,7 +44,7 @@ func TestFixedSparseDiskReadsOnlyAllocated(t *testing.T) {
 }
 
 func TestFixedChangedAreasReuseThePreviousPoint(t *testing.T) {
-	r := catalog.TestRepo(t)
+	r := catalog.TestRepo1(t)
 	cs := int64(r.Config().ChunkSize)
 	v1 := make([]byte, 64*cs)
 	rand.New(rand.NewSource(2)).Read(v1)
