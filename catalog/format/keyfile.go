@@ -136,7 +136,7 @@ func (k *KeyFile) Encode() []byte {
 func DecodeKeyFile(name string, b []byte) (*KeyFile, error) {
 	var k KeyFile
 	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, fmt.Errorf("key file %q: %v: %w", name, err, ErrCorrupt)
+		return nil, fmt.Errorf("key file %q is damaged: %v: %w", name, err, ErrCorrupt)
 	}
 	if err := k.check(name); err != nil {
 		return nil, fmt.Errorf("key file %q: %v: %w", name, err, ErrCorrupt)
@@ -146,6 +146,9 @@ func DecodeKeyFile(name string, b []byte) (*KeyFile, error) {
 
 func (k *KeyFile) check(name string) error {
 	switch {
+	case !bytes.Equal(k.Sum, k.sum()):
+		// First: a damaged field is called damaged, whichever it is.
+		return fmt.Errorf("checksum mismatch: the file is damaged")
 	case k.Version != KeyFileVersion:
 		return fmt.Errorf("version %d, this build reads %d", k.Version, KeyFileVersion)
 	case !validKeyID(k.ID) || k.ObjectName() != name:
@@ -156,8 +159,6 @@ func (k *KeyFile) check(name string) error {
 		return fmt.Errorf("salt of %d bytes, want %d", len(k.Salt), keySaltSize)
 	case len(k.Wrapped) != wrappedSize:
 		return fmt.Errorf("wrapped key of %d bytes, want %d", len(k.Wrapped), wrappedSize)
-	case !bytes.Equal(k.Sum, k.sum()):
-		return fmt.Errorf("checksum mismatch: the file is damaged")
 	}
 	return k.Argon2.check()
 }
