@@ -169,7 +169,14 @@ func (r *rebuild) zeros(ctx context.Context, n int64) (int64, error) {
 		return -1, nil
 	}
 	r.out = r.sel.AddZeros(r.out[:0], n)
-	return r.emit(ctx)
+	if met, err := r.emit(ctx); err != nil || met >= 0 {
+		return met, err
+	}
+	// All that is open now is a hole. buf may still hold zeros fed for it
+	// (a changed area of zeros); the zeros just added are not in buf, so
+	// bytes fed next must not be appended to those.
+	r.buf, r.bufOff = r.buf[:0], r.sel.Pos()
+	return -1, nil
 }
 
 func (r *rebuild) feed(ctx context.Context, b []byte) (int64, error) {

@@ -264,6 +264,29 @@ func TestChangedAreasCutAsFull(t *testing.T) {
 	}
 }
 
+// TestChangedAreasZerosThenDataInAHole: two changed areas inside one old
+// hole, the first written with zeros, the second with data. The zeros of
+// the first and the unchanged zeros between them are one open hole; the
+// data after it must be cut at its own offset (make demo's CBT capture
+// once failed here with "internal error: chunk ... not in the rebuild's
+// bytes").
+func TestChangedAreasZerosThenDataInAHole(t *testing.T) {
+	r := catalog.TestRepo2(t)
+	data := make([]byte, 24<<20)
+	rand.New(rand.NewSource(9)).Read(data)
+	clear(data[4<<20 : 16<<20])
+	full := []image.Extent{{Off: 0, Len: int64(len(data))}}
+	ingestAt(t, r, 0, &memDisk{data: data, alloc: full}, nil)
+	rand.New(rand.NewSource(10)).Read(data[10<<20 : 10<<20+5*blk])
+	changed := []image.Extent{{Off: 4<<20 + 2*blk, Len: 8 * blk}, {Off: 10 << 20, Len: 5 * blk}}
+	mc := ingestAt(t, r, 100, &memDisk{data: data, alloc: full}, changed)
+	got := checkPoint(t, r, mc, data)
+	mf := ingestAt(t, r, 150, &memDisk{data: data, alloc: full}, nil)
+	if want := extentsOf(t, r, mf); !slices.Equal(got, want) {
+		t.Fatalf("changed-areas cut differs from the full cut:\n%v\n%v", got, want)
+	}
+}
+
 func TestReadPlanIsWholeBlocks(t *testing.T) {
 	r := catalog.TestRepo2(t)
 	alloc := []image.Extent{{Off: 5000, Len: 1}, {Off: 100, Len: 10}, {Off: 9000, Len: 4000}, {Off: 3 * blk, Len: 0}, {Off: 5 * blk, Len: 999}}
