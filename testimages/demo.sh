@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: build a small partitioned VM disk with real
 # tools, ingest two points of it with a change in between, list them, read
-# the newest back byte for byte and verify the archive.
+# the newest back byte for byte and verify the archive; then capture from a
+# vSphere simulator and make an encrypted off-site copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vma=${VMARCHIVE_BIN:-$PWD/bin/vmarchive}
@@ -119,3 +120,23 @@ echo "byte-exact"
 run "$vma" vsphere ls    # no snapshot left behind
 if "$vma" vsphere ls --json | grep -q vmarchive-backup; then echo "a vmarchive snapshot was left on app01" >&2; exit 1; fi
 run "$vma" verify
+
+# ---- Two copies, one off-site and encrypted (issue 14) ----------------------
+# The password comes from a file (or a prompt, or a command); never argv.
+say "an encrypted off-site copy: init --encrypt, then copy sends what it lacks"
+offsite=$demo/offsite
+head -c 24 /dev/urandom | base64 >"$demo/offsite.pw"
+chmod 600 "$demo/offsite.pw"
+run "$vma" init --repo "$offsite" --encrypt --password-file "$demo/offsite.pw"
+run "$vma" copy --from "$VMARCHIVE_REPO" --to "$offsite" --to-password-file "$demo/offsite.pw"
+run "$vma" copy --from "$VMARCHIVE_REPO" --to "$offsite" --to-password-file "$demo/offsite.pw"    # again: nothing to send
+export VMARCHIVE_PASSWORD_FILE=$demo/offsite.pw
+run "$vma" key list --repo "$offsite"
+run "$vma" points --repo "$offsite" --vm web01
+say "$vma cat --repo offsite --vm web01 --point 2026-11-21T01:00:00Z --disk disk0 | cmp - web01-v2.raw"
+"$vma" cat --repo "$offsite" --vm web01 --point 2026-11-21T01:00:00Z --disk disk0 | cmp - "$demo/web01-v2.raw"
+echo "byte-exact"
+say "grep -r web01 offsite/store    # names and contents are sealed"
+if grep -rq web01 "$offsite/store"; then echo "the VM name is readable in the encrypted store" >&2; exit 1; fi
+echo "no match"
+run "$vma" verify --repo "$offsite"
