@@ -361,7 +361,9 @@ func TestStalledBackendGivesEIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r2.Close()
+	// A cleanup, not a defer: it must run after mountRepo's unmount, or
+	// a request the kernel still sends meets a closed repository.
+	t.Cleanup(func() { r2.Close() })
 	mnt, _ := mountRepo(t, r2, Options{ReadTimeout: 500 * time.Millisecond})
 	p1 := filepath.Join(mnt, "web01/latest/disk0/p1")
 	start := time.Now()
