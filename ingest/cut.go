@@ -19,6 +19,7 @@ type cutState struct {
 	out    []chunker.Piece
 	carry  *[]byte // bytes [carryOff, carryOff+len) of the open chunk
 	carOff int64
+	bounds []int64 // boundaries not yet passed (DiskSpec.Boundaries)
 }
 
 var carryPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<20); return &b }}
@@ -32,6 +33,11 @@ func (c *cutState) segment(ctx context.Context, s *segment) error {
 		return err
 	}
 	for i, m := range s.marks {
+		if len(c.bounds) > 0 && c.bounds[0] <= s.off+int64(i)*chunker.Block {
+			if err := c.boundary(ctx, s, s.off+int64(i)*chunker.Block); err != nil {
+				return err
+			}
+		}
 		c.out = c.sel.Add(c.out[:0], m, min(chunker.Block, len(s.buf)-i*chunker.Block))
 		if len(c.out) > 0 {
 			if err := c.emit(ctx, s); err != nil {
@@ -48,6 +54,21 @@ func (c *cutState) segment(ctx context.Context, s *segment) error {
 		*c.carry = append(*c.carry, s.buf[from-s.off:]...)
 	}
 	return nil
+}
+
+// boundary passes the boundaries up to pos, and ends the open chunk at
+// pos if one of them is there.
+func (c *cutState) boundary(ctx context.Context, s *segment, pos int64) error {
+	at := false
+	for len(c.bounds) > 0 && c.bounds[0] <= pos {
+		at = at || c.bounds[0] == pos
+		c.bounds = c.bounds[1:]
+	}
+	if !at {
+		return nil
+	}
+	c.out = c.sel.Boundary(c.out[:0])
+	return c.emit(ctx, s)
 }
 
 // end flushes the selection at the disk's end.

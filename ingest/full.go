@@ -85,7 +85,7 @@ func (p *pipeline) full(ctx context.Context, d DiskSpec, spans []image.Extent, e
 		defer close(jobs)
 		p.produceSegments(pctx, spans, size, segSize, pool, jobs, segs)
 	}()
-	c := cutState{p: p, e: e, sel: p.cut.NewSelector(0)}
+	c := cutState{p: p, e: e, sel: p.cut.NewSelector(0), bounds: d.Boundaries}
 	for s := range segs {
 		select {
 		case <-s.done:

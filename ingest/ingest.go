@@ -34,6 +34,12 @@ type DiskSpec struct {
 	// VM's previous point of this disk; every other chunk is taken from it.
 	Changed  []image.Extent
 	ChangeID string
+	// Boundaries, sorted multiples of chunker.Block, are where a full
+	// ingest ends a chunk besides where the content says: the edges of
+	// large guest files' data (guestfs.FileBoundaries), so a file that
+	// moved is stored again as the same chunks. A changed-areas ingest
+	// ignores them.
+	Boundaries []int64
 }
 
 // Options describe one ingest.
@@ -150,6 +156,11 @@ func (p *pipeline) disk(ctx context.Context, m *catalog.Manifest, d DiskSpec) (*
 	rec := &catalog.DiskRecord{Name: d.Name, Size: size, Source: d.Source, Format: d.Format, ChangeID: d.ChangeID}
 	readBefore := p.read.Load()
 
+	for i, b := range d.Boundaries {
+		if b%chunker.Block != 0 || (i > 0 && b <= d.Boundaries[i-1]) {
+			return nil, fmt.Errorf("disk %s: boundary %d is not in order or not a multiple of %d", d.Name, b, chunker.Block)
+		}
+	}
 	var prev prevMap
 	var spans []image.Extent
 	if d.Changed != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/areas"
+	"github.com/vmarchive/vmarchive/ingest/chunker"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -91,6 +94,9 @@ repository's owner-only control socket, never on a command line.`,
 				return err
 			}
 			defer repo.Close()
+			if err := fileBoundaries(cmd.Context(), repo.Repo, specs); err != nil {
+				return err
+			}
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
 				VM: vm, Time: when, SourceKind: "image",
@@ -124,6 +130,31 @@ repository's owner-only control socket, never on a command line.`,
 	vsphereIngestFlags(cmd) // --vcenter, --folder, --quiesce, --cbt, ...: vsphere.go
 	return cmd
 }
+
+// fileBoundaries gives each disk read in full the edges of its large guest
+// files as chunk boundaries, so files that moved dedup (format 2 only).
+func fileBoundaries(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec) error {
+	c := repo.Config().Chunking
+	if c == nil {
+		return nil
+	}
+	for i := range specs {
+		if specs[i].Changed != nil {
+			continue
+		}
+		d, err := guestfs.OpenDisk(specs[i].Disk, specs[i].Disk.Size(), nil)
+		if err != nil {
+			continue // no table to read: content alone cuts the disk
+		}
+		if specs[i].Boundaries, err = guestfs.FileBoundaries(ctx, d, int64(c.Min), chunker.Block, maxBoundaries); err != nil {
+			return fmt.Errorf("disk %s: %w", specs[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// maxBoundaries bounds the memory FileBoundaries takes (8 bytes each).
+const maxBoundaries = 4 << 20
 
 // openDisks opens NAME=PATH arguments and their changed-areas lists.
 func openDisks(args, changed []string, format string) ([]ingest.DiskSpec, func(), error) {

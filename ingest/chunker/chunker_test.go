@@ -253,3 +253,40 @@ func TestKeyed(t *testing.T) {
 		t.Fatal("a nil seed is not the plain cutter")
 	}
 }
+
+// TestBoundary: a boundary the caller names ends an open data chunk there
+// and nothing else: an open hole, or nothing open, stays as it was, and
+// the selection goes on as a selector started at that boundary would.
+func TestBoundary(t *testing.T) {
+	c, err := New(Params{Min: 4 * Block, Avg: 8 * Block, Max: 16 * Block})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.NewSelector(0)
+	if out := s.Boundary(nil); len(out) != 0 {
+		t.Fatalf("nothing open, Boundary gave %v", out)
+	}
+	var out []Piece
+	for range 3 {
+		out = s.Add(out, Data, Block)
+	}
+	out = s.Boundary(out)
+	if want := []Piece{{Off: 0, Len: 3 * Block}}; !slices.Equal(out, want) {
+		t.Fatalf("after 3 data blocks Boundary gave %v, want %v", out, want)
+	}
+	out = s.Add(out[:0], Zero, Block)
+	if got := s.Boundary(out); len(got) != 0 {
+		t.Fatalf("an open hole was cut: %v", got)
+	}
+	fresh := c.NewSelector(4 * Block)
+	var a, b []Piece
+	marks := []Mark{Data, Data, Data, Cand, Data, Data, Data, Data, Data, Cand, Data}
+	for _, m := range marks {
+		a = s.Add(a, m, Block)
+		b = fresh.Add(b, m, Block)
+	}
+	a, b = s.Flush(a), fresh.Flush(b)
+	if !slices.Equal(a[1:], b) || a[0] != (Piece{Off: 3 * Block, Len: Block, Hole: true}) {
+		t.Errorf("after the boundary: %v, want the hole then %v", a, b)
+	}
+}

@@ -75,6 +75,17 @@ func (s *Selector) AddZeros(out []Piece, n int64) []Piece {
 	return out
 }
 
+// Boundary ends the open data chunk, if any, at Pos: a boundary the
+// caller knows of (where a large guest file starts or ends), whatever the
+// marks say. Holes are left open.
+func (s *Selector) Boundary(out []Piece) []Piece {
+	if s.OpenData() {
+		out = append(out, Piece{Off: s.start, Len: s.pos - s.start})
+		s.start = s.pos
+	}
+	return out
+}
+
 // Flush appends the open piece, if any: the disk (or the part of it being
 // cut) ends at Pos.
 func (s *Selector) Flush(out []Piece) []Piece {

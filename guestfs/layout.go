@@ -1,0 +1,74 @@
+package guestfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"syscall"
+)
+
+// FileBoundaries lists the disk offsets where the data of a large file
+// starts or ends, rounded in to align bytes (so the blocks between two
+// boundaries hold the file's bytes only, even where the filesystem's
+// clusters do not sit on align multiples): the edges of every extent of
+// every regular file of at least minSize bytes, on every volume of d whose
+// filesystem maps files to volume bytes. The offsets are sorted, unique
+// and at most maxCuts long (the walk stops there).
+//
+// A chunker that also cuts at these offsets keeps a large file's chunks
+// the same wherever the guest puts the file: moved, copied to another
+// filesystem, or with other neighbours. Any error but ctx's is dropped: a
+// boundary is a hint, and a volume that cannot be walked gets none.
+func FileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts int) ([]int64, error) {
+	var cuts []int64
+	for _, v := range d.Volumes {
+		x, ok := v.FS.(Extenter)
+		if !ok || len(v.Layout) == 0 {
+			continue
+		}
+		err := Walk(ctx, v.FS, Limits{}, func(_ string, e DirEntry) error {
+			if e.Mode&syscall.S_IFMT != syscall.S_IFREG {
+				return nil
+			}
+			if len(cuts) >= maxCuts {
+				return errEnough
+			}
+			if a, err := v.FS.Stat(e.Ino); err != nil || a.Size < minSize {
+				return nil
+			}
+			es, err := x.Extents(e.Ino)
+			if err != nil {
+				return nil
+			}
+			for _, ex := range es {
+				lo, ok1 := v.diskOffset(ex.Physical)
+				hi, ok2 := v.diskOffset(ex.Physical + ex.Length - 1)
+				if ok1 && ok2 && hi-lo == ex.Length-1 { // one piece of the layout
+					cuts = append(cuts, (lo+align-1)/align*align, (hi+1)/align*align)
+				}
+			}
+			return nil
+		}, func(string, error) {})
+		if errors.Is(err, errEnough) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+	}
+	slices.Sort(cuts)
+	return slices.Compact(cuts), nil
+}
+
+var errEnough = errors.New("enough boundaries")
+
+// diskOffset maps a byte of the volume to its disk offset.
+func (v *Volume) diskOffset(off int64) (int64, bool) {
+	for _, p := range v.Layout {
+		if off >= p.Off && off < p.Off+p.Len {
+			return p.DiskOff + off - p.Off, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,88 @@
+package guestfs
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vmarchive/vmarchive/internal/testenv"
+)
+
+// TestFileBoundaries: on the demo disk (FAT32 ESP with 512-byte clusters,
+// ext4 root) the only file of 1 MiB or more is photo.bin, so the
+// boundaries are the edges of its block runs as istat lists them, rounded
+// in to 4 KiB; a lower minimum adds /usr/bin/ls, a canceled walk fails.
+func TestFileBoundaries(t *testing.T) {
+	img := demoDisk(t)
+	testenv.NeedTools(t, "istat", "ifind")
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	d, err := OpenDisk(f, st.Size(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := d.Volumes[1]
+	if root.Kind != "ext4" {
+		t.Fatalf("volume %s holds %q, want ext4", root.Name, root.Kind)
+	}
+	bs := root.FS.(Blocker).BlockSize()
+	runs := func(path string) []int64 {
+		sect := strconv.FormatInt(root.Offset/512, 10)
+		ino := strings.TrimSpace(run(t, "", "ifind", "-o", sect, "-n", path, img))
+		var blocks []int64
+		_, list, _ := strings.Cut(run(t, "", "istat", "-o", sect, img, ino), "Direct Blocks:")
+		for _, w := range strings.Fields(list) {
+			if n, err := strconv.ParseInt(w, 10, 64); err == nil {
+				blocks = append(blocks, n) // 0: a hole, which ends a run
+			}
+		}
+		if len(blocks) == 0 {
+			t.Fatalf("istat lists no blocks for %s", path)
+		}
+		var cuts []int64
+		for i := 0; i < len(blocks); {
+			if blocks[i] == 0 {
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(blocks) && blocks[j] == blocks[j-1]+1 {
+				j++
+			}
+			lo, hi := root.Offset+blocks[i]*bs, root.Offset+(blocks[j-1]+1)*bs
+			cuts = append(cuts, (lo+4095)/4096*4096, hi/4096*4096)
+			i = j
+		}
+		return cuts
+	}
+	photo := runs("home/ann/Documents/photo.bin")
+	want := slices.Compact(slices.Sorted(slices.Values(photo)))
+	got, err := FileBoundaries(context.Background(), d, 1<<20, 4096, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("boundaries of files >= 1 MiB:\n got %v\nwant %v (photo.bin's block runs)", got, want)
+	}
+	lsSize, _ := os.Stat("/bin/ls")
+	got, _ = FileBoundaries(context.Background(), d, lsSize.Size(), 4096, 1000)
+	want = slices.Compact(slices.Sorted(slices.Values(append(runs("usr/bin/ls"), photo...))))
+	if !slices.Equal(got, want) {
+		t.Errorf("boundaries of files >= %d bytes:\n got %v\nwant %v (photo.bin's and ls's block runs)", lsSize.Size(), got, want)
+	}
+	if got, _ := FileBoundaries(context.Background(), d, 1, 4096, 3); len(got) > 4 {
+		t.Errorf("maxCuts 3 gave %d boundaries", len(got))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := FileBoundaries(ctx, d, 1, 4096, 1000); err == nil {
+		t.Error("a canceled walk returned no error")
+	}
+}
