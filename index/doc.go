@@ -40,5 +40,8 @@
 //
 // The index is encoded (format.go) and kept as the catalog's derived data
 // "files" of the point (catalog.Repo.PutDerived): rebuildable, not in the
-// store, dropped by `catalog rebuild` and rebuilt lazily by Load.
+// store, dropped by `catalog rebuild` and rebuilt lazily by Load. A point
+// whose disks have the same names, sizes and maps as the VM's point before
+// takes that point's stored index as it is (same bytes, same maps, so the
+// same trees and content keys): re-ingesting an unchanged VM walks nothing.
 package index

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -545,5 +546,60 @@ func TestFindCorruptRebuilt(t *testing.T) {
 	}
 	if len(clean("*.c")) == 0 || len(clean("disk0/p1/home/**")) == 0 {
 		t.Fatal("patterns matching nothing test little")
+	}
+}
+
+// TestIndexReusedForUnchangedDisks: a point whose disks have the same
+// names, sizes and maps as the point before takes that point's stored
+// index as it is, without walking (shown by storing a marker, point 0's
+// index, as point 1's: the next unchanged point gets the marker); a point
+// whose map differs from the one before is built from its own disk.
+func TestIndexReusedForUnchangedDisks(t *testing.T) {
+	f := newFixture(t, 1, 2)
+	ctx := context.Background()
+	load := func(m *catalog.Manifest) *Index {
+		t.Helper()
+		ix, err := Load(ctx, f.repo, m, func(err error) { t.Errorf("unexpected warning: %v", err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	}
+	stored := func(m *catalog.Manifest) []byte {
+		t.Helper()
+		b, ok, err := f.repo.Derived(m.ID(), DerivedName)
+		if err != nil || !ok {
+			t.Fatalf("no stored index of %s: %v", m.Name(), err)
+		}
+		return b
+	}
+	v1, v2 := guestEntries(t, load(f.points[0])), guestEntries(t, load(f.points[1]))
+	if reflect.DeepEqual(v1, v2) {
+		t.Fatal("the two versions' indexes are equal")
+	}
+	again := ingestImage(t, f.repo, "vm1", t0.Add(48*time.Hour), f.images[1])
+	if again.Disks[0].Map != f.points[1].Disks[0].Map {
+		t.Fatal("the same image ingested twice has two maps")
+	}
+	if got := guestEntries(t, load(again)); !reflect.DeepEqual(got, v2) {
+		t.Errorf("index of an unchanged point differs from the point before's")
+	}
+	if !bytes.Equal(stored(again), stored(f.points[1])) {
+		t.Error("the unchanged point's stored index is not the point before's")
+	}
+
+	if err := f.repo.PutDerived(again.ID(), DerivedName, stored(f.points[0])); err != nil {
+		t.Fatal(err)
+	}
+	marked := ingestImage(t, f.repo, "vm1", t0.Add(72*time.Hour), f.images[1])
+	if got := guestEntries(t, load(marked)); !reflect.DeepEqual(got, v1) {
+		t.Error("an unchanged point's index was built again, not taken from the point before")
+	}
+	if err := f.repo.PutDerived(marked.ID(), DerivedName, stored(f.points[1])); err != nil {
+		t.Fatal(err)
+	}
+	changed := ingestImage(t, f.repo, "vm1", t0.Add(96*time.Hour), f.images[0])
+	if got := guestEntries(t, load(changed)); !reflect.DeepEqual(got, v1) {
+		t.Error("the index of a point whose map changed is not its own")
 	}
 }

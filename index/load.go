@@ -47,6 +47,9 @@ func warnRebuild(warn func(error), m *catalog.Manifest, size int, err error) {
 }
 
 func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index, error) {
+	if ix := reuse(repo, m); ix != nil {
+		return ix, Store(repo, m, ix)
+	}
 	ix, err := Build(ctx, repo, m)
 	if err != nil {
 		return nil, err
@@ -68,3 +71,44 @@ func Store(repo *catalog.Repo, m *catalog.Manifest, ix *Index) error {
 
 // Size returns the encoded size of a freshly built index, 0 otherwise.
 func (ix *Index) Size() int { return len(ix.enc) }
+
+// reuse returns the stored index of the point before m of the same VM
+// when every disk of the two has the same name, size and map: the guest
+// trees, and the content keys made from the maps, are then the same, so a
+// re-ingest of unchanged disks walks nothing. Anything amiss gives nil.
+func reuse(repo *catalog.Repo, m *catalog.Manifest) *Index {
+	times, err := repo.PointTimes(m.VM)
+	if err != nil {
+		return nil
+	}
+	var prev *catalog.Manifest
+	for i := len(times) - 1; i >= 0 && prev == nil; i-- {
+		if times[i].Before(m.Time) {
+			if prev, err = repo.PointByID(catalog.NewPointID(m.VM, times[i])); err != nil {
+				return nil
+			}
+		}
+	}
+	if prev == nil || len(prev.Disks) != len(m.Disks) {
+		return nil
+	}
+	for i, d := range m.Disks {
+		p := prev.Disks[i]
+		if p.Name != d.Name || p.Size != d.Size || p.Map != d.Map {
+			return nil
+		}
+	}
+	b, ok, err := repo.Derived(prev.ID(), DerivedName)
+	if err != nil || !ok {
+		return nil
+	}
+	ix, err := Decode(b)
+	if err == nil {
+		err = ix.checkColumns()
+	}
+	if err != nil {
+		return nil
+	}
+	ix.enc = b
+	return ix
+}
