@@ -10,6 +10,10 @@ RACE_PKGS := ./catalog/... ./ingest/... ./fs/... ./guestfs/... ./diff/... ./inde
 
 DEB_PKGS := sleuthkit ntfs-3g fuse3 qemu-utils gdisk fdisk dosfstools mtools attr e2fsprogs fuse2fs restic rsync lvm2 time acl python3
 DEB_CMDS := mmls fls icat ntfsls ntfscat mkntfs fusermount3 qemu-img qemu-io sgdisk sfdisk mkfs.fat mcopy getfattr setfattr mke2fs debugfs fuse2fs restic rsync setfacl python3
+# Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
+# tests), installed by `go install` into GOBIN or GOPATH/bin, where
+# internal/testenv.GoTool finds them even when that is not on PATH.
+GO_TOOLS := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 .PHONY: all build test test-go test-race fuzz vet bench demo testimages deps clean
 
 all: build
@@ -26,6 +30,12 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install $(DEB_PKGS)" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
 	fi
+	@gobin=$$($(GO) env GOBIN); [ -n "$$gobin" ] || gobin=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
+	for t in $(GO_TOOLS); do n=$${t%@*}; n=$${n##*/}; \
+		if ! command -v $$n >/dev/null 2>&1 && [ ! -x "$$gobin/$$n" ]; then \
+			echo "installing $$t (go install)"; $(GO) install $$t || exit 1; \
+		fi; \
+	done
 
 vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi

@@ -8,6 +8,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -50,4 +51,31 @@ func NeedFUSE(t testing.TB) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		Missing(t, "no /dev/fuse")
 	}
+}
+
+// GoTool returns the path of a tool `make deps` installs with go install:
+// found on PATH, else in GOBIN or the first GOPATH's bin (default ~/go/bin),
+// which need not be on PATH. Missing: skips, or fails under CI.
+func GoTool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	var dirs []string
+	if d := os.Getenv("GOBIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		dirs = append(dirs, filepath.Join(filepath.SplitList(gp)[0], "bin"))
+	} else if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	Missing(t, name+" is not installed (make deps runs go install)")
+	return ""
 }

@@ -1,0 +1,324 @@
+// Package s3 is a backend that keeps objects in an S3-compatible bucket
+// (AWS S3, Ceph RGW, SeaweedFS, MinIO, versitygw, Wasabi, Backblaze B2).
+//
+// # Client
+//
+// It uses minio-go v7 rather than aws-sdk-go-v2: one module with a few
+// small dependencies instead of some twenty, written for S3-compatible
+// servers first (path-style addressing picked by itself off AWS; no
+// default checksum trailers that older servers refuse), while reading
+// credentials as the AWS tools do (Credentials). minio-go's own retries
+// are off: this package retries, so that every attempt passes the limits
+// below and a failure says how many attempts it took.
+//
+// # Requests
+//
+// Put sends If-None-Match: * unless Config.NoConditionalWrites: an object
+// already stored stays (objects are immutable, as the local backend keeps
+// a same-size file); Replace overwrites. Every Put signs its payload's
+// SHA-256, so the server refuses a body damaged on the way, and stores it
+// as metadata (x-amz-meta-vmarchive-sha256), so Get refuses a short or
+// damaged response and tries again instead of returning it. A PUT
+// acknowledged is durable, so there is no Sync. Delete asks for the object
+// first: S3 deletes a missing object without complaint, and callers want
+// ErrNotFound.
+//
+// Each attempt waits for one of Config.Connections slots and a token of
+// the Config.Rate limiter, and has Config.Timeout to finish, body
+// included. 5xx answers, SlowDown, 429, timeouts and broken connections
+// are tried again, up to Config.Attempts, after exponential backoff with
+// jitter; the context ends it all.
+//
+// Errors name the object as s3://bucket/key; the credentials are in no
+// message (requests carry them in signed headers, never in URLs).
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+
+	"github.com/minio/minio-go/v7"
+	"golang.org/x/time/rate"
+
+	"github.com/vmarchive/vmarchive/catalog/backend"
+)
+
+// sumKey is the user metadata holding an object's SHA-256 (hex).
+const sumKey = "Vmarchive-Sha256"
+
+// Backend stores objects in a bucket under a key prefix.
+type Backend struct {
+	cfg    Config
+	client *minio.Client
+	core   minio.Core
+	slots  chan struct{} // one per request in flight
+	rate   *rate.Limiter // nil: unlimited
+	noCond atomic.Bool   // conditional writes off (configured, or refused by the server)
+}
+
+var (
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Replacer = (*Backend)(nil)
+)
+
+// New connects to the bucket of cfg and checks that it is there.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	cfg.setDefaults()
+	tr, err := cfg.transport()
+	if err != nil {
+		return nil, err
+	}
+	creds := cfg.Credentials
+	if creds == nil {
+		creds = Credentials()
+	}
+	host, secure, err := splitEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	lookup := minio.BucketLookupAuto
+	if cfg.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	client, err := minio.New(host, &minio.Options{
+		Creds: creds, Secure: secure, Transport: tr, Region: cfg.Region,
+		BucketLookup: lookup, MaxRetries: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg, err)
+	}
+	b := &Backend{cfg: cfg, client: client, core: minio.Core{Client: client}, slots: make(chan struct{}, cfg.Connections)}
+	if cfg.Rate > 0 {
+		b.rate = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
+	}
+	b.noCond.Store(cfg.NoConditionalWrites)
+	if err := b.checkBucket(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func splitEndpoint(ep string) (host string, secure bool, err error) {
+	if h, ok := strings.CutPrefix(ep, "https://"); ok {
+		return strings.TrimSuffix(h, "/"), true, nil
+	}
+	if h, ok := strings.CutPrefix(ep, "http://"); ok {
+		return strings.TrimSuffix(h, "/"), false, nil
+	}
+	return "", false, fmt.Errorf("s3 endpoint %q: want https://host[:port] or http://host[:port]", ep)
+}
+
+func (b *Backend) checkBucket(ctx context.Context) error {
+	var ok bool
+	err := b.do(ctx, "check bucket "+b.cfg.Bucket, func(ctx context.Context) (err error) {
+		ok, err = b.client.BucketExists(ctx, b.cfg.Bucket)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %s", b.cfg, describe(err))
+	}
+	if !ok {
+		return fmt.Errorf("%s: bucket %q does not exist", b.cfg, b.cfg.Bucket)
+	}
+	return nil
+}
+
+// key is the bucket key of object name.
+func (b *Backend) key(name string) (string, error) {
+	if !validName(name) {
+		return "", fmt.Errorf("s3 backend: invalid object name %q", name)
+	}
+	if b.cfg.Prefix == "" {
+		return name, nil
+	}
+	return b.cfg.Prefix + "/" + name, nil
+}
+
+// validName accepts slash-separated names without empty, "." or ".."
+// components, as the local backend does.
+func validName(name string) bool {
+	if name == "" || strings.ContainsRune(name, '\\') {
+		return false
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// fail wraps err for op on key, naming the object and the S3 error code.
+func (b *Backend) fail(op, key string, err error) error {
+	return &opError{fmt.Sprintf("s3 %s s3://%s/%s: %s", op, b.cfg.Bucket, key, describe(err)), err}
+}
+
+// opError keeps err in the chain (for errors.Is) while its text comes
+// from describe, which names the S3 error code.
+type opError struct {
+	msg string
+	err error
+}
+
+func (e *opError) Error() string { return e.msg }
+func (e *opError) Unwrap() error { return e.err }
+
+// Put implements backend.Backend.
+func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
+	return b.put(ctx, "put", name, data, !b.noCond.Load())
+}
+
+// Replace implements backend.Replacer: an unconditional PUT.
+func (b *Backend) Replace(ctx context.Context, name string, data []byte) error {
+	return b.put(ctx, "replace", name, data, false)
+}
+
+func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bool) error {
+	key, err := b.key(name)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	sumHex := hex.EncodeToString(sum[:])
+	err = b.do(ctx, op+" "+key, func(ctx context.Context) error {
+		opts := minio.PutObjectOptions{UserMetadata: map[string]string{sumKey: sumHex}}
+		if cond && !b.noCond.Load() {
+			opts.SetMatchETagExcept("*")
+		}
+		_, err := b.core.PutObject(ctx, b.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), "", sumHex, opts)
+		switch code := minio.ToErrorResponse(err).Code; {
+		case err == nil:
+			return nil
+		case cond && code == "PreconditionFailed":
+			return nil // stored already: objects are immutable
+		case cond && code == "NotImplemented":
+			b.noCond.Store(true)
+			if b.cfg.Logf != nil {
+				b.cfg.Logf("s3: %s refuses conditional writes (If-None-Match); writing without them", b.cfg.Endpoint)
+			}
+			opts = minio.PutObjectOptions{UserMetadata: opts.UserMetadata}
+			_, err = b.core.PutObject(ctx, b.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), "", sumHex, opts)
+		}
+		return err
+	})
+	if err != nil {
+		return b.fail(op, key, err)
+	}
+	return nil
+}
+
+// Get implements backend.Backend.
+func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
+	key, err := b.key(name)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	err = b.do(ctx, "get "+key, func(ctx context.Context) (err error) {
+		data, err = b.getOnce(ctx, key)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", b.cfg.Bucket, key, backend.ErrNotFound)
+	}
+	if err != nil {
+		return nil, b.fail("get", key, err)
+	}
+	return data, nil
+}
+
+// getOnce reads the whole object and checks it against its length and
+// stored SHA-256.
+func (b *Backend) getOnce(ctx context.Context, key string) ([]byte, error) {
+	body, info, hdr, err := b.core.GetObject(ctx, b.cfg.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, info.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != info.Size {
+		return nil, fmt.Errorf("%w: %d bytes, the server said %d", errDamaged, len(data), info.Size)
+	}
+	if want := hdr.Get("X-Amz-Meta-" + sumKey); want != "" {
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != strings.ToLower(want) {
+			return nil, fmt.Errorf("%w: SHA-256 differs from the one stored with it", errDamaged)
+		}
+	}
+	return data, nil
+}
+
+func isNotFound(err error) bool {
+	var resp minio.ErrorResponse
+	return errors.As(err, &resp) && (resp.Code == "NoSuchKey" || resp.StatusCode == 404 && resp.Code != "NoSuchBucket")
+}
+
+// List implements backend.Backend. Names come in lexical order. A broken
+// listing resumes after the last name passed to fn.
+func (b *Backend) List(ctx context.Context, prefix string, fn func(string, int64) error) error {
+	strip := ""
+	if b.cfg.Prefix != "" {
+		strip = b.cfg.Prefix + "/"
+	}
+	after := ""
+	var fnErr error
+	err := b.do(ctx, "list "+strip+prefix, func(ctx context.Context) error {
+		lctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		opts := minio.ListObjectsOptions{Prefix: strip + prefix, Recursive: true, StartAfter: after}
+		for obj := range b.client.ListObjectsIter(lctx, b.cfg.Bucket, opts) {
+			if obj.Err != nil {
+				return obj.Err
+			}
+			after = obj.Key
+			if fnErr = fn(strings.TrimPrefix(obj.Key, strip), obj.Size); fnErr != nil {
+				return nil
+			}
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return b.fail("list", strip+prefix, err)
+	}
+	return nil
+}
+
+// Delete implements backend.Backend.
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	key, err := b.key(name)
+	if err != nil {
+		return err
+	}
+	found := false // an earlier attempt saw the object: its removal may have worked
+	err = b.do(ctx, "delete "+key, func(ctx context.Context) error {
+		_, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
+		if found && isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return b.client.RemoveObject(ctx, b.cfg.Bucket, key, minio.RemoveObjectOptions{})
+	})
+	if isNotFound(err) {
+		return fmt.Errorf("delete s3://%s/%s: %w", b.cfg.Bucket, key, backend.ErrNotFound)
+	}
+	if err != nil {
+		return b.fail("delete", key, err)
+	}
+	return nil
+}
