@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"syscall"
 
@@ -33,10 +34,20 @@ func (v *buildVolume) warn(format string, args ...any) {
 // only (directories, inodes, extents, chunk maps), never file data. A disk
 // or volume that cannot be read is recorded with its error.
 func Build(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index, error) {
+	return BuildFrom(ctx, repo, m, nil)
+}
+
+// BuildFrom is Build reading the guest trees of the disks named in
+// sources from there instead of the store: the images a point was just
+// made of, which hold the same bytes, so the walk decompresses nothing.
+// The content keys still come from the point's maps. A source must have a
+// Size method giving the disk's size, and the caller vouches that it is
+// unchanged since the point was made of it.
+func BuildFrom(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sources map[string]io.ReaderAt) (*Index, error) {
 	var vols []*buildVolume
 	transient := false
 	for _, d := range m.Disks {
-		vs, err := buildDisk(ctx, repo, m, d.Name)
+		vs, err := buildDisk(ctx, repo, m, d.Name, sources[d.Name])
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("index %s: %w", m.ID(), ctx.Err())
 		}
@@ -70,12 +81,16 @@ func isTransient(err error) bool {
 	return errors.As(err, &re)
 }
 
-func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, disk string) ([]*buildVolume, error) {
+func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, disk string, src io.ReaderAt) ([]*buildVolume, error) {
 	dr, err := repo.OpenDisk(ctx, m, disk)
 	if err != nil {
 		return nil, err
 	}
-	gd, err := guestfs.OpenDisk(dr, dr.Size(), nil)
+	var r io.ReaderAt = dr
+	if s, ok := src.(interface{ Size() int64 }); ok && s.Size() == dr.Size() {
+		r = src
+	}
+	gd, err := guestfs.OpenDisk(r, dr.Size(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %w", disk, err)
 	}

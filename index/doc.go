@@ -44,4 +44,8 @@
 // whose disks have the same names, sizes and maps as the VM's point before
 // takes that point's stored index as it is (same bytes, same maps, so the
 // same trees and content keys): re-ingesting an unchanged VM walks nothing.
+// `vmarchive ingest` of image files builds the new point's index walking
+// the images themselves (BuildFrom), unless an image's size or mtime
+// changed during the ingest: the same bytes, without decompressing them
+// back from the store.
 package index

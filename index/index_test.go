@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
@@ -601,5 +603,37 @@ func TestIndexReusedForUnchangedDisks(t *testing.T) {
 	changed := ingestImage(t, f.repo, "vm1", t0.Add(96*time.Hour), f.images[0])
 	if got := guestEntries(t, load(changed)); !reflect.DeepEqual(got, v1) {
 		t.Error("the index of a point whose map changed is not its own")
+	}
+}
+
+// TestBuildFromSources: an index built from the image a point was made of
+// is the one built from the store, byte for byte; and the walk does read
+// the source given (another image of the same size gives its own tree).
+func TestBuildFromSources(t *testing.T) {
+	f := newFixture(t, 1, 2)
+	ctx := context.Background()
+	m := f.points[0]
+	fromStore, err := Build(ctx, f.repo, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(img string) *Index {
+		t.Helper()
+		d, err := image.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		ix, err := BuildFrom(ctx, f.repo, m, map[string]io.ReaderAt{"disk0": d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	}
+	if ix := build(f.images[0]); !bytes.Equal(ix.enc, fromStore.enc) {
+		t.Error("the index built from the point's image differs from the one built from the store")
+	}
+	if got, want := guestEntries(t, build(f.images[1])), guestEntries(t, fromStore); reflect.DeepEqual(got, want) {
+		t.Error("BuildFrom did not read the source it was given")
 	}
 }

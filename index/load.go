@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/vmarchive/vmarchive/catalog"
 )
@@ -35,7 +36,7 @@ func load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn fun
 		}
 		warnRebuild(warn, m, len(b), fmt.Errorf("file index: %w", err))
 	}
-	return buildAndStore(ctx, repo, m)
+	return buildAndStore(ctx, repo, m, nil)
 }
 
 // warnRebuild tells warn (when not nil) that the stored index of m, of
@@ -46,11 +47,20 @@ func warnRebuild(warn func(error), m *catalog.Manifest, size int, err error) {
 	}
 }
 
-func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index, error) {
+// LoadNew is Load for a point just made of the images in sources (see
+// BuildFrom): a missing index is built reading them rather than the store.
+func LoadNew(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sources map[string]io.ReaderAt, warn func(error)) (*Index, error) {
+	if _, ok, err := repo.Derived(m.ID(), DerivedName); err != nil || ok {
+		return Load(ctx, repo, m, warn)
+	}
+	return buildAndStore(ctx, repo, m, sources)
+}
+
+func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sources map[string]io.ReaderAt) (*Index, error) {
 	if ix := reuse(repo, m); ix != nil {
 		return ix, Store(repo, m, ix)
 	}
-	ix, err := Build(ctx, repo, m)
+	ix, err := BuildFrom(ctx, repo, m, sources)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/index"
+	"github.com/vmarchive/vmarchive/ingest"
 )
 
 // find and versions read the per-point file index (package index),
@@ -337,10 +339,24 @@ func writeVersions(w io.Writer, h *index.History) error {
 // indexNewPoint builds and keeps the file index of a point just ingested,
 // unless --no-index; failing is a warning, the point is committed.
 func indexNewPoint(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo *catalog.Repo, m *catalog.Manifest) {
+	indexNewPointFrom(ctx, cmd, v, repo, m, nil, nil)
+}
+
+// indexNewPointFrom is indexNewPoint walking the guest trees in the images
+// the point was made of (specs), which is faster than decompressing them
+// back from the store, when each image file still has the size and mtime
+// it had before the ingest (stamps); else it reads the store.
+func indexNewPointFrom(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo *catalog.Repo, m *catalog.Manifest, specs []ingest.DiskSpec, stamps []os.FileInfo) {
 	if v.GetBool("no-index") {
 		return
 	}
-	if _, err := index.Load(ctx, repo, m, warner(cmd.ErrOrStderr())); err != nil {
+	sources := map[string]io.ReaderAt{}
+	for i, s := range specs {
+		if now, err := os.Stat(s.Source); err == nil && stamps[i] != nil && now.Size() == stamps[i].Size() && now.ModTime().Equal(stamps[i].ModTime()) {
+			sources[s.Name] = s.Disk
+		}
+	}
+	if _, err := index.LoadNew(ctx, repo, m, sources, warner(cmd.ErrOrStderr())); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: warning: file index of %s: %v (find and versions will build it)\n", m.ID(), err)
 	}
 }

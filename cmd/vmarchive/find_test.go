@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -11,8 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/index"
+	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
@@ -185,5 +192,55 @@ func TestFindVersionsCLI(t *testing.T) {
 	}
 	if res := run(t, repo, nil, "versions", "vm1", "disk0/p1/nope"); res.code != 1 || !strings.Contains(res.stdout, "0 versions in 0 of 4 points") {
 		t.Errorf("versions of a missing path: exit %d %q", res.code, res.stdout)
+	}
+}
+
+// TestNewPointIndexedFromStoreWhenImageChanged: the new point's index is
+// walked from its image only if the image kept its size and mtime since
+// the ingest; here the image was rewritten (version 2's bytes) after it,
+// so the index must be the stored point's (no notes.txt), not the file's.
+func TestNewPointIndexedFromStoreWhenImageChanged(t *testing.T) {
+	v1, v2 := demoDisks(t)
+	repo := newRepo(t)
+	mustRun(t, repo, "ingest", "--no-index", "--vm", "web01", "disk0="+v1)
+	stamp, err := os.Stat(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(v1, readFile(t, v2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := stamp.ModTime().Add(time.Hour)
+	if err := os.Chtimes(v1, later, later); err != nil {
+		t.Fatal(err)
+	}
+	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	m, err := r.Point("web01", catalog.Latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := image.Open(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c := &cobra.Command{}
+	var warn bytes.Buffer
+	c.SetErr(&warn)
+	indexNewPointFrom(context.Background(), c, viper.New(), r, m, []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: v1}}, []os.FileInfo{stamp})
+	ix, err := index.Load(context.Background(), r, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"disk0/p2/home/ann/Documents/report.txt", "disk0/p2/home/ann/Documents/notes.txt"} {
+		vol, path, ok := ix.Split(p)
+		_, found := vol.Lookup(path)
+		if want := !strings.HasSuffix(p, "notes.txt"); !ok || found != want {
+			t.Errorf("%s in the index: %v, want %v (the stored point's tree)%s", p, found, want, warn.String())
+		}
 	}
 }

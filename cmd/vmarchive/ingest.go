@@ -89,6 +89,10 @@ repository's owner-only control socket, never on a command line.`,
 			if err != nil {
 				return err
 			}
+			stamps := make([]os.FileInfo, len(specs)) // to index from the images if they stay unchanged
+			for i, s := range specs {
+				stamps[i], _ = os.Stat(s.Source)
+			}
 			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
@@ -106,7 +110,7 @@ repository's owner-only control socket, never on a command line.`,
 			if err != nil {
 				return err
 			}
-			indexNewPoint(cmd.Context(), cmd, v, repo.Repo, m) // find.go
+			indexNewPointFrom(cmd.Context(), cmd, v, repo.Repo, m, specs, stamps) // find.go
 			if v.GetBool("json") {
 				return writeJSON(cmd.OutOrStdout(), m)
 			}
