@@ -89,6 +89,23 @@
 // repository; it is rebuilt from the store with the password. No password
 // is ever written anywhere.
 //
+// # Repositories in object stores
+//
+// With --repo s3:https://host/bucket/prefix the store is that bucket's
+// objects under prefix/ (package backend/s3: names as above), and the
+// directory of lock, catalog and control socket is a cache on the host,
+// CACHE/<repository id>/ (CACHE: --cache-dir, default
+// $XDG_CACHE_HOME/vmarchive), found by reading the bucket's config
+// (Attach). A missing catalog is built from the bucket on open, as
+// `catalog rebuild` does; catalog.building marks a build in progress, so
+// one cut short is done again rather than taken for a whole catalog. The
+// cache holds what a local catalog holds (manifests in clear, owner-only)
+// and never a password or S3 credential. Init refuses a bucket holding a
+// config, and reads its config back after writing it, so of two inits
+// racing one fails. One host per bucket for now: another host's catalog
+// does not see this one's points, and after a gc here it would still
+// believe deleted chunks stored and not upload them again.
+//
 // # Permissions and symbolic links
 //
 // A repository is its owner's alone: directories 0700, files 0600, whatever

@@ -3,20 +3,32 @@ package catalog
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vmarchive/vmarchive/catalog/backend/s3"
 )
 
 // Location is where a repository lives, as given by --repo: a local
-// directory, or (in later versions) an object store named by a scheme such
-// as s3:https://host/bucket. Every command parses --repo here, so a new
-// backend adds its scheme in one place.
+// directory, or an object store named by a scheme, s3:https://host/bucket.
+// Every command parses --repo here, so a new backend adds its scheme in
+// one place.
 type Location struct {
-	Scheme string // "local"
-	Path   string // the directory, for "local"
+	Scheme string    // "local" or "s3"
+	Path   string    // the directory, for "local"
+	S3     s3.Config // for "s3": endpoint, bucket and prefix (options added by the caller)
+}
+
+// String names the location in messages (never with credentials).
+func (l Location) String() string {
+	if l.Scheme == "s3" {
+		return l.S3.String()
+	}
+	return l.Path
 }
 
 // ParseLocation parses a repository argument. A path is a local directory;
-// "local:PATH" is too. Any other "scheme:" prefix is refused until a backend
-// for it exists, rather than becoming a directory named after the URL.
+// "local:PATH" is too; "s3:https://host[:port]/bucket[/prefix]" (or
+// s3:http://) an S3-compatible bucket. Any other "scheme:" prefix is
+// refused, rather than becoming a directory named after the URL.
 func ParseLocation(s string) (Location, error) {
 	if s == "" {
 		return Location{}, fmt.Errorf("no repository given")
@@ -27,8 +39,14 @@ func ParseLocation(s string) (Location, error) {
 		return Location{Scheme: "local", Path: s}, nil
 	case scheme == "local" && rest != "":
 		return Location{Scheme: "local", Path: rest}, nil
+	case scheme == "s3":
+		cfg, err := s3.ParseURL("s3:" + rest)
+		if err != nil {
+			return Location{}, fmt.Errorf("repository: %w", err)
+		}
+		return Location{Scheme: "s3", S3: cfg}, nil
 	}
-	return Location{}, fmt.Errorf("repository %q: unknown scheme %q: only local directories are supported (a local directory whose name has a colon: write ./%s)", s, scheme, s)
+	return Location{}, fmt.Errorf("repository %q: unknown scheme %q: local directories and s3: are supported (a local directory whose name has a colon: write ./%s)", s, scheme, s)
 }
 
 // cutScheme splits "scheme:rest" where scheme is as in RFC 3986 (a letter,

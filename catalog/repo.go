@@ -53,6 +53,10 @@ type Options struct {
 	// ReadOnly opens the catalog without writing to it (commands that only
 	// read: they then work on a full disk).
 	ReadOnly bool
+	// Store, when set, is the repository's store (an object store, see
+	// Attach); the directory then holds only the lock, the control socket
+	// and the catalog, a cache built from the store when missing.
+	Store backend.Backend
 	// Password is asked only if the repository is encrypted; one that opens
 	// no key file is ErrWrongPassword, after the key derivation and before
 	// any data is read. The caller may wipe the bytes after Open returns.
@@ -76,6 +80,10 @@ type InitOptions struct {
 	// Encrypt seals every stored object; Password is then the first key's.
 	Encrypt  bool
 	Password []byte
+	// Store, when set, is the new repository's store (an object store,
+	// which must hold no repository yet); Init's dir is then the cache
+	// root, and the catalog goes to CacheDir(dir, id).
+	Store backend.Backend
 }
 
 const (
@@ -85,7 +93,8 @@ const (
 	configName = "config"
 )
 
-// Init creates a repository in dir, which must be absent or empty.
+// Init creates a repository in dir, which must be absent or empty (or,
+// with opts.Store, in that store, its catalog under the cache root dir).
 func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	cfg := Config{Version: 1, ChunkSize: opts.ChunkSize}
 	switch {
@@ -111,28 +120,19 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 	if opts.Encrypt && len(opts.Password) == 0 {
 		return nil, fmt.Errorf("init %s: an encrypted repository needs a password", dir)
 	}
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("init %s: directory is not empty: %w", dir, ErrExists)
-	}
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("init: %w", err)
-	}
-	// An existing empty directory becomes the owner's alone (layout.go).
-	if err := os.Chmod(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("init: %w", err)
-	}
-	be, err := local.New(filepath.Join(dir, storeDir))
-	if err != nil {
-		return nil, err
-	}
 	id := make([]byte, 16)
 	rand.Read(id)
 	cfg.ID, cfg.Created = hex.EncodeToString(id), time.Now().UTC().Truncate(time.Second)
-	open := Options{Command: "init"}
+	be, dir, err := initStore(ctx, dir, cfg.ID, opts.Store)
+	if err != nil {
+		return nil, err
+	}
+	open := Options{Command: "init", Store: opts.Store}
 	if opts.Encrypt {
 		if open, err = initKeys(ctx, be, &cfg, opts.Password); err != nil {
 			return nil, fmt.Errorf("init: %w", err)
 		}
+		open.Store = opts.Store
 	}
 	// The plain config goes last: with it the repository exists.
 	plain := cfg
@@ -140,10 +140,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Config, error) {
 		plain = cfg.Stub()
 	}
 	b, _ := json.MarshalIndent(plain, "", " ")
-	if err := be.Put(ctx, configName, b); err != nil {
-		return nil, fmt.Errorf("init: %w", err)
-	}
-	if err := backend.Sync(ctx, be); err != nil {
+	if err := putConfig(ctx, be, b); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	r, err := openRepo(ctx, dir, open, true)
@@ -160,6 +157,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Repo, error) {
 }
 
 func openRepo(ctx context.Context, dir string, opts Options, create bool) (*Repo, error) {
+	if opts.Store != nil {
+		return openCached(ctx, dir, opts, create)
+	}
 	if _, err := os.Stat(filepath.Join(dir, storeDir, configName)); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open repository %s: no repository here (run vmarchive init): %w", dir, ErrNotFound)
 	} else if err != nil {
@@ -202,9 +202,13 @@ func openStore(ctx context.Context, dir string, lock *os.File, opts Options, cre
 }
 
 func (r *Repo) openStore(ctx context.Context, opts Options) error {
-	be, err := local.New(filepath.Join(r.dir, storeDir))
-	if err != nil {
-		return err
+	var be backend.Backend = opts.Store
+	if be == nil {
+		lb, err := local.New(filepath.Join(r.dir, storeDir))
+		if err != nil {
+			return err
+		}
+		be = lb
 	}
 	r.be = be
 	if opts.WrapBackend != nil {

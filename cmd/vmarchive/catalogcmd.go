@@ -23,11 +23,11 @@ damaged; nothing in the store is changed. An encrypted repository needs its
 password (see vmarchive --help).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := repoDir(v)
+			opts, src := openOptions(cmd, "vmarchive catalog rebuild", false)
+			dir, err := repoDir(cmd.Context(), cmd, v, &opts)
 			if err != nil {
 				return err
 			}
-			opts, src := openOptions(cmd, "vmarchive catalog rebuild", false)
 			res, err := catalog.Rebuild(cmd.Context(), dir, opts)
 			if err != nil {
 				return explainOpen(err, src)

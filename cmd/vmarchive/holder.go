@@ -60,11 +60,11 @@ func openRepoSecret(ctx context.Context, v *viper.Viper, cmd *cobra.Command, arg
 		}
 		return &session{Repo: r}, nil
 	}
-	dir, err := repoDir(v)
+	opts, src := openOptions(cmd, name, readOnlyCommand(cmd))
+	dir, err := repoDir(ctx, cmd, v, &opts)
 	if err != nil {
 		return nil, err
 	}
-	opts, src := openOptions(cmd, name, readOnlyCommand(cmd))
 	r, err := catalog.Open(ctx, dir, opts)
 	if errors.Is(err, catalog.ErrHeld) {
 		var b []byte

@@ -18,7 +18,10 @@ func initCmd(v *viper.Viper) *cobra.Command {
 		Use:   "init",
 		Short: "Create a repository",
 		Long: `Create an empty repository in the --repo directory (which must be absent or
-empty). The average chunk size is fixed for the life of the repository. The
+empty), or in an S3-compatible bucket (--repo s3:https://host/bucket/prefix,
+where no repository may be yet; credentials from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY or AWS_PROFILE, never from the command line; the
+catalog is kept in --cache-dir and rebuilt from the bucket when missing). The average chunk size is fixed for the life of the repository. The
 directory is made owner-only (0700) and everything in it is created
 0700/0600, whatever the umask.
 
@@ -26,10 +29,10 @@ directory is made owner-only (0700) and everything in it is created
 (typed twice at the terminal, or from --password-file, VMARCHIVE_PASSWORD_FILE
 or --password-command) wraps the repository's key. Without a password the
 data cannot be read: keep it, or add a second one with vmarchive key add.`,
-		Example: "  vmarchive init --repo /srv/vmarchive\n  vmarchive init --repo /srv/vmarchive --encrypt",
+		Example: "  vmarchive init --repo /srv/vmarchive\n  vmarchive init --repo /srv/vmarchive --encrypt\n  AWS_PROFILE=backup vmarchive init --repo s3:https://s3.example.net/backups/vmarchive",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := repoDir(v)
+			loc, err := repoLocation(cmd, v)
 			if err != nil {
 				return err
 			}
@@ -38,8 +41,16 @@ data cannot be read: keep it, or add a second one with vmarchive key add.`,
 				return fmt.Errorf("--chunk-size: %w", err)
 			}
 			opts := catalog.InitOptions{Chunking: format.DefaultChunking(int(size)), Encrypt: v.GetBool("encrypt")}
+			root, err := cacheRootFor(loc, v)
+			if err != nil {
+				return err
+			}
+			dir, err := catalog.AttachInit(cmd.Context(), loc, root, &opts)
+			if err != nil {
+				return err
+			}
 			if opts.Encrypt {
-				if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 { // before asking for a password
+				if ents, err := os.ReadDir(dir); loc.Scheme != "s3" && err == nil && len(ents) > 0 { // before asking for a password
 					return fmt.Errorf("init %s: directory is not empty: %w", dir, catalog.ErrExists)
 				}
 				if opts.Password, err = initPassword(cmd); err != nil {
@@ -58,7 +69,7 @@ data cannot be read: keep it, or add a second one with vmarchive key add.`,
 				kind = "encrypted repository"
 			}
 			c := cfg.Chunking
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (id %s, chunks of %s on average, %s to %s)\n", kind, dir, cfg.ID, formatBytes(int64(c.Avg)), formatBytes(int64(c.Min)), formatBytes(int64(c.Max)))
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (id %s, chunks of %s on average, %s to %s)\n", kind, loc, cfg.ID, formatBytes(int64(c.Avg)), formatBytes(int64(c.Min)), formatBytes(int64(c.Max)))
 			return nil
 		},
 	}

@@ -14,8 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-
-	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // exitError carries a specific exit status (verify: 1 = damage found).
@@ -72,8 +70,9 @@ Exit status: 0 success, 1 verify found damage, 2 error.`,
 		},
 	}
 	root.PersistentFlags().String("config", "", "config file (default ~/.config/vmarchive/config.yaml)")
-	root.PersistentFlags().String("repo", "", "repository directory (env VMARCHIVE_REPO)")
+	root.PersistentFlags().String("repo", "", "repository: a directory, or s3:https://host[:port]/bucket[/prefix] (env VMARCHIVE_REPO)")
 	addPasswordFlags(root.PersistentFlags()) // encrypted repositories: password.go
+	addStoreFlags(root.PersistentFlags())    // object stores: store.go
 	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v), mountCmd(v))
 	root.AddCommand(vsphereCmd(v))                                    // vSphere: vsphere.go
 	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
@@ -117,16 +116,4 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 		return fmt.Errorf("config file %s: %w", file, err)
 	}
 	return nil
-}
-
-func repoDir(v *viper.Viper) (string, error) {
-	dir := v.GetString("repo")
-	if dir == "" {
-		return "", errors.New("no repository: give --repo, set VMARCHIVE_REPO, or put repo: in the config file")
-	}
-	loc, err := catalog.ParseLocation(dir)
-	if err != nil {
-		return "", err
-	}
-	return loc.Path, nil
 }

@@ -12,7 +12,7 @@ import (
 func TestRepositoryURLRefused(t *testing.T) {
 	cwd := t.TempDir()
 	disk := randomDisk(t, 4096)
-	for _, url := range []string{"s3:https://host/bucket", "sftp:user@host:/srv/repo", "S3:http://h/b"} {
+	for _, url := range []string{"gs:https://host/bucket", "sftp:user@host:/srv/repo", "AZURE:http://h/b"} {
 		for _, args := range [][]string{{"init"}, {"ingest", "--vm", "web01", "d0=" + disk}, {"points"}} {
 			cmd := exec.Command(vmarchiveBin(t), append(args, "--repo", url)...)
 			cmd.Dir = cwd

@@ -283,11 +283,11 @@ func openRepoHere(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args 
 	if r, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
 		return &session{Repo: r}, nil
 	}
-	dir, err := repoDir(v)
+	opts, src := openOptions(cmd, "vmarchive ingest (vSphere)", false)
+	dir, err := repoDir(ctx, cmd, v, &opts)
 	if err != nil {
 		return nil, err
 	}
-	opts, src := openOptions(cmd, "vmarchive ingest (vSphere)", false)
 	r, err := catalog.Open(ctx, dir, opts)
 	if errors.Is(err, catalog.ErrHeld) {
 		resolved, rerr := cfg.Resolved()
