@@ -12,7 +12,7 @@ import (
 // starts or ends, rounded in to align bytes (so the blocks between two
 // boundaries hold the file's bytes only, even where the filesystem's
 // clusters do not sit on align multiples): the edges of every extent of
-// every regular file of at least minSize bytes, on every volume of d whose
+// every regular file with at least minSize bytes on disk, on every volume of d whose
 // filesystem maps files to volume bytes. The offsets are sorted, unique
 // and at most maxCuts long (the walk stops there).
 //
@@ -34,11 +34,15 @@ func FileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts 
 			if len(cuts) >= maxCuts {
 				return errEnough
 			}
-			if a, err := v.FS.Stat(e.Ino); err != nil || a.Size < minSize {
-				return nil
-			}
 			es, err := x.Extents(e.Ino)
 			if err != nil {
+				return nil
+			}
+			var n int64 // bytes on disk: what a chunk could share
+			for _, ex := range es {
+				n += ex.Length
+			}
+			if n < minSize {
 				return nil
 			}
 			for _, ex := range es {
