@@ -226,6 +226,8 @@ func TestConnectionLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	px.mu.Lock()
+	defer px.mu.Unlock()
 	if px.maxIn > 2 || px.maxIn < 1 {
 		t.Fatalf("%d requests in flight at once, want 1-2", px.maxIn)
 	}
