@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/ingest"
 )
 
@@ -47,7 +48,8 @@ never on a command line.`,
 		Example: `  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --to-password-file ~/.offsite-pw
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --vm web01 --latest 7
-  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --dry-run`,
+  vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --dry-run
+  vmarchive copy --from /srv/vmarchive --to s3:https://offsite.example.net/b/vm --to-password-file ~/.offsite-pw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			from, to := v.GetString("from"), v.GetString("to")
@@ -57,7 +59,16 @@ never on a command line.`,
 			if v.GetInt("latest") < 0 {
 				return fmt.Errorf("--latest %d: give a positive count", v.GetInt("latest"))
 			}
-			src, dst, closeAll, err := openCopyRepos(cmd, v, args, from, to)
+			fromDir, fromStore, err := copySide(cmd.Context(), cmd, v, from)
+			if err != nil {
+				return fmt.Errorf("source: %w", err)
+			}
+			toDir, toStore, err := copySide(cmd.Context(), cmd, v, to)
+			if err != nil {
+				return fmt.Errorf("destination: %w", err)
+			}
+			sides := copyRepos{from: fromDir, to: toDir, fromStore: fromStore, toStore: toStore}
+			src, dst, closeAll, err := openCopyRepos(cmd, v, args, sides)
 			if err != nil || src == nil {
 				return err
 			}
@@ -65,8 +76,8 @@ never on a command line.`,
 			return runCopy(cmd, v, src, dst)
 		},
 	}
-	cmd.Flags().String("from", "", "source repository directory")
-	cmd.Flags().String("to", "", "destination repository directory")
+	cmd.Flags().String("from", "", "source repository: a directory or s3:https://host/bucket/prefix")
+	cmd.Flags().String("to", "", "destination repository: a directory or s3:https://host/bucket/prefix")
 	pathFlag(cmd, "from")
 	pathFlag(cmd, "to")
 	cmd.Flags().StringSlice("vm", nil, "copy only this VM (repeatable)")
@@ -131,11 +142,19 @@ func printRefused(cmd *cobra.Command, st *ingest.CopyStats) {
 	}
 }
 
+// copyRepos are copy's two repositories: the directories Open takes and,
+// for object stores, their stores.
+type copyRepos struct {
+	from, to           string
+	fromStore, toStore backend.Backend
+}
+
 // openCopyRepos opens both repositories, or forwards the command to the
 // process holding the destination (or else the source) and returns nils.
 // Inside a holder, the holder's repository is one of the two.
-func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to string) (src, dst *catalog.Repo, closeAll func(), err error) {
+func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, s copyRepos) (src, dst *catalog.Repo, closeAll func(), err error) {
 	ctx := cmd.Context()
+	from, to := s.from, s.to
 	readOnlyDst := v.GetBool("dry-run")
 	if same, err := sameDir(from, to); err != nil || same {
 		if err == nil {
@@ -144,16 +163,16 @@ func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to s
 		return nil, nil, nil, err
 	}
 	if held, ok := ctx.Value(heldKey{}).(*catalog.Repo); ok {
-		return openBesideHolder(ctx, held, from, to, readOnlyDst, heldSecret(ctx))
+		return openBesideHolder(ctx, held, s, readOnlyDst, heldSecret(ctx))
 	}
 	fromPW, toPW := newRepoPassword(cmd, "from"), newRepoPassword(cmd, "to")
 	defer fromPW.wipe()
 	defer toPW.wipe()
-	dstRepo, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst, Password: toPW.get(ctx)})
+	dstRepo, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst, Password: toPW.get(ctx), Store: s.toStore})
 	if errors.Is(err, catalog.ErrHeld) {
 		// The holder has the destination's key; it gets the source's
 		// password (if the source is encrypted) in the request's Secret.
-		pw, err2 := probePassword(ctx, from, fromPW)
+		pw, err2 := probePassword(ctx, s, fromPW)
 		if err2 != nil {
 			return nil, nil, nil, err2
 		}
@@ -162,7 +181,7 @@ func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to s
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("destination: %w", toPW.explain(err))
 	}
-	srcRepo, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: fromPW.get(ctx)})
+	srcRepo, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: fromPW.get(ctx), Store: s.fromStore})
 	if errors.Is(err, catalog.ErrHeld) {
 		dstRepo.Close() // the source's holder opens it
 		return nil, nil, nil, forward(ctx, v, cmd, args, from, fmt.Errorf("source: %w", err), toPW.pw)
@@ -188,8 +207,8 @@ func openCopyRepos(cmd *cobra.Command, v *viper.Viper, args []string, from, to s
 
 // probePassword opens the source only to learn its password (nil when it
 // is plain), checked against its keys, for a holder of the destination.
-func probePassword(ctx context.Context, from string, pw *repoPassword) ([]byte, error) {
-	r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: pw.get(ctx)})
+func probePassword(ctx context.Context, s copyRepos, pw *repoPassword) ([]byte, error) {
+	r, err := catalog.Open(ctx, s.from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: pw.get(ctx), Store: s.fromStore})
 	if errors.Is(err, catalog.ErrHeld) {
 		return nil, fmt.Errorf("source: %w; both repositories are held by other processes, stop one of them", err)
 	}
@@ -203,7 +222,8 @@ func probePassword(ctx context.Context, from string, pw *repoPassword) ([]byte, 
 // openBesideHolder runs inside the process holding one of the two
 // repositories and opens the other (closed by closeAll), with the
 // password the forwarding process sent.
-func openBesideHolder(ctx context.Context, held *catalog.Repo, from, to string, readOnlyDst bool, password func() ([]byte, error)) (src, dst *catalog.Repo, closeAll func(), err error) {
+func openBesideHolder(ctx context.Context, held *catalog.Repo, s copyRepos, readOnlyDst bool, password func() ([]byte, error)) (src, dst *catalog.Repo, closeAll func(), err error) {
+	from, to := s.from, s.to
 	bothHeld := func(which string, err error) error {
 		if errors.Is(err, catalog.ErrHeld) {
 			return fmt.Errorf("%s: %w; both repositories are held by other processes, stop one of them", which, err)
@@ -214,14 +234,14 @@ func openBesideHolder(ctx context.Context, held *catalog.Repo, from, to string, 
 		if held.ReadOnly() && !readOnlyDst {
 			return nil, nil, nil, fmt.Errorf("destination: %w: the process holding it only reads; run copy again when it has finished", catalog.ErrHeld)
 		}
-		r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: password})
+		r, err := catalog.Open(ctx, from, catalog.Options{Command: "vmarchive copy (source)", ReadOnly: true, Password: password, Store: s.fromStore})
 		if err != nil {
 			return nil, nil, nil, bothHeld("source", err)
 		}
 		return r, held, func() { r.Close() }, nil
 	}
 	if isSrc, _ := sameDir(held.Dir(), from); isSrc {
-		r, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst, Password: password})
+		r, err := catalog.Open(ctx, to, catalog.Options{Command: "vmarchive copy (destination)", ReadOnly: readOnlyDst, Password: password, Store: s.toStore})
 		if err != nil {
 			return nil, nil, nil, bothHeld("destination", err)
 		}

@@ -62,6 +62,12 @@ Encrypted repositories (init --encrypt): the password comes from
 --password-command CMD (its first line of output), else a prompt on the
 terminal. It is never taken from a flag's value.
 
+Repositories in S3-compatible buckets (--repo s3:https://host/bucket/prefix):
+credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with
+AWS_SESSION_TOKEN), else AWS_PROFILE of ~/.aws/credentials and ~/.aws/config
+(AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), else the instance's role;
+never from the command line. The catalog is kept in --cache-dir.
+
 Exit status: 0 success, 1 verify found damage, 2 error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,

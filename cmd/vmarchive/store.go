@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/backend"
 )
 
 // Repositories in object stores (--repo s3:https://host/bucket/prefix):
@@ -24,6 +25,7 @@ func addStoreFlags(f *pflag.FlagSet) {
 	f.Bool("s3-no-conditional-writes", false, "s3 repositories: never send If-None-Match (for servers that mishandle it)")
 	f.Int("s3-connections", 16, "s3 repositories: requests in flight at once")
 	f.Float64("s3-rate", 0, "s3 repositories: at most this many requests per second (0: no limit)")
+	f.SetAnnotation("cache-dir", "vmarchive-path", []string{"true"}) // made absolute when forwarded
 }
 
 // repoLocation parses --repo, with the s3 options of flags and config.
@@ -32,6 +34,12 @@ func repoLocation(cmd *cobra.Command, v *viper.Viper) (catalog.Location, error) 
 	if s == "" {
 		return catalog.Location{}, errors.New("no repository: give --repo, set VMARCHIVE_REPO, or put repo: in the config file")
 	}
+	return parseLocation(cmd, v, s)
+}
+
+// parseLocation parses a repository argument, with the s3 options of
+// flags and config.
+func parseLocation(cmd *cobra.Command, v *viper.Viper, s string) (catalog.Location, error) {
 	loc, err := catalog.ParseLocation(s)
 	if err != nil || loc.Scheme != "s3" {
 		return loc, err
@@ -59,6 +67,22 @@ func repoDir(ctx context.Context, cmd *cobra.Command, v *viper.Viper, opts *cata
 	if err != nil {
 		return "", err
 	}
+	return attach(ctx, v, loc, opts)
+}
+
+// copySide resolves copy's --from or --to as repoDir does --repo; the
+// store (nil for a directory) goes into every Options opening it.
+func copySide(ctx context.Context, cmd *cobra.Command, v *viper.Viper, s string) (string, backend.Backend, error) {
+	loc, err := parseLocation(cmd, v, s)
+	if err != nil {
+		return "", nil, err
+	}
+	var opts catalog.Options
+	dir, err := attach(ctx, v, loc, &opts)
+	return dir, opts.Store, err
+}
+
+func attach(ctx context.Context, v *viper.Viper, loc catalog.Location, opts *catalog.Options) (string, error) {
 	root, err := cacheRootFor(loc, v)
 	if err != nil {
 		return "", err
