@@ -19,17 +19,20 @@ import (
 type fault int
 
 const (
-	pass     fault = iota
-	drop           // close the connection without answering
-	stall          // answer after the proxy's stall time
-	slowDown       // 503 SlowDown
-	internal       // 500 InternalError
-	truncate       // forward, but cut the body after half and break the connection
-	shorten        // forward, but send half the body with a matching Content-Length
+	pass         fault = iota
+	drop               // close the connection without answering
+	stall              // answer after the proxy's stall time
+	slowDown           // 503 SlowDown
+	internal           // 500 InternalError
+	truncate           // forward, but cut the body after half and break the connection
+	shorten            // forward, but send half the body with a matching Content-Length
+	chunked            // forward, the body chunked (no Content-Length)
+	chunkedShort       // forward, half the body chunked (a clean end)
 )
 
 var faultNames = map[fault]string{pass: "pass", drop: "drop", stall: "stall", slowDown: "503 SlowDown",
-	internal: "500 InternalError", truncate: "truncated body", shorten: "short body"}
+	internal: "500 InternalError", truncate: "truncated body", shorten: "short body",
+	chunked: "chunked body", chunkedShort: "short chunked body"}
 
 // proxy is an HTTP proxy in front of the S3 server that injects faults:
 // the next requests (of method, "" for any) get plan's faults in order,
@@ -159,6 +162,17 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, f fault) {
 	data, _ := io.ReadAll(resp.Body)
 	for k, v := range resp.Header {
 		w.Header()[k] = v
+	}
+	if (f == chunked || f == chunkedShort) && r.Method == http.MethodGet && len(data) > 1 {
+		if f == chunkedShort {
+			data = data[:len(data)/2]
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(resp.StatusCode)
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush() // now the length cannot be known: chunked
+		w.Write(data[len(data)/2:])
+		return
 	}
 	if (f == truncate || f == shorten) && r.Method == http.MethodGet && len(data) > 1 {
 		if f == shorten {

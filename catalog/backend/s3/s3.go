@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 
@@ -242,6 +243,13 @@ func (b *Backend) getOnce(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer body.Close()
+	if info.Size < 0 { // no Content-Length (chunked): the SHA-256 checks it
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		return data, checkSum(hdr, data)
+	}
 	data, err := io.ReadAll(io.LimitReader(body, info.Size+1))
 	if err != nil {
 		return nil, err
@@ -249,13 +257,19 @@ func (b *Backend) getOnce(ctx context.Context, key string) ([]byte, error) {
 	if int64(len(data)) != info.Size {
 		return nil, fmt.Errorf("%w: %d bytes, the server said %d", errDamaged, len(data), info.Size)
 	}
+	return data, checkSum(hdr, data)
+}
+
+// checkSum compares data with the SHA-256 stored with the object, if any
+// (objects put by other tools have none).
+func checkSum(hdr http.Header, data []byte) error {
 	if want := hdr.Get("X-Amz-Meta-" + sumKey); want != "" {
 		sum := sha256.Sum256(data)
 		if hex.EncodeToString(sum[:]) != strings.ToLower(want) {
-			return nil, fmt.Errorf("%w: SHA-256 differs from the one stored with it", errDamaged)
+			return fmt.Errorf("%w: SHA-256 differs from the one stored with it", errDamaged)
 		}
 	}
-	return data, nil
+	return nil
 }
 
 func isNotFound(err error) bool {
