@@ -88,8 +88,14 @@ func TestS3Repository(t *testing.T) {
 			t.Fatalf("output shows a secret:\n%s", o)
 		}
 	}
+	// A wrong secret key is refused at once, and not shown.
+	wrong := append(append([]string(nil), env...), "AWS_SECRET_ACCESS_KEY=Wrong"+srv.SecretKey)
+	r := run(t, repo, wrong, "points")
+	if r.code != 2 || !strings.Contains(r.stderr, "SignatureDoesNotMatch") || strings.Contains(r.stderr+r.stdout, srv.SecretKey) {
+		t.Fatalf("points with a wrong secret key: exit %d\n%s", r.code, r.stderr)
+	}
 	// A bucket without a repository, and a second init, are clear errors.
-	r := run(t, srv.URL(srv.Bucket(t), "none"), env, "points")
+	r = run(t, srv.URL(srv.Bucket(t), "none"), env, "points")
 	if r.code != 2 || !strings.Contains(r.stderr, "no repository here (run vmarchive init)") {
 		t.Fatalf("points on an empty bucket: exit %d\n%s", r.code, r.stderr)
 	}
