@@ -61,6 +61,9 @@ data cannot be read: keep it, or add a second one with vmarchive key add.`,
 				return errors.New("a password was given but not --encrypt: add --encrypt to make an encrypted repository")
 			}
 			cfg, err := catalog.Init(cmd.Context(), dir, opts)
+			if err != nil && loc.Scheme == "s3" {
+				return fmt.Errorf("%s: %w", loc, err) // dir is the cache, not the repository
+			}
 			if err != nil {
 				return err
 			}

@@ -100,7 +100,7 @@ func TestS3Repository(t *testing.T) {
 		t.Fatalf("points on an empty bucket: exit %d\n%s", r.code, r.stderr)
 	}
 	r = run(t, repo, env, "init", "--chunk-size", "256KiB")
-	if r.code != 2 || !strings.Contains(r.stderr, "already holds a repository") {
+	if r.code != 2 || !strings.Contains(r.stderr, repo+": init: the store already holds a repository") {
 		t.Fatalf("second init: exit %d\n%s", r.code, r.stderr)
 	}
 }
