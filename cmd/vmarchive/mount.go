@@ -65,7 +65,11 @@ root). Then the kernel enforces the modes shown:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %s mounted at %s; Ctrl-C unmounts\n", repo.Dir(), args[0])
+			name := repo.Dir()
+			if loc, err := repoLocation(cmd, v); err == nil && loc.Scheme == "s3" {
+				name = loc.String() // Dir is its catalog cache
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %s mounted at %s; Ctrl-C unmounts\n", name, args[0])
 			done := make(chan struct{})
 			go func() { srv.Wait(); close(done) }()
 			select {
