@@ -20,6 +20,16 @@ type buildVolume struct {
 	Warnings           []string
 	moreWarnings       int
 	Entries            []Entry
+
+	// Between the walk and the keys: the volume and each regular file's
+	// extents by inode (nil when its files have no place on the disk).
+	volOff, volSize int64
+	extents         map[uint64]extents
+}
+
+type extents struct {
+	es  []guestfs.Extent
+	err error
 }
 
 func (v *buildVolume) warn(format string, args ...any) {
@@ -34,20 +44,16 @@ func (v *buildVolume) warn(format string, args ...any) {
 // only (directories, inodes, extents, chunk maps), never file data. A disk
 // or volume that cannot be read is recorded with its error.
 func Build(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index, error) {
-	return BuildFrom(ctx, repo, m, nil)
+	return build(ctx, repo, m, nil)
 }
 
-// BuildFrom is Build reading the guest trees of the disks named in
-// sources from there instead of the store: the images a point was just
-// made of, which hold the same bytes, so the walk decompresses nothing.
-// The content keys still come from the point's maps. A source must have a
-// Size method giving the disk's size, and the caller vouches that it is
-// unchanged since the point was made of it.
-func BuildFrom(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sources map[string]io.ReaderAt) (*Index, error) {
+// build indexes m, taking each disk's guest trees from walked when there
+// (Start), else walking them in the store, and keying them by m's maps.
+func build(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, walked map[string]*walkedDisk) (*Index, error) {
 	var vols []*buildVolume
 	transient := false
 	for _, d := range m.Disks {
-		vs, err := buildDisk(ctx, repo, m, d.Name, sources[d.Name])
+		vs, err := buildDisk(ctx, repo, m, d.Name, walked[d.Name])
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("index %s: %w", m.ID(), ctx.Err())
 		}
@@ -81,16 +87,29 @@ func isTransient(err error) bool {
 	return errors.As(err, &re)
 }
 
-func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, disk string, src io.ReaderAt) ([]*buildVolume, error) {
+func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, disk string, pre *walkedDisk) ([]*buildVolume, error) {
 	dr, err := repo.OpenDisk(ctx, m, disk)
 	if err != nil {
 		return nil, err
 	}
-	var r io.ReaderAt = dr
-	if s, ok := src.(interface{ Size() int64 }); ok && s.Size() == dr.Size() {
-		r = src
+	var vols []*buildVolume
+	if pre != nil && pre.size == dr.Size() {
+		vols, err = pre.vols, pre.err
+	} else {
+		vols, err = walkDisk(ctx, dr, dr.Size(), disk)
 	}
-	gd, err := guestfs.OpenDisk(r, dr.Size(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vols {
+		v.key(ctx, dr.Map())
+	}
+	return vols, nil
+}
+
+// walkDisk lists the guest trees of the disk r, without content keys.
+func walkDisk(ctx context.Context, r io.ReaderAt, size int64, disk string) ([]*buildVolume, error) {
+	gd, err := guestfs.OpenDisk(r, size, nil)
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %w", disk, err)
 	}
@@ -109,13 +128,50 @@ func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, dis
 		bv.FSType = v.FS.Type()
 		w := &walker{ctx: ctx, fs: v.FS, vol: bv, links: map[uint64]Entry{}, dirs: map[string]int{}}
 		if ext, ok := v.FS.(guestfs.Extenter); ok && v.Offset >= 0 {
-			w.ext, w.keys = ext, newKeyer(ctx, dr.Map(), v)
+			w.ext, bv.volOff, bv.volSize, bv.extents = ext, v.Offset, v.Size, map[uint64]extents{}
 		}
 		w.walk()
 		sort.Slice(bv.Entries, func(i, j int) bool { return bv.Entries[i].Path < bv.Entries[j].Path })
 		bv.Entries = dedupe(bv)
 	}
 	return out, nil
+}
+
+// key gives the regular files of v whose extents the walk read their
+// content keys, from the disk's map m.
+func (v *buildVolume) key(ctx context.Context, m *catalog.DiskMap) {
+	if v.extents == nil {
+		return
+	}
+	k := newKeyer(ctx, m, v.volOff, v.volSize)
+	type keyed struct {
+		key     ContentKey
+		ok      bool
+		err     error
+		visited bool
+	}
+	done := map[uint64]keyed{} // hard links share their inode's key
+	for i := range v.Entries {
+		e := &v.Entries[i]
+		x, ok := v.extents[e.Ino]
+		if !ok || e.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			continue
+		}
+		r := done[e.Ino]
+		if !r.visited {
+			r.err = x.err
+			if r.err == nil {
+				r.key, r.ok, r.err = k.key(e.Size, x.es)
+			}
+			r.visited = true
+			done[e.Ino] = r
+		}
+		e.Key, e.HasKey = r.key, r.ok
+		if r.err != nil {
+			v.warn("%s: content key: %v", e.Path, r.err)
+		}
+	}
+	v.extents = nil
 }
 
 // dedupe drops repeated paths (a corrupt directory listing a name twice),
@@ -138,7 +194,6 @@ type walker struct {
 	ctx   context.Context
 	fs    guestfs.FS
 	ext   guestfs.Extenter // nil when extents are unknown or not on the disk
-	keys  *keyer
 	vol   *buildVolume
 	links map[uint64]Entry // files with several links, by inode, once done
 	dirs  map[string]int   // directories' entries in vol.Entries, by path
@@ -185,7 +240,7 @@ func (w *walker) add(path string, de guestfs.DirEntry) Entry {
 	e.Mode, e.Nlink, e.Uid, e.Gid, e.Size = a.Mode, a.Nlink, a.Uid, a.Gid, a.Size
 	e.Mtime, e.Ctime, e.Crtime = a.Mtime, a.Ctime, a.Crtime
 	if e.Mode&syscall.S_IFMT == syscall.S_IFREG && w.ext != nil {
-		w.contentKey(&e)
+		w.extents(&e)
 	}
 	if e.Nlink > 1 && e.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		w.links[de.Ino] = e
@@ -194,12 +249,9 @@ func (w *walker) add(path string, de guestfs.DirEntry) Entry {
 	return e
 }
 
-func (w *walker) contentKey(e *Entry) {
+// extents records the file's extents, for its content key once the map
+// of the disk is known.
+func (w *walker) extents(e *Entry) {
 	es, err := w.ext.Extents(e.Ino)
-	if err == nil {
-		e.Key, e.HasKey, err = w.keys.key(e.Size, es)
-	}
-	if err != nil {
-		w.vol.warn("%s: content key: %v", e.Path, err)
-	}
+	w.vol.extents[e.Ino] = extents{es, err}
 }

@@ -44,8 +44,10 @@
 // whose disks have the same names, sizes and maps as the VM's point before
 // takes that point's stored index as it is (same bytes, same maps, so the
 // same trees and content keys): re-ingesting an unchanged VM walks nothing.
-// `vmarchive ingest` of image files builds the new point's index walking
-// the images themselves (BuildFrom), unless an image's size or mtime
-// changed during the ingest: the same bytes, without decompressing them
-// back from the store.
+// `vmarchive ingest` of image files walks the images' guest trees while
+// their chunks are stored (Start), and adds the content keys once the maps
+// exist (Pending.Finish): the same bytes as the point's, without
+// decompressing them back from the store and mostly in the time of the
+// ingest. If an image's size or mtime changed meanwhile, the store is
+// walked instead.
 package index

@@ -93,7 +93,7 @@ func findIn(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, p *Pat
 		}
 		warnRebuild(warn, m, len(b), fmt.Errorf("file index: %w", err))
 	}
-	ix, err := buildAndStore(ctx, repo, m, nil)
+	ix, err := buildAndStore(ctx, repo, m)
 	if err != nil {
 		return nil, nil, err
 	}

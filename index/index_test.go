@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -606,10 +605,12 @@ func TestIndexReusedForUnchangedDisks(t *testing.T) {
 	}
 }
 
-// TestBuildFromSources: an index built from the image a point was made of
-// is the one built from the store, byte for byte; and the walk does read
-// the source given (another image of the same size gives its own tree).
-func TestBuildFromSources(t *testing.T) {
+// TestStartFinish: an index whose guest trees were walked in the image
+// while the point was made (Start, then Finish with the point's maps) is
+// the one built from the store, byte for byte; the walk does read the
+// source given (another image of the same size gives its own tree); and
+// with unchanged false the store is walked instead.
+func TestStartFinish(t *testing.T) {
 	f := newFixture(t, 1, 2)
 	ctx := context.Background()
 	m := f.points[0]
@@ -617,23 +618,34 @@ func TestBuildFromSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(img string) *Index {
+	n := 0
+	finish := func(img string, unchanged bool) *Index {
 		t.Helper()
 		d, err := image.Open(img)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		ix, err := BuildFrom(ctx, f.repo, m, map[string]io.ReaderAt{"disk0": d})
+		p := Start(ctx, map[string]Source{"disk0": d})
+		// A new VM's point of point 0's disk: no index stored, none before.
+		n++
+		m := ingestImage(t, f.repo, fmt.Sprint("other", n), t0, f.images[0])
+		ix, err := p.Finish(ctx, f.repo, m, unchanged, func(err error) { t.Errorf("warning: %v", err) })
 		if err != nil {
 			t.Fatal(err)
 		}
+		if b, ok, err := f.repo.Derived(m.ID(), DerivedName); err != nil || !ok || !bytes.Equal(b, ix.enc) {
+			t.Fatalf("Finish did not store the index: %v %v", ok, err)
+		}
 		return ix
 	}
-	if ix := build(f.images[0]); !bytes.Equal(ix.enc, fromStore.enc) {
-		t.Error("the index built from the point's image differs from the one built from the store")
+	if ix := finish(f.images[0], true); !bytes.Equal(ix.enc, fromStore.enc) {
+		t.Error("the index walked in the point's image differs from the one built from the store")
 	}
-	if got, want := guestEntries(t, build(f.images[1])), guestEntries(t, fromStore); reflect.DeepEqual(got, want) {
-		t.Error("BuildFrom did not read the source it was given")
+	if got, want := guestEntries(t, finish(f.images[1], true)), guestEntries(t, fromStore); reflect.DeepEqual(got, want) {
+		t.Error("Start did not walk the source it was given")
+	}
+	if got, want := guestEntries(t, finish(f.images[1], false)), guestEntries(t, fromStore); !reflect.DeepEqual(got, want) {
+		t.Error("with the source changed, the index is not the store's")
 	}
 }

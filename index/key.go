@@ -24,8 +24,8 @@ type keyer struct {
 	buf     []byte
 }
 
-func newKeyer(ctx context.Context, m *catalog.DiskMap, v *guestfs.Volume) *keyer {
-	return &keyer{ctx: ctx, m: m, volOff: v.Offset, volSize: v.Size, h: blake3.New()}
+func newKeyer(ctx context.Context, m *catalog.DiskMap, volOff, volSize int64) *keyer {
+	return &keyer{ctx: ctx, m: m, volOff: volOff, volSize: volSize, h: blake3.New()}
 }
 
 // key returns the content key of a file of size bytes with extents es.

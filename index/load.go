@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/vmarchive/vmarchive/catalog"
 )
@@ -36,7 +35,7 @@ func load(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, warn fun
 		}
 		warnRebuild(warn, m, len(b), fmt.Errorf("file index: %w", err))
 	}
-	return buildAndStore(ctx, repo, m, nil)
+	return buildAndStore(ctx, repo, m)
 }
 
 // warnRebuild tells warn (when not nil) that the stored index of m, of
@@ -47,20 +46,11 @@ func warnRebuild(warn func(error), m *catalog.Manifest, size int, err error) {
 	}
 }
 
-// LoadNew is Load for a point just made of the images in sources (see
-// BuildFrom): a missing index is built reading them rather than the store.
-func LoadNew(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sources map[string]io.ReaderAt, warn func(error)) (*Index, error) {
-	if _, ok, err := repo.Derived(m.ID(), DerivedName); err != nil || ok {
-		return Load(ctx, repo, m, warn)
-	}
-	return buildAndStore(ctx, repo, m, sources)
-}
-
-func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sources map[string]io.ReaderAt) (*Index, error) {
+func buildAndStore(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest) (*Index, error) {
 	if ix := reuse(repo, m); ix != nil {
 		return ix, Store(repo, m, ix)
 	}
-	ix, err := BuildFrom(ctx, repo, m, sources)
+	ix, err := Build(ctx, repo, m)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,11 @@ func NewEncoder() *Encoder {
 // Encode returns the stored form of plain. The result aliases an internal
 // buffer valid until the next call.
 func (e *Encoder) Encode(plain []byte) []byte {
+	// Room for zstd's worst case up front: growing the buffer in EncodeAll
+	// copied a tenth of all the bytes compressed.
+	if need := 1 + len(plain) + len(plain)>>7 + 1024; cap(e.buf) < need {
+		e.buf = make([]byte, 0, need)
+	}
 	e.buf = append(e.buf[:0], EncZstd)
 	e.buf = e.z.EncodeAll(plain, e.buf)
 	if (len(e.buf)-1)*100 < len(plain)*compressThreshold {

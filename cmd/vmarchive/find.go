@@ -339,24 +339,57 @@ func writeVersions(w io.Writer, h *index.History) error {
 // indexNewPoint builds and keeps the file index of a point just ingested,
 // unless --no-index; failing is a warning, the point is committed.
 func indexNewPoint(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo *catalog.Repo, m *catalog.Manifest) {
-	indexNewPointFrom(ctx, cmd, v, repo, m, nil, nil)
-}
-
-// indexNewPointFrom is indexNewPoint walking the guest trees in the images
-// the point was made of (specs), which is faster than decompressing them
-// back from the store, when each image file still has the size and mtime
-// it had before the ingest (stamps); else it reads the store.
-func indexNewPointFrom(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo *catalog.Repo, m *catalog.Manifest, specs []ingest.DiskSpec, stamps []os.FileInfo) {
 	if v.GetBool("no-index") {
 		return
 	}
-	sources := map[string]io.ReaderAt{}
-	for i, s := range specs {
-		if now, err := os.Stat(s.Source); err == nil && stamps[i] != nil && now.Size() == stamps[i].Size() && now.ModTime().Equal(stamps[i].ModTime()) {
-			sources[s.Name] = s.Disk
-		}
+	if _, err := index.Load(ctx, repo, m, warner(cmd.ErrOrStderr())); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: warning: file index of %s: %v (find and versions will build it)\n", m.ID(), err)
 	}
-	if _, err := index.LoadNew(ctx, repo, m, sources, warner(cmd.ErrOrStderr())); err != nil {
+}
+
+// startIndex starts walking the guest trees of the images a point is
+// being made of (specs), so that its index is ready soon after the point:
+// faster than decompressing them back from the store. It records each
+// image's size and mtime to check they stayed the same. Nil with --no-index.
+func startIndex(ctx context.Context, v *viper.Viper, specs []ingest.DiskSpec) *pendingIndex {
+	if v.GetBool("no-index") {
+		return nil
+	}
+	pi := &pendingIndex{stamps: make([]os.FileInfo, len(specs)), specs: specs}
+	sources := map[string]index.Source{}
+	for i, s := range specs {
+		pi.stamps[i], _ = os.Stat(s.Source)
+		sources[s.Name] = s.Disk
+	}
+	pi.p = index.Start(ctx, sources)
+	return pi
+}
+
+type pendingIndex struct {
+	p      *index.Pending
+	specs  []ingest.DiskSpec
+	stamps []os.FileInfo
+}
+
+// cancel stops the walk (the ingest failed); the images may then be closed.
+func (pi *pendingIndex) cancel() {
+	if pi != nil {
+		pi.p.Cancel()
+	}
+}
+
+// finish makes and keeps the index of m, the point made of the images:
+// from the walk if no image changed meanwhile, else from the store.
+func (pi *pendingIndex) finish(ctx context.Context, cmd *cobra.Command, repo *catalog.Repo, m *catalog.Manifest) {
+	if pi == nil {
+		return
+	}
+	unchanged := true
+	for i, s := range pi.specs {
+		now, err := os.Stat(s.Source)
+		unchanged = unchanged && err == nil && pi.stamps[i] != nil && now.Size() == pi.stamps[i].Size() && now.ModTime().Equal(pi.stamps[i].ModTime())
+	}
+	if _, err := pi.p.Finish(ctx, repo, m, unchanged, warner(cmd.ErrOrStderr())); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: warning: file index of %s: %v (find and versions will build it)\n", m.ID(), err)
 	}
 }

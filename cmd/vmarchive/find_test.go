@@ -196,22 +196,15 @@ func TestFindVersionsCLI(t *testing.T) {
 }
 
 // TestNewPointIndexedFromStoreWhenImageChanged: the new point's index is
-// walked from its image only if the image kept its size and mtime since
-// the ingest; here the image was rewritten (version 2's bytes) after it,
-// so the index must be the stored point's (no notes.txt), not the file's.
+// walked in its image only if the image kept its size and mtime while the
+// point was made; here the file holds version 2's bytes when the walk
+// starts and is touched before the walk is used, so the index must be the
+// stored point's (version 1: no notes.txt), not the file's.
 func TestNewPointIndexedFromStoreWhenImageChanged(t *testing.T) {
 	v1, v2 := demoDisks(t)
 	repo := newRepo(t)
 	mustRun(t, repo, "ingest", "--no-index", "--vm", "web01", "disk0="+v1)
-	stamp, err := os.Stat(v1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(v1, readFile(t, v2), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	later := stamp.ModTime().Add(time.Hour)
-	if err := os.Chtimes(v1, later, later); err != nil {
 		t.Fatal(err)
 	}
 	r, err := catalog.Open(context.Background(), repo, catalog.Options{Command: "test"})
@@ -228,10 +221,15 @@ func TestNewPointIndexedFromStoreWhenImageChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	pi := startIndex(context.Background(), viper.New(), []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: v1}})
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(v1, later, later); err != nil {
+		t.Fatal(err)
+	}
 	c := &cobra.Command{}
 	var warn bytes.Buffer
 	c.SetErr(&warn)
-	indexNewPointFrom(context.Background(), c, viper.New(), r, m, []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: v1}}, []os.FileInfo{stamp})
+	pi.finish(context.Background(), c, r, m)
 	ix, err := index.Load(context.Background(), r, m, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -89,10 +89,6 @@ repository's owner-only control socket, never on a command line.`,
 			if err != nil {
 				return err
 			}
-			stamps := make([]os.FileInfo, len(specs)) // to index from the images if they stay unchanged
-			for i, s := range specs {
-				stamps[i], _ = os.Stat(s.Source)
-			}
 			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
@@ -101,6 +97,8 @@ repository's owner-only control socket, never on a command line.`,
 			if err := fileBoundaries(cmd.Context(), repo.Repo, specs); err != nil {
 				return err
 			}
+			pi := startIndex(cmd.Context(), v, specs) // find.go
+			defer pi.cancel()
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
 				VM: vm, Time: when, SourceKind: "image",
@@ -110,7 +108,7 @@ repository's owner-only control socket, never on a command line.`,
 			if err != nil {
 				return err
 			}
-			indexNewPointFrom(cmd.Context(), cmd, v, repo.Repo, m, specs, stamps) // find.go
+			pi.finish(cmd.Context(), cmd, repo.Repo, m)
 			if v.GetBool("json") {
 				return writeJSON(cmd.OutOrStdout(), m)
 			}

@@ -1,0 +1,85 @@
+package index
+
+import (
+	"context"
+	"io"
+
+	"github.com/vmarchive/vmarchive/catalog"
+)
+
+// Source is a disk image a point is being made of.
+type Source interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Pending is the index of a point still being made: its guest trees are
+// walked in the background, from the images, while their chunks are
+// stored; Finish adds the content keys once the point's maps exist.
+type Pending struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	disks  map[string]*walkedDisk
+}
+
+// walkedDisk is one disk's guest trees, walked without content keys.
+type walkedDisk struct {
+	size int64
+	vols []*buildVolume
+	err  error
+}
+
+// Start walks the guest trees of sources (by disk name) in the background.
+// The caller keeps the sources open and unchanged until Finish returns.
+func Start(ctx context.Context, sources map[string]Source) *Pending {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Pending{cancel: cancel, done: make(chan struct{}), disks: map[string]*walkedDisk{}}
+	for name, s := range sources {
+		p.disks[name] = &walkedDisk{size: s.Size()}
+	}
+	go func() {
+		defer close(p.done)
+		for name, s := range sources {
+			d := p.disks[name]
+			d.vols, d.err = walkDisk(ctx, s, d.size, name)
+		}
+	}()
+	return p
+}
+
+// Finish makes and stores the index of m, the point made of the sources
+// given to Start, as Load would: a stored index or the one of the point
+// before with the same maps is taken as it is; otherwise the walked trees
+// get their content keys from m's maps, and a disk not walked (or of
+// another size) is walked in the store. With unchanged false the sources
+// changed while the point was made, and every disk is walked in the store.
+func (p *Pending) Finish(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, unchanged bool, warn func(error)) (*Index, error) {
+	if _, ok, err := repo.Derived(m.ID(), DerivedName); err != nil || ok || !unchanged {
+		p.Cancel()
+		return Load(ctx, repo, m, warn)
+	}
+	if ix := reuse(repo, m); ix != nil {
+		p.Cancel()
+		return ix, Store(repo, m, ix)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.Cancel()
+		return nil, ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ix, err := build(ctx, repo, m, p.disks)
+	if err != nil {
+		return nil, err
+	}
+	return ix, Store(repo, m, ix)
+}
+
+// Cancel stops the walk and waits for it: the sources may be closed after.
+func (p *Pending) Cancel() {
+	p.cancel()
+	<-p.done
+}
