@@ -56,7 +56,7 @@ func newRepoPassword(cmd *cobra.Command, side string) *repoPassword {
 		tty = secret.OpenTTY(os.Stdin, cmd.ErrOrStderr())
 	}
 	return &repoPassword{side: side, src: secret.Sources{
-		File: file, FileFlag: "--" + side + "-password-file", Command: command,
+		File: file, FileFlag: "--" + side + "-password-file", Command: command, CommandFlag: "--" + side + "-password-command",
 		Terminal: tty, Stderr: cmd.ErrOrStderr(), What: "password of the " + copySides[side] + " repository",
 	}}
 }

@@ -10,10 +10,11 @@ import (
 	"os/exec"
 )
 
-// runCommand runs cmdline with sh -c and returns the first line it prints.
+// runCommand runs cmdline (given as flag) with sh -c and returns the first
+// line it prints.
 // Its stderr goes to ours (its own diagnostics); its stdout is the password
 // and so is never shown, not even when it fails.
-func runCommand(ctx context.Context, cmdline string, stderr io.Writer) ([]byte, error) {
+func runCommand(ctx context.Context, flag, cmdline string, stderr io.Writer) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "sh", "-c", cmdline)
 	if stderr == nil {
 		stderr = os.Stderr
@@ -24,17 +25,17 @@ func runCommand(ctx context.Context, cmdline string, stderr io.Writer) ([]byte, 
 	err := cmd.Run()
 	defer Wipe(out.buf.Bytes())
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("--password-command %q: %w", cmdline, ctx.Err())
+		return nil, fmt.Errorf("%s %q: %w", flag, cmdline, ctx.Err())
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return nil, fmt.Errorf("--password-command %q failed (%s); its output is not shown, since it may hold the password", cmdline, ee.ProcessState)
+		return nil, fmt.Errorf("%s %q failed (%s); its output is not shown, since it may hold the password", flag, cmdline, ee.ProcessState)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--password-command %q: %w", cmdline, err)
+		return nil, fmt.Errorf("%s %q: %w", flag, cmdline, err)
 	}
 	if out.over {
-		return nil, fmt.Errorf("--password-command %q printed more than %d bytes", cmdline, maxLen)
+		return nil, fmt.Errorf("%s %q printed more than %d bytes", flag, cmdline, maxLen)
 	}
 	return firstLine(out.buf.Bytes()), nil
 }

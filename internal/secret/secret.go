@@ -12,6 +12,7 @@ package secret
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,12 +40,14 @@ type Terminal interface {
 
 // Sources are where a password may come from; the first one set wins.
 type Sources struct {
-	File     string   // --password-file
-	FileFlag string   // the flag naming File in messages; default --password-file
-	EnvFile  string   // the value of VMARCHIVE_PASSWORD_FILE (a path)
-	Command  string   // --password-command
-	Terminal Terminal // nil when there is no terminal
-	Stderr   io.Writer
+	File     string // --password-file
+	FileFlag string // the flag naming File in messages; default --password-file
+	EnvFile  string // the value of VMARCHIVE_PASSWORD_FILE (a path)
+	Command  string // --password-command
+	// CommandFlag names Command in messages; default --password-command.
+	CommandFlag string
+	Terminal    Terminal // nil when there is no terminal
+	Stderr      io.Writer
 	// What names the password in prompts ("password", "new password").
 	What string
 }
@@ -57,19 +60,15 @@ func (s Sources) Describe() string {
 	case s.EnvFile != "":
 		return fmt.Sprintf("%s=%q", EnvFile, s.EnvFile)
 	case s.Command != "":
-		return fmt.Sprintf("--password-command %q", s.Command)
+		return fmt.Sprintf("%s %q", s.commandFlag(), s.Command)
 	case s.Terminal != nil:
 		return "the terminal"
 	}
 	return "nowhere"
 }
 
-func (s Sources) fileFlag() string {
-	if s.FileFlag == "" {
-		return "--password-file"
-	}
-	return s.FileFlag
-}
+func (s Sources) fileFlag() string    { return cmp.Or(s.FileFlag, "--password-file") }
+func (s Sources) commandFlag() string { return cmp.Or(s.CommandFlag, "--password-command") }
 
 // Password returns the password of an existing repository (asked once at
 // a prompt).
@@ -98,7 +97,7 @@ func (s Sources) read(ctx context.Context, twice bool) ([]byte, error) {
 			err = fmt.Errorf("%s: %w", EnvFile, err)
 		}
 	case s.Command != "":
-		pw, err = runCommand(ctx, s.Command, s.Stderr)
+		pw, err = runCommand(ctx, s.commandFlag(), s.Command, s.Stderr)
 	case s.Terminal != nil:
 		pw, err = s.prompt(ctx, twice)
 	default:

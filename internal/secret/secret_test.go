@@ -87,6 +87,8 @@ func TestBadSources(t *testing.T) {
 		{"empty file", Sources{File: writeFile(t, "\n"+secret)}, `is empty`},
 		{"failing command", Sources{Command: "echo " + secret + "; exit 3"}, `--password-command "echo ` + secret + `; exit 3" failed (exit status 3)`},
 		{"silent command", Sources{Command: "true"}, `is empty`},
+		{"named command", Sources{Command: "exit 4", CommandFlag: "--to-password-command"}, `--to-password-command "exit 4" failed`},
+		{"named file", Sources{File: "/nonexistent/pw", FileFlag: "--from-password-file"}, `--from-password-file: open /nonexistent/pw`},
 		{"flood", Sources{Command: "head -c 100000 /dev/zero | tr '\\0' x"}, `printed more than`},
 	} {
 		var stderr bytes.Buffer
