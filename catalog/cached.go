@@ -42,8 +42,8 @@ func CacheDir(root, id string) string { return filepath.Join(root, id) }
 
 // Attach prepares opening the repository at loc: it returns the directory
 // to give Open (and Rebuild, ControlPath), and for an object store sets
-// opts.Store and reads the repository id to find the cache under
-// cacheRoot.
+// opts.Store and reads the repository id to find (or make) the cache
+// under cacheRoot.
 func Attach(ctx context.Context, loc Location, cacheRoot string, opts *Options) (string, error) {
 	if loc.Scheme != "s3" {
 		return loc.Path, nil
@@ -66,8 +66,12 @@ func Attach(ctx context.Context, loc Location, cacheRoot string, opts *Options) 
 	if !repoIDPattern.MatchString(cfg.ID) {
 		return "", fmt.Errorf("open repository %s: config holds an invalid repository id %q: %w", loc, cfg.ID, ErrCorrupt)
 	}
+	dir := CacheDir(cacheRoot, cfg.ID)
+	if err := os.MkdirAll(dir, dirMode); err != nil { // a new host's, for Open and Rebuild
+		return "", fmt.Errorf("catalog cache: %w", err)
+	}
 	opts.Store = be
-	return CacheDir(cacheRoot, cfg.ID), nil
+	return dir, nil
 }
 
 // AttachInit is Attach for Init: for an object store it sets opts.Store

@@ -131,8 +131,9 @@ func noSecrets(t *testing.T, dir string, secrets ...string) {
 func TestS3CrashSafety(t *testing.T) {
 	srv := s3test.Start(t)
 	repo := srv.URL(srv.Bucket(t), "crash")
+	cache := t.TempDir()
 	env := []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey,
-		"AWS_EC2_METADATA_DISABLED=true", "XDG_CACHE_HOME=" + t.TempDir()}
+		"AWS_EC2_METADATA_DISABLED=true", "XDG_CACHE_HOME=" + cache}
 	s3run := func(args ...string) string {
 		t.Helper()
 		r := run(t, repo, env, args...)
@@ -166,6 +167,11 @@ func TestS3CrashSafety(t *testing.T) {
 		if !bytes.Equal(readFile(t, out), readFile(t, disk)) {
 			t.Fatalf("%s: point reads back wrong after re-run", moment)
 		}
+	}
+	// catalog rebuild on a host that lost its cache.
+	os.RemoveAll(filepath.Join(cache, "vmarchive"))
+	if out := s3run("catalog", "rebuild"); !strings.Contains(out, "catalog rebuilt: 3 points") {
+		t.Fatalf("catalog rebuild: %s", out)
 	}
 }
 
