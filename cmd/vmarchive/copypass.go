@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/internal/secret"
@@ -28,15 +29,16 @@ func addCopyPasswordFlags(cmd *cobra.Command) {
 		cmd.Flags().String(side+"-password-file", "", "encrypted "+what+": read its password from the first line of FILE")
 		cmd.Flags().String(side+"-password-command", "", "encrypted "+what+": run CMD with sh -c and take the first line it prints as the password")
 		pathFlag(cmd, side+"-password-file")
-		secretFlag(cmd, side+"-password-file")
-		secretFlag(cmd, side+"-password-command")
+		secretFlag(cmd.Flags(), side+"-password-file")
+		secretFlag(cmd.Flags(), side+"-password-command")
 	}
 }
 
 // secretFlag marks a flag naming where a password is: it is not forwarded
-// to a holder (which gets the password itself, in the request's Secret).
-func secretFlag(cmd *cobra.Command, name string) {
-	cmd.Flags().SetAnnotation(name, "vmarchive-secret", []string{"true"})
+// to a holder, which has the repository's key already or gets a password
+// itself, in the request's Secret.
+func secretFlag(f *pflag.FlagSet, name string) {
+	f.SetAnnotation(name, "vmarchive-secret", []string{"true"})
 }
 
 // repoPassword asks for one side's password, at most once, and keeps it

@@ -145,14 +145,11 @@ func forwardArgs(v *viper.Viper, cmd *cobra.Command, args []string) []string {
 		switch {
 		case f.Name == "repo" || f.Name == "config" || f.Name == "help":
 			return
-		case passwordFlags[f.Name]: // the holder has the key; a new one goes in Secret
-			return
+		case f.Annotations["vmarchive-secret"] != nil:
+			return // secretFlag: the password goes in the request's Secret
 		}
 		if !f.Changed && !v.IsSet(f.Name) {
 			return
-		}
-		if f.Annotations["vmarchive-secret"] != nil {
-			return // the password goes in the request's Secret
 		}
 		isPath := f.Annotations["vmarchive-path"] != nil
 		if _, ok := f.Value.(pflag.SliceValue); ok {

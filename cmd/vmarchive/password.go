@@ -13,14 +13,15 @@ import (
 	"github.com/vmarchive/vmarchive/internal/secret"
 )
 
-// passwordFlags are where an encrypted repository's password comes from.
-// They are read from the command line only (and VMARCHIVE_PASSWORD_FILE
-// from the environment): not from the config file, not forwarded.
-var passwordFlags = map[string]bool{"password-file": true, "password-command": true, "new-password-file": true}
-
+// addPasswordFlags adds where an encrypted repository's password comes
+// from. They are read from the command line only (and
+// VMARCHIVE_PASSWORD_FILE from the environment): not from the config
+// file, not forwarded (secretFlag).
 func addPasswordFlags(f *pflag.FlagSet) {
 	f.String("password-file", "", "encrypted repository: read its password from the first line of FILE (env "+secret.EnvFile+")")
 	f.String("password-command", "", "encrypted repository: run CMD with sh -c and take the first line it prints as the password")
+	secretFlag(f, "password-file")
+	secretFlag(f, "password-command")
 }
 
 // passwordSources says where cmd takes a repository password from. A
