@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/vmarchive/vmarchive/catalog/backend/s3"
@@ -46,8 +47,12 @@ func ParseLocation(s string) (Location, error) {
 		}
 		return Location{Scheme: "s3", S3: cfg}, nil
 	}
+	s = userinfo.ReplaceAllString(s, "//${1}:xxxxx@") // another tool's URL may carry its password
 	return Location{}, fmt.Errorf("repository %q: unknown scheme %q: local directories and s3: are supported (a local directory whose name has a colon: write ./%s)", s, scheme, s)
 }
+
+// userinfo matches the user:password@ of a URL anywhere in a string.
+var userinfo = regexp.MustCompile(`//([^/@:]*):[^/@]*@`)
 
 // cutScheme splits "scheme:rest" where scheme is as in RFC 3986 (a letter,
 // then letters, digits, '+', '-', '.'). Paths starting with '/' or '.' have
