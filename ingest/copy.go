@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,6 +42,10 @@ type CopyOptions struct {
 	Workers int      // default: every core
 	// Progress, if set, is called from one goroutine as work is done.
 	Progress func(CopyProgress)
+	// Boundaries, if set, lists a disk's chunk boundaries besides the
+	// content's when a point is cut again (DiskSpec.Boundaries): r is the
+	// source point's disk, minLen the destination's minimum chunk length.
+	Boundaries func(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]int64, error)
 }
 
 // CopyProgress counts the work of a Copy so far.

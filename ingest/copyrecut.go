@@ -23,7 +23,13 @@ func (c *copier) recut(ctx context.Context, p *catalog.Manifest, config map[stri
 		for _, a := range sd.alloc {
 			cp.BytesRead += a.Len // each source chunk is fetched once
 		}
-		specs = append(specs, DiskSpec{Name: d.Name, Disk: sd, Source: d.Source, Format: d.Format})
+		spec := DiskSpec{Name: d.Name, Disk: sd, Source: d.Source, Format: d.Format}
+		if cc := c.dst.Config().Chunking; cc != nil && c.opts.Boundaries != nil {
+			if spec.Boundaries, err = c.opts.Boundaries(ctx, sd, sd.Size(), int64(cc.Min)); err != nil {
+				return nil, fmt.Errorf("disk %s: %w", d.Name, err)
+			}
+		}
+		specs = append(specs, spec)
 	}
 	sentBefore := c.prog.Sent
 	opts := Options{

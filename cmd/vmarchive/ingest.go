@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -144,15 +145,22 @@ func fileBoundaries(ctx context.Context, repo *catalog.Repo, specs []ingest.Disk
 		if specs[i].Changed != nil {
 			continue
 		}
-		d, err := guestfs.OpenDisk(specs[i].Disk, specs[i].Disk.Size(), nil)
-		if err != nil {
-			continue // no table to read: content alone cuts the disk
-		}
-		if specs[i].Boundaries, err = guestfs.FileBoundaries(ctx, d, int64(c.Min), chunker.Block, maxBoundaries); err != nil {
+		var err error
+		if specs[i].Boundaries, err = diskBoundaries(ctx, specs[i].Disk, specs[i].Disk.Size(), int64(c.Min)); err != nil {
 			return fmt.Errorf("disk %s: %w", specs[i].Name, err)
 		}
 	}
 	return nil
+}
+
+// diskBoundaries lists where the data of the guest files of disk r with
+// at least minLen bytes on disk starts and ends (ingest.DiskSpec.Boundaries).
+func diskBoundaries(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]int64, error) {
+	d, err := guestfs.OpenDisk(r, size, nil)
+	if err != nil {
+		return nil, nil // no table to read: content alone cuts the disk
+	}
+	return guestfs.FileBoundaries(ctx, d, minLen, chunker.Block, maxBoundaries)
 }
 
 // maxBoundaries bounds the memory FileBoundaries takes (8 bytes each).

@@ -173,4 +173,24 @@ func TestMovedFilesDedup(t *testing.T) {
 	if got := catDisk(t, repo, "web01", "2026-11-21T01:00:00Z", "disk0"); !bytes.Equal(got, readFile(t, imgs[1])) {
 		t.Error("second point does not read back byte for byte")
 	}
+
+	// An encrypted copy cuts the points again (keyed chunker) and keeps
+	// the files' boundaries: the second point sends as little.
+	enc := filepath.Join(t.TempDir(), "enc")
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("moved-files-test\n"), 0o600)
+	mustRun(t, repo, "init", "--repo", enc, "--encrypt", "--chunk-size", "256KiB", "--password-file", pw)
+	var st struct {
+		Copied []struct {
+			Recut     bool  `json:"recut"`
+			BytesSent int64 `json:"bytes_sent"`
+		} `json:"copied"`
+	}
+	out := mustRun(t, repo, "copy", "--json", "--from", repo, "--to", enc, "--to-password-file", pw)
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Copied) != 2 || !st.Copied[1].Recut {
+		t.Fatalf("copy --json: %v\n%s", err, out)
+	}
+	if sent := st.Copied[1].BytesSent; sent > fileBytes/16 {
+		t.Errorf("the encrypted copy of the second point sent %d bytes: the moved files were cut anew", sent)
+	}
 }
