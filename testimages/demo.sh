@@ -2,7 +2,8 @@
 # The demo behind `make demo`: build a small partitioned VM disk with real
 # tools, ingest two points of it with a change in between, list them, read
 # the newest back byte for byte and verify the archive; then capture from a
-# vSphere simulator and make an encrypted off-site copy.
+# vSphere simulator and make an encrypted off-site copy, to a directory and
+# to an S3-compatible bucket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vma=${VMARCHIVE_BIN:-$PWD/bin/vmarchive}
@@ -140,3 +141,32 @@ say "grep -r web01 offsite/store    # names and contents are sealed"
 if grep -rq web01 "$offsite/store"; then echo "the VM name is readable in the encrypted store" >&2; exit 1; fi
 echo "no match"
 run "$vma" verify --repo "$offsite"
+
+# ---- The off-site copy in an S3-compatible bucket (issue 15) ----------------
+# versitygw on loopback stands in for the provider; the credentials travel in
+# AWS_* variables and a curl config file, never on a command line.
+say "the same into an S3-compatible bucket: versitygw on loopback, credentials in AWS_* only"
+vgw=$(command -v versitygw || echo "$(go env GOPATH | cut -d: -f1)/bin/versitygw")
+export XDG_CACHE_HOME=$demo/cache # where a bucket's catalog is kept on this host
+mkdir -p "$demo/s3root"
+AWS_ACCESS_KEY_ID=demo$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+AWS_SECRET_ACCESS_KEY=$(head -c 30 /dev/urandom | base64 | tr -d '/+=')
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY "$vgw" --port "127.0.0.1:$port" posix "$demo/s3root" >"$demo/versitygw.log" 2>&1 &
+vgwpid=$!
+trap 'kill $vgwpid 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+(umask 077 && printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$demo/curl.cfg")
+say "curl --aws-sigv4 ... -X PUT http://127.0.0.1:$port/offsite    # make the bucket, as the provider's tool would"
+curl -sSf -K "$demo/curl.cfg" --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" -X PUT "http://127.0.0.1:$port/offsite"
+bucket=s3:http://127.0.0.1:$port/offsite/vmarchive
+run "$vma" init --repo "$bucket" --encrypt --password-file "$demo/offsite.pw"
+run "$vma" copy --from "$VMARCHIVE_REPO" --to "$bucket" --vm web01 --to-password-file "$demo/offsite.pw"
+run "$vma" points --repo "$bucket"
+say "$vma cat --repo $bucket --vm web01 --point 2026-11-21T01:00:00Z --disk disk0 | cmp - web01-v2.raw"
+"$vma" cat --repo "$bucket" --vm web01 --point 2026-11-21T01:00:00Z --disk disk0 | cmp - "$demo/web01-v2.raw"
+echo "byte-exact"
+say "grep -r \"\$AWS_SECRET_ACCESS_KEY\" \$XDG_CACHE_HOME/vmarchive s3root    # the key is in neither the catalog cache nor the bucket"
+if grep -rqF "$AWS_SECRET_ACCESS_KEY" "$XDG_CACHE_HOME/vmarchive" "$demo/s3root"; then echo "the secret key was written down" >&2; exit 1; fi
+echo "no match"
