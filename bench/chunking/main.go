@@ -8,10 +8,14 @@
 // Every NEXT is measured against BASE alone. Sizes are plaintext and
 // zstd (SpeedFastest, as the store compresses); only the files' data
 // areas are read (SEEK_DATA), holes are zeros. "fixed" rows cut fixed
-// chunks at fixed offsets, as format 1 does.
+// chunks at fixed offsets, as format 1 does; "+files" rows also cut where
+// the data of a guest file of Min bytes or more starts or ends, as a full
+// ingest does.
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +25,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest/chunker"
 )
 
@@ -40,6 +45,7 @@ type config struct {
 	hash  chunker.Hash
 	p     chunker.Params
 	fixed bool            // fixed-size chunks at fixed offsets (format 1), p.Avg long
+	files bool            // also cut at the edges of files of p.Min bytes or more, as ingest does
 	zero  *chunker.Cutter // for fixed rows: any cutter, only Zero marks count
 }
 
@@ -52,6 +58,9 @@ func configs() []config {
 				config{hash: h, p: chunker.Params{Min: avg / 2, Avg: avg, Max: 2 * avg}},
 				config{hash: h, p: chunker.Params{Min: 4096, Avg: avg, Max: 8 * avg}})
 		}
+	}
+	for _, avg := range []int{256 << 10, 1 << 20, 2 << 20} {
+		out = append(out, config{hash: chunker.XXH4K, files: true, p: chunker.Params{Min: avg / 4, Avg: avg, Max: 4 * avg}})
 	}
 	return out
 }
@@ -90,8 +99,11 @@ func run(paths []string) error {
 	for _, c := range configs() {
 		c.zero = zc
 		name := c.hash.String()
-		if c.fixed {
+		switch {
+		case c.fixed:
 			name = "fixed"
+		case c.files:
+			name += "+files"
 		}
 		fmt.Fprintf(tw, "%s\t%d/%d/%d\t", name, c.p.Min>>10, c.p.Avg>>10, c.p.Max>>10)
 		base := map[uint64]bool{}
@@ -134,8 +146,18 @@ func measure(enc *zstd.Encoder, im *img, c config, seen, extra map[uint64]bool) 
 			panic(err)
 		}
 		marks := im.marksFor(cut)
+		var bounds []int64
+		if c.files {
+			bounds = im.boundaries(int64(c.p.Min))
+		}
 		s := cut.NewSelector(0)
 		for i, m := range marks {
+			for len(bounds) > 0 && bounds[0] <= int64(i)*chunker.Block {
+				if bounds[0] == int64(i)*chunker.Block {
+					pieces = s.Boundary(pieces)
+				}
+				bounds = bounds[1:]
+			}
 			pieces = s.Add(pieces, m, min(chunker.Block, len(im.data)-i*chunker.Block))
 		}
 		pieces = s.Flush(pieces)
@@ -180,6 +202,20 @@ func (im *img) marksFor(cut *chunker.Cutter) []chunker.Mark {
 	}
 	im.marks[cut] = m
 	return m
+}
+
+// boundaries are the edges of the image's guest files of minLen bytes or
+// more on disk (guestfs.FileBoundaries), as ingest cuts at them.
+func (im *img) boundaries(minLen int64) []int64 {
+	d, err := guestfs.OpenDisk(bytes.NewReader(im.data), int64(len(im.data)), nil)
+	if err != nil {
+		return nil
+	}
+	b, err := guestfs.FileBoundaries(context.Background(), d, minLen, chunker.Block, 4<<20)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // load maps an image read-only.
