@@ -162,9 +162,17 @@ func openCached(ctx context.Context, dir string, opts Options, create bool) (*Re
 		r.Close()
 		return nil, fmt.Errorf("catalog cache %s is not the one of repository %s", dir, r.cfg.ID)
 	}
+	r.shared = true
+	r.locks = newBucketLocks(r, opts.LockLease)
 	if err := r.openCachedCatalog(ctx, create); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open catalog cache %s: %w", dir, err)
+	}
+	if opts.Refresh && !create {
+		if err := r.refreshOnOpen(ctx); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -196,8 +204,46 @@ func (r *Repo) openCachedCatalog(ctx context.Context, create bool) error {
 	if !readOnly {
 		return nil
 	}
-	err = r.db.Close()
-	r.db, r.readOnly = nil, true
+	return r.reopenCatalog(true)
+}
+
+// refreshOnOpen refreshes the catalog just opened. A read-only one is
+// opened for writing meanwhile, as a build is; if that or the refresh
+// fails, a reader goes on with the cache as it is (say, on a full disk).
+func (r *Repo) refreshOnOpen(ctx context.Context) error {
+	if !r.readOnly {
+		res, err := r.Refresh(ctx)
+		if err == nil {
+			logWarnings(res, r.logf)
+		}
+		return err
+	}
+	err := r.reopenCatalog(false)
+	if err == nil {
+		var res *RefreshResult
+		if res, err = r.Refresh(ctx); err == nil {
+			logWarnings(res, r.logf)
+		}
+	}
+	if err != nil {
+		r.logf("showing the catalog cache as it is: %v", err)
+	}
+	return r.reopenCatalog(true)
+}
+
+func logWarnings(res *RefreshResult, logf func(string, ...any)) {
+	for _, w := range res.Warnings {
+		logf("%s", w)
+	}
+}
+
+// reopenCatalog closes the catalog and opens it again, read-only or not.
+func (r *Repo) reopenCatalog(readOnly bool) error {
+	var err error
+	if r.db != nil {
+		err = r.db.Close()
+	}
+	r.db, r.readOnly = nil, readOnly
 	if err != nil {
 		return err
 	}

@@ -125,6 +125,9 @@ func (w *Writer) stored(ctx context.Context, n int) error {
 // Writer stored it or the catalog knows it), keeping it from a running gc
 // as Add does: a copy takes such a chunk into its map without reading it.
 func (w *Writer) Known(id ChunkID) (bool, error) {
+	if err := w.share(context.Background()); err != nil {
+		return false, err
+	}
 	return w.known(id)
 }
 

@@ -102,9 +102,72 @@
 // cache holds what a local catalog holds (manifests in clear, owner-only)
 // and never a password or S3 credential. Init refuses a bucket holding a
 // config, and reads its config back after writing it, so of two inits
-// racing one fails. One host per bucket for now: another host's catalog
-// does not see this one's points, and after a gc here it would still
-// believe deleted chunks stored and not upload them again.
+// racing one fails.
+//
+// # Several hosts on one bucket
+//
+// Each host keeps its own catalog cache and the bucket is the truth.
+// Opening refreshes the cache (refresh.go): points/ is listed, manifests
+// the cache lacks are read and added with their chunk keys when every
+// object they reference is in the bucket (one data/ listing, only when
+// there is a new manifest), and points whose manifests are gone (forgotten
+// on another host) are dropped. A mount refreshes every --refresh (1m);
+// a command run through a holder refreshes first. So a kill after the
+// manifest is durable (see Commit order) leaves a point every host lists.
+//
+// Writers and gc exclude each other across hosts with lock objects
+// (bucketlock.go), as restic's exclusive prune lock does, rather than
+// Proxmox Backup Server's sweep by access time: the backend interface
+// has no object times, and this needs only put, list and delete.
+//
+//	locks/<owner>-write    held while an open Repo has Writers (ingest, copy)
+//	locks/<owner>-gc       held while gc runs
+//	gcgen                  random id, rewritten by each gc before it deletes
+//
+// A Writer takes its Repo's write lock at its first chunk. While another
+// owner's live gc lock exists it removes its own object and waits; gc
+// keeps its object and waits until no other owner's write or gc lock is
+// live (two gcs both back off and retry after a random wait). Both put
+// their object before listing, so of a writer and a gc starting together
+// at least one sees the other (S3 lists are strongly consistent). Hence
+// gc never runs while a writer on another host is between uploading (or
+// reusing) a chunk and committing the manifest that references it, and
+// marks from every manifest in the bucket. Forget needs no lock: it only
+// deletes manifests, and a chunk a running writer reuses from a forgotten
+// point stays until that writer's manifest protects it. Within one
+// process gc and writers coordinate in memory as before (gc.go).
+//
+// The chunk keys of a cache are kept right by gcgen: gc writes a new id
+// there (and in CACHE/<id>/gcgen) before deleting; a host's first writer,
+// once it holds the write lock, compares the bucket's id with its own
+// copy and, when they differ, lists data/ and drops the keys of objects
+// gone, so chunks another host's gc removed are uploaded again. It then
+// refreshes, so chunks other hosts stored are not uploaded again.
+//
+// Failure cases:
+//   - A host that dies (kill -9, power loss) holding a lock leaves its
+//     object. A lock counts as dead once another host has seen the same
+//     bytes for a whole lease (Options.LockLease, 5m) by its own clock; it
+//     is then deleted and named in the log ("removed an ingest on host
+//     ... unchanged for 5m0s"). A dead writer holds gc up for one lease;
+//     its uploaded chunks are unreferenced and collected, its checkpointed
+//     chunk keys dropped at that host's next ingest through gcgen.
+//   - Clock skew between hosts does not matter: no host compares its
+//     clock with a time another wrote. Holders rewrite their object every
+//     lease/4; observers count a lease on their own monotonic clock.
+//   - A holder that cannot rewrite its object (bucket unreachable, process
+//     paused or suspended) for lease/2 takes its lock for lost, before any
+//     other host can take it for dead: Commit then fails before writing
+//     the manifest ("run it again"), gc stops before its next batch of
+//     deletions. What remains is a pause longer than lease/2 exactly
+//     between that check and the manifest's PUT (or one batch of
+//     deletions), as with any lease without fencing in the store.
+//   - All hosts must run a build with these locks: an older one's gc
+//     ignores them.
+//
+// Someone with the bucket but no password also sees the lock objects'
+// names and sizes and gcgen (lock contents, host names and pids, are
+// sealed like manifests).
 //
 // # Permissions and symbolic links
 //

@@ -64,6 +64,10 @@ type gcState struct {
 // other way round, so a dropped Writer can be collected.
 type writerReg struct {
 	overlap atomic.Bool // a gc ran during the Writer's life: check reused chunks
+	// bucket: the Writer shares its Repo's write lock in a shared store
+	// (bucketlock.go), released when it leaves.
+	bucket atomic.Bool
+	locks  *bucketLocks
 }
 
 type gcRun struct {
@@ -84,6 +88,9 @@ func (g *gcState) join() *writerReg {
 }
 
 func (g *gcState) leave(reg *writerReg) {
+	if reg.bucket.CompareAndSwap(true, false) {
+		reg.locks.release(lockWrite)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.writers[reg] {
@@ -151,6 +158,12 @@ func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		return nil, errors.New("gc is already running")
 	}
 	defer r.gc.run.Store(nil)
+	if r.shared {
+		if err := r.gcShared(ctx, opts.DryRun, logf); err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		defer r.locks.release(lockGC)
+	}
 	if err := r.gcDrain(ctx, logf); err != nil {
 		return nil, err
 	}
@@ -176,6 +189,11 @@ func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 			return res, err
 		}
 		n := min(gcBatch, len(garbage))
+		if r.shared {
+			if err := r.locks.valid(lockGC); err != nil {
+				return res, fmt.Errorf("gc: stopped before deleting more: %w", err)
+			}
+		}
 		if err := r.deleteBatch(ctx, run, garbage[:n], res, opts.DryRun); err != nil {
 			return res, fmt.Errorf("gc: %w", err)
 		}
@@ -183,6 +201,27 @@ func (r *Repo) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// gcShared takes the gc lock of a shared store (waiting for the other
+// hosts' writers), brings the catalog up to date with the store and, unless
+// dry, records the run so other hosts check their chunk keys (gcgen.go).
+func (r *Repo) gcShared(ctx context.Context, dry bool, logf func(string, ...any)) error {
+	if err := r.locks.acquire(ctx, lockGC, logf, nil); err != nil {
+		return err
+	}
+	if dry {
+		return nil
+	}
+	res, err := r.Refresh(ctx)
+	if err == nil {
+		logRefresh(res, logf)
+		err = r.newGCGen(ctx)
+	}
+	if err != nil {
+		r.locks.release(lockGC)
+	}
+	return err
 }
 
 // gcRoots plans the roots and adds the whole manifests the catalog lacks

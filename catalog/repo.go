@@ -39,6 +39,12 @@ type Repo struct {
 	readOnly bool
 	// crypt holds the keys of an encrypted repository, nil for a plain one.
 	crypt *repoCrypt
+	// shared: the store is an object store other hosts may write; the
+	// catalog is a cache of it (refresh.go), and writers and gc take
+	// lock objects in it (bucketlock.go).
+	shared bool
+	locks  *bucketLocks
+	logf   func(string, ...any)
 }
 
 // Options tune Open.
@@ -61,6 +67,17 @@ type Options struct {
 	// no key file is ErrWrongPassword, after the key derivation and before
 	// any data is read. The caller may wipe the bytes after Open returns.
 	Password func() ([]byte, error)
+	// Refresh, for a repository in an object store, brings the catalog up
+	// to date with the points other hosts wrote or forgot (Repo.Refresh)
+	// as it opens, even a read-only one.
+	Refresh bool
+	// LockLease is how long a lock object in an object store may go
+	// unchanged before other hosts take its holder for dead (default
+	// DefaultLockLease; bucketlock.go).
+	LockLease time.Duration
+	// Log, if set, receives what the repository waits for ("waiting for
+	// gc on host h") and what a refresh found.
+	Log func(format string, args ...any)
 
 	// master, when set by Init, opens an encrypted repository without
 	// deriving the key again.
@@ -193,7 +210,10 @@ func openLocked(ctx context.Context, dir string, lock *os.File, opts Options, cr
 // openStore opens the store of the repository whose lock the caller holds
 // (unlocking an encrypted one), but not yet its catalog.
 func openStore(ctx context.Context, dir string, lock *os.File, opts Options, create bool) (*Repo, error) {
-	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readOnly: opts.ReadOnly && !create}
+	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readOnly: opts.ReadOnly && !create, logf: opts.Log}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
 	if err := r.openStore(ctx, opts); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
@@ -249,6 +269,9 @@ func (r *Repo) openCatalog(create bool) error {
 
 // Close releases the catalog and the lock.
 func (r *Repo) Close() error {
+	if r.locks != nil {
+		r.locks.close()
+	}
 	var err error
 	if r.db != nil {
 		err = r.db.Close()

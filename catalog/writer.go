@@ -43,6 +43,9 @@ type Writer struct {
 	reg *writerReg // registration with gc (gc.go)
 
 	ckpt ckptState // checkpoints (checkpoint.go)
+
+	shareOnce sync.Once
+	shareErr  error // from taking the write lock of a shared store
 }
 
 // NewWriter starts adding data for a new point. The Writer is done after
@@ -50,6 +53,7 @@ type Writer struct {
 // done when the Go runtime collects it.
 func (r *Repo) NewWriter() *Writer {
 	w := &Writer{repo: r, pending: map[ChunkID]int{}, blkEnc: NewEncoder(), reg: r.gc.join()}
+	w.reg.locks = r.locks
 	runtime.AddCleanup(w, r.gc.leave, w.reg)
 	return w
 }
@@ -79,6 +83,9 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 	if IsZero(plain) {
 		return AddResult{Zero: true}, nil
 	}
+	if err := w.share(ctx); err != nil {
+		return AddResult{}, err
+	}
 	id := w.repo.HashChunk(plain)
 	known, err := w.known(id)
 	if err != nil || (known && !repair) {
@@ -105,6 +112,9 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 // add stores a map block or config blob.
 func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
 	id := w.repo.HashChunk(plain)
+	if err := w.share(ctx); err != nil {
+		return id, false, err
+	}
 	known, err := w.known(id)
 	if err != nil || known {
 		return id, false, err
@@ -160,6 +170,9 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	if err := CheckPointTime(m.Time, time.Now()); err != nil {
 		return fmt.Errorf("commit %s: %w", m.VM, err)
 	}
+	if err := w.share(ctx); err != nil {
+		return fmt.Errorf("commit %s: %w", m.ID(), err)
+	}
 	be := w.repo.be
 	if err := backend.Sync(ctx, be); err != nil {
 		return fmt.Errorf("commit %s: make chunks durable: %w", m.ID(), err)
@@ -180,6 +193,11 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	b, err := m.Encode()
 	if err != nil {
 		return err
+	}
+	if w.reg.bucket.Load() {
+		if err := w.repo.locks.valid(lockWrite); err != nil {
+			return fmt.Errorf("commit %s: %w; a gc on another host may have removed this ingest's chunks: run it again", m.ID(), err)
+		}
 	}
 	name := w.repo.manifestName(m.ID())
 	// A manifest already stored under the name, left by an ingest killed
@@ -205,6 +223,35 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	}
 	crashpoint("committed")
 	return nil
+}
+
+// share takes, once, the Repo's write lock in a shared store, so that no
+// gc of another host runs until this Writer is done (bucketlock.go). The
+// first Writer to take it checks the catalog's chunk keys against gc runs
+// (gcgen.go) and refreshes it, so chunks other hosts stored are reused.
+func (w *Writer) share(ctx context.Context) error {
+	if !w.repo.shared {
+		return nil
+	}
+	w.shareOnce.Do(func() {
+		r := w.repo
+		w.shareErr = r.locks.acquire(ctx, lockWrite, r.logf, func(ctx context.Context) error {
+			if err := r.checkGCGen(ctx); err != nil {
+				return err
+			}
+			res, err := r.Refresh(ctx)
+			if err == nil {
+				logRefresh(res, r.logf)
+			}
+			return err
+		})
+		if w.shareErr == nil {
+			w.reg.bucket.Store(true)
+		} else {
+			w.shareErr = fmt.Errorf("take the write lock in the store: %w", w.shareErr)
+		}
+	})
+	return w.shareErr
 }
 
 // crashpoint is Crashpoint (checkpoint.go) for the moments of a commit.

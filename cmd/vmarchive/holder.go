@@ -58,6 +58,11 @@ func openRepoSecret(ctx context.Context, v *viper.Viper, cmd *cobra.Command, arg
 		if r.ReadOnly() && !readOnlyCommand(cmd) {
 			return nil, fmt.Errorf("%s: %w: the process holding it only reads; run the command again when it has finished", name, catalog.ErrHeld)
 		}
+		if r.Shared() && !r.ReadOnly() {
+			if _, err := r.Refresh(ctx); err != nil { // the holder's own refresh may be a minute away
+				return nil, err
+			}
+		}
 		return &session{Repo: r}, nil
 	}
 	opts, src := openOptions(cmd, name, readOnlyCommand(cmd))

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -27,7 +29,8 @@ func mountCmd(v *viper.Viper) *cobra.Command {
 
 While mounted, this process holds the repository: other vmarchive commands
 (ingest, points, verify, ...) run through it, and points they add appear in
-the tree within a second. An encrypted repository's password is asked once,
+the tree within a second. Points other hosts add to (or forget in) an s3
+repository appear (or go) within --refresh. An encrypted repository's password is asked once,
 here; commands run through the mount need none, since the mount has the key
 and its socket serves only the mounting user (and root).
 
@@ -70,6 +73,10 @@ root). Then the kernel enforces the modes shown:
 				name = loc.String() // Dir is its catalog cache
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %s mounted at %s; Ctrl-C unmounts\n", name, args[0])
+			rctx, stopRefresh := context.WithCancel(cmd.Context())
+			refreshed := make(chan struct{})
+			go func() { repo.RefreshEvery(rctx, v.GetDuration("refresh"), logger.Printf); close(refreshed) }()
+			defer func() { stopRefresh(); <-refreshed }() // before the repository closes
 			done := make(chan struct{})
 			go func() { srv.Wait(); close(done) }()
 			select {
@@ -90,5 +97,6 @@ root). Then the kernel enforces the modes shown:
 	ownerFlags(cmd, "fat", "FAT")
 	ownerFlags(cmd, "ntfs", "NTFS")
 	cmd.Flags().Bool("debug", false, "log every FUSE request")
+	cmd.Flags().Duration("refresh", time.Minute, "s3 repositories: how often to take in points other hosts added or forgot (0: never)")
 	return cmd
 }

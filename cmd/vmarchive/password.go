@@ -63,10 +63,13 @@ func newPassword(ctx context.Context, cmd *cobra.Command) ([]byte, error) {
 func openOptions(cmd *cobra.Command, name string, readOnly bool) (catalog.Options, secret.Sources) {
 	src := passwordSources(cmd)
 	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
 	return catalog.Options{
 		Command:  name,
 		ReadOnly: readOnly,
 		Password: func() ([]byte, error) { return src.Password(ctx) },
+		Refresh:  true, // s3: take in the points of other hosts
+		Log:      func(format string, args ...any) { fmt.Fprintf(stderr, "vmarchive: "+format+"\n", args...) },
 	}, src
 }
 

@@ -24,11 +24,21 @@ import (
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
-// Ports is the range the servers listen in.
+// Ports is the range the servers listen in, unless VMARCHIVE_S3TEST_PORTS
+// gives another as FIRST-LAST (tests run beside others on one machine).
 const (
 	FirstPort = 19500
 	LastPort  = 19599
 )
+
+func portRange() (first, last int) {
+	if s := os.Getenv("VMARCHIVE_S3TEST_PORTS"); s != "" {
+		if _, err := fmt.Sscanf(s, "%d-%d", &first, &last); err == nil && 0 < first && first <= last && last < 65536 {
+			return first, last
+		}
+	}
+	return FirstPort, LastPort
+}
 
 // Server is a running versitygw.
 type Server struct {
@@ -56,18 +66,20 @@ func Start(t testing.TB) *Server {
 		}
 		return s
 	}
-	t.Fatalf("versitygw: no port of %d-%d worked: %v", FirstPort, LastPort, lastErr)
+	first, last := portRange()
+	t.Fatalf("versitygw: no port of %d-%d worked: %v", first, last, lastErr)
 	return nil
 }
 
 // candidatePorts are the free-looking ports of the range, from a random
 // start so concurrent test binaries spread out.
 func candidatePorts() []int {
-	n := LastPort - FirstPort + 1
+	first, last := portRange()
+	n := last - first + 1
 	start := int(randByte()) % n
 	var ports []int
 	for i := 0; i < n && len(ports) < 8; i++ {
-		p := FirstPort + (start+i)%n
+		p := first + (start+i)%n
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
 			l.Close()
 			ports = append(ports, p)
