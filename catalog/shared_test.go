@@ -322,3 +322,31 @@ func TestSharedDeadLocks(t *testing.T) {
 		t.Fatalf("lock objects left after the writer and gc finished: %v", left)
 	}
 }
+
+// TestSharedLockLost: a writer whose lock object was not rewritten for
+// half a lease (its process paused, or the bucket unreachable) refuses to
+// write its manifest, since another host may take it for dead from then.
+func TestSharedLockLost(t *testing.T) {
+	ctx := context.Background()
+	sb := newSharedBucket(t)
+	a := sb.host(t, time.Hour, nil)
+	w, m, _, err := pausedPoint(ctx, a, "web", t0, sharedDisk(7, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.locks.mu.Lock()
+	h := a.locks.held[lockWrite]
+	a.locks.mu.Unlock()
+	h.mu.Lock()
+	h.lastOK = time.Now().Add(-31 * time.Minute) // as if paused since
+	h.mu.Unlock()
+	err = w.Commit(ctx, m)
+	if err == nil || !strings.Contains(err.Error(), "was not refreshed for 31m0s") || !strings.Contains(err.Error(), "run it again") {
+		t.Fatalf("commit after the lock was lost: %v", err)
+	}
+	var manifests []string
+	sb.backend(t).List(ctx, "points/", func(name string, _ int64) error { manifests = append(manifests, name); return nil })
+	if len(manifests) != 0 || pointCount(t, a) != 0 {
+		t.Fatalf("a point was written without a valid lock: %v", manifests)
+	}
+}
