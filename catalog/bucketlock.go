@@ -33,6 +33,15 @@ import (
 // other hosts take its holder for dead.
 const DefaultLockLease = 5 * time.Minute
 
+// defaultLease is DefaultLockLease, or VMARCHIVE_LOCK_LEASE (a Go
+// duration) when set: tests of commands use seconds.
+func defaultLease() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("VMARCHIVE_LOCK_LEASE")); err == nil && d >= 100*time.Millisecond {
+		return d
+	}
+	return DefaultLockLease
+}
+
 const (
 	lockPrefix = "locks/"
 	lockWrite  = "write"
@@ -81,7 +90,7 @@ type heldLock struct {
 
 func newBucketLocks(r *Repo, lease time.Duration) *bucketLocks {
 	if lease <= 0 {
-		lease = DefaultLockLease
+		lease = defaultLease()
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
@@ -136,7 +145,7 @@ func (l *bucketLocks) wait(ctx context.Context, kind string, h *heldLock, logf f
 	poll := min(max(l.lease/10, 50*time.Millisecond), 5*time.Second)
 	put := false
 	for waited := 0; ; waited++ {
-		if !put {
+		if !put || h.since() >= l.lease/4 { // a gc waiting keeps its object fresh
 			if err := l.write(ctx, kind, h); err != nil {
 				return err
 			}
@@ -148,6 +157,9 @@ func (l *bucketLocks) wait(ctx context.Context, kind string, h *heldLock, logf f
 			return err
 		}
 		if len(live) == 0 {
+			if h.since() >= l.lease/8 { // the refresher's first write is lease/4 away
+				return l.write(ctx, kind, h)
+			}
 			return nil
 		}
 		backOff := kind == lockWrite || slicesHasGC(live)
@@ -285,6 +297,13 @@ func (l *bucketLocks) refresh(h *heldLock, kind string) {
 			l.r.logf("refresh %s: %v", l.name(kind), err)
 		}
 	}
+}
+
+// since is how long ago the lock object was last written.
+func (h *heldLock) since() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return time.Since(h.lastOK)
 }
 
 // check returns an error once the lock cannot be trusted.

@@ -27,7 +27,12 @@ the store is dropped, so the next ingest of that data stores it again.
 gc is safe while a mount reads and ingests run: when the repository is held
 (by a mount), gc runs inside the holder, waits for ingests that began
 before it, and keeps whatever ingests use while it runs. A file open in the
-mount from a point that was forgotten may read EIO once gc removed it.`,
+mount from a point that was forgotten may read EIO once gc removed it.
+
+In an s3 repository several hosts share, gc waits for the ingests running
+on other hosts (their lock objects in the bucket) and new ingests wait for
+it; a lock object unchanged for 5 minutes is taken for a dead host's and
+removed. Other hosts then store again any chunk gc removed that they need.`,
 		Example: "  vmarchive gc --dry-run\n  vmarchive gc",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -95,3 +95,49 @@ func TestS3TwoHosts(t *testing.T) {
 		t.Fatal("host a's mount: host b's point differs")
 	}
 }
+
+// TestS3DeadIngestLock: an ingest on host a killed (kill -9) after
+// storing and checkpointing its chunks leaves its lock object; gc on host
+// b waits for it one lease only, removes it, and deletes the dead ingest's
+// chunks. Host a's catalog still lists them, so its re-run must store
+// them again: the point then reads back byte-exact.
+func TestS3DeadIngestLock(t *testing.T) {
+	srv := s3test.Start(t)
+	repo := srv.URL(srv.Bucket(t), "dead")
+	creds := []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey,
+		"AWS_EC2_METADATA_DISABLED=true", "VMARCHIVE_LOCK_LEASE=2s"}
+	hostA := append([]string{"XDG_CACHE_HOME=" + t.TempDir()}, creds...)
+	hostB := append([]string{"XDG_CACHE_HOME=" + t.TempDir()}, creds...)
+	on := func(env []string, args ...string) result {
+		t.Helper()
+		r := run(t, repo, env, args...)
+		if r.code != 0 {
+			t.Fatalf("vmarchive %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	on(hostA, "init", "--chunk-size", "256KiB")
+	disk := randomDisk(t, 2<<20)
+	args := []string{"ingest", "--vm", "web01", "--no-index", "d0=" + disk}
+	r := run(t, repo, append(hostA, "VMARCHIVE_CRASHPOINT=chunks-durable", "VMARCHIVE_CHECKPOINT_BYTES=65536"), args...)
+	if r.code != -1 {
+		t.Fatalf("ingest was not killed: exit %d\n%s", r.code, r.stderr)
+	}
+	g := on(hostB, "gc")
+	for _, want := range []string{"gc: waiting for an ingest on host", "gc: removed an ingest on host", "unchanged for 2s"} {
+		if !strings.Contains(g.stderr, want) {
+			t.Errorf("gc's messages do not say %q:\n%s", want, g.stderr)
+		}
+	}
+	if !strings.Contains(g.stdout, "0 objects in use") || strings.Contains(g.stdout, "deleted 0 objects") {
+		t.Fatalf("gc did not delete the dead ingest's chunks:\n%s", g.stdout)
+	}
+	on(hostA, args...)
+	out := filepath.Join(t.TempDir(), "out.raw")
+	for _, env := range [][]string{hostA, hostB} {
+		on(env, "cat", "--vm", "web01", "--point", "latest", "--disk", "d0", "-o", out)
+		if !bytes.Equal(readFile(t, out), readFile(t, disk)) {
+			t.Fatal("the re-run's point reads back different bytes")
+		}
+	}
+}
