@@ -18,6 +18,9 @@
 //
 // A stored object is one encoding byte (0 raw, 1 zstd) followed by the
 // payload. An object is stored raw unless zstd shrinks it below 97%.
+// Frames written since format 2's file boundaries carry no zstd checksum
+// (older ones do; both decode): every read hashes the plaintext against
+// the object's id anyway.
 //
 // # Encrypted repositories (format 2, init --encrypt)
 //

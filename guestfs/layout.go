@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"syscall"
 )
 
@@ -14,55 +15,72 @@ import (
 // clusters do not sit on align multiples): the edges of every extent of
 // every regular file with at least minSize bytes on disk, on every volume of d whose
 // filesystem maps files to volume bytes. The offsets are sorted, unique
-// and at most maxCuts long (the walk stops there).
+// and at most maxCuts long (each volume's walk stops there).
 //
 // A chunker that also cuts at these offsets keeps a large file's chunks
 // the same wherever the guest puts the file: moved, copied to another
 // filesystem, or with other neighbours. Any error but ctx's is dropped: a
 // boundary is a hint, and a volume that cannot be walked gets none.
 func FileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts int) ([]int64, error) {
-	var cuts []int64
-	for _, v := range d.Volumes {
+	// Volumes are walked side by side: each has its own reader state, and
+	// the disk's ReaderAt is safe for concurrent use.
+	per := make([][]int64, len(d.Volumes))
+	var wg sync.WaitGroup
+	for i, v := range d.Volumes {
 		x, ok := v.FS.(Extenter)
 		if !ok || len(v.Layout) == 0 {
 			continue
 		}
-		err := Walk(ctx, v.FS, Limits{}, func(_ string, e DirEntry) error {
-			if e.Mode&syscall.S_IFMT != syscall.S_IFREG {
-				return nil
-			}
-			if len(cuts) >= maxCuts {
-				return errEnough
-			}
-			es, err := x.Extents(e.Ino)
-			if err != nil {
-				return nil
-			}
-			var n int64 // bytes on disk: what a chunk could share
-			for _, ex := range es {
-				n += ex.Length
-			}
-			if n < minSize {
-				return nil
-			}
-			for _, ex := range es {
-				lo, ok1 := v.diskOffset(ex.Physical)
-				hi, ok2 := v.diskOffset(ex.Physical + ex.Length - 1)
-				if ok1 && ok2 && hi-lo == ex.Length-1 { // one piece of the layout
-					cuts = append(cuts, (lo+align-1)/align*align, (hi+1)/align*align)
-				}
-			}
-			return nil
-		}, func(string, error) {})
-		if errors.Is(err, errEnough) {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			per[i] = v.fileBoundaries(ctx, x, minSize, align, maxCuts)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("file boundaries: %w", err)
+	}
+	var cuts []int64
+	for _, c := range per {
+		cuts = append(cuts, c...)
 	}
 	slices.Sort(cuts)
-	return slices.Compact(cuts), nil
+	cuts = slices.Compact(cuts)
+	return cuts[:min(len(cuts), maxCuts)], nil
+}
+
+// fileBoundaries is FileBoundaries for the files of one volume.
+func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align int64, maxCuts int) []int64 {
+	var cuts []int64
+	Walk(ctx, v.FS, Limits{}, func(_ string, e DirEntry) error {
+		if e.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return nil
+		}
+		if len(cuts) >= maxCuts {
+			return errEnough
+		}
+		es, err := x.Extents(e.Ino)
+		if err != nil {
+			return nil
+		}
+		var n int64 // bytes on disk: what a chunk could share
+		for _, ex := range es {
+			n += ex.Length
+		}
+		if n < minSize {
+			return nil
+		}
+		for _, ex := range es {
+			lo, ok1 := v.diskOffset(ex.Physical)
+			hi, ok2 := v.diskOffset(ex.Physical + ex.Length - 1)
+			if ok1 && ok2 && hi-lo == ex.Length-1 { // one piece of the layout
+				cuts = append(cuts, (lo+align-1)/align*align, (hi+1)/align*align)
+			}
+		}
+		return nil
+	}, func(string, error) {})
+	return cuts
 }
 
 var errEnough = errors.New("enough boundaries")

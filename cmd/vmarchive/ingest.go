@@ -95,11 +95,11 @@ repository's owner-only control socket, never on a command line.`,
 				return err
 			}
 			defer repo.Close()
-			pi := startIndex(cmd.Context(), v, specs) // find.go; walks beside what follows
-			defer pi.cancel()
 			if err := fileBoundaries(cmd.Context(), repo.Repo, specs); err != nil {
 				return err
 			}
+			pi := startIndex(cmd.Context(), v, specs) // find.go; walks while the chunks are stored
+			defer pi.cancel()
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
 				VM: vm, Time: when, SourceKind: "image",
