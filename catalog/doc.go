@@ -138,7 +138,9 @@
 // marks from every manifest in the bucket. Forget needs no lock: it only
 // deletes manifests, and a chunk a running writer reuses from a forgotten
 // point stays until that writer's manifest protects it. Within one
-// process gc and writers coordinate in memory as before (gc.go).
+// process gc and writers coordinate in memory as before (gc.go). The
+// price: gc waits for the ingests running on other hosts, and ingests
+// that start while it runs wait for it (both log whom they wait for).
 //
 // The chunk keys of a cache are kept right by gcgen: gc writes a new id
 // there (and in CACHE/<id>/gcgen) before deleting; a host's first writer,
@@ -150,9 +152,10 @@
 // Failure cases:
 //   - A host that dies (kill -9, power loss) holding a lock leaves its
 //     object. A lock counts as dead once another host has seen the same
-//     bytes for a whole lease (Options.LockLease, 5m) by its own clock; it
-//     is then deleted and named in the log ("removed an ingest on host
-//     ... unchanged for 5m0s"). A dead writer holds gc up for one lease;
+//     bytes for a whole lease (Options.LockLease, 5m; VMARCHIVE_LOCK_LEASE
+//     sets it for tests of commands) by its own clock; it is then deleted
+//     and named in the log ("removed an ingest on host ... unchanged for
+//     5m0s"). A dead writer holds gc up for one lease;
 //     its uploaded chunks are unreferenced and collected, its checkpointed
 //     chunk keys dropped at that host's next ingest through gcgen.
 //   - Clock skew between hosts does not matter: no host compares its

@@ -350,3 +350,42 @@ func TestSharedLockLost(t *testing.T) {
 		t.Fatalf("a point was written without a valid lock: %v", manifests)
 	}
 }
+
+// TestSharedTwoGCs: gcs started at once on two hosts take turns; both
+// finish, and the data of the remaining point survives both.
+func TestSharedTwoGCs(t *testing.T) {
+	ctx := context.Background()
+	sb := newSharedBucket(t)
+	a, b := sb.host(t, 2*time.Second, nil), sb.host(t, 2*time.Second, nil)
+	keep, drop := sharedDisk(8, 2), sharedDisk(9, 2)
+	for i, d := range [][]byte{keep, drop} {
+		if _, err := writeShared(ctx, a, "web", t0.Add(time.Duration(i)*time.Hour), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Forget(ctx, "web", []time.Time{t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	res := make([]*GCResult, 2)
+	errs := make([]error, 2)
+	for i, r := range []*Repo{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); res[i], errs[i] = r.GC(ctx, GCOptions{}) }()
+	}
+	wg.Wait()
+	for i := range res {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+	}
+	if n := res[0].DeletedObjects + res[1].DeletedObjects; n < 2 {
+		t.Fatalf("the two gcs deleted %d objects, want at least the forgotten point's 2 chunks", n)
+	}
+	for _, r := range []*Repo{a, b} {
+		if _, err := r.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		readShared(t, r, "web", t0, keep)
+	}
+}
