@@ -12,6 +12,8 @@ mnt=$demo/mnt
 mkdir -p "$mnt"
 cleanup() {
 	[ -n "${mountpid:-}" ] && kill -INT "$mountpid" 2>/dev/null && wait "$mountpid" 2>/dev/null
+	[ -n "${vcsimpid:-}" ] && kill "$vcsimpid" 2>/dev/null && wait "$vcsimpid" 2>/dev/null || true
+	[ -n "${vgwpid:-}" ] && kill "$vgwpid" 2>/dev/null && wait "$vgwpid" 2>/dev/null || true
 	mountpoint -q "$mnt" && umount -l "$mnt"
 	rm -rf "$demo"
 }
@@ -93,7 +95,6 @@ cp --sparse=always "$demo/web01-v1.raw" "$demo/app01.raw"
 export GOVC_USERNAME=backup GOVC_PASSWORD=demo-$RANDOM-secret GOVC_INSECURE=1
 "$vcsim" -vm app01 -disk "$demo/app01.raw" >"$demo/vcsim.out" 2>"$demo/vcsim.err" &
 vcsimpid=$!
-trap 'kill "$vcsimpid" 2>/dev/null; wait "$vcsimpid" 2>/dev/null; cleanup' EXIT
 for _ in $(seq 50); do grep -q GOVC_URL "$demo/vcsim.out" && break; sleep 0.2; done
 export "$(grep GOVC_URL "$demo/vcsim.out")"
 echo "GOVC_URL=$GOVC_URL"
@@ -155,7 +156,6 @@ export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY "$vgw" --port "127.0.0.1:$port" posix "$demo/s3root" >"$demo/versitygw.log" 2>&1 &
 vgwpid=$!
-trap 'kill $vgwpid 2>/dev/null; cleanup' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 (umask 077 && printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$demo/curl.cfg")
 say "curl --aws-sigv4 ... -X PUT http://127.0.0.1:$port/offsite    # make the bucket, as the provider's tool would"
