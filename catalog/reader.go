@@ -33,7 +33,7 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 }
 
 // readahead is how many extents a sequential reader fetches ahead.
-const readahead = 2
+const readahead = 4
 
 // prefetch loads the extents after e into the cache in the background when
 // reads are sequential, so decompression overlaps with the reader's work.
@@ -43,6 +43,9 @@ func (d *DiskReader) prefetch(ctx context.Context, e Extent) {
 	}
 	var next []Extent
 	d.m.Extents(ctx, e.End(), d.m.size, func(x Extent) error {
+		if x.ID.IsZero() {
+			return nil // a hole costs nothing to read: look past it
+		}
 		next = append(next, x)
 		if len(next) == readahead {
 			return errStop
@@ -50,9 +53,6 @@ func (d *DiskReader) prefetch(ctx context.Context, e Extent) {
 		return nil
 	})
 	for _, x := range next {
-		if x.ID.IsZero() {
-			continue
-		}
 		select {
 		case d.repo.prefetchSem <- struct{}{}:
 		default:
