@@ -29,7 +29,7 @@ func cutter(repo *catalog.Repo) (*chunker.Cutter, error) {
 
 // previous returns the map of disk in the VM's newest point, which a
 // changed-areas ingest takes its unchanged extents from.
-func (p *pipeline) previous(ctx context.Context, vm, disk string, size int64) (prevMap, error) {
+func (p *pipeline) previous(ctx context.Context, vm, disk string, size int64) (*catalog.DiskMap, error) {
 	last, err := p.repo.Point(vm, catalog.Latest)
 	if err != nil {
 		return nil, fmt.Errorf("a changed-areas list needs an earlier point of the disk: %w", err)

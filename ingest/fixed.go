@@ -39,7 +39,7 @@ func (p *pipeline) diskFixed(ctx context.Context, m *catalog.Manifest, d DiskSpe
 	var prev *catalog.DiskMap
 	if d.Changed != nil {
 		var err error
-		if prev, err = p.previousFixed(ctx, m.VM, d.Name, size); err != nil {
+		if prev, err = p.previous(ctx, m.VM, d.Name, size); err != nil {
 			return nil, err
 		}
 		spans = areas.Merge(append([]image.Extent(nil), d.Changed...))
@@ -258,23 +258,6 @@ func (p *pipeline) patchChunk(ctx context.Context, src io.ReaderAt, prev *catalo
 		}
 	}
 	return read, false, nil
-}
-
-// previous returns the map of disk in the VM's newest point, which a
-// changed-areas ingest takes its unchanged chunks from.
-func (p *pipeline) previousFixed(ctx context.Context, vm, disk string, size int64) (*catalog.DiskMap, error) {
-	last, err := p.repo.Point(vm, catalog.Latest)
-	if err != nil {
-		return nil, fmt.Errorf("a changed-areas list needs an earlier point of the disk: %w", err)
-	}
-	d, err := last.Disk(disk)
-	if err != nil {
-		return nil, fmt.Errorf("a changed-areas list needs an earlier point of the disk: %w", err)
-	}
-	if d.Size != size {
-		return nil, fmt.Errorf("disk was %d bytes in point %s and is %d now: a changed-areas list cannot describe a resize, ingest it in full", d.Size, last.Name(), size)
-	}
-	return p.repo.OpenDiskMap(ctx, last, d)
 }
 
 // chunkPlan is what a format-1 full read asks for: every chunk of cs bytes

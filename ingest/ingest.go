@@ -161,7 +161,7 @@ func (p *pipeline) disk(ctx context.Context, m *catalog.Manifest, d DiskSpec) (*
 			return nil, fmt.Errorf("disk %s: boundary %d is not in order or not a multiple of %d", d.Name, b, chunker.Block)
 		}
 	}
-	var prev prevMap
+	var prev *catalog.DiskMap
 	var spans []image.Extent
 	if d.Changed != nil {
 		var err error
