@@ -281,12 +281,19 @@
 //	'p' vm 0x00 unixsec(8, BE)   -> manifest JSON (the same bytes as in the store)
 //	'd' vm 0x00 unixsec(8, BE) name
 //	                             -> derived data of that point, named by name
-//	                                ("files": the guest file index of package index)
+//	                                ("files": the guest file index of package index;
+//	                                "testrestore": the JSON Result of the point's
+//	                                latest test restore, package service/testrestore)
 //
 // Derived data is computed from a point's chunks and is not in the store:
 // `catalog rebuild` drops it and its users rebuild it lazily. Forgetting a
 // point deletes its derived keys in the batch that deletes its point key.
 // Only the process holding the repository writes it (PutDerived).
+//
+// A test restore result is operational data (what this host found when it
+// last read the point back), so it lives here and not in the store: no
+// format change, and a rebuilt or other host's catalog shows the point as
+// untested until it is tested again. Each test replaces the previous result.
 //
 // Keys are built only by the helpers in format/keys.go; the structures
 // above are defined in package format.

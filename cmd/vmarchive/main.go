@@ -68,7 +68,8 @@ AWS_SESSION_TOKEN), else AWS_PROFILE of ~/.aws/credentials and ~/.aws/config
 (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), else the instance's role;
 never from the command line. The catalog is kept in --cache-dir.
 
-Exit status: 0 success, 1 verify found damage, 2 error.`,
+Exit status: 0 success, 1 verify found damage or a test restore failed, 2
+error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -86,6 +87,7 @@ Exit status: 0 success, 1 verify found damage, 2 error.`,
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
+	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
 	return root
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/catalog/control"
 	"github.com/vmarchive/vmarchive/internal/testenv"
+	"github.com/vmarchive/vmarchive/service/testrestore"
 )
 
 // These tests drive the real binary, as a user would.
@@ -480,6 +481,12 @@ func TestCommandsGoThroughHolder(t *testing.T) {
 	}
 	if out := mustRun(t, repo, "verify"); !strings.Contains(out, "0 problems") {
 		t.Fatalf("forwarded verify: %s", out)
+	}
+	if out := mustRun(t, repo, "test-restore", "--vm", "web01"); !strings.HasSuffix(strings.TrimSpace(out), ": ok") {
+		t.Fatalf("forwarded test-restore: %s", out)
+	}
+	if res, err := testrestore.Load(r, catalog.NewPointID("web01", time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC))); err != nil || res == nil || !res.OK {
+		t.Fatalf("the holder has no test restore result: %+v, %v", res, err)
 	}
 	// Arguments that are not paths stay as they are, even when run in a
 	// directory where they would name a file; exit status 1 comes back.

@@ -2,17 +2,29 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/service/testrestore"
 )
+
+// pointJSON is a point's manifest with its latest test restore result.
+type pointJSON struct {
+	*catalog.Manifest
+	TestRestore *testrestore.Result `json:"test_restore,omitempty"`
+}
 
 func pointsCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "points",
-		Short:   "List recovery points",
-		Long:    "List the recovery points of every VM, or of one with --vm, oldest first.",
+		Use:   "points",
+		Short: "List recovery points",
+		Long: `List the recovery points of every VM, or of one with --vm, oldest first,
+with the result of each point's latest test restore (TESTED: ok, FAILED and
+the first problem, or - when never tested).`,
 		Example: "  vmarchive points --vm web01\n  vmarchive points --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -25,26 +37,48 @@ func pointsCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if v.GetBool("json") {
-				if pts == nil {
-					return writeJSON(cmd.OutOrStdout(), []any{})
-				}
-				return writeJSON(cmd.OutOrStdout(), pts)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VM\tPOINT\tDISKS\tSIZE\tNEW DATA")
+			out := make([]pointJSON, 0, len(pts))
 			for _, p := range pts {
-				var size, stored int64
-				for _, d := range p.Disks {
-					size += d.Size
-					stored += d.Stats.NewBytes
+				res, err := testrestore.Load(repo.Repo, p.ID())
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %v\n", err) // shown as untested
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.VM, p.Name(), len(p.Disks), formatBytes(size), formatBytes(stored))
+				out = append(out, pointJSON{p, res})
 			}
-			return tw.Flush()
+			if v.GetBool("json") {
+				return writeJSON(cmd.OutOrStdout(), out)
+			}
+			return printPoints(cmd.OutOrStdout(), out)
 		},
 	}
 	cmd.Flags().String("vm", "", "only this VM")
-	cmd.Flags().Bool("json", false, "print the point manifests as JSON")
+	cmd.Flags().Bool("json", false, "print the point manifests as JSON, each with its test_restore result")
 	return cmd
+}
+
+func printPoints(w io.Writer, pts []pointJSON) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VM\tPOINT\tDISKS\tSIZE\tNEW DATA\tTESTED")
+	for _, p := range pts {
+		var size, stored int64
+		for _, d := range p.Disks {
+			size += d.Size
+			stored += d.Stats.NewBytes
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.VM, p.Name(), len(p.Disks), formatBytes(size), formatBytes(stored), tested(p.TestRestore))
+	}
+	return tw.Flush()
+}
+
+// tested says how a point's latest test restore went.
+func tested(res *testrestore.Result) string {
+	switch {
+	case res == nil:
+		return "-"
+	case !res.OK:
+		return "FAILED: " + res.Reason()
+	case res.Sample > 1:
+		return fmt.Sprintf("ok (1 file in %d read)", res.Sample)
+	}
+	return "ok"
 }
