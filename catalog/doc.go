@@ -7,6 +7,7 @@
 //	REPO/catalog/          pebble: the index, rebuildable from store/ alone
 //	REPO/control/ctl.sock  the holder's socket (package control), in a 0700
 //	                       directory; not part of the format (made per run)
+//	REPO/control/api.sock  `vmarchive serve`'s typed HTTP API (package service)
 //	REPO/store/            the chunk store, a backend.Backend of immutable objects:
 //	    config                 JSON Config: format version, repository id, chunking
 //	                           (format 2; format 1: chunk_size)
@@ -284,11 +285,17 @@
 //	                                ("files": the guest file index of package index;
 //	                                "testrestore": the JSON Result of the point's
 //	                                latest test restore, package service/testrestore)
+//	'r' job 0x00 unixnano(8, BE) -> a run record of `vmarchive serve`'s job
+//	                                (package service's JSON; the last N per job)
 //
 // Derived data is computed from a point's chunks and is not in the store:
 // `catalog rebuild` drops it and its users rebuild it lazily. Forgetting a
 // point deletes its derived keys in the batch that deletes its point key.
 // Only the process holding the repository writes it (PutDerived).
+// Run records are operational data of the service, in no store object:
+// `catalog rebuild` drops them too (runs.go).
+// Run records are operational data of the service, in no store object:
+// `catalog rebuild` drops them too (runs.go).
 //
 // A test restore result is operational data (what this host found when it
 // last read the point back), so it lives here and not in the store: no

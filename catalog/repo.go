@@ -301,3 +301,7 @@ func (r *Repo) Backend() backend.Backend { return r.be }
 // its own owner-only directory, so it is never reachable by others, even
 // for the moment between its creation and a chmod.
 func ControlPath(dir string) string { return filepath.Join(dir, "control", "ctl.sock") }
+
+// APIPath is the unix socket of `vmarchive serve`'s typed API, beside
+// the control socket in the same owner-only directory.
+func APIPath(dir string) string { return filepath.Join(dir, "control", "api.sock") }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"syscall"
@@ -93,4 +94,14 @@ func (v *Volume) diskOffset(off int64) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// DiskFileBoundaries is FileBoundaries of the disk r of size bytes; a
+// disk without a partition table or filesystem it knows has none.
+func DiskFileBoundaries(ctx context.Context, r io.ReaderAt, size, minSize, align int64, maxCuts int) ([]int64, error) {
+	d, err := OpenDisk(r, size, nil)
+	if err != nil {
+		return nil, nil // nothing to read: content alone cuts the disk
+	}
+	return FileBoundaries(ctx, d, minSize, align, maxCuts)
 }

@@ -93,3 +93,18 @@ func peerCred(c net.Conn) (*unix.Ucred, error) {
 	}
 	return cred, cerr
 }
+
+// PrivateDir makes dir an owner-only directory of ours, as Listen does
+// for the control socket's: other servers (package service's API) put
+// their sockets there too.
+func PrivateDir(dir string) error { return privateDir(dir) }
+
+// PeerUID returns the uid of the process at the other end of the unix
+// connection c (SO_PEERCRED).
+func PeerUID(c net.Conn) (int, error) {
+	cred, err := peerCred(c)
+	if err != nil {
+		return 0, err
+	}
+	return int(cred.Uid), nil
+}

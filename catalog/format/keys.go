@@ -12,6 +12,7 @@ const (
 	prefixChunk   = 'c'
 	prefixPoint   = 'p'
 	prefixDerived = 'd'
+	prefixRun     = 'r'
 )
 
 // SchemaVersion is the version of the pebble key layout. A catalog with
@@ -107,4 +108,37 @@ func derivedPointPrefix(vm string, t time.Time, extra int) []byte {
 	k = append(k, vm...)
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint64(k, uint64(t.Unix()))
+}
+
+// RunKey is 'r' job 0x00 big-endian unix nanoseconds: one record of a
+// service run of job, a job's runs sorted by start.
+func RunKey(job string, start time.Time) []byte {
+	k := runJobPrefix(job, 8)
+	return binary.BigEndian.AppendUint64(k, uint64(start.UnixNano()))
+}
+
+// RunPrefix bounds the run keys of job ("" for every job).
+func RunPrefix(job string) (lower, upper []byte) {
+	if job == "" {
+		return []byte{prefixRun}, []byte{prefixRun + 1}
+	}
+	lower = runJobPrefix(job, 0)
+	upper = append(lower[:len(lower)-1:len(lower)-1], 1) // job 0x01: past every job 0x00 key
+	return lower, upper
+}
+
+// ParseRunKey returns the job and start time of a run key.
+func ParseRunKey(k []byte) (job string, start time.Time, err error) {
+	if len(k) < 1+1+8 || k[0] != prefixRun || k[len(k)-9] != 0 {
+		return "", time.Time{}, fmt.Errorf("malformed run key %x", k)
+	}
+	ns := binary.BigEndian.Uint64(k[len(k)-8:])
+	return string(k[1 : len(k)-9]), time.Unix(0, int64(ns)).UTC(), nil
+}
+
+func runJobPrefix(job string, extra int) []byte {
+	k := make([]byte, 0, 1+len(job)+1+extra)
+	k = append(k, prefixRun)
+	k = append(k, job...)
+	return append(k, 0)
 }

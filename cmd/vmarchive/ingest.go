@@ -156,11 +156,7 @@ func fileBoundaries(ctx context.Context, repo *catalog.Repo, specs []ingest.Disk
 // diskBoundaries lists where the data of the guest files of disk r with
 // at least minLen bytes on disk starts and ends (ingest.DiskSpec.Boundaries).
 func diskBoundaries(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]int64, error) {
-	d, err := guestfs.OpenDisk(r, size, nil)
-	if err != nil {
-		return nil, nil // no table to read: content alone cuts the disk
-	}
-	return guestfs.FileBoundaries(ctx, d, minLen, chunker.Block, maxBoundaries)
+	return guestfs.DiskFileBoundaries(ctx, r, size, minLen, chunker.Block, maxBoundaries)
 }
 
 // maxBoundaries bounds the memory FileBoundaries takes (8 bytes each).

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigErrors: each bad config is refused with the file, the line
+// and the key.
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	os.Mkdir(images, 0o700)
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	good := "repo: /srv/r\njobs:\n  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n"
+	for _, tc := range []struct{ name, text, want string }{
+		{"unknown top key", "repo: /r\nlimts: {}\njobs: []\n", `:2: unknown key "limts"`},
+		{"unknown job key", good + "    schedul: x\n", `:6: unknown key "schedul"`},
+		{"bad cron", strings.Replace(good, `"@hourly"`, `"61 * * * *"`, 1), `:5: jobs[0].schedule: "61 * * * *"`},
+		{"bad duration", good + "    rpo: 3days\n", `:6: jobs[0].rpo: "3days" is not a positive duration`},
+		{"bad time zone", good + "    time-zone: Mars/Olympus\n", `:6: jobs[0].time-zone: "Mars/Olympus"`},
+		{"missing password file", "repo: /r\njobs:\n  - name: prod\n    vsphere:\n      url: https://vc/sdk\n      folder: /DC/vm\n      password-file: " + filepath.Join(dir, "nope") + "\n    schedule: \"@daily\"\n",
+			`:7: jobs[0].vsphere.password-file: stat ` + filepath.Join(dir, "nope")},
+		{"password in url", "repo: /r\njobs:\n  - name: prod\n    vsphere:\n      url: https://u:pw@vc/sdk\n      folder: /DC/vm\n      password-file: " + pw + "\n    schedule: \"@daily\"\n",
+			`:5: jobs[0].vsphere.url: holds a password`},
+		{"no dir", "repo: /r\njobs:\n  - name: kvm\n    images: {dir: " + filepath.Join(dir, "none") + "}\n    schedule: \"@hourly\"\n", `:4: jobs[0].images.dir:`},
+		{"bad test-restore", good + "    test-restore: sometimes\n", `:6: jobs[0].test-restore: "sometimes"`},
+		{"empty retention", good + "    retention: {}\n", `:6: jobs[0].retention: no keep-* rule`},
+		{"bad int", good + "    retention: {keep-daily: x}\n", `:6: cannot unmarshal`},
+		{"twice", good + "  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n", `:6: jobs[1].name: job "kvm" is named twice`},
+		{"no repo", "jobs: []\n", `:1: top level: no repo`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, "c.yaml")
+			os.WriteFile(p, []byte(tc.text), 0o600)
+			_, err := LoadConfig(p)
+			if err == nil || !strings.Contains(err.Error(), p+tc.want) {
+				t.Fatalf("got %v\nwant %q", err, p+tc.want)
+			}
+		})
+	}
+	p := filepath.Join(dir, "good.yaml")
+	os.WriteFile(p, []byte(good+"    rpo: 26h\n    test-restore: sample 1/7\n    retention: {keep-last: 2}\n"), 0o600)
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := cfg.Jobs[0]; j.rpo.Hours() != 26 || j.sample != (Sample{1, 7}) || j.Images.Match != "*" || cfg.Limits.ParallelVMs != 2 {
+		t.Fatalf("parsed %+v", j)
+	}
+}

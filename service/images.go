@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/chunker"
+	"github.com/vmarchive/vmarchive/ingest/image"
+)
+
+// imageDisk is the disk name of an image job's points: one image, one disk.
+const imageDisk = "disk0"
+
+// captureImages ingests every image of the job's directory that matches,
+// one VM each, named by the file name without its extension.
+func (s *Service) captureImages(ctx context.Context, j *JobConfig, sem chan struct{}, add func(VMRun, *catalog.Manifest)) error {
+	files, err := filepath.Glob(filepath.Join(j.Images.Dir, j.Images.Match))
+	if err != nil {
+		return fmt.Errorf("images %s: %w", j.Images.Dir, err)
+	}
+	sort.Strings(files)
+	var mu sync.Mutex // add is called serially
+	var wg sync.WaitGroup
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.IsDir() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := VMRun{VM: vmFromBasename(f)}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			v.Start = time.Now().UTC()
+			m, err := s.ingestImage(ctx, v.VM, f)
+			<-sem
+			v.End = time.Now().UTC()
+			if err != nil {
+				v.Error = err.Error()
+			} else {
+				figures(&v, m)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			add(v, m)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// vmFromBasename is the file name without its extension ("web01.qcow2":
+// web01).
+func vmFromBasename(path string) string {
+	b := filepath.Base(path)
+	if i := strings.IndexByte(b[1:], '.'); i >= 0 {
+		return b[:i+1]
+	}
+	return b
+}
+
+// ingestImage captures one image file as a new point of vm.
+func (s *Service) ingestImage(ctx context.Context, vm, path string) (*catalog.Manifest, error) {
+	if err := catalog.ValidName("VM", vm); err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	d, err := image.OpenAs(path, "")
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	defer d.Close()
+	spec := ingest.DiskSpec{Name: imageDisk, Disk: d, Source: path, Format: d.Format()}
+	if c := s.repo.Config().Chunking; c != nil {
+		if spec.Boundaries, err = diskBoundaries(ctx, d, d.Size(), int64(c.Min)); err != nil {
+			return nil, fmt.Errorf("image %s: %w", path, err)
+		}
+	}
+	return ingest.Ingest(ctx, s.repo, ingest.Options{VM: vm, SourceKind: "image"}, []ingest.DiskSpec{spec})
+}
+
+// diskBoundaries is ingest.DiskSpec.Boundaries of a disk read in full.
+func diskBoundaries(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]int64, error) {
+	return guestfs.DiskFileBoundaries(ctx, r, size, minLen, chunker.Block, maxBoundaries)
+}
+
+// maxBoundaries bounds the memory of a disk's boundaries (8 bytes each).
+const maxBoundaries = 4 << 20

@@ -1,0 +1,179 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
+)
+
+// Tester test-restores point m, reading the files sample asks for, and
+// says why it failed (package testrestore provides one).
+type Tester func(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, sample Sample) error
+
+// Options are what the command gives the service besides its config.
+type Options struct {
+	Log    *slog.Logger // default: slog.Default()
+	Tester Tester       // nil: points stay untested
+	// RPOCheck is how often RPO states are checked for breaches
+	// (default 30s).
+	RPOCheck time.Duration
+}
+
+// ErrRunning means a job's previous run is still going.
+var ErrRunning = errors.New("a run of this job is still going")
+
+// ErrNoJob means no job has that name.
+var ErrNoJob = errors.New("no such job")
+
+// Service runs the jobs of a Config against one open repository.
+type Service struct {
+	repo    *catalog.Repo
+	log     *slog.Logger
+	tester  Tester
+	rpoTick time.Duration
+	started time.Time
+	runs    sync.WaitGroup // runs going on
+
+	mu struct {
+		sync.Mutex
+		cfg       *Config
+		base      context.Context // cancelled when the service stops
+		running   map[string]*Run // job name -> its run going on
+		sem       chan struct{}   // limits.parallel-vms over all jobs
+		stopSched context.CancelFunc
+		late      map[string]bool // job/vm -> breach notified
+	}
+}
+
+// New prepares a service; Run starts it.
+func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
+	s := &Service{repo: repo, log: o.Log, tester: o.Tester, rpoTick: o.RPOCheck, started: time.Now()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.rpoTick <= 0 {
+		s.rpoTick = 30 * time.Second
+	}
+	s.mu.cfg = cfg
+	s.mu.running = map[string]*Run{}
+	s.mu.sem = make(chan struct{}, cfg.Limits.ParallelVMs)
+	s.mu.late = map[string]bool{}
+	return s
+}
+
+// Run serves the API and runs the jobs until ctx ends, then cancels the
+// runs going on and waits for them to be recorded.
+func (s *Service) Run(ctx context.Context) error {
+	api, err := s.listenAPI()
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	var metrics *http.Server
+	if s.config().Listen != "" {
+		if metrics, err = s.listenHTTP(s.config()); err != nil {
+			return err
+		}
+		defer metrics.Close()
+	}
+	s.mu.Lock()
+	s.mu.base = ctx
+	s.mu.Unlock()
+	s.startJobs(s.config(), true)
+	s.log.Info("serving", "repo", s.repo.Dir(), "jobs", len(s.config().Jobs), "api", catalog.APIPath(s.repo.Dir()), "listen", s.config().Listen)
+	s.watchRPO(ctx)
+	s.mu.Lock()
+	s.mu.stopSched()
+	s.mu.Unlock()
+	s.runs.Wait()
+	s.log.Info("stopped")
+	return nil
+}
+
+func (s *Service) config() *Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.cfg
+}
+
+// Reload reads the config file again. A config that does not load, or
+// that names another repository, is refused and the old one stays.
+// Runs going on finish under the config they started with.
+func (s *Service) Reload() error {
+	old := s.config()
+	cfg, err := LoadConfig(old.Path)
+	if err != nil {
+		return err
+	}
+	if cfg.Repo != old.Repo {
+		return fmt.Errorf("config %s: repo changed from %q to %q: restart the service to change it", cfg.Path, old.Repo, cfg.Repo)
+	}
+	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile {
+		s.log.Warn("listen and token-file changes take effect at the next start", "listen", old.Listen)
+		cfg.Listen, cfg.TokenFile, cfg.token = old.Listen, old.TokenFile, old.token
+	}
+	s.mu.Lock()
+	s.mu.stopSched()
+	s.mu.cfg = cfg
+	if cap(s.mu.sem) != cfg.Limits.ParallelVMs {
+		s.mu.sem = make(chan struct{}, cfg.Limits.ParallelVMs)
+	}
+	s.mu.Unlock()
+	s.startJobs(cfg, false)
+	s.log.Info("config reloaded", "file", cfg.Path, "jobs", len(cfg.Jobs))
+	return nil
+}
+
+// job returns the job named name in the current config.
+func (s *Service) job(name string) (*Config, *JobConfig) {
+	cfg := s.config()
+	for i := range cfg.Jobs {
+		if cfg.Jobs[i].Name == name {
+			return cfg, &cfg.Jobs[i]
+		}
+	}
+	return cfg, nil
+}
+
+// Start starts a run of the job now and returns it as it starts.
+func (s *Service) Start(name string) (*Run, error) {
+	cfg, j := s.job(name)
+	if j == nil {
+		return nil, fmt.Errorf("job %q: %w", name, ErrNoJob)
+	}
+	return s.trigger(cfg, j, "manual")
+}
+
+// trigger starts a run of j unless one is going on or the service stops.
+func (s *Service) trigger(cfg *Config, j *JobConfig, why string) (*Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.base == nil || s.mu.base.Err() != nil {
+		return nil, errors.New("the service is stopping")
+	}
+	if r := s.mu.running[j.Name]; r != nil {
+		return nil, fmt.Errorf("job %q: %w (started %s)", j.Name, ErrRunning, r.Start.Format(time.RFC3339))
+	}
+	run := &Run{Job: j.Name, Start: time.Now().UTC(), Trigger: why, Result: ResultRunning, VMs: []VMRun{}}
+	s.mu.running[j.Name] = run
+	sem, ctx := s.mu.sem, s.mu.base
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		s.execute(ctx, cfg, j, run, sem)
+	}()
+	return run.clone(), nil
+}
+
+// update changes a run going on, under the lock the API reads it with.
+func (s *Service) update(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
+}
