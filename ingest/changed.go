@@ -24,7 +24,7 @@ type prevMap interface {
 // chunker.Selector). Everything else is the old extents, unread.
 func (p *pipeline) changed(ctx context.Context, d DiskSpec, prev prevMap, areas []image.Extent, e *emitter) error {
 	size := d.Disk.Size()
-	f := p.newFetcher(ctx, prev, areas, size)
+	f := p.newFetcher(ctx, d, prev, areas, size)
 	defer f.stop()
 	pos := int64(0) // a boundary of both cuts: the new map is built up to here
 	for i := 0; i < len(areas); {
@@ -103,6 +103,12 @@ func (r *rebuild) extent(ctx context.Context, x catalog.Extent) (int64, error) {
 		return r.hole(ctx, x)
 	}
 	b, err := r.f.get(ctx, x)
+	if r.d.Local {
+		if err != nil {
+			return 0, err
+		}
+		return r.feed(ctx, b) // the disk's bytes are the current ones
+	}
 	if err == nil && int64(len(b)) != x.Len {
 		err = fmt.Errorf("chunk %s has %d bytes, want %d", x.ID, len(b), x.Len)
 	}

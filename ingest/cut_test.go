@@ -31,7 +31,12 @@ func repoCutter(t *testing.T, r *catalog.Repo) chunker.Params {
 // ingestAt ingests disk d0 of vm at second sec.
 func ingestAt(t *testing.T, r *catalog.Repo, sec int64, d *memDisk, changed []image.Extent) *catalog.Manifest {
 	t.Helper()
-	m, err := Ingest(context.Background(), r, Options{VM: "vm", Time: time.Unix(1e9+sec, 0)}, []DiskSpec{{Name: "d0", Disk: d, Changed: changed}})
+	return ingestSpec(t, r, sec, DiskSpec{Name: "d0", Disk: d, Changed: changed})
+}
+
+func ingestSpec(t *testing.T, r *catalog.Repo, sec int64, spec DiskSpec) *catalog.Manifest {
+	t.Helper()
+	m, err := Ingest(context.Background(), r, Options{VM: "vm", Time: time.Unix(1e9+sec, 0)}, []DiskSpec{spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +229,15 @@ func TestChangedAreasReuseThePreviousPoint(t *testing.T) {
 // TestChangedAreasCutAsFull: random edits (data, zeroed blocks, writes
 // into holes, unaligned areas, areas next to each other) ingested as
 // changed areas give the same extents as a full ingest of the result.
+// Both ways of reading the unchanged bytes of a re-cut extent: the old
+// chunk (a vCenter source) and the disk itself (a local image).
 func TestChangedAreasCutAsFull(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		t.Run(map[bool]string{false: "old chunks", true: "local disk"}[local], func(t *testing.T) { testChangedAreasCutAsFull(t, local) })
+	}
+}
+
+func testChangedAreasCutAsFull(t *testing.T, local bool) {
 	r := catalog.TestRepo2(t)
 	rng := rand.New(rand.NewSource(7))
 	data := make([]byte, 20<<20+5*blk+77)
@@ -252,7 +265,7 @@ func TestChangedAreasCutAsFull(t *testing.T) {
 		}
 		sec := int64(100 * (round + 1))
 		d := &memDisk{data: data, alloc: full}
-		mc := ingestAt(t, r, sec, d, changed)
+		mc := ingestSpec(t, r, sec, DiskSpec{Name: "d0", Disk: d, Changed: changed, Local: local})
 		got := checkPoint(t, r, mc, data)
 		mf := ingestAt(t, r, sec+50, &memDisk{data: data, alloc: full}, nil)
 		if want := extentsOf(t, r, mf); !slices.Equal(got, want) {

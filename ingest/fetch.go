@@ -2,18 +2,20 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
-// fetcher reads the old chunks a changed-areas ingest will likely need
+// fetcher reads the old extents a changed-areas ingest will likely need
 // (those overlapping each area and the one after it) ahead of the
 // rebuild, on several goroutines; the rebuild takes them in disk order
-// and reads any other one itself.
+// and reads any other one itself. It reads the old chunks, or the disk
+// itself when that is local.
 type fetcher struct {
-	repo   *catalog.Repo
+	read   func(ctx context.Context, x catalog.Extent) ([]byte, error)
 	cancel context.CancelFunc
 	sem    chan struct{} // one token per fetch not yet taken or dropped
 	wg     sync.WaitGroup
@@ -29,9 +31,23 @@ type fetched struct {
 	err  error
 }
 
-func (p *pipeline) newFetcher(ctx context.Context, prev prevMap, areas []image.Extent, size int64) *fetcher {
+func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, areas []image.Extent, size int64) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &fetcher{repo: p.repo, cancel: cancel, sem: make(chan struct{}, 2*p.opts.Workers+2), ahead: map[int64]*fetched{}}
+	read := func(ctx context.Context, x catalog.Extent) ([]byte, error) {
+		return p.repo.ReadChunk(ctx, x.ID, int(x.Len))
+	}
+	if d.Local {
+		read = func(_ context.Context, x catalog.Extent) ([]byte, error) {
+			b := make([]byte, x.Len)
+			n, err := readFull(d.Disk, b, x.Off)
+			p.read.Add(n)
+			if err != nil {
+				return nil, fmt.Errorf("disk %s at offset %d: %w", d.Name, x.Off, err)
+			}
+			return b, nil
+		}
+	}
+	f := &fetcher{read: read, cancel: cancel, sem: make(chan struct{}, 2*p.opts.Workers+2), ahead: map[int64]*fetched{}}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -76,7 +92,7 @@ func (f *fetcher) start(ctx context.Context, x catalog.Extent) error {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		r.b, r.err = f.repo.ReadChunk(ctx, x.ID, int(x.Len))
+		r.b, r.err = f.read(ctx, x)
 		close(r.done)
 	}()
 	return nil
@@ -96,7 +112,7 @@ func (f *fetcher) get(ctx context.Context, x catalog.Extent) ([]byte, error) {
 	}
 	f.mu.Unlock()
 	if r == nil {
-		return f.repo.ReadChunk(ctx, x.ID, int(x.Len))
+		return f.read(ctx, x)
 	}
 	select {
 	case <-r.done:

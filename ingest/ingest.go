@@ -40,6 +40,11 @@ type DiskSpec struct {
 	// moved is stored again as the same chunks. A changed-areas ingest
 	// ignores them.
 	Boundaries []int64
+	// Local says reading any part of Disk costs less than fetching a
+	// stored chunk (an image file, not a vCenter): a changed-areas ingest
+	// then reads the extents it cuts again from Disk, not from the old
+	// chunks.
+	Local bool
 }
 
 // Options describe one ingest.

@@ -195,7 +195,7 @@ func openDisks(args, changed []string, format string) ([]ingest.DiskSpec, func()
 			return nil, closeAll, fmt.Errorf("disk %s: %w", name, err)
 		}
 		opened = append(opened, d)
-		spec := ingest.DiskSpec{Name: name, Disk: d, Source: path, Format: d.Format()}
+		spec := ingest.DiskSpec{Name: name, Disk: d, Source: path, Format: d.Format(), Local: true}
 		if file, ok := changedFor[name]; ok {
 			delete(changedFor, name)
 			f, err := os.Open(file)

@@ -227,7 +227,22 @@ func readFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	// One read into a buffer of the file's size: io.ReadAll's growing
+	// copies were a third of a changed-areas ingest's CPU.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, st.Size()+1) // one spare byte sees a file that grew
+	n, err := io.ReadFull(f, b)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return b[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(f)
+	return append(b, rest...), err
 }
 
 // Delete implements backend.Backend.
