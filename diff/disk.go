@@ -133,7 +133,7 @@ func (c *comparison) refine(d *Disk, pa, pb *point, changed []extent) ([]extent,
 	refined, err := refine(c.ctx, c.repo, pa.dmap, pb.dmap, changed, c.bs)
 	switch {
 	case err == nil:
-		d.Granularity = c.bs
+		d.Granularity, d.Refined = c.bs, true
 		return refined, nil
 	case c.ctx.Err() != nil:
 		return nil, c.ctx.Err()

@@ -105,8 +105,8 @@ func oracle(t *testing.T, fc fsCase) {
 		if ma.Chunking != nil {
 			want = 4096
 		}
-		if dc.Granularity != want {
-			t.Errorf("granularity %d without Blocks, want %d", dc.Granularity, want)
+		if dc.Granularity != want || dc.Refined {
+			t.Errorf("granularity %d (refined %v) without Blocks, want %d", dc.Granularity, dc.Refined, want)
 		}
 		for _, rg := range d.Ranges {
 			if c := rangeAt(dc, rg.Off); c.Len == 0 || rg.Off+rg.Len > c.Off+c.Len {
@@ -631,8 +631,8 @@ func ownerAt(owners []diff.Owner, off int64) (diff.Owner, bool) {
 // the block the pair script proved reused, with The Sleuth Kit's.
 func checkOwners(t *testing.T, fc fsCase, d *diff.Disk, dir string) {
 	ru := readReuse(t, filepath.Join(dir, "reuse.txt"))
-	if d.Granularity != 4096 {
-		t.Errorf("granularity %d with Blocks, want 4096", d.Granularity)
+	if d.Granularity != 4096 || !d.Refined {
+		t.Errorf("granularity %d (refined %v) with Blocks, want 4096", d.Granularity, d.Refined)
 	}
 	var blocks []int64 // disk offsets of changed 4 KiB blocks in the partition
 	reused := ru.partOff + ru.unit*ru.unitSize

@@ -78,7 +78,10 @@ type Disk struct {
 	// Granularity is the size of the units Ranges are made of: the chunk
 	// size (format 1), 4096 (format 2, whose chunks are of any multiple of
 	// it), or the refined block size.
-	Granularity  int64    `json:"granularity"`
+	Granularity int64 `json:"granularity"`
+	// Refined says Ranges were narrowed to changed blocks (Options.Blocks);
+	// otherwise each is whole chunks, which in format 2 differ in length.
+	Refined      bool     `json:"refined"`
 	ChangedBytes int64    `json:"changed_bytes"`
 	Ranges       []Range  `json:"ranges"`
 	Volumes      []Volume `json:"volumes"`

@@ -280,7 +280,7 @@ func TestDiskAdded(t *testing.T) {
 	}
 	var sb strings.Builder
 	WriteText(&sb, r, false)
-	want := "# disk0: 0 B changed in 0 ranges (4 KiB units)\n" +
+	want := "# disk0: 0 B changed in 0 ranges (whole chunks; --blocks narrows them)\n" +
 		"# disk1: only in B (16 MiB)\n" +
 		"A\tdisk1/p1/\nA\tdisk1/p1/lost+found\nA\tdisk1/p1/sub\nA\tdisk1/p1/sub/f.txt\n"
 	if sb.String() != want {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/vmarchive/vmarchive/catalog/format"
 )
 
 // WriteText writes the report the way git diff --name-status does: one
@@ -100,11 +102,24 @@ func diskSummary(d *Disk) string {
 	case Deleted:
 		return fmt.Sprintf("%s: only in A (%s)", d.Name, size(d.SizeA))
 	}
-	s := fmt.Sprintf("%s: %s changed in %d ranges (%s units)", d.Name, size(d.ChangedBytes), len(d.Ranges), size(d.Granularity))
+	s := fmt.Sprintf("%s: %s changed in %d ranges (%s)", d.Name, size(d.ChangedBytes), len(d.Ranges), units(d))
 	if d.SizeA != d.SizeB {
 		s += fmt.Sprintf("; size %s -> %s", size(d.SizeA), size(d.SizeB))
 	}
 	return s
+}
+
+// units says what a disk's ranges are made of. Unrefined format-2 ranges
+// are whole chunks of any multiple of 4 KiB: "4 KiB units" read as if
+// the changed blocks had been found.
+func units(d *Disk) string {
+	switch {
+	case d.Refined:
+		return size(d.Granularity) + " blocks"
+	case d.Granularity == format.MapAlign:
+		return "whole chunks; --blocks narrows them"
+	}
+	return size(d.Granularity) + " chunks"
 }
 
 func size(n int64) string {
