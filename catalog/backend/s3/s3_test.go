@@ -58,9 +58,7 @@ func TestConditionalPut(t *testing.T) {
 		cfg := srv.Config(srv.Bucket(t), "")
 		cfg.Endpoint, cfg.NoConditionalWrites = px.url, noCond
 		b := newBackend(t, cfg)
-		px.mu.Lock()
-		px.headers = nil
-		px.mu.Unlock()
+		px.ResetLog()
 		for _, data := range []string{"first", "second"} {
 			if err := b.Put(ctx, "keys/k", []byte(data)); err != nil {
 				t.Fatal(err)
@@ -72,13 +70,11 @@ func TestConditionalPut(t *testing.T) {
 			t.Fatalf("NoConditionalWrites=%v: got %q, %v; want %q", noCond, got, err, want)
 		}
 		sent := 0
-		px.mu.Lock()
-		for _, h := range px.headers {
+		for _, h := range px.Headers() {
 			if h.Get("If-None-Match") == "*" {
 				sent++
 			}
 		}
-		px.mu.Unlock()
 		if wantSent := map[bool]int{false: 2, true: 0}[noCond]; sent != wantSent {
 			t.Fatalf("NoConditionalWrites=%v: %d requests with If-None-Match: *, want %d", noCond, sent, wantSent)
 		}
@@ -98,7 +94,7 @@ func faultCfg(srv *s3test.Server, px *proxy, bucket string) s3.Config {
 func TestFaultsAreRetried(t *testing.T) {
 	srv := s3test.Start(t)
 	px := newProxy(t, srv)
-	px.stallFor = 1500 * time.Millisecond // beyond the attempt timeout
+	px.SetStall(1500 * time.Millisecond) // beyond the attempt timeout
 	ctx := context.Background()
 	b := newBackend(t, faultCfg(srv, px, srv.Bucket(t)))
 	data := bytes.Repeat([]byte("0123456789abcdef"), 40000)
@@ -194,7 +190,7 @@ func TestFaultsExhaustRetries(t *testing.T) {
 func TestContextCancel(t *testing.T) {
 	srv := s3test.Start(t)
 	px := newProxy(t, srv)
-	px.stallFor = time.Minute
+	px.SetStall(time.Minute)
 	cfg := faultCfg(srv, px, srv.Bucket(t))
 	cfg.Timeout = time.Minute
 	b := newBackend(t, cfg)
@@ -231,10 +227,8 @@ func TestConnectionLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	if px.maxIn > 2 || px.maxIn < 1 {
-		t.Fatalf("%d requests in flight at once, want 1-2", px.maxIn)
+	if n := px.MaxInFlight(); n > 2 || n < 1 {
+		t.Fatalf("%d requests in flight at once, want 1-2", n)
 	}
 }
 
@@ -246,20 +240,17 @@ func TestRateLimit(t *testing.T) {
 	cfg := faultCfg(srv, px, srv.Bucket(t))
 	cfg.Rate, cfg.Burst = 20, 1
 	b := newBackend(t, cfg)
-	px.mu.Lock()
-	px.started = nil
-	px.mu.Unlock()
+	px.ResetLog()
 	for i := range 6 {
 		if err := b.Put(context.Background(), fmt.Sprintf("data/00/%d", i), []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	if n := len(px.started); n != 6 {
+	started := px.Started()
+	if n := len(started); n != 6 {
 		t.Fatalf("%d requests, want 6", n)
 	}
-	if d := px.started[5].Sub(px.started[0]); d < 225*time.Millisecond {
+	if d := started[5].Sub(started[0]); d < 225*time.Millisecond {
 		t.Fatalf("6 requests at 20/s with burst 1 took %v, want at least 250ms", d)
 	}
 }
