@@ -67,9 +67,10 @@ func (c *blobCache) put(id ChunkID, data []byte) {
 	}
 }
 
-// fetchTimeout bounds one shared fetch from the backend. Each caller also
-// stops waiting when its own context is done.
-const fetchTimeout = 2 * time.Minute
+// DefaultFetchTimeout bounds one shared fetch from the backend unless
+// Options.FetchTimeout says otherwise. Each caller also stops waiting when
+// its own context is done.
+const DefaultFetchTimeout = 2 * time.Minute
 
 // readBlob returns the verified plaintext of object id, at most maxSize bytes.
 // The result is shared: callers must not modify it.
@@ -80,9 +81,9 @@ func (r *Repo) readBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, e
 	// The fetch is shared by every caller that wants id meanwhile, so it
 	// must not die with the first caller's context.
 	ch := r.cache.flight.DoChan(string(id[:]), func() (interface{}, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.fetchTimeout)
 		defer cancel()
-		b, err := r.fetch(fctx, id, maxSize)
+		b, err := r.fetchCached(fctx, id, maxSize)
 		if err != nil {
 			return nil, err
 		}
@@ -102,12 +103,18 @@ func (r *Repo) readBlob(ctx context.Context, id ChunkID, maxSize int) ([]byte, e
 
 // fetch reads, decodes and verifies one object, bypassing the cache.
 func (r *Repo) fetch(ctx context.Context, id ChunkID, maxSize int) ([]byte, error) {
-	name := id.ObjectName()
-	stored, err := r.be.Get(ctx, name)
+	stored, err := r.be.Get(ctx, id.ObjectName())
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
-	if stored, err = r.unseal(name, stored, true); err != nil {
+	return r.decodeObject(id, stored, maxSize, true)
+}
+
+// decodeObject unseals, decodes and verifies the stored object of id;
+// inPlace lets it decrypt over stored.
+func (r *Repo) decodeObject(id ChunkID, stored []byte, maxSize int, inPlace bool) ([]byte, error) {
+	stored, err := r.unseal(id.ObjectName(), stored, inPlace)
+	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", id, err)
 	}
 	var dst []byte

@@ -164,6 +164,10 @@ func openCached(ctx context.Context, dir string, opts Options, create bool) (*Re
 	}
 	r.shared = true
 	r.locks = newBucketLocks(r, opts.LockLease)
+	if err := r.openChunkCache(opts.ChunkCacheBytes); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open catalog cache %s: %w", dir, err)
+	}
 	if err := r.openCachedCatalog(ctx, create); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open catalog cache %s: %w", dir, err)

@@ -60,7 +60,7 @@ func (d *DiskReader) prefetch(ctx context.Context, e Extent) {
 		}
 		go func(x Extent) {
 			defer func() { <-d.repo.prefetchSem }()
-			ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), d.repo.fetchTimeout)
 			defer cancel()
 			d.extent(ctx, x)
 		}(x)

@@ -28,6 +28,10 @@ type Repo struct {
 	db    *catalogDB
 	lock  *os.File
 	cache *blobCache
+	// chunks, for an object store, keeps fetched objects on disk; nil: none.
+	chunks *diskChunks
+	// fetchTimeout bounds one shared fetch (Options.FetchTimeout).
+	fetchTimeout time.Duration
 	// prefetchSem bounds background readahead fetches across all disks.
 	prefetchSem chan struct{}
 	// gc coordinates garbage collection with the Writers (gc.go).
@@ -53,6 +57,15 @@ type Options struct {
 	Command string
 	// CacheBytes bounds the cache of decompressed chunks (default 64 MiB).
 	CacheBytes int64
+	// ChunkCacheBytes, for a repository in an object store, keeps up to
+	// this many bytes of the objects reads fetch on disk, beside the
+	// catalog (chunkcache.go); 0: none.
+	ChunkCacheBytes int64
+	// FetchTimeout bounds one fetch of an object for a read, which all
+	// readers of that object share (default DefaultFetchTimeout). A mount
+	// sets its read timeout, so a fetch stalled on an unreachable bucket
+	// is abandoned with its readers and the next read asks again.
+	FetchTimeout time.Duration
 	// WrapBackend, if set, wraps the store's backend: a rate limiter, a
 	// fault injector in tests.
 	WrapBackend func(backend.Backend) backend.Backend
@@ -252,6 +265,10 @@ func (r *Repo) openStore(ctx context.Context, opts Options) error {
 		opts.CacheBytes = 64 << 20
 	}
 	r.cache = newBlobCache(opts.CacheBytes)
+	r.fetchTimeout = opts.FetchTimeout
+	if r.fetchTimeout <= 0 {
+		r.fetchTimeout = DefaultFetchTimeout
+	}
 	return nil
 }
 

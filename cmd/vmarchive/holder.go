@@ -66,6 +66,9 @@ func openRepoSecret(ctx context.Context, v *viper.Viper, cmd *cobra.Command, arg
 		return &session{Repo: r}, nil
 	}
 	opts, src := openOptions(cmd, name, readOnlyCommand(cmd))
+	if err := readOptions(cmd, v, &opts); err != nil {
+		return nil, err
+	}
 	dir, err := repoDir(ctx, cmd, v, &opts)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/fs"
 )
 
@@ -34,6 +35,12 @@ repository appear (or go) within --refresh. An encrypted repository's password i
 here; commands run through the mount need none, since the mount has the key
 and its socket serves only the mounting user (and root).
 
+An s3 repository's mount keeps the chunks it reads in a cache beside its
+catalog (--chunk-cache-size, sealed as in the bucket when encrypted), so a
+point read again comes from the local disk. A read the bucket does not answer
+within --read-timeout fails with EIO (input/output error); the mount stays up
+and later reads ask the bucket again.
+
 Who may read what: only the mounting user can enter the mount unless
 --allow-other is given (needs user_allow_other in /etc/fuse.conf when not
 root). Then the kernel enforces the modes shown:
@@ -52,9 +59,10 @@ root). Then the kernel enforces the modes shown:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := log.New(cmd.ErrOrStderr(), "vmarchive mount: ", log.LstdFlags)
 			opts := fs.Options{
-				AllowOther: v.GetBool("allow-other"),
-				Debug:      v.GetBool("debug"),
-				Logger:     logger,
+				AllowOther:  v.GetBool("allow-other"),
+				Debug:       v.GetBool("debug"),
+				Logger:      logger,
+				ReadTimeout: v.GetDuration("read-timeout"),
 			}
 			if err := permOptions(v, &opts); err != nil {
 				return err
@@ -98,5 +106,28 @@ root). Then the kernel enforces the modes shown:
 	ownerFlags(cmd, "ntfs", "NTFS")
 	cmd.Flags().Bool("debug", false, "log every FUSE request")
 	cmd.Flags().Duration("refresh", time.Minute, "s3 repositories: how often to take in points other hosts added or forgot (0: never)")
+	cmd.Flags().String("chunk-cache-size", "2GiB", "s3 repositories: disk space for chunks read, beside the catalog cache (0: no cache)")
+	cmd.Flags().Duration("read-timeout", 30*time.Second, "a read the store does not answer in this time fails with EIO")
 	return cmd
+}
+
+// readOptions sets the chunk cache and fetch timeout of opts from the
+// mount's flags (a command without them keeps the defaults).
+func readOptions(cmd *cobra.Command, v *viper.Viper, opts *catalog.Options) error {
+	if cmd.Flags().Lookup("chunk-cache-size") == nil {
+		return nil
+	}
+	n, err := parseSize(v.GetString("chunk-cache-size"))
+	if err != nil {
+		return fmt.Errorf("--chunk-cache-size: %w", err)
+	}
+	if n > 0 && n < 16<<20 {
+		return fmt.Errorf("--chunk-cache-size %s: want 0 (no cache) or at least 16MiB", v.GetString("chunk-cache-size"))
+	}
+	d := v.GetDuration("read-timeout")
+	if d <= 0 {
+		return fmt.Errorf("--read-timeout %v: want a positive duration such as 30s", d)
+	}
+	opts.ChunkCacheBytes, opts.FetchTimeout = n, d
+	return nil
 }

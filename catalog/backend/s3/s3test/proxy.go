@@ -52,6 +52,7 @@ type Proxy struct {
 	headers  []http.Header  // request headers seen since ResetLog; guarded by mu
 	started  []time.Time    // when requests arrived since ResetLog; guarded by mu
 	requests map[string]int // requests by method since ResetLog; guarded by mu
+	gets     map[string]int // GETs by the first path component after the bucket's; guarded by mu
 }
 
 // NewProxy starts a proxy in front of srv on a port of the tests' range,
@@ -59,7 +60,7 @@ type Proxy struct {
 func NewProxy(t testing.TB, srv *Server) *Proxy {
 	t.Helper()
 	p := &Proxy{upstream: strings.TrimPrefix(srv.Endpoint, "http://"), stallFor: 3 * time.Second,
-		tr: &http.Transport{}, requests: map[string]int{}}
+		tr: &http.Transport{}, requests: map[string]int{}, gets: map[string]int{}}
 	l := Listen(t)
 	hs := &http.Server{Handler: p}
 	go hs.Serve(l)
@@ -105,7 +106,7 @@ func (p *Proxy) Faults() int {
 func (p *Proxy) ResetLog() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.headers, p.started, p.requests = nil, nil, map[string]int{}
+	p.headers, p.started, p.requests, p.gets = nil, nil, map[string]int{}, map[string]int{}
 }
 
 // Headers are the request headers seen since ResetLog.
@@ -149,6 +150,9 @@ func (p *Proxy) next(r *http.Request) (Fault, time.Duration) {
 	p.headers = append(p.headers, r.Header.Clone())
 	p.started = append(p.started, time.Now())
 	p.requests[r.Method]++
+	if r.Method == http.MethodGet {
+		p.gets[objectDir(r.URL.Path)]++
+	}
 	p.inFlight++
 	p.maxIn = max(p.maxIn, p.inFlight)
 	if p.method != "" && r.Method != p.method {
@@ -246,4 +250,25 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f Fault) {
 		w.WriteHeader(resp.StatusCode)
 		w.Write(data)
 	}
+}
+
+// Gets counts the GET requests since ResetLog of objects under dir (the
+// first component after the bucket and prefix, such as "data" or
+// "points"), of every bucket.
+func (p *Proxy) Gets(dir string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gets[dir]
+}
+
+// objectDir is the first of "data", "points", "keys", "locks" in a path
+// (bucket/prefix/data/ab/abcd...), else "".
+func objectDir(path string) string {
+	for _, part := range strings.Split(path, "/") {
+		switch part {
+		case "data", "points", "keys", "locks":
+			return part
+		}
+	}
+	return ""
 }
