@@ -104,7 +104,11 @@
 // `catalog rebuild` does; catalog.building marks a build in progress, so
 // one cut short is done again rather than taken for a whole catalog. The
 // cache holds what a local catalog holds (manifests in clear, owner-only)
-// and never a password or S3 credential. Init refuses a bucket holding a
+// and never a password or S3 credential. A mount adds chunks/, a cache of
+// the objects its reads fetched (Options.ChunkCacheBytes, package
+// chunkcache): bounded in bytes on disk, least recently used evicted,
+// each object as the bucket holds it (sealed when encrypted) and kept only
+// once verified. Init refuses a bucket holding a
 // config, and reads its config back after writing it, so of two inits
 // racing one fails.
 //
