@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNotFound is wrapped by Get and Delete when an object does not exist.
@@ -58,4 +59,23 @@ func Replace(ctx context.Context, b Backend, name string, data []byte) error {
 		return fmt.Errorf("replace %s: remove the old copy: %w", name, err)
 	}
 	return b.Put(ctx, name, data)
+}
+
+// ErrLocked is wrapped by Delete and Replace when the store keeps the
+// object until a retention date (S3 Object Lock) that has not passed.
+var ErrLocked = errors.New("object is under retention")
+
+// ErrNoLocking is wrapped by Locker methods when the store cannot lock
+// objects (a bucket made without Object Lock).
+var ErrNoLocking = errors.New("store cannot lock objects")
+
+// Locker is implemented by backends whose store can keep objects from
+// being deleted or overwritten until a date (S3 Object Lock).
+type Locker interface {
+	// CheckLocking returns an error wrapping ErrNoLocking, saying why,
+	// when the store cannot lock objects.
+	CheckLocking(ctx context.Context) error
+	// LockUntil keeps name until at least until: a retention already
+	// later stays as it is, an earlier one is extended.
+	LockUntil(ctx context.Context, name string, until time.Time) error
 }

@@ -29,6 +29,12 @@ type Config struct {
 	// that mishandle it; a server answering 501 turns it off by itself.
 	NoConditionalWrites bool
 
+	// LockMode is the S3 Object Lock mode LockUntil gives objects that
+	// have none: "compliance" (the default: no one, not even the
+	// account's root, can delete or shorten it) or "governance" (users
+	// allowed s3:BypassGovernanceRetention can).
+	LockMode string
+
 	Connections int           // requests in flight at once (default 16)
 	Rate        float64       // requests per second, 0 = unlimited
 	Burst       int           // requests allowed at once above Rate (default Rate, at least 1)

@@ -44,6 +44,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"golang.org/x/time/rate"
@@ -209,10 +210,32 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bo
 		}
 		return err
 	})
+	if err != nil && !cond && minio.ToErrorResponse(err).Code == "AccessDenied" {
+		return b.replaceLocked(ctx, op, key, sumHex, err)
+	}
 	if err != nil {
 		return b.fail(op, key, err)
 	}
 	return nil
+}
+
+// replaceLocked answers an overwrite the server refused: an object under
+// retention holding the same bytes (by its stored SHA-256) is what the
+// caller wanted stored.
+func (b *Backend) replaceLocked(ctx context.Context, op, key, sumHex string, refused error) error {
+	var info minio.ObjectInfo
+	err := b.do(ctx, "check "+key, func(ctx context.Context) (err error) {
+		info, err = b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
+		return err
+	})
+	ret := retentionOf(info.Metadata)
+	if err != nil || ret.mode == "" {
+		return b.fail(op, key, refused)
+	}
+	if strings.EqualFold(info.Metadata.Get("X-Amz-Meta-"+sumKey), sumHex) {
+		return nil
+	}
+	return b.lockedError(op, key, ret)
 }
 
 // Get implements backend.Backend.
@@ -317,8 +340,9 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	found := false // an earlier attempt saw the object: its removal may have worked
+	var ret retention
 	err = b.do(ctx, "delete "+key, func(ctx context.Context) error {
-		_, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
+		info, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
 		if found && isNotFound(err) {
 			return nil
 		}
@@ -326,8 +350,16 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 			return err
 		}
 		found = true
+		// Under retention: never asked to go (on a versioned bucket the
+		// DELETE would hide the object behind a delete marker).
+		if ret = retentionOf(info.Metadata); ret.locked(time.Now()) {
+			return errLockedNow
+		}
 		return b.client.RemoveObject(ctx, b.cfg.Bucket, key, minio.RemoveObjectOptions{})
 	})
+	if errors.Is(err, errLockedNow) || ret.mode != "" && minio.ToErrorResponse(err).Code == "AccessDenied" {
+		return b.lockedError("delete", key, ret)
+	}
 	if isNotFound(err) {
 		return fmt.Errorf("delete s3://%s/%s: %w", b.cfg.Bucket, key, backend.ErrNotFound)
 	}

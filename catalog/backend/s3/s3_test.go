@@ -46,6 +46,11 @@ func TestSuite(t *testing.T) {
 			return newBackend(t, srv.Config(srv.Bucket(t), ""))
 		})
 	})
+	t.Run("ObjectLockBucket", func(t *testing.T) { // objects without retention behave as anywhere
+		backendtest.Run(t, func(t *testing.T) backend.Backend {
+			return newBackend(t, srv.Config(srv.LockedBucket(t), "r"))
+		})
+	})
 }
 
 // TestConditionalPut shows versitygw honours If-None-Match: * (the first

@@ -168,12 +168,23 @@ func (s *Server) Client() (*minio.Client, error) {
 // Bucket makes a new empty bucket and returns its name.
 func (s *Server) Bucket(t testing.TB) string {
 	t.Helper()
+	return s.makeBucket(t, false)
+}
+
+// LockedBucket makes a new empty bucket with S3 Object Lock enabled.
+func (s *Server) LockedBucket(t testing.TB) string {
+	t.Helper()
+	return s.makeBucket(t, true)
+}
+
+func (s *Server) makeBucket(t testing.TB, locking bool) string {
+	t.Helper()
 	name := fmt.Sprintf("b%d-%s", s.buckets.Add(1), randHex(3))
 	c, err := s.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.MakeBucket(context.Background(), name, minio.MakeBucketOptions{}); err != nil {
+	if err := c.MakeBucket(context.Background(), name, minio.MakeBucketOptions{ObjectLocking: locking}); err != nil {
 		t.Fatalf("make bucket %s: %v", name, err)
 	}
 	return name
