@@ -25,6 +25,8 @@ func (r *Repo) PlanForget(vm string, p Policy) ([]Decision, error) {
 }
 
 // Forget removes points of vm. Their data stays in the store until gc.
+// A point whose lock date has not passed (pointlock.go) is refused, and
+// then nothing is removed.
 //
 // The manifest objects go first, then one synced catalog batch removes the
 // point keys. The store is the truth and the catalog its index, so the
@@ -44,6 +46,9 @@ func (r *Repo) Forget(ctx context.Context, vm string, times []time.Time) error {
 			return fmt.Errorf("forget: %w", err)
 		}
 		ids = append(ids, id)
+	}
+	if err := r.checkUnlocked(ctx, ids); err != nil {
+		return fmt.Errorf("forget: %w", err)
 	}
 	for _, id := range ids {
 		if err := r.be.Delete(ctx, r.manifestName(id)); err != nil && !errors.Is(err, backend.ErrNotFound) {

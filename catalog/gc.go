@@ -133,6 +133,7 @@ type GCResult struct {
 	DeletedObjects int64 `json:"deleted_objects"`
 	DeletedBytes   int64 `json:"deleted_bytes"`  // stored bytes returned to the disk
 	KeptInFlight   int64 `json:"kept_in_flight"` // garbage kept because an ingest used it
+	KeptLocked     int64 `json:"kept_locked"`    // garbage the store keeps under retention (Object Lock)
 	// Adopted names the points ("vm/time") whose whole manifests were in
 	// the store but not in the catalog, and that gc added to it.
 	Adopted []string `json:"adopted_points"`
@@ -429,7 +430,15 @@ func (r *Repo) deleteBatch(ctx context.Context, run *gcRun, objs []garbageObject
 		if o.keyOnly {
 			continue
 		}
-		if err := r.be.Delete(ctx, o.id.ObjectName()); err != nil && !errors.Is(err, backend.ErrNotFound) {
+		err := r.be.Delete(ctx, o.id.ObjectName())
+		if errors.Is(err, backend.ErrLocked) {
+			// Under retention (an ingest with --lock-days cut short, or
+			// a retention rounded past its point's date): it goes at a
+			// gc after the date.
+			res.KeptLocked++
+			continue
+		}
+		if err != nil && !errors.Is(err, backend.ErrNotFound) {
 			return err
 		}
 		res.DeletedObjects++

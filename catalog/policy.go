@@ -63,29 +63,53 @@ type Decision struct {
 	Time    time.Time `json:"time"`
 	Keep    bool      `json:"keep"`
 	Reasons []string  `json:"reasons,omitempty"` // the options that keep it, e.g. "daily 2026-11-20"
+	// Until is the earliest time the policy can forget a kept point
+	// (KeepUntil), zero when no option with a count keeps it.
+	Until time.Time `json:"until,omitzero"`
 }
 
 type rule struct {
 	name   string
 	count  int
 	bucket func(t time.Time, i int) string
+	// after returns the start of the n-th bucket after t's (nil: the
+	// option has no calendar, as keep-last).
+	after func(t time.Time, n int) time.Time
 }
 
 func (p Policy) rules() []rule {
 	return []rule{
-		{"last", p.Last, func(t time.Time, i int) string { return fmt.Sprintf("#%d", i+1) }},
-		{"hourly", p.Hourly, func(t time.Time, i int) string { return t.Format("2006-01-02T15") }},
-		{"daily", p.Daily, func(t time.Time, i int) string { return t.Format("2006-01-02") }},
+		{"last", p.Last, func(t time.Time, i int) string { return fmt.Sprintf("#%d", i+1) }, nil},
+		{"hourly", p.Hourly, func(t time.Time, i int) string { return t.Format("2006-01-02T15") }, func(t time.Time, n int) time.Time {
+			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour()+n, 0, 0, 0, t.Location())
+		}},
+		{"daily", p.Daily, func(t time.Time, i int) string { return t.Format("2006-01-02") }, func(t time.Time, n int) time.Time {
+			return time.Date(t.Year(), t.Month(), t.Day()+n, 0, 0, 0, 0, t.Location())
+		}},
 		{"weekly", p.Weekly, func(t time.Time, i int) string {
 			y, w := t.ISOWeek()
 			return fmt.Sprintf("%04d-W%02d", y, w)
+		}, func(t time.Time, n int) time.Time { // weeks start on Monday
+			return time.Date(t.Year(), t.Month(), t.Day()-(int(t.Weekday())+6)%7+7*n, 0, 0, 0, 0, t.Location())
 		}},
-		{"monthly", p.Monthly, func(t time.Time, i int) string { return t.Format("2006-01") }},
-		{"yearly", p.Yearly, func(t time.Time, i int) string { return t.Format("2006") }},
+		{"monthly", p.Monthly, func(t time.Time, i int) string { return t.Format("2006-01") }, func(t time.Time, n int) time.Time {
+			return time.Date(t.Year(), t.Month()+time.Month(n), 1, 0, 0, 0, 0, t.Location())
+		}},
+		{"yearly", p.Yearly, func(t time.Time, i int) string { return t.Format("2006") }, func(t time.Time, n int) time.Time {
+			return time.Date(t.Year()+n, 1, 1, 0, 0, 0, 0, t.Location())
+		}},
 	}
 }
 
 // Apply decides for each point time; the result is newest first.
+//
+// A kept point's Until is when the policy can forget it at the earliest:
+// for each option with a count N that keeps it, the start of the N-th
+// bucket after the point's (keep-monthly 12 keeps a point of March 2026
+// until 1 March 2027 at least, since only then can 12 newer months hold
+// points); the latest of these. keep-last and unlimited options add no
+// date. A point that a later point of its own bucket replaces is forgotten
+// sooner, but it had this date when it was the newest.
 func (p Policy) Apply(times []time.Time) []Decision {
 	loc := p.Location
 	if loc == nil {
@@ -102,7 +126,7 @@ func (p Policy) Apply(times []time.Time) []Decision {
 		}
 		return out
 	}
-	rules := p.rules()
+	rules, orig := p.rules(), p.rules()
 	last := make([]string, len(rules))
 	for i := range out {
 		t := out[i].Time.In(loc)
@@ -115,6 +139,11 @@ func (p Policy) Apply(times []time.Time) []Decision {
 				continue
 			}
 			last[k] = b
+			if n := orig[k].count; n > 0 && r.after != nil {
+				if u := r.after(t, n).UTC(); u.After(out[i].Until) {
+					out[i].Until = u
+				}
+			}
 			if rules[k].count > 0 {
 				rules[k].count--
 			}

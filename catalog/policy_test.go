@@ -193,3 +193,46 @@ func TestPolicyMatchesRestic(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyUntil: a kept point's Until is the start of the N-th bucket
+// after its own for each option with a count N that keeps it, the latest
+// of these; keep-last and unlimited options give none; buckets are in
+// the policy's zone.
+func TestPolicyUntil(t *testing.T) {
+	utc := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	times := []time.Time{utc("2026-03-15T10:00:00Z"), utc("2026-03-20T10:00:00Z"), utc("2026-04-02T08:00:00Z"), utc("2026-04-02T10:00:00Z")}
+	plus1 := time.FixedZone("UTC+1", 3600)
+	for _, c := range []struct {
+		name string
+		p    Policy
+		want []string // Until per point, newest first ("" zero)
+	}{
+		{"daily+monthly", Policy{Daily: 7, Monthly: 12}, []string{"2027-04-01T00:00:00Z", "", "2027-03-01T00:00:00Z", "2026-03-22T00:00:00Z"}},
+		{"weekly", Policy{Weekly: 2}, []string{"2026-04-13T00:00:00Z", "", "2026-03-30T00:00:00Z", ""}},
+		{"hourly+yearly", Policy{Hourly: 3, Yearly: 1}, []string{"2027-01-01T00:00:00Z", "2026-04-02T11:00:00Z", "2026-03-20T13:00:00Z", ""}},
+		{"last and unlimited", Policy{Last: 5, Daily: -1}, []string{"", "", "", ""}},
+		{"zone", Policy{Monthly: 2, Location: plus1}, []string{"2026-05-31T23:00:00Z", "", "2026-04-30T23:00:00Z", ""}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.p.Location == nil {
+				c.p.Location = time.UTC
+			}
+			for i, d := range c.p.Apply(times) {
+				got := ""
+				if !d.Until.IsZero() {
+					got = d.Until.Format(time.RFC3339)
+				}
+				if got != c.want[i] {
+					t.Errorf("point %s (%v): until %q, want %q", d.Time.Format(time.RFC3339), d.Reasons, got, c.want[i])
+				}
+			}
+		})
+	}
+}

@@ -23,9 +23,16 @@ type sharedBucket struct {
 	id  string
 }
 
-func newSharedBucket(t *testing.T) *sharedBucket {
+func newSharedBucket(t *testing.T) *sharedBucket { return newSharedBucketOf(t, false) }
+
+// newSharedBucketOf is newSharedBucket in a bucket with Object Lock if locking.
+func newSharedBucketOf(t *testing.T, locking bool) *sharedBucket {
 	srv := s3test.Start(t)
-	sb := &sharedBucket{srv: srv, cfg: srv.Config(srv.Bucket(t), "repo")}
+	bucket := srv.Bucket(t)
+	if locking {
+		bucket = srv.LockedBucket(t)
+	}
+	sb := &sharedBucket{srv: srv, cfg: srv.Config(bucket, "repo")}
 	cfg, err := Init(context.Background(), t.TempDir(), InitOptions{Chunking: format.DefaultChunking(MinChunkSize), Store: sb.backend(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -30,7 +32,18 @@ the command, which is the holder's when the repository is held), although
 point names are UTC.
 
 --dry-run shows every decision and, for each kept point, the options and
-buckets that keep it.`,
+buckets that keep it.
+
+A locked point (vmarchive lock) is not removed before its lock date: named
+with --point it is refused, naming the date; a policy keeps it ("locked
+until ...") and removes the others.
+
+--lock then locks every point the policy keeps until the policy could
+forget it at the earliest: for each option with a count N that keeps it,
+the start of the N-th bucket after the point's (keep-monthly 12 locks a
+March 2026 point until 1 March 2027, when 12 newer months can first hold
+points), the latest of these. keep-last and -1 give no date. Locks only
+grow: a point locked longer keeps its date. See vmarchive lock.`,
 		Example: "  vmarchive forget --vm web01 --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --keep-yearly 3 --dry-run\n" +
 			"  vmarchive forget --vm web01 --point 2026-11-20T01:00:00Z",
 		Args: cobra.NoArgs,
@@ -71,6 +84,12 @@ buckets that keep it.`,
 				}
 			} else if decisions, err = repo.PlanForget(vm, pol); err != nil {
 				return err
+			} else if err = keepLocked(cmd.Context(), repo.Repo, vm, decisions); err != nil {
+				return err
+			}
+			lock := v.GetBool("lock")
+			if lock && len(named) > 0 {
+				return errors.New("--lock goes with --keep-* options: it locks the points they keep")
 			}
 			var gone []time.Time
 			for _, d := range decisions {
@@ -84,16 +103,21 @@ buckets that keep it.`,
 					return err
 				}
 			} else {
-				printDecisions(cmd, vm, pol, decisions, len(named) > 0)
+				printDecisions(cmd, vm, pol, decisions, len(named) > 0, lock)
 			}
-			if dry || len(gone) == 0 {
+			if dry {
 				return nil
 			}
-			if err := repo.Forget(cmd.Context(), vm, gone); err != nil {
-				return err
+			if len(gone) > 0 {
+				if err := repo.Forget(cmd.Context(), vm, gone); err != nil {
+					return err
+				}
+				if !v.GetBool("json") {
+					fmt.Fprintf(cmd.OutOrStdout(), "removed %d points of %s; run vmarchive gc to reclaim their space\n", len(gone), vm)
+				}
 			}
-			if !v.GetBool("json") {
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %d points of %s; run vmarchive gc to reclaim their space\n", len(gone), vm)
+			if lock {
+				return lockKept(cmd.Context(), cmd, v, repo.Repo, vm, decisions)
 			}
 			return nil
 		},
@@ -107,17 +131,64 @@ buckets that keep it.`,
 	f.Bool("dry-run", false, "only show what would be removed and why each kept point is kept")
 	f.String("tz", "Local", "time zone of the policy's calendar buckets (IANA name, UTC or Local)")
 	f.Bool("json", false, "print the decisions as JSON")
+	f.Bool("lock", false, "lock each point the policy keeps until the policy could forget it (see vmarchive lock)")
 	return cmd
 }
 
-func printDecisions(cmd *cobra.Command, vm string, pol catalog.Policy, ds []catalog.Decision, named bool) {
+// keepLocked turns the removal of a point locked past now into a keep.
+func keepLocked(ctx context.Context, repo *catalog.Repo, vm string, ds []catalog.Decision) error {
+	ids := make([]catalog.PointID, len(ds))
+	for i, d := range ds {
+		ids[i] = catalog.NewPointID(vm, d.Time)
+	}
+	dates, err := repo.LockDates(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range ds {
+		if !ds[i].Keep && dates[i].After(now) {
+			ds[i].Keep = true
+			ds[i].Reasons = append(ds[i].Reasons, "locked until "+dates[i].Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// lockKept locks the kept points until their policy dates.
+func lockKept(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo *catalog.Repo, vm string, ds []catalog.Decision) error {
+	var locks []catalog.PointLock
+	now := time.Now()
+	for _, d := range ds {
+		if d.Keep && d.Until.After(now) {
+			locks = append(locks, catalog.PointLock{ID: catalog.NewPointID(vm, d.Time), Until: d.Until})
+		}
+	}
+	if len(locks) == 0 {
+		if !v.GetBool("json") {
+			fmt.Fprintln(cmd.OutOrStdout(), "no kept point has a policy date ahead to lock to")
+		}
+		return nil
+	}
+	out := cmd.OutOrStdout()
+	if v.GetBool("json") {
+		out = io.Discard // the decisions are the output
+	}
+	return runLocks(ctx, out, repo, locks, false, false)
+}
+
+func printDecisions(cmd *cobra.Command, vm string, pol catalog.Policy, ds []catalog.Decision, named, lock bool) {
 	out := cmd.OutOrStdout()
 	if !named {
 		fmt.Fprintf(out, "%s: %s (buckets in %s)\n", vm, pol, pol.Location)
 	}
 	for _, d := range ds {
 		if d.Keep {
-			fmt.Fprintf(out, "keep    %s  %s\n", catalog.FormatPointTime(d.Time), strings.Join(d.Reasons, ", "))
+			why := strings.Join(d.Reasons, ", ")
+			if lock && !d.Until.IsZero() {
+				why += "; policy date " + d.Until.Format(time.RFC3339)
+			}
+			fmt.Fprintf(out, "keep    %s  %s\n", catalog.FormatPointTime(d.Time), why)
 		} else {
 			fmt.Fprintf(out, "remove  %s\n", catalog.FormatPointTime(d.Time))
 		}

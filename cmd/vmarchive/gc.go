@@ -32,7 +32,12 @@ mount from a point that was forgotten may read EIO once gc removed it.
 In an s3 repository several hosts share, gc waits for the ingests running
 on other hosts (their lock objects in the bucket) and new ingests wait for
 it; a lock object unchanged for 5 minutes is taken for a dead host's and
-removed. Other hosts then store again any chunk gc removed that they need.`,
+removed. Other hosts then store again any chunk gc removed that they need.
+
+Points that are locked (vmarchive lock) cannot be forgotten, so gc keeps
+their objects. An unreferenced object the store still keeps under S3 Object
+Lock retention is never asked to go: gc counts it and leaves it to a later
+run (--dry-run does not ask the store and counts it as deleted).`,
 		Example: "  vmarchive gc --dry-run\n  vmarchive gc",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,6 +73,9 @@ removed. Other hosts then store again any chunk gc removed that they need.`,
 			}
 			if res.KeptInFlight > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects that ingests in flight use\n", res.KeptInFlight)
+			}
+			if res.KeptLocked > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects the store keeps under retention (S3 Object Lock); a gc after their date removes them\n", res.KeptLocked)
 			}
 			return nil
 		},

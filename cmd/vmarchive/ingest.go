@@ -95,6 +95,9 @@ repository's owner-only control socket, never on a command line.`,
 				return err
 			}
 			defer repo.Close()
+			if err := checkLockDays(cmd.Context(), v, repo.Repo); err != nil {
+				return err
+			}
 			if err := fileBoundaries(cmd.Context(), repo.Repo, specs); err != nil {
 				return err
 			}
@@ -110,8 +113,12 @@ repository's owner-only control socket, never on a command line.`,
 				return err
 			}
 			pi.finish(cmd.Context(), cmd, repo.Repo, m)
+			lockIt := func() error { return lockNew(cmd.Context(), v, cmd.OutOrStdout(), repo.Repo, []*catalog.Manifest{m}) }
 			if v.GetBool("json") {
-				return writeJSON(cmd.OutOrStdout(), m)
+				if err := writeJSON(cmd.OutOrStdout(), m); err != nil {
+					return err
+				}
+				return lockIt()
 			}
 			el := time.Since(prog.start)
 			fmt.Fprintf(cmd.OutOrStdout(), "point %s created in %s\n", m.ID(), el.Round(time.Millisecond))
@@ -120,7 +127,7 @@ repository's owner-only control socket, never on a command line.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "  %s: %s (%s), read %s, %d new chunks (%s stored), %d holes, %s reused\n",
 					d.Name, formatBytes(d.Size), d.Format, formatBytes(s.ReadBytes), s.NewChunks, formatBytes(s.NewBytes), s.ZeroChunks, formatBytes(s.ReusedBytes))
 			}
-			return nil
+			return lockIt()
 		},
 	}
 	cmd.Flags().String("vm", "", "VM name (letters, digits, '-', '_', '.')")
@@ -130,6 +137,7 @@ repository's owner-only control socket, never on a command line.`,
 	cmd.Flags().String("format", "", "image format of every DISK=IMAGE: raw, vmdk or qcow2 (default: detect)")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
 	cmd.Flags().Bool("no-index", false, "do not index the new point's guest files now (find and versions do it when needed)")
+	lockDaysFlag(cmd)
 	vsphereIngestFlags(cmd) // --vcenter, --folder, --quiesce, --cbt, ...: vsphere.go
 	return cmd
 }

@@ -83,6 +83,7 @@ error.`,
 	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v), mountCmd(v))
 	root.AddCommand(vsphereCmd(v))                                    // vSphere: vsphere.go
 	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
+	root.AddCommand(lockCmd(v))                                       // immutability: lock.go
 	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go

@@ -25,6 +25,7 @@ func addStoreFlags(f *pflag.FlagSet) {
 	f.Bool("s3-no-conditional-writes", false, "s3 repositories: never send If-None-Match (for servers that mishandle it)")
 	f.Int("s3-connections", 16, "s3 repositories: requests in flight at once")
 	f.Float64("s3-rate", 0, "s3 repositories: at most this many requests per second (0: no limit)")
+	f.String("s3-lock-mode", "compliance", "s3 repositories: S3 Object Lock mode for locked points' objects: compliance (no one can delete them early) or governance (users allowed to bypass it can)")
 	f.SetAnnotation("cache-dir", "vmarchive-path", []string{"true"}) // made absolute when forwarded
 }
 
@@ -48,6 +49,11 @@ func parseLocation(cmd *cobra.Command, v *viper.Viper, s string) (catalog.Locati
 	c.Region, c.PathStyle, c.CAFile = v.GetString("s3-region"), v.GetBool("s3-path-style"), v.GetString("s3-ca-file")
 	c.NoConditionalWrites = v.GetBool("s3-no-conditional-writes")
 	c.Connections, c.Rate = v.GetInt("s3-connections"), v.GetFloat64("s3-rate")
+	switch c.LockMode = v.GetString("s3-lock-mode"); c.LockMode {
+	case "compliance", "governance", "":
+	default:
+		return loc, fmt.Errorf("--s3-lock-mode %q: want compliance or governance", c.LockMode)
+	}
 	stderr := cmd.ErrOrStderr()
 	c.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "vmarchive: "+format+"\n", args...) }
 	return loc, nil

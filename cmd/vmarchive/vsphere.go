@@ -187,6 +187,9 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 		return err
 	}
 	defer repo.Close()
+	if err := checkLockDays(ctx, v, repo.Repo); err != nil {
+		return err
+	}
 	c, err := vsphere.Connect(ctx, cfg)
 	if err != nil {
 		return err
@@ -229,7 +232,21 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 			indexNewPoint(ctx, cmd, v, repo.Repo, r.Manifest) // find.go
 		}
 	}
-	return reportVSphere(cmd, v, results, el)
+	repErr := reportVSphere(cmd, v, results, el)
+	var ms []*catalog.Manifest
+	for _, r := range results {
+		if r.Manifest != nil {
+			ms = append(ms, r.Manifest)
+		}
+	}
+	// The points captured are locked even when other VMs failed.
+	if err := lockNew(ctx, v, cmd.OutOrStdout(), repo.Repo, ms); err != nil {
+		if repErr == nil {
+			return err
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "vmarchive:", err)
+	}
+	return repErr
 }
 
 func reportVSphere(cmd *cobra.Command, v *viper.Viper, results []vsphere.Result, el time.Duration) error {

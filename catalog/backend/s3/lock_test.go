@@ -87,6 +87,9 @@ func TestObjectLock(t *testing.T) {
 	if err := b.Replace(ctx, "data/aa/obj", []byte("locked bytes")); err != nil {
 		t.Fatalf("Replace of a locked object with its own bytes: %v", err)
 	}
+	if err := b.Put(ctx, "data/aa/obj", []byte("locked bytes")); err != nil {
+		t.Fatalf("Put over a locked object: %v", err)
+	}
 	if err := b.Replace(ctx, "data/aa/obj", []byte("other bytes")); !errors.Is(err, backend.ErrLocked) {
 		t.Fatalf("Replace of a locked object with other bytes: %v, want ErrLocked", err)
 	}

@@ -210,8 +210,8 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bo
 		}
 		return err
 	})
-	if err != nil && !cond && minio.ToErrorResponse(err).Code == "AccessDenied" {
-		return b.replaceLocked(ctx, op, key, sumHex, err)
+	if err != nil && minio.ToErrorResponse(err).Code == "AccessDenied" {
+		return b.putLocked(ctx, op, key, sumHex, cond, err)
 	}
 	if err != nil {
 		return b.fail(op, key, err)
@@ -219,10 +219,12 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bo
 	return nil
 }
 
-// replaceLocked answers an overwrite the server refused: an object under
-// retention holding the same bytes (by its stored SHA-256) is what the
-// caller wanted stored.
-func (b *Backend) replaceLocked(ctx context.Context, op, key, sumHex string, refused error) error {
+// putLocked answers a PUT the server refused: some servers (versitygw)
+// refuse any PUT over an object under retention, conditional or not. For
+// a conditional PUT that object stays, as when it is not locked; for
+// Replace it is what the caller wanted stored if it holds the same bytes
+// (by its stored SHA-256).
+func (b *Backend) putLocked(ctx context.Context, op, key, sumHex string, cond bool, refused error) error {
 	var info minio.ObjectInfo
 	err := b.do(ctx, "check "+key, func(ctx context.Context) (err error) {
 		info, err = b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
@@ -232,7 +234,7 @@ func (b *Backend) replaceLocked(ctx context.Context, op, key, sumHex string, ref
 	if err != nil || ret.mode == "" {
 		return b.fail(op, key, refused)
 	}
-	if strings.EqualFold(info.Metadata.Get("X-Amz-Meta-"+sumKey), sumHex) {
+	if cond || strings.EqualFold(info.Metadata.Get("X-Amz-Meta-"+sumKey), sumHex) {
 		return nil
 	}
 	return b.lockedError(op, key, ret)
