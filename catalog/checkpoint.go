@@ -124,8 +124,8 @@ func (w *Writer) stored(ctx context.Context, n int) error {
 // Known reports whether the repository already has the object id (this
 // Writer stored it or the catalog knows it), keeping it from a running gc
 // as Add does: a copy takes such a chunk into its map without reading it.
-func (w *Writer) Known(id ChunkID) (bool, error) {
-	if err := w.share(context.Background()); err != nil {
+func (w *Writer) Known(ctx context.Context, id ChunkID) (bool, error) {
+	if err := w.share(ctx); err != nil {
 		return false, err
 	}
 	return w.known(id)

@@ -175,7 +175,7 @@ func (c *copier) produceMoves(ctx context.Context, w *catalog.Writer, sm *catalo
 			slot <- moved{e: e}
 			return nil
 		}
-		known, err := w.Known(e.ID)
+		known, err := w.Known(ctx, e.ID)
 		if err != nil || known {
 			slot <- moved{e: e, known: known, err: err}
 			return nil

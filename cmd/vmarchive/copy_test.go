@@ -143,7 +143,7 @@ func knownBytes(t *testing.T, dir string, want map[catalog.ChunkID]int64) (n int
 	defer r.Close()
 	w := r.NewWriter()
 	for id, size := range want {
-		if ok, err := w.Known(id); err != nil {
+		if ok, err := w.Known(context.Background(), id); err != nil {
 			t.Fatal(err)
 		} else if ok {
 			n += size
