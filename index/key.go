@@ -75,3 +75,20 @@ func (k *keyer) key(size int64, es []guestfs.Extent) (key ContentKey, ok bool, e
 	copy(key[:], sum[:])
 	return key, true, nil
 }
+
+// Keyer computes content keys as Build records them, for the files of one
+// volume at offset volOff of a disk whose map is m: a check of a stored
+// index (package service/testrestore) computes them again. Not safe for
+// concurrent use.
+type Keyer struct{ k *keyer }
+
+// NewKeyer returns a Keyer for a volume of volSize bytes at volOff.
+func NewKeyer(ctx context.Context, m *catalog.DiskMap, volOff, volSize int64) *Keyer {
+	return &Keyer{newKeyer(ctx, m, volOff, volSize)}
+}
+
+// Key returns the content key of a regular file of size bytes with
+// extents es (guestfs.Extenter); ok is false when it has none.
+func (k *Keyer) Key(size int64, es []guestfs.Extent) (key ContentKey, ok bool, err error) {
+	return k.k.key(size, es)
+}

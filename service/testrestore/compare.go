@@ -71,5 +71,15 @@ func differences(e index.Entry, w *walked) string {
 	diffTime("mtime", e.Mtime, a.Mtime)
 	diffTime("ctime", e.Ctime, a.Ctime)
 	diffTime("crtime", e.Crtime, a.Crtime)
+	if e.HasKey != w.hasKey || e.Key != w.key {
+		d = append(d, fmt.Sprintf("content key %s in the index, %s from the walk", keyString(e.Key, e.HasKey), keyString(w.key, w.hasKey)))
+	}
 	return strings.Join(d, "; ")
+}
+
+func keyString(k index.ContentKey, ok bool) string {
+	if !ok {
+		return "none"
+	}
+	return k.String()
 }

@@ -26,7 +26,8 @@
 //   - a file whose data cannot be read to its size;
 //   - a file index that disagrees with the walk: a path only one of them
 //     has, or a different type, size, mode, owner, link count, inode
-//     number or time.
+//     number, time or content key (computed again from the file's extents
+//     and the disk's map, as package index does).
 //
 // What the guest itself left damaged (a directory cycle, a name that
 // cannot be a path element, a listing with damaged entries left out) is a

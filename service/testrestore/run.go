@@ -129,14 +129,23 @@ func (t *tester) disk(name string, seen map[[2]string]bool) {
 	for _, w := range gd.Warnings {
 		t.warn(dp, "partition table", errors.New(w))
 	}
+	// Volumes are walked side by side: a walk waits on one chunk at a time.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxVolumes)
 	for _, v := range gd.Volumes {
 		seen[[2]string{name, v.Name}] = true
-		t.volume(name, v)
-		if t.ctx.Err() != nil {
-			return
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t.volume(name, v, dr.Map())
+		}()
 	}
+	wg.Wait()
 }
+
+// maxVolumes is how many volumes of a disk are walked at once.
+const maxVolumes = 4
 
 // knownFS reports whether kind names a filesystem guestfs reads.
 func knownFS(kind string) bool {
@@ -144,7 +153,7 @@ func knownFS(kind string) bool {
 }
 
 // volume walks one volume and checks it against its index.
-func (t *tester) volume(disk string, v *guestfs.Volume) {
+func (t *tester) volume(disk string, v *guestfs.Volume, dm *catalog.DiskMap) {
 	vp := catalog.MountDiskName(disk) + "/" + v.Name
 	var iv *index.Volume
 	if t.ix != nil {
@@ -164,11 +173,13 @@ func (t *tester) volume(disk string, v *guestfs.Volume) {
 	if iv != nil && iv.Err != "" {
 		t.problem(vp, "index", fmt.Errorf("the index recorded the volume as unreadable (%q), it opens now", iv.Err))
 	}
-	walked := t.walk(vp, v.FS)
+	walked := t.walk(vp, v.FS, newKeys(t.ctx, v, dm))
 	if t.ctx.Err() != nil {
 		return
 	}
+	t.mu.Lock()
 	t.res.Volumes++
+	t.mu.Unlock()
 	if iv != nil {
 		t.compare(vp, walked, iv)
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/index"
 )
 
 // walked is one entry as the walk found it.
@@ -17,6 +18,8 @@ type walked struct {
 	ino        uint64
 	attr       guestfs.Attr
 	statFailed bool // only the type bits of attr.Mode are known
+	key        index.ContentKey
+	hasKey     bool // key is valid (as index.Entry.HasKey)
 }
 
 // job is a regular file whose data is to be read.
@@ -28,7 +31,7 @@ type job struct {
 
 // walk lists the tree of fsys, stats every entry and reads the data of
 // the (sampled) regular files on Readers goroutines.
-func (t *tester) walk(vp string, fsys guestfs.FS) []walked {
+func (t *tester) walk(vp string, fsys guestfs.FS, keys *keys) []walked {
 	jobs := make(chan job, 64)
 	var wg sync.WaitGroup
 	for range t.opts.Readers {
@@ -52,6 +55,9 @@ func (t *tester) walk(vp string, fsys guestfs.FS) []walked {
 		t.mu.Lock()
 		t.res.Files++
 		t.mu.Unlock()
+		if !w.statFailed {
+			keys.add(&out[len(out)-1])
+		}
 		if w.statFailed || !t.sampled(vp+p) || read[w.ino] {
 			return nil
 		}
@@ -126,8 +132,10 @@ const readSize = 1 << 20
 
 // read reads all of one file's data, stopping when ctx is done.
 func (t *tester) read(fsys guestfs.FS, j job, buf []byte) {
-	if t.ctx.Err() != nil {
+	select {
+	case <-t.ctx.Done(): // the queue drains at once
 		return
+	default:
 	}
 	f, err := fsys.Open(j.ino)
 	if err != nil {
