@@ -8,11 +8,13 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/guestfs"
@@ -95,6 +97,9 @@ func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, erro
 		AllowOther:    opts.AllowOther,
 		Debug:         opts.Debug,
 		DisableXAttrs: false,
+		// Replies come from memory, never from a file descriptor: splice
+		// only cost a pipe resize per read, and failed for 1 MiB reads.
+		DisableSplice: true,
 	}
 	if opts.AllowOther {
 		mo.Options = append(mo.Options, "default_permissions")
@@ -112,7 +117,26 @@ func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
+	raiseReadahead(mountpoint, mo.MaxReadAhead, opts.Logger)
 	return srv, nil
+}
+
+// raiseReadahead lets the kernel read ahead maxRA bytes per request on the
+// mount. The kernel keeps a FUSE mount's readahead at its 128 KiB
+// default whatever the daemon asks for; with 1 MiB requests a sequential
+// read takes an eighth of the round trips and the mount serves twice the
+// throughput. Only root may raise it (the sysfs knob of the mount's
+// device); others keep the default.
+func raiseReadahead(mountpoint string, maxRA int, logger *log.Logger) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(mountpoint, &st); err != nil {
+		return
+	}
+	knob := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	err := os.WriteFile(knob, []byte(strconv.Itoa(maxRA>>10)), 0)
+	if err != nil && os.Geteuid() == 0 && logger != nil {
+		logger.Printf("readahead stays at the kernel's default: %v", err)
+	}
 }
 
 // clearStale unmounts a dead FUSE mount ("transport endpoint is not
