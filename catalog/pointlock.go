@@ -271,3 +271,38 @@ func (r *Repo) repoObjectNames(ctx context.Context, fn func(string)) error {
 		return nil
 	})
 }
+
+// KeepLocked turns each removal in ds (decisions on vm's points, as
+// PlanForget returns) of a point locked past now into a keep, with the
+// reason "locked until DATE", so a policy forgets the others.
+func (r *Repo) KeepLocked(ctx context.Context, vm string, ds []Decision) error {
+	ids := make([]PointID, len(ds))
+	for i, d := range ds {
+		ids[i] = NewPointID(vm, d.Time)
+	}
+	dates, err := r.LockDates(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range ds {
+		if !ds[i].Keep && dates[i].After(now) {
+			ds[i].Keep = true
+			ds[i].Reasons = append(ds[i].Reasons, "locked until "+dates[i].Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// PolicyLocks returns the locks that keep vm's points, as ds decides, until
+// the policy could forget them (Decision.Until), for the dates ahead.
+func PolicyLocks(vm string, ds []Decision) []PointLock {
+	var locks []PointLock
+	now := time.Now()
+	for _, d := range ds {
+		if d.Keep && d.Until.After(now) {
+			locks = append(locks, PointLock{ID: NewPointID(vm, d.Time), Until: d.Until})
+		}
+	}
+	return locks
+}

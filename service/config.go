@@ -95,6 +95,11 @@ type Retention struct {
 	Weekly  int `yaml:"keep-weekly"`
 	Monthly int `yaml:"keep-monthly"`
 	Yearly  int `yaml:"keep-yearly"`
+	// Lock locks the kept points until the policy could forget them
+	// (catalog.Policy.Apply, Decision.Until); LockDays locks each new
+	// point for that many days (vmarchive lock).
+	Lock     bool `yaml:"lock"`
+	LockDays int  `yaml:"lock-days"`
 }
 
 // Limits hold across all jobs.
@@ -253,8 +258,11 @@ func (v *validator) job(i int, j *JobConfig) {
 	if j.sample, err = parseSample(j.TestRestore); err != nil {
 		v.fail(at("test-restore"), "%v", err)
 	}
-	if r := j.Retention; r != nil && *r == (Retention{}) {
+	if r := j.Retention; r != nil && (Retention{Lock: r.Lock, LockDays: r.LockDays}) == *r {
 		v.fail(at("retention"), "no keep-* rule: every point would be forgotten")
+	}
+	if r := j.Retention; r != nil && r.LockDays < 0 {
+		v.fail(at("retention", "lock-days"), "%d: want a positive number of days", r.LockDays)
 	}
 	for _, h := range []struct {
 		key string

@@ -30,6 +30,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad test-restore", good + "    test-restore: sometimes\n", `:6: jobs[0].test-restore: "sometimes"`},
 		{"empty retention", good + "    retention: {}\n", `:6: jobs[0].retention: no keep-* rule`},
 		{"bad int", good + "    retention: {keep-daily: x}\n", `:6: cannot unmarshal`},
+		{"only locks", good + "    retention: {lock: true, lock-days: 3}\n", `:6: jobs[0].retention: no keep-* rule`},
+		{"negative lock-days", good + "    retention: {keep-last: 1, lock-days: -3}\n", `:6: jobs[0].retention.lock-days: -3`},
 		{"twice", good + "  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n", `:6: jobs[1].name: job "kvm" is named twice`},
 		{"no repo", "jobs: []\n", `:1: top level: no repo`},
 	} {

@@ -16,7 +16,9 @@
 //
 // After the captures a run test-restores the new points (Options.Tester,
 // package testrestore; none: points stay untested), forgets the points
-// the job's retention does not keep, copies the new points to copy-to,
+// the job's retention does not keep (a locked point stays until its
+// date), locks points as the retention's lock and lock-days say
+// (catalog.Repo.LockPoints; a lock only grows), copies the new points to copy-to,
 // and runs the post hook. Its record (Run) goes into the catalog, the
 // job's last history records kept.
 //

@@ -94,12 +94,19 @@ func (s *Service) after(ctx context.Context, j *JobConfig, run *Run, points map[
 	}
 	if r := j.Retention; r != nil {
 		pol := catalog.Policy{Last: r.Last, Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Monthly: r.Monthly, Yearly: r.Yearly, Location: j.loc}
+		var locks []catalog.PointLock
 		for _, v := range run.VMs {
-			n, err := s.forget(ctx, v.VM, pol)
+			n, kept, err := s.forget(ctx, v.VM, pol)
 			s.update(func() { run.Forgotten += n })
 			if err != nil {
 				s.update(func() { run.Error = joinMsg(run.Error, fmt.Sprintf("retention of %s: %v", v.VM, err)) })
 			}
+			if r.Lock {
+				locks = append(locks, catalog.PolicyLocks(v.VM, kept)...)
+			}
+		}
+		if err := s.lock(ctx, r, points, locks); err != nil {
+			s.update(func() { run.Error = joinMsg(run.Error, fmt.Sprintf("retention lock: %v", err)) })
 		}
 	}
 	if j.CopyTo != "" && len(points) > 0 {
@@ -113,11 +120,15 @@ func (s *Service) after(ctx context.Context, j *JobConfig, run *Run, points map[
 	}
 }
 
-// forget removes vm's points pol does not keep and counts them.
-func (s *Service) forget(ctx context.Context, vm string, pol catalog.Policy) (int, error) {
+// forget removes vm's points pol does not keep, but locked ones, and
+// counts them; it returns the decisions.
+func (s *Service) forget(ctx context.Context, vm string, pol catalog.Policy) (int, []catalog.Decision, error) {
 	ds, err := s.repo.PlanForget(vm, pol)
+	if err == nil {
+		err = s.repo.KeepLocked(ctx, vm, ds)
+	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var gone []time.Time
 	for _, d := range ds {
@@ -126,9 +137,24 @@ func (s *Service) forget(ctx context.Context, vm string, pol catalog.Policy) (in
 		}
 	}
 	if len(gone) == 0 {
-		return 0, nil
+		return 0, ds, nil
 	}
-	return len(gone), s.repo.Forget(ctx, vm, gone)
+	return len(gone), ds, s.repo.Forget(ctx, vm, gone)
+}
+
+// lock locks the new points for r.LockDays and the policy's locks.
+func (s *Service) lock(ctx context.Context, r *Retention, points map[string]*catalog.Manifest, locks []catalog.PointLock) error {
+	if r.LockDays > 0 {
+		until := time.Now().Add(time.Duration(r.LockDays) * 24 * time.Hour)
+		for _, m := range points {
+			locks = append(locks, catalog.PointLock{ID: m.ID(), Until: until})
+		}
+	}
+	if len(locks) == 0 {
+		return nil
+	}
+	_, err := s.repo.LockPoints(ctx, locks, false)
+	return err
 }
 
 // copyTo sends the VMs' points to the job's copy-to repository (the

@@ -84,7 +84,7 @@ grow: a point locked longer keeps its date. See vmarchive lock.`,
 				}
 			} else if decisions, err = repo.PlanForget(vm, pol); err != nil {
 				return err
-			} else if err = keepLocked(cmd.Context(), repo.Repo, vm, decisions); err != nil {
+			} else if err = repo.KeepLocked(cmd.Context(), vm, decisions); err != nil {
 				return err
 			}
 			lock := v.GetBool("lock")
@@ -135,35 +135,9 @@ grow: a point locked longer keeps its date. See vmarchive lock.`,
 	return cmd
 }
 
-// keepLocked turns the removal of a point locked past now into a keep.
-func keepLocked(ctx context.Context, repo *catalog.Repo, vm string, ds []catalog.Decision) error {
-	ids := make([]catalog.PointID, len(ds))
-	for i, d := range ds {
-		ids[i] = catalog.NewPointID(vm, d.Time)
-	}
-	dates, err := repo.LockDates(ctx, ids)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	for i := range ds {
-		if !ds[i].Keep && dates[i].After(now) {
-			ds[i].Keep = true
-			ds[i].Reasons = append(ds[i].Reasons, "locked until "+dates[i].Format(time.RFC3339))
-		}
-	}
-	return nil
-}
-
 // lockKept locks the kept points until their policy dates.
 func lockKept(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo *catalog.Repo, vm string, ds []catalog.Decision) error {
-	var locks []catalog.PointLock
-	now := time.Now()
-	for _, d := range ds {
-		if d.Keep && d.Until.After(now) {
-			locks = append(locks, catalog.PointLock{ID: catalog.NewPointID(vm, d.Time), Until: d.Until})
-		}
-	}
+	locks := catalog.PolicyLocks(vm, ds)
 	if len(locks) == 0 {
 		if !v.GetBool("json") {
 			fmt.Fprintln(cmd.OutOrStdout(), "no kept point has a policy date ahead to lock to")
