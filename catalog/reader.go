@@ -32,8 +32,14 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 	return dr, nil
 }
 
-// readahead is how many extents a sequential reader fetches ahead.
-const readahead = 4
+// readahead is how many extents a sequential reader fetches ahead in a
+// local store; remoteReadahead in an object store, whose fetches wait on
+// the network more than on the CPU, so as many may be in flight at once
+// (across all disks; a local store has one per core).
+const (
+	readahead       = 4
+	remoteReadahead = 8
+)
 
 // prefetch loads the extents after e into the cache in the background when
 // reads are sequential, so decompression overlaps with the reader's work.
@@ -47,7 +53,7 @@ func (d *DiskReader) prefetch(ctx context.Context, e Extent) {
 			return nil // a hole costs nothing to read: look past it
 		}
 		next = append(next, x)
-		if len(next) == readahead {
+		if len(next) == d.repo.readahead {
 			return errStop
 		}
 		return nil

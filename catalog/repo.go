@@ -32,8 +32,10 @@ type Repo struct {
 	chunks *diskChunks
 	// fetchTimeout bounds one shared fetch (Options.FetchTimeout).
 	fetchTimeout time.Duration
-	// prefetchSem bounds background readahead fetches across all disks.
+	// prefetchSem bounds background readahead fetches across all disks;
+	// readahead is how many extents a sequential reader asks for ahead.
 	prefetchSem chan struct{}
+	readahead   int
 	// gc coordinates garbage collection with the Writers (gc.go).
 	gc gcState
 	// commitMu orders the changes of points between the store and the
@@ -223,7 +225,7 @@ func openLocked(ctx context.Context, dir string, lock *os.File, opts Options, cr
 // openStore opens the store of the repository whose lock the caller holds
 // (unlocking an encrypted one), but not yet its catalog.
 func openStore(ctx context.Context, dir string, lock *os.File, opts Options, create bool) (*Repo, error) {
-	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readOnly: opts.ReadOnly && !create, logf: opts.Log}
+	r := &Repo{dir: dir, lock: lock, prefetchSem: make(chan struct{}, workers()), readahead: readahead, readOnly: opts.ReadOnly && !create, logf: opts.Log}
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
