@@ -78,7 +78,7 @@ func tested(res *testrestore.Result) string {
 	case !res.OK:
 		return "FAILED: " + res.Reason()
 	case res.Sample > 1:
-		return fmt.Sprintf("ok (1 file in %d read)", res.Sample)
+		return fmt.Sprintf("ok (%d files in %d read)", max(res.Take, 1), res.Sample)
 	}
 	return "ok"
 }

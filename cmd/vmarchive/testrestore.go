@@ -74,7 +74,7 @@ func printTestRestore(w io.Writer, point string, res *testrestore.Result) {
 	}
 	read := "every file read"
 	if res.Sample > 1 {
-		read = fmt.Sprintf("%d read (1 in %d)", res.FilesRead, res.Sample)
+		read = fmt.Sprintf("%d read (%d in %d)", res.FilesRead, max(res.Take, 1), res.Sample)
 	}
 	fmt.Fprintf(w, "%s: %d disks, %d filesystems, %d directories, %d files (%s), %s of data in %s: %s\n",
 		point, res.Disks, res.Volumes, res.Dirs, res.Files, read, formatBytes(res.Bytes), res.Duration.Round(time.Millisecond), state)

@@ -8,11 +8,13 @@
 // # Use
 //
 //	res, err := testrestore.Run(ctx, repo, m, testrestore.Options{Sample: 7})
+//	err := testrestore.Check(ctx, repo, m, testrestore.Options{Sample: 7, Take: 2})
 //
 // Run returns an error only when the test itself could not run (ctx
 // cancelled, the catalog unreadable); a point that fails the test is a
 // Result with OK false and its first Problems, each naming the guest path
-// as mounted ("disk0/p2/etc/hosts") and why. Run records the result as the
+// as mounted ("disk0/p2/etc/hosts") and why. Check (the shape of the
+// service's Tester) returns a failed test as a *FailedError instead. Run records the result as the
 // point's derived data "testrestore" (catalog/doc.go); Load reads it back,
 // for `vmarchive points` and the service. Only the process holding the
 // repository may call Run, as it writes the catalog (and may store the
@@ -37,7 +39,7 @@
 // # Sampling
 //
 // With Sample N > 1 the data of a file is read when a hash of the point
-// and the file's path is 0 modulo N: the same point always reads the same
-// files, and successive points read different ones. Directories, metadata
+// and the file's path is below Take (default 1) modulo N: the same point
+// always reads the same files, and successive points read different ones. Directories, metadata
 // and the index are checked in full either way.
 package testrestore

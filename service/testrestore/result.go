@@ -20,8 +20,10 @@ type Result struct {
 	Version  int           `json:"version"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
-	// Sample is N of "one file in N" (1: every file's data read).
+	// Sample and Take: the data of Take files in Sample was read (1 and
+	// 1: every file's).
 	Sample int  `json:"sample"`
+	Take   int  `json:"take"`
 	OK     bool `json:"ok"`
 
 	Disks   int   `json:"disks"`

@@ -14,8 +14,11 @@ import (
 
 // Options tune a test restore; the zero value reads every file.
 type Options struct {
-	// Sample N > 1 reads the data of one file in N (doc.go); 0 or 1, all.
+	// Sample N > 1 reads the data of Take files in N (doc.go); 0 or 1, all.
 	Sample int
+	// Take is how many files in Sample are read (default 1; at least
+	// Sample reads them all), for a "sample 2/7" policy.
+	Take int
 	// Readers is how many files are read at once (default 4): a file's
 	// chunks are fetched and decompressed while others are.
 	Readers int
@@ -24,8 +27,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Sample < 1 {
-		o.Sample = 1
+	if o.Take < 1 {
+		o.Take = 1
+	}
+	if o.Sample <= o.Take {
+		o.Sample, o.Take = 1, 1
 	}
 	if o.Readers < 1 {
 		o.Readers = 4
@@ -62,12 +68,36 @@ func Run(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, opts Opti
 	return res, nil
 }
 
+// Check is Run for a caller that only needs to know whether the point
+// passed (the service's Tester): a failed test is a *FailedError.
+func Check(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, opts Options) error {
+	res, err := Run(ctx, repo, m, opts)
+	if err == nil && !res.OK {
+		err = &FailedError{Point: m.ID(), Result: res}
+	}
+	return err
+}
+
+// FailedError is a test restore that ran and failed.
+type FailedError struct {
+	Point  catalog.PointID
+	Result *Result
+}
+
+func (e *FailedError) Error() string {
+	n := len(e.Result.Problems) + e.Result.MoreProblems
+	if n == 1 {
+		return fmt.Sprintf("test restore of %s failed: %s", e.Point, e.Result.Reason())
+	}
+	return fmt.Sprintf("test restore of %s failed: %s (and %d more problems)", e.Point, e.Result.Reason(), n-1)
+}
+
 // Test is Run without recording the result.
 func Test(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, opts Options) (*Result, error) {
 	opts = opts.withDefaults()
 	start := time.Now()
 	t := &tester{ctx: ctx, repo: repo, m: m, opts: opts,
-		res: &Result{Version: resultVersion, Started: start.UTC().Truncate(time.Second), Sample: opts.Sample}}
+		res: &Result{Version: resultVersion, Started: start.UTC().Truncate(time.Second), Sample: opts.Sample, Take: opts.Take}}
 	t.loadIndex()
 	seen := map[[2]string]bool{} // index volumes met, by disk and name
 	for _, d := range m.Disks {

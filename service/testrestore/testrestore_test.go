@@ -2,6 +2,7 @@ package testrestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,6 +112,13 @@ func TestGoodPoint(t *testing.T) {
 		s1.FilesRead != s2.FilesRead || s1.Bytes != s2.Bytes {
 		t.Fatalf("sample 1/3: %+v, then %+v", s1, s2)
 	}
+	s3, err := Test(context.Background(), repo, m, Options{Sample: 3, Take: 2})
+	if err != nil || !s3.OK || s3.FilesRead <= s1.FilesRead || s3.FilesRead >= res.FilesRead || s3.Take != 2 {
+		t.Fatalf("sample 2/3: %+v, %v (1/3 read %d files)", s3, err, s1.FilesRead)
+	}
+	if err := Check(context.Background(), repo, m, Options{Sample: 3}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // chunkOf returns the store object holding byte 2 MiB of path on
@@ -205,6 +213,10 @@ func TestCorruptChunk(t *testing.T) {
 	}
 	if got, err := Load(repo, m.ID()); err != nil || got == nil || got.OK || got.Reason() != res.Reason() {
 		t.Fatalf("recorded %+v, %v", got, err)
+	}
+	var fe *FailedError
+	if err := Check(context.Background(), repo, m, Options{}); !errors.As(err, &fe) || !strings.Contains(err.Error(), "disk0/p3/data/random") {
+		t.Fatalf("Check of the damaged point: %v", err)
 	}
 }
 

@@ -116,7 +116,7 @@ func mountPath(vp, p string) string {
 	return vp + p
 }
 
-// sampled reports whether the file at path (as mounted) is read: one in
+// sampled reports whether the file at path (as mounted) is read: Take in
 // Sample, by a hash of the point and the path.
 func (t *tester) sampled(path string) bool {
 	if t.opts.Sample <= 1 {
@@ -124,7 +124,7 @@ func (t *tester) sampled(path string) bool {
 	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s", t.m.VM, t.m.Name(), path)
-	return h.Sum64()%uint64(t.opts.Sample) == 0
+	return h.Sum64()%uint64(t.opts.Sample) < uint64(t.opts.Take)
 }
 
 // readSize is the size of one read of a file's data.
