@@ -245,7 +245,7 @@ func newCompareDiskDir(m *mount, b *catalog.Manifest, disk string, vols map[stri
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.DiskRef(disk), err)
 		}
-		tree := newTree()
+		t := newNest()
 		for _, v := range gd.Volumes {
 			set, ok := vols[v.Name]
 			if !ok {
@@ -261,11 +261,11 @@ func newCompareDiskDir(m *mount, b *catalog.Manifest, disk string, vols map[stri
 			vol := &volume{m: m, fs: v.FS, key: key, where: where}
 			vid := append(slices.Clone(id), v.Name)
 			root := v.FS.Root()
-			tree.add(v.Name, entry{mode: syscall.S_IFDIR, ino: inoOf(vid...), node: func() attrer {
+			t.add(v.Name, entry{mode: syscall.S_IFDIR, ino: inoOf(vid...), node: func() attrer {
 				return newCompareDir(vol, root, set, vid)
 			}})
 		}
-		return tree.entries(m, id, b.Time), nil
+		return t.entries(m, id, b.Time), nil
 	}
 	return d
 }

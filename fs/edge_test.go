@@ -14,6 +14,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/fs/tree"
 	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 	"github.com/vmarchive/vmarchive/partition"
@@ -106,7 +107,7 @@ func TestEdgeDropsBadNames(t *testing.T) {
 		t.Errorf("log, want one line naming the directory:\n%s", log)
 	}
 	gd := &guestfs.Disk{Table: &partition.Table{Scheme: "none", SectorSize: 512}, Volumes: []*guestfs.Volume{{Name: "p1", FS: fake}}}
-	report := volumesReport(&catalog.Manifest{VM: "vm1"}, "disk0", gd, nil, map[string]*volume{"p1": vol})
+	report := tree.VolumesReport(&catalog.Manifest{VM: "vm1"}, "disk0", gd, nil, func(string) []string { return vol.edgeNotes() })
 	for _, want := range []string{`entry "" (inode 3) left out: empty name`, `entry "." (inode 4)`, `entry ".." (inode 5)`,
 		`entry "x/y" (inode 6) left out: name contains "/" or NUL`, `entry "n\x00m" (inode 7)`, `entry "a" (inode 8) left out: name listed twice`} {
 		if !strings.Contains(report, "p1\tbad name, left out: directory 1: "+want) {

@@ -10,6 +10,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/vmarchive/vmarchive/fs/tree"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
@@ -103,7 +104,7 @@ func (g *guestNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 	if err != nil {
 		return nil, g.vol.errno("readdir", g.gino, err)
 	}
-	ents, bad := cleanEntries(ents)
+	ents, bad := tree.CleanEntries(ents)
 	if len(bad) > 0 {
 		g.vol.noteEdge(g.gino, bad)
 	}

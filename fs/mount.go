@@ -17,19 +17,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/fs/tree"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
 // Archive is what the tree reads; *catalog.Repo implements it.
-type Archive interface {
-	VMs() ([]string, error)
-	PointTimes(vm string) ([]time.Time, error)
-	Point(vm, name string) (*catalog.Manifest, error)
-	OpenDisk(ctx context.Context, p *catalog.Manifest, disk string) (*catalog.DiskReader, error)
-	ReadBlob(ctx context.Context, id catalog.ChunkID, maxSize int) ([]byte, error)
-}
-
-var _ Archive = (*catalog.Repo)(nil)
+type Archive = tree.Archive
 
 // Options configure a mount.
 type Options struct {
@@ -176,22 +169,6 @@ func LazyUnmount(mountpoint string) {
 	}
 }
 
-// timedReader bounds each read of a point's disk by the mount's timeout.
-type timedReader struct {
-	d       *catalog.DiskReader
-	timeout time.Duration
-}
-
-func (t timedReader) ReadAt(p []byte, off int64) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
-	defer cancel()
-	return t.d.ReadAtContext(ctx, p, off)
-}
-
-func (m *mount) openDisk(ctx context.Context, p *catalog.Manifest, disk string) (timedReader, int64, error) {
-	d, err := m.archive.OpenDisk(ctx, p, disk)
-	if err != nil {
-		return timedReader{}, 0, err
-	}
-	return timedReader{d, m.opts.ReadTimeout}, d.Size(), nil
+func (m *mount) openDisk(ctx context.Context, p *catalog.Manifest, disk string) (tree.TimedReader, int64, error) {
+	return tree.OpenDisk(ctx, m.archive, p, disk, m.opts.ReadTimeout)
 }

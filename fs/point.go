@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/fs/tree"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
@@ -32,27 +33,27 @@ func newPointNode(m *mount, vm string, t time.Time) *listDir {
 // pointEntries are the disks (as .img and directory) and config of p.
 func pointEntries(m *mount, p *catalog.Manifest, id []string) []entry {
 	var ents []entry
-	for i := range p.Disks {
-		disk := p.Disks[i].Name
-		size := p.Disks[i].Size
+	for _, it := range tree.PointItems(p) {
 		// Identities use the shown name too: config/ and a disk's d.img
 		// must not share an inode number with a disk named so.
-		img := append(append([]string(nil), id...), diskEntry(disk)+".img")
-		ents = append(ents, entry{name: diskEntry(disk) + ".img", mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
-			return &readerFile{m: m, ino: inoOf(img...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
-				r, _, err := m.openDisk(ctx, p, disk)
-				return r, err
-			}}
-		}})
-		dir := append(append([]string(nil), id...), diskEntry(disk))
-		ents = append(ents, entry{name: diskEntry(disk), mode: syscall.S_IFDIR, ino: inoOf(dir...), node: func() attrer {
-			return newDiskDir(m, p, disk, dir)
-		}})
+		nid := append(append([]string(nil), id...), it.Name)
+		e := entry{name: it.Name, mode: syscall.S_IFDIR, ino: inoOf(nid...)}
+		switch disk, size := it.Disk, it.Size; it.Kind {
+		case tree.DiskImage:
+			e.mode = syscall.S_IFREG
+			e.node = func() attrer {
+				return &readerFile{m: m, ino: inoOf(nid...), size: size, mtime: p.Time, open: func(ctx context.Context) (io.ReaderAt, error) {
+					r, _, err := m.openDisk(ctx, p, disk)
+					return r, err
+				}}
+			}
+		case tree.DiskDir:
+			e.node = func() attrer { return newDiskDir(m, p, disk, nid) }
+		case tree.ConfigDir:
+			e.node = func() attrer { return newConfigDir(m, p, nid) }
+		}
+		ents = append(ents, e)
 	}
-	cfg := append(append([]string(nil), id...), "config")
-	ents = append(ents, entry{name: "config", mode: syscall.S_IFDIR, ino: inoOf(cfg...), node: func() attrer {
-		return newConfigDir(m, p, cfg)
-	}})
 	return ents
 }
 
@@ -95,133 +96,62 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 			return nil, err
 		}
 		gd, err := guestfs.OpenDisk(dr, size, m.opts.Guest)
-		vols := map[string]*volume{} // by volume name, made before volumes.txt reads them
-		if err == nil {
-			for _, v := range gd.Volumes {
-				if v.FS != nil {
-					key := strings.Join(append(append([]string(nil), id...), v.Name), "\x00")
-					vols[v.Name] = &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name)}
-				}
-			}
-		}
-		tree := newTree()
-		rid := append(append([]string(nil), id...), "volumes.txt")
-		tree.add("volumes.txt", entry{mode: syscall.S_IFREG, ino: inoOf(rid...), node: func() attrer {
-			return &textFile{m: m, ino: inoOf(rid...), mtime: p.Time, text: func() string {
-				return volumesReport(p, disk, gd, err, vols)
-			}}
-		}})
 		if err != nil {
 			m.errs.log("open disk", fmt.Errorf("%s: %w", p.DiskRef(disk), err))
-			return tree.entries(m, id, p.Time), nil
+			gd = nil
 		}
-		for _, v := range gd.Volumes {
-			v := v
-			if v.Reader != nil {
-				img := append(append([]string(nil), id...), v.Name+".img")
-				tree.add(v.Name+".img", entry{mode: syscall.S_IFREG, ino: inoOf(img...), node: func() attrer {
-					return &readerFile{m: m, ino: inoOf(img...), size: v.Size, mtime: p.Time, open: func(context.Context) (io.ReaderAt, error) {
+		vols := map[string]*volume{} // by volume name, made before volumes.txt reads them
+		t := newNest()
+		for _, it := range tree.DiskItems(gd) {
+			nid := append(append([]string(nil), id...), it.Name)
+			switch v := it.Volume; it.Kind {
+			case tree.VolumesText:
+				t.add(it.Name, entry{mode: syscall.S_IFREG, ino: inoOf(nid...), node: func() attrer {
+					return &textFile{m: m, ino: inoOf(nid...), mtime: p.Time, text: func() string {
+						return tree.VolumesReport(p, disk, gd, err, func(name string) []string {
+							if vol := vols[name]; vol != nil {
+								return vol.edgeNotes()
+							}
+							return nil
+						})
+					}}
+				}})
+			case tree.VolumeImage:
+				t.add(it.Name, entry{mode: syscall.S_IFREG, ino: inoOf(nid...), node: func() attrer {
+					return &readerFile{m: m, ino: inoOf(nid...), size: v.Size, mtime: p.Time, open: func(context.Context) (io.ReaderAt, error) {
 						return v.Reader, nil
 					}}
 				}})
-			}
-			if vol := vols[v.Name]; vol != nil {
+			case tree.VolumeFS:
+				key := strings.Join(nid, "\x00")
+				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name)}
+				vols[v.Name] = vol
 				root := v.FS.Root()
-				tree.add(v.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(vol.key, root), node: func() attrer {
+				t.add(it.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(key, root), node: func() attrer {
 					return &guestNode{vol: vol, gino: root}
 				}})
 			}
 		}
-		return tree.entries(m, id, p.Time), nil
+		return t.entries(m, id, p.Time), nil
 	}
 	return d
 }
 
-// volumesReport is the text of volumes.txt: what the disk holds and why a
-// volume shows no filesystem, so nobody needs the logs to find out.
-// vols are the volumes shown, by name, for what their listings lost at
-// the mount's edge.
-func volumesReport(p *catalog.Manifest, disk string, gd *guestfs.Disk, err error, vols map[string]*volume) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n", p.DiskRef(disk))
-	if err != nil {
-		fmt.Fprintf(&b, "error: %v\n", err)
-		return b.String()
-	}
-	fmt.Fprintf(&b, "partition table: %s, %d-byte sectors\n", gd.Table.Scheme, gd.Table.SectorSize)
-	for _, w := range gd.Warnings {
-		fmt.Fprintf(&b, "warning: %s\n", w)
-	}
-	for _, v := range gd.Volumes {
-		fmt.Fprintf(&b, "%s\tsize %d", v.Name, v.Size)
-		if v.Offset >= 0 {
-			fmt.Fprintf(&b, "\toffset %d", v.Offset)
-		}
-		if v.Partition != nil {
-			fmt.Fprintf(&b, "\ttype %s", v.Partition.Type)
-			if v.Partition.TypeName != "" {
-				fmt.Fprintf(&b, " (%s)", v.Partition.TypeName)
-			}
-			if v.Partition.Name != "" {
-				fmt.Fprintf(&b, "\tname %q", v.Partition.Name)
-			}
-		}
-		switch {
-		case v.FS != nil:
-			fmt.Fprintf(&b, "\tfilesystem %s", v.FS.Type())
-			if v.Label != "" {
-				fmt.Fprintf(&b, " label %q", v.Label)
-			}
-		case v.Err != nil:
-			fmt.Fprintf(&b, "\tno filesystem: %v", v.Err)
-		}
-		b.WriteString("\n")
-		if v.FS != nil {
-			for _, note := range damage(v.FS) {
-				fmt.Fprintf(&b, "%s\tdamaged, left out: %s\n", v.Name, note)
-			}
-			if vol := vols[v.Name]; vol != nil {
-				for _, note := range vol.edgeNotes() {
-					fmt.Fprintf(&b, "%s\tbad name, left out: %s\n", v.Name, note)
-				}
-			}
-		}
-	}
-	return b.String()
-}
+// nest nests volume names with slashes ("lvm/vg/lv.img") into directories.
+type nest struct{ *tree.Nest[entry] }
 
-// tree nests volume names with slashes ("lvm/vg/lv.img") into directories.
-type tree struct {
-	files map[string]entry
-	dirs  map[string]*tree
-}
+func newNest() nest { return nest{tree.NewNest[entry]()} }
 
-func newTree() *tree { return &tree{files: map[string]entry{}, dirs: map[string]*tree{}} }
+func (t nest) add(name string, e entry) { t.Add(name, e) }
 
-func (t *tree) add(name string, e entry) {
-	if i := strings.IndexByte(name, '/'); i >= 0 {
-		sub := t.dirs[name[:i]]
-		if sub == nil {
-			sub = newTree()
-			t.dirs[name[:i]] = sub
-		}
-		sub.add(name[i+1:], e)
-		return
-	}
-	e.name = name
-	t.files[name] = e
-}
-
-func (t *tree) entries(m *mount, id []string, mtime time.Time) []entry {
+func (t nest) entries(m *mount, id []string, mtime time.Time) []entry {
 	var out []entry
-	for _, e := range t.files {
+	for name, e := range t.Files {
+		e.name = name
 		out = append(out, e)
 	}
-	for name, sub := range t.dirs {
-		if _, taken := t.files[name]; taken {
-			continue
-		}
-		sub, sid := sub, append(append([]string(nil), id...), name)
+	for _, name := range t.Shown() {
+		sub, sid := nest{t.Dirs[name]}, append(append([]string(nil), id...), name)
 		out = append(out, entry{name: name, mode: syscall.S_IFDIR, ino: inoOf(sid...), node: func() attrer {
 			d := &listDir{m: m, ino: inoOf(sid...), mtime: mtime}
 			d.load = func(context.Context) ([]entry, error) { return sub.entries(m, sid, mtime), nil }

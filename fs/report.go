@@ -8,8 +8,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/vmarchive/vmarchive/guestfs"
+	"github.com/vmarchive/vmarchive/fs/tree"
 )
 
 // textFile is a small read-only file whose text can grow while mounted
@@ -64,18 +63,10 @@ func (h *textHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	return fuse.ReadResultData(h.b[off:min(off+int64(len(dest)), int64(len(h.b)))]), 0
 }
 
-// damage lists what a volume's reader skipped as damaged so far.
-func damage(fs guestfs.FS) []string {
-	if d, ok := fs.(guestfs.Damager); ok {
-		return d.Damage()
-	}
-	return nil
-}
-
 // logDamage logs, once each, the damaged parts the volume's reader has
 // skipped (a bad directory entry): the listing goes on without them.
 func (v *volume) logDamage() {
-	notes := damage(v.fs)
+	notes := tree.Damage(v.fs)
 	v.mu.Lock()
 	done := v.logged
 	v.logged = max(v.logged, len(notes))
