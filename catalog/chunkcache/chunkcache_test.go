@@ -139,3 +139,29 @@ func TestRefusals(t *testing.T) {
 		t.Fatal("a zero limit was accepted")
 	}
 }
+
+// FuzzDecode: a cache file of any bytes either fails its check or yields
+// the payload its CRC covers; never a panic.
+func FuzzDecode(f *testing.F) {
+	dir := f.TempDir()
+	c, err := Open(dir, 1<<20)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c.Put(key(1), []byte("a chunk as stored"))
+	good, _ := os.ReadFile(c.path(key(1)))
+	f.Add(good)
+	f.Add(good[:headerSize])
+	f.Add(good[:3])
+	f.Add(append([]byte("vmc0"), good[4:]...))
+	f.Add(append(bytes.Clone(good[:len(good)-1]), good[len(good)-1]^1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := decode(b)
+		if p == nil {
+			return
+		}
+		if len(p) != len(b)-headerSize || !bytes.Equal(p, b[headerSize:]) {
+			t.Fatalf("decode returned %d bytes of a %d-byte file", len(p), len(b))
+		}
+	})
+}
