@@ -36,8 +36,9 @@ removed. Other hosts then store again any chunk gc removed that they need.
 
 Points that are locked (vmarchive lock) cannot be forgotten, so gc keeps
 their objects. An unreferenced object the store still keeps under S3 Object
-Lock retention is never asked to go: gc counts it and leaves it to a later
-run (--dry-run does not ask the store and counts it as deleted).`,
+Lock retention is never asked to go, and a local file made immutable
+(chattr +i) cannot go: gc counts them and leaves them to a later run
+(--dry-run does not ask the store and counts them as deleted).`,
 		Example: "  vmarchive gc --dry-run\n  vmarchive gc",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,7 +76,7 @@ run (--dry-run does not ask the store and counts it as deleted).`,
 				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects that ingests in flight use\n", res.KeptInFlight)
 			}
 			if res.KeptLocked > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects the store keeps under retention (S3 Object Lock); a gc after their date removes them\n", res.KeptLocked)
+				fmt.Fprintf(cmd.OutOrStdout(), "kept %d unreferenced objects the store refuses to delete (S3 Object Lock retention, or files made immutable with chattr +i); a gc after their date (or chattr -i) removes them\n", res.KeptLocked)
 			}
 			return nil
 		},

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/vmarchive/vmarchive/catalog/backend/s3/s3test"
+	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestS3Lock: in a versitygw bucket with Object Lock, ingest --lock-days
@@ -152,5 +155,39 @@ func TestLocalLock(t *testing.T) {
 		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
 			t.Fatalf("lock %s: exit %d, want an error naming %q\n%s%s", c.args, r.code, c.want, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestLocalImmutable: the filesystem-level option of README.md
+// (Immutability) works with a local repository: after chattr +i on the
+// store's files an ingest still dedups against them, forget of a point
+// whose manifest is immutable fails naming it, and gc counts the
+// immutable objects it cannot delete instead of failing.
+func TestLocalImmutable(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedTools(t, "chattr", "find")
+	repo := newRepo(t)
+	store := filepath.Join(repo, "store")
+	diskA, diskB := randomDisk(t, 512<<10), randomDisk(t, 512<<10)
+	mustRun(t, repo, "ingest", "--vm", "db", "--no-index", "--point-time", "2026-11-20T01:00:00Z", "d0="+diskA)
+	mustRun(t, repo, "ingest", "--vm", "db", "--no-index", "--point-time", "2026-11-21T01:00:00Z", "d0="+diskB)
+	t.Cleanup(func() { exec.Command("chattr", "-R", "-i", store).Run() })
+	if out, err := exec.Command("find", store, "-type", "f", "!", "-name", ".tmp-*", "-exec", "chattr", "+i", "{}", "+").CombinedOutput(); err != nil {
+		testenv.Missing(t, fmt.Sprintf("chattr +i on %s: %v %s", store, err, out))
+	}
+	mustRun(t, repo, "ingest", "--vm", "db", "--no-index", "--point-time", "2026-11-22T01:00:00Z", "d0="+diskA)
+	r := run(t, repo, nil, "forget", "--vm", "db", "--point", "2026-11-21T01:00:00Z")
+	if r.code == 0 || !strings.Contains(r.stderr, "chattr") {
+		t.Fatalf("forget of a point with an immutable manifest: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The administrator lets that one point go.
+	sh(t, "chattr", "-i", filepath.Join(store, "points", "db", "2026-11-21T01:00:00Z"))
+	mustRun(t, repo, "forget", "--vm", "db", "--point", "2026-11-21T01:00:00Z")
+	out := mustRun(t, repo, "gc")
+	if !strings.Contains(out, "deleted 0 objects") || !strings.Contains(out, "unreferenced objects the store refuses to delete") {
+		t.Fatalf("gc over immutable files:\n%s", out)
+	}
+	if !bytes.Equal(catDisk(t, repo, "db", "2026-11-20T01:00:00Z", "d0"), readFile(t, diskA)) {
+		t.Fatal("point reads back different bytes")
 	}
 }

@@ -255,6 +255,10 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete %s: %w", name, backend.ErrNotFound)
 		}
+		if errors.Is(err, syscall.EPERM) {
+			// Immutable (chattr +i) or append-only: kept on purpose.
+			return fmt.Errorf("delete %s: %w: %v (chattr +i or +a)", name, backend.ErrLocked, err)
+		}
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	return nil
