@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -124,6 +125,9 @@ func (s *Service) after(ctx context.Context, j *JobConfig, run *Run, points map[
 // counts them; it returns the decisions.
 func (s *Service) forget(ctx context.Context, vm string, pol catalog.Policy) (int, []catalog.Decision, error) {
 	ds, err := s.repo.PlanForget(vm, pol)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, nil, nil // a VM never captured
+	}
 	if err == nil {
 		err = s.repo.KeepLocked(ctx, vm, ds)
 	}

@@ -21,7 +21,7 @@ type Options struct {
 	Log    *slog.Logger // default: slog.Default()
 	Tester Tester       // nil: points stay untested
 	// RPOCheck is how often RPO states are checked for breaches
-	// (default 30s).
+	// (default: a quarter of the shortest rpo, from 1s to 30s).
 	RPOCheck time.Duration
 }
 
@@ -59,6 +59,11 @@ func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
 	}
 	if s.rpoTick <= 0 {
 		s.rpoTick = 30 * time.Second
+		for _, j := range cfg.Jobs {
+			if j.rpo > 0 {
+				s.rpoTick = max(time.Second, min(s.rpoTick, j.rpo/4))
+			}
+		}
 	}
 	s.mu.cfg = cfg
 	s.mu.running = map[string]*Run{}

@@ -89,6 +89,8 @@ error.`,
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
 	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
+	// the service: serve.go jobs.go runjob.go
+	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
 	return root
 }
 
