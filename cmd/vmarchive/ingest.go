@@ -25,19 +25,24 @@ func ingestCmd(v *viper.Viper) *cobra.Command {
 		Short: "Capture disk images as a new recovery point of a VM",
 		Long: `Capture one or more disk images as a new point of a VM. Each argument is
 NAME=PATH: the disk's name in the archive and its image file. The format
-(raw, VMDK of any common subformat, qcow2 with backing files) is detected
-from the content. Unallocated areas of sparse images are not read.
+(raw, VMDK of any common subformat, qcow2 with backing files, VHD and VHDX
+fixed, dynamic or differencing) is detected from the content. Unallocated
+areas of sparse images are not read.
 A disk name is letters, digits, '-', '_' and '.', and must not collide
 with the mounted tree: config, latest, changes.txt, changes.json and
 names ending in .img are refused, in any case.
 
 An image must be a regular file or a block device, and the files an image
-names (VMDK extents, qcow2 backing files) must be regular files. Refused:
-FIFOs, character devices (/dev/null, /dev/zero, /dev/urandom), directories,
+names (VMDK extents, qcow2 backing files, VHD/VHDX parents) must be regular
+files. A differencing VHD or VHDX finds its parent beside it through the
+relative path it records (or the parent's file name), and the parent must be
+the disk it was made from. A VHDX that was not closed cleanly (its log holds
+entries to replay) is refused: replay it on a copy with qemu-img check -r all.
+Refused: FIFOs, character devices (/dev/null, /dev/zero, /dev/urandom), directories,
 empty files, and an image detected as raw whose size is not a whole number
 of 512-byte sectors or that reads as a VMDK descriptor. --format raw takes
-such a file byte for byte anyway; --format vmdk or qcow2 insists on that
-format.
+such a file byte for byte anyway; --format vmdk, qcow2, vhd or vhdx insists
+on that format.
 
 --changed takes a changed-areas list (offset/length pairs, as VMware CBT
 reports them, in JSON or one "offset length" pair per line): only those areas
@@ -134,7 +139,7 @@ repository's owner-only control socket, never on a command line.`,
 	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339, from 1990 to a day ahead (default now)")
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
 	pathFlag(cmd, "changed")
-	cmd.Flags().String("format", "", "image format of every DISK=IMAGE: raw, vmdk or qcow2 (default: detect)")
+	cmd.Flags().String("format", "", "image format of every DISK=IMAGE: raw, vmdk, qcow2, vhd or vhdx (default: detect)")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
 	cmd.Flags().Bool("no-index", false, "do not index the new point's guest files now (find and versions do it when needed)")
 	lockDaysFlag(cmd)

@@ -47,7 +47,7 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vmarchive",
 		Short: "Deduplicated backup history of virtual machine disks",
-		Long: `vmarchive captures VM disks (image files: raw, VMDK, qcow2) into a
+		Long: `vmarchive captures VM disks (image files: raw, VMDK, qcow2, VHD, VHDX) into a
 deduplicated, compressed, content-addressed repository. Every capture is a
 full recovery point named by its UTC capture time; "latest" names a VM's
 newest point.

@@ -158,6 +158,12 @@ func TestFormatsByteExact(t *testing.T) {
 		{"monolithicFlat", "vmdk", "subformat=monolithicFlat"},
 		{"twoGbMaxExtentSparse", "vmdk", "subformat=twoGbMaxExtentSparse"},
 		{"twoGbMaxExtentFlat", "vmdk", "subformat=twoGbMaxExtentFlat"},
+		// force_size keeps the exact size (not rounded to a CHS geometry),
+		// so these points share the others' map.
+		{"vhdFixed", "vpc", "subformat=fixed,force_size=on"},
+		{"vhdDynamic", "vpc", "subformat=dynamic,force_size=on"},
+		{"vhdxFixed", "vhdx", "subformat=fixed"},
+		{"vhdxDynamic", "vhdx", "subformat=dynamic"},
 	}
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i, f := range formats {
@@ -172,7 +178,7 @@ func TestFormatsByteExact(t *testing.T) {
 			}
 			sh(t, "qemu-img", append(args, v1, img)...)
 			want := filepath.Join(dir, f.name+".want")
-			sh(t, "qemu-img", "convert", "-O", "raw", img, want)
+			sh(t, "qemu-img", "convert", "-f", f.fmt, "-O", "raw", img, want) // -f: qemu-img probes a fixed VHD as raw
 			point := base.Add(time.Duration(i) * time.Hour).Format(time.RFC3339)
 			mustRun(t, repo, "ingest", "--vm", "fmt", "--point-time", point, "disk0="+img)
 			if got := catDisk(t, repo, "fmt", point, "disk0"); !bytes.Equal(got, readFile(t, want)) {

@@ -28,10 +28,7 @@ func TestUnsupported(t *testing.T) {
 			"-o", "encrypt.format=aes,encrypt.key-secret=s0", p("aes.qcow2"), "1M"}},
 		{"qcow2-data-file", p("ext.qcow2"), "external data file", []string{"create", "-q", "-f", "qcow2", "-o", "data_file=" + p("ext.raw"), p("ext.qcow2"), "1M"}},
 		{"vmdk-delta", p("delta.vmdk"), "parentCID", []string{"create", "-q", "-f", "vmdk", "-b", p("vbase.vmdk"), "-F", "vmdk", p("delta.vmdk")}},
-		{"vhdx", p("x.vhdx"), "VHDX", []string{"create", "-q", "-f", "vhdx", p("x.vhdx"), "1M"}},
 		{"vdi", p("x.vdi"), "VDI", []string{"create", "-q", "-f", "vdi", p("x.vdi"), "1M"}},
-		{"vhd-dynamic", p("d.vhd"), "VHD", []string{"create", "-q", "-f", "vpc", p("d.vhd"), "1M"}},
-		{"vhd-fixed", p("f.vhd"), "VHD", []string{"create", "-q", "-f", "vpc", "-o", "subformat=fixed", p("f.vhd"), "1M"}},
 		{"vmdk-bare-extent", p("tg-s001.vmdk"), "open its descriptor file instead", []string{"info", p("tg.vmdk")}},
 		{"qed", p("x.qed"), "QED", []string{"create", "-q", "-f", "qed", p("x.qed"), "1M"}},
 	}

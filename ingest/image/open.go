@@ -3,13 +3,19 @@ package image
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/vmarchive/vmarchive/ingest/image/internal/vdisk"
 	"github.com/vmarchive/vmarchive/ingest/image/qcow2"
+	"github.com/vmarchive/vmarchive/ingest/image/vhd"
+	"github.com/vmarchive/vmarchive/ingest/image/vhdx"
 	"github.com/vmarchive/vmarchive/ingest/image/vmdk"
 )
 
@@ -27,12 +33,12 @@ func Open(path string) (Disk, error) {
 
 // OpenAs is Open with the format given: "" detects it, "raw" takes the
 // file byte for byte even when it is not sector-sized or reads as a VMDK
-// descriptor, "qcow2" and "vmdk" insist on those formats.
+// descriptor, "qcow2", "vmdk", "vhd" and "vhdx" insist on those formats.
 func OpenAs(path, format string) (Disk, error) {
 	switch format {
-	case "", "raw", "qcow2", "vmdk":
+	case "", "raw", "qcow2", "vmdk", "vhd", "vhdx":
 	default:
-		return nil, vdisk.Unsupportedf("format %q: expected raw, qcow2 or vmdk", format)
+		return nil, vdisk.Unsupportedf("format %q: expected raw, qcow2, vmdk, vhd or vhdx", format)
 	}
 	return openPath(path, format, true, &chain{})
 }
@@ -98,6 +104,21 @@ func (r *resolver) openBacking(name, format string) (vdisk.Disk, error) {
 	return openPath(r.path(name), format, false, r.ch)
 }
 
+// openParent opens the first of names that exists: a differencing VHD
+// or VHDX lists several spellings of its parent's path.
+func (r *resolver) openParent(names []string, format string) (vdisk.Disk, string, error) {
+	var tried []string
+	for _, n := range names {
+		if _, err := os.Lstat(r.path(n)); errors.Is(err, fs.ErrNotExist) {
+			tried = append(tried, strconv.Quote(r.path(n)))
+			continue
+		}
+		d, err := openPath(r.path(n), format, false, r.ch)
+		return d, n, err
+	}
+	return nil, "", fmt.Errorf("no parent file found; tried %s", strings.Join(tried, ", "))
+}
+
 // openSource detects the format of src (unless format names it) and opens
 // it; on success the disk owns src.
 func openSource(src vdisk.SourceCloser, name, format string, res *resolver) (Disk, error) {
@@ -114,8 +135,9 @@ func openSource(src vdisk.SourceCloser, name, format string, res *resolver) (Dis
 	}
 	var ext vmdk.Opener
 	var back qcow2.BackingOpener
+	var parent vhd.ParentOpener
 	if res != nil {
-		ext, back = res.openExtent, res.openBacking
+		ext, back, parent = res.openExtent, res.openBacking, res.openParent
 	}
 	switch format {
 	case "raw":
@@ -124,6 +146,10 @@ func openSource(src vdisk.SourceCloser, name, format string, res *resolver) (Dis
 		return qcow2.Open(src, name, back)
 	case "vmdk":
 		return vmdk.Open(src, name, ext)
+	case "vhd":
+		return vhd.Open(src, name, parent)
+	case "vhdx":
+		return vhdx.Open(src, name, vhdx.ParentOpener(parent))
 	}
 	return nil, vdisk.Unsupportedf("%q: image format %q", name, format)
 }
@@ -166,9 +192,9 @@ func detect(src vdisk.Source, name string) (string, error) {
 	case len(head) >= 8 && binary.LittleEndian.Uint64(head) == 0xcafebabe:
 		return "", vdisk.Unsupportedf("%q: VMware seSparse image", name)
 	case has(0, "vhdxfile"):
-		return "", vdisk.Unsupportedf("%q: VHDX image", name)
+		return "vhdx", nil
 	case has(0, "conectix"):
-		return "", vdisk.Unsupportedf("%q: dynamic VHD image", name)
+		return "vhd", nil
 	case has(0x40, "\x7f\x10\xda\xbe"):
 		return "", vdisk.Unsupportedf("%q: VirtualBox VDI image", name)
 	case has(0, "QED\x00"):
@@ -179,7 +205,7 @@ func detect(src vdisk.Source, name string) (string, error) {
 		return "", vdisk.Unsupportedf("%q: Parallels image", name)
 	}
 	if fixedVHD(src) {
-		return "", vdisk.Unsupportedf("%q: fixed VHD image (raw data followed by a VHD footer)", name)
+		return "vhd", nil
 	}
 	return "raw", nil
 }

@@ -8,6 +8,8 @@
 #   writes it: createType="vmfs" and a VMFS extent line)
 #   qcow2-v2 qcow2-v3 qcow2-v2-compressed qcow2-v3-compressed
 #   qcow2-v3-512 qcow2-v3-2M qcow2-v3-extl2 qcow2-v3-extl2-compressed
+#   vhd-fixed vhd-dynamic vhd-dynamic-force (exact size, creator "qem2")
+#   vhdx-fixed vhdx-dynamic vhdx-dynamic-1M (1 MiB blocks)
 set -euo pipefail
 variant=${1:?usage: mkvariant.sh VARIANT REF.raw OUT}
 ref=${2:?usage: mkvariant.sh VARIANT REF.raw OUT}
@@ -34,6 +36,12 @@ qcow2-v3-512) conv -O qcow2 -o compat=1.1,cluster_size=512 ;;
 qcow2-v3-2M) conv -O qcow2 -o compat=1.1,cluster_size=2M ;;
 qcow2-v3-extl2) conv -O qcow2 -o compat=1.1,extended_l2=on ;;
 qcow2-v3-extl2-compressed) conv -c -O qcow2 -o compat=1.1,extended_l2=on ;;
+vhd-fixed) conv -O vpc -o subformat=fixed ;;
+vhd-dynamic) conv -O vpc -o subformat=dynamic ;;
+vhd-dynamic-force) conv -O vpc -o subformat=dynamic,force_size=on ;;
+vhdx-fixed) conv -O vhdx -o subformat=fixed ;;
+vhdx-dynamic) conv -O vhdx -o subformat=dynamic ;;
+vhdx-dynamic-1M) conv -O vhdx -o subformat=dynamic,block_size=1M ;;
 *)
 	echo "mkvariant.sh: unknown variant $variant" >&2
 	exit 2
