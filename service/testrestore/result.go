@@ -90,12 +90,40 @@ func Load(repo *catalog.Repo, id catalog.PointID) (*Result, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
+	res, err := decodeResult(b)
+	if err != nil {
+		return nil, fmt.Errorf("test restore result of %s (%d bytes): %w", id, len(b), err)
+	}
+	return res, nil
+}
+
+// decodeResult decodes a recorded result and refuses what Run never
+// writes.
+func decodeResult(b []byte) (*Result, error) {
 	var res Result
 	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("test restore result of %s: %w", id, err)
+		return nil, err
 	}
 	if res.Version != resultVersion {
-		return nil, fmt.Errorf("test restore result of %s: version %d, want %d", id, res.Version, resultVersion)
+		return nil, fmt.Errorf("version %d, want %d", res.Version, resultVersion)
+	}
+	if res.Sample < 1 || res.Take < 1 || res.Take > res.Sample {
+		return nil, fmt.Errorf("sample %d/%d out of range", res.Take, res.Sample)
+	}
+	for _, n := range []int64{int64(res.Duration), int64(res.Disks), int64(res.Volumes), res.Dirs, res.Files,
+		res.FilesRead, res.Bytes, res.IndexEntries, int64(res.MoreProblems)} {
+		if n < 0 {
+			return nil, fmt.Errorf("negative count %d", n)
+		}
+	}
+	if len(res.Problems) == 0 {
+		res.Problems = nil // as Run leaves them
+	}
+	if len(res.Warnings) == 0 {
+		res.Warnings = nil
+	}
+	if res.OK != (len(res.Problems) == 0 && res.MoreProblems == 0) {
+		return nil, fmt.Errorf("ok %v with %d problems", res.OK, len(res.Problems)+res.MoreProblems)
 	}
 	return &res, nil
 }

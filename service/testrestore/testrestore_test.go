@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,19 +25,48 @@ import (
 
 var t0 = time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)
 
-// disk builds version ver of testimages/testrestore/disk.sh and returns
-// the image and its tree.
+// images are the disks built so far, by version, shared by the tests
+// (which never change them) and removed by TestMain.
+var images struct {
+	sync.Mutex
+	dir  string
+	made map[int][2]string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if images.dir != "" {
+		os.RemoveAll(images.dir)
+	}
+	os.Exit(code)
+}
+
+// disk builds version ver of testimages/testrestore/disk.sh (once) and
+// returns the image and its tree.
 func disk(t testing.TB, ver int) (img, tree string) {
 	t.Helper()
 	testenv.NeedFUSE(t)
 	testenv.NeedTools(t, "sgdisk", "mke2fs", "mkfs.fat", "mcopy", "mkntfs", "ntfs-3g", "openssl")
+	images.Lock()
+	defer images.Unlock()
+	if p, ok := images.made[ver]; ok {
+		return p[0], p[1]
+	}
+	if images.dir == "" {
+		dir, err := os.MkdirTemp("", "testrestore-images")
+		if err != nil {
+			t.Fatal(err)
+		}
+		images.dir, images.made = dir, map[int][2]string{}
+	}
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "testimages", "testrestore", "disk.sh")
-	dir := t.TempDir()
-	img, tree = filepath.Join(dir, "disk.raw"), filepath.Join(dir, "tree")
-	if out, err := exec.Command("bash", script, img, tree, string(rune('0'+ver))).CombinedOutput(); err != nil {
+	v := strconv.Itoa(ver)
+	img, tree = filepath.Join(images.dir, "disk"+v+".raw"), filepath.Join(images.dir, "tree"+v)
+	if out, err := exec.Command("bash", script, img, tree, v).CombinedOutput(); err != nil {
 		t.Fatalf("disk.sh: %v\n%s", err, out)
 	}
+	images.made[ver] = [2]string{img, tree}
 	return img, tree
 }
 
