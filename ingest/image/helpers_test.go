@@ -226,3 +226,16 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// wantErr checks that err is set and mentions want.
+func wantErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v; want an error mentioning %q", err, want)
+	}
+	t.Logf("error as expected: %v", err)
+}
+
+func fmtGUID(a uint32, b, c uint16, rest []byte) string {
+	return fmt.Sprintf("%08x-%04x-%04x-%x-%x", a, b, c, rest[:2], rest[2:])
+}
