@@ -16,6 +16,8 @@
 //	    points/<vm>/<time>     JSON Manifest of one point, <time> = 2006-01-02T15:04:05Z
 //	    quarantine/<id>        an object verify or check found damaged for good,
 //	                           moved out of data/ and kept for inspection (Healing)
+//	    holds/<vm>/<time>/<until>  empty: the point is locked until <until>
+//	                           (20060102T150405Z, UTC); Point locks
 //
 // A stored object is one encoding byte (0 raw, 1 zstd) followed by the
 // payload. An object is stored raw unless zstd shrinks it below 97%.
@@ -38,6 +40,7 @@
 //	points/<h>             a manifest, sealed; <h> is the hex of the BLAKE3-256,
 //	                       keyed by the name key, of vm 0x00 point-time-name
 //	quarantine/<id>        as in a plain store (the sealed bytes as found)
+//	holds/<h>/<until>      empty: the point of points/<h> is locked until <until>
 //
 // The master key is 32 random bytes made at init and stored only wrapped.
 // BLAKE3 in key-derivation mode, one fixed context per purpose, derives
@@ -179,6 +182,43 @@
 // Someone with the bucket but no password also sees the lock objects'
 // names and sizes and gcgen (lock contents, host names and pids, are
 // sealed like manifests).
+//
+// # Point locks
+//
+// A locked point's lock date is in its holds (pointlock.go): one empty
+// object per lock or extension, named by the manifest's name under
+// points/ and the date; the latest counts. Objects are never rewritten,
+// and one under S3 Object Lock cannot be, so an extension adds a hold.
+// Forget refuses a point whose date has not passed (a retention policy
+// keeps it instead), so gc keeps its objects. The catalog caches no lock:
+// forget and lock list holds/ (one request), so a lock made on another
+// host counts at once. A date from a retention policy is Decision.Until
+// (policy.go): the start of the N-th bucket after the point's own for
+// each keep-* option with a count N that keeps it, the latest of these.
+//
+// When the backend is a backend.Locker (package backend/s3 on a bucket
+// with Object Lock), a lock also gives every object the point needs its
+// date as retention, the mode --s3-lock-mode (compliance by default):
+// manifest, hold, configuration blobs, map blocks, chunks, and the
+// repository's config, config.sealed and keys/ (nothing reads without
+// them). An object several points need keeps the latest date; retentions
+// are extended, never shortened. The holds are made durable first, so a
+// lock cut short is refused by forget at once, and the same lock run
+// again finishes setting the retentions. A bucket without Object Lock is
+// refused before any hold is written. gc never asks to delete an object
+// under retention (the backend's Delete finds it by a HEAD and returns
+// backend.ErrLocked; versitygw also refuses the DELETE itself, and on a
+// versioned AWS bucket a DELETE would add a delete marker): it counts it
+// in GCResult.KeptLocked and goes on. The local backend returns
+// ErrLocked for a delete refused with EPERM (a file made immutable with
+// chattr +i), so gc goes on there too.
+//
+// holds/ needs no format version bump: older builds never list it, so
+// they read such repositories as before; but an older build's forget
+// ignores lock dates (with Object Lock the bucket still refuses to delete
+// a locked point's manifest and chunks). Someone with an encrypted store
+// but no password sees from the holds' names how many points are locked
+// and until when, not which VM or point time.
 //
 // # Permissions and symbolic links
 //

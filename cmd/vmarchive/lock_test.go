@@ -131,7 +131,8 @@ func TestS3Lock(t *testing.T) {
 }
 
 // TestLocalLock: a local repository records the lock and says that it
-// cannot lock its files; forget refuses the point naming its date.
+// cannot lock its files; points shows it; forget refuses the point naming
+// its date; bad dates are refused.
 func TestLocalLock(t *testing.T) {
 	repo := newRepo(t)
 	disk := randomDisk(t, 256<<10)
@@ -139,6 +140,9 @@ func TestLocalLock(t *testing.T) {
 	out = mustRun(t, repo, "lock", "--vm", "db", "--point", "latest", "--until", "2099-01-01")
 	if !strings.Contains(out, "point db/2026-11-20T01:00:00Z locked until 2099-01-01T00:00:00Z") || !strings.Contains(out, "cannot lock its files") {
 		t.Fatalf("lock in a local repository:\n%s", out)
+	}
+	if out := mustRun(t, repo, "points"); !strings.Contains(out, "LOCKED UNTIL") || !strings.Contains(out, " 2099-01-01T00:00:00Z ") {
+		t.Fatalf("points does not show the lock:\n%s", out)
 	}
 	r := run(t, repo, nil, "forget", "--vm", "db", "--point", "2026-11-20T01:00:00Z")
 	if r.code == 0 || !strings.Contains(r.stderr, "db/2026-11-20T01:00:00Z until 2099-01-01T00:00:00Z") {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -15,6 +16,7 @@ import (
 // pointJSON is a point's manifest with its latest test restore result.
 type pointJSON struct {
 	*catalog.Manifest
+	LockedUntil time.Time           `json:"locked_until,omitzero"` // vmarchive lock
 	TestRestore *testrestore.Result `json:"test_restore,omitempty"`
 }
 
@@ -23,8 +25,9 @@ func pointsCmd(v *viper.Viper) *cobra.Command {
 		Use:   "points",
 		Short: "List recovery points",
 		Long: `List the recovery points of every VM, or of one with --vm, oldest first,
-with the result of each point's latest test restore (TESTED: ok, FAILED and
-the first problem, or - when never tested).`,
+with the date each is locked until (vmarchive lock; - when not locked) and
+the result of each point's latest test restore (TESTED: ok, FAILED and the
+first problem, or - when never tested).`,
 		Example: "  vmarchive points --vm web01\n  vmarchive points --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,13 +40,21 @@ the first problem, or - when never tested).`,
 			if err != nil {
 				return err
 			}
+			ids := make([]catalog.PointID, len(pts))
+			for i, p := range pts {
+				ids[i] = p.ID()
+			}
+			locks, err := repo.LockDates(cmd.Context(), ids)
+			if err != nil {
+				return err
+			}
 			out := make([]pointJSON, 0, len(pts))
-			for _, p := range pts {
+			for i, p := range pts {
 				res, err := testrestore.Load(repo.Repo, p.ID())
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %v\n", err) // shown as untested
 				}
-				out = append(out, pointJSON{p, res})
+				out = append(out, pointJSON{p, locks[i], res})
 			}
 			if v.GetBool("json") {
 				return writeJSON(cmd.OutOrStdout(), out)
@@ -58,14 +69,19 @@ the first problem, or - when never tested).`,
 
 func printPoints(w io.Writer, pts []pointJSON) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VM\tPOINT\tDISKS\tSIZE\tNEW DATA\tTESTED")
+	fmt.Fprintln(tw, "VM\tPOINT\tDISKS\tSIZE\tNEW DATA\tLOCKED UNTIL\tTESTED")
+	now := time.Now()
 	for _, p := range pts {
 		var size, stored int64
 		for _, d := range p.Disks {
 			size += d.Size
 			stored += d.Stats.NewBytes
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.VM, p.Name(), len(p.Disks), formatBytes(size), formatBytes(stored), tested(p.TestRestore))
+		locked := "-"
+		if p.LockedUntil.After(now) {
+			locked = p.LockedUntil.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.VM, p.Name(), len(p.Disks), formatBytes(size), formatBytes(stored), locked, tested(p.TestRestore))
 	}
 	return tw.Flush()
 }

@@ -49,7 +49,8 @@ the repository and the jobs:
       cbt: true
       quiesce: true
       rpo: 26h
-      retention: {keep-daily: 7, keep-weekly: 4, keep-monthly: 12}
+      retention: {keep-daily: 7, keep-weekly: 4, keep-monthly: 12,
+                  lock: true, lock-days: 7}   # optional: vmarchive help lock
       test-restore: every-point     # or: sample 1/7, off (default)
       copy-to: /mnt/offsite/vmarchive
       pre: /etc/vmarchive/hooks/pre-prod.sh
