@@ -8,6 +8,7 @@ import (
 	"github.com/vmarchive/vmarchive/ext4"
 	"github.com/vmarchive/vmarchive/fat"
 	"github.com/vmarchive/vmarchive/ntfs"
+	"github.com/vmarchive/vmarchive/xfs"
 )
 
 // The readers share the shape of FS but not its types (they import nothing
@@ -47,6 +48,9 @@ type adapter[A, D any, F file[E], E any] struct {
 	dirDamaged func(dir uint64) bool
 	// dirExtents maps a directory's blocks when Open cannot (NTFS).
 	dirExtents func(ino uint64) ([]E, error)
+	// warnings are conditions of the volume that do not stop reading
+	// (an XFS log that was not replayed); nil when there are none.
+	warnings func() []string
 	// firstByte identifies a directory by where its bytes start, when
 	// inode numbers name entries rather than directories (FAT).
 	firstByte bool
@@ -81,6 +85,14 @@ func (a adapter[A, D, F, E]) Damage() []string {
 // DirDamaged reports whether reading directory dir left out a damaged entry.
 func (a adapter[A, D, F, E]) DirDamaged(dir uint64) bool {
 	return a.dirDamaged != nil && a.dirDamaged(dir)
+}
+
+// Warnings lists conditions of the volume that do not stop reading.
+func (a adapter[A, D, F, E]) Warnings() []string {
+	if a.warnings == nil {
+		return nil
+	}
+	return a.warnings()
 }
 
 // BlockSize is the filesystem's allocation unit (block or cluster).
@@ -160,6 +172,9 @@ var (
 	_ DirDamager = newNTFS(nil)
 	_ FS         = newFAT(nil)
 	_ DirIDer    = newFAT(nil)
+	_ FS         = newXFS(nil)
+	_ Extenter   = newXFS(nil)
+	_ Warner     = newXFS(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
@@ -240,5 +255,21 @@ func newFAT(fs *fat.FS) adapter[fat.Attr, fat.DirEntry, *fat.File, fat.Extent] {
 		},
 		dirent: func(e fat.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
 		extent: func(e fat.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
+	}
+}
+
+func newXFS(fs *xfs.FS) adapter[xfs.Attr, xfs.DirEntry, *xfs.File, xfs.Extent] {
+	var info xfs.VolumeInfo
+	if fs != nil {
+		info = fs.Info()
+	}
+	return adapter[xfs.Attr, xfs.DirEntry, *xfs.File, xfs.Extent]{
+		fs: fs, typ: "xfs", block: int64(info.BlockSize),
+		warnings: func() []string { return info.Warnings },
+		attr: func(x xfs.Attr) Attr {
+			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+		},
+		dirent: func(e xfs.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
+		extent: func(e xfs.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}
 }

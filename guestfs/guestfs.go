@@ -1,5 +1,5 @@
 // Package guestfs gives one read-only filesystem interface over the guest
-// filesystems vmarchive understands (ext2/3/4, NTFS, FAT), and finds the
+// filesystems vmarchive understands (ext2/3/4, NTFS, FAT, XFS), and finds the
 // volumes of a disk (partitions, LVM logical volumes, or the whole disk).
 //
 // The FUSE tree, the forensic diff and the file index all go through it, so
@@ -87,6 +87,12 @@ type DirDamager interface {
 func DirDamaged(fs FS, dir uint64) bool {
 	d, ok := fs.(DirDamager)
 	return ok && d.DirDamaged(dir)
+}
+
+// Warner is implemented by filesystems that read a volume in a state
+// worth saying, such as an XFS log that was not replayed.
+type Warner interface {
+	Warnings() []string
 }
 
 // Extenter is implemented by filesystems that can map a file to volume bytes.

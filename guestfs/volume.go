@@ -13,6 +13,7 @@ import (
 	"github.com/vmarchive/vmarchive/fat"
 	"github.com/vmarchive/vmarchive/ntfs"
 	"github.com/vmarchive/vmarchive/partition"
+	"github.com/vmarchive/vmarchive/xfs"
 )
 
 // ErrUnknownFS means a volume holds no filesystem this package reads.
@@ -32,7 +33,7 @@ type Volume struct {
 	Layout    []Piece
 	Partition *partition.Partition
 	Reader    io.ReaderAt
-	// Kind is what the volume holds: "ext4" (any ext2/3/4), "ntfs", "vfat",
+	// Kind is what the volume holds: "ext4" (any ext2/3/4), "ntfs", "vfat", "xfs",
 	// "lvm2" (a physical volume), "" when unknown.
 	Kind  string
 	Label string
@@ -58,6 +59,7 @@ type Options struct {
 	Ext4 *ext4.Options
 	NTFS *ntfs.Options
 	FAT  *fat.Options
+	XFS  *xfs.Options
 }
 
 // OpenDisk reads the partition table of a disk and opens the filesystem
@@ -89,6 +91,13 @@ func OpenDisk(r io.ReaderAt, size int64, opts *Options) (*Disk, error) {
 		d.Volumes = append(d.Volumes, openVolume(v, opts))
 	}
 	d.addLVM(opts)
+	for _, v := range d.Volumes {
+		if w, ok := v.FS.(Warner); ok {
+			for _, s := range w.Warnings() {
+				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: %s: %s", v.Name, v.Kind, s))
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -193,6 +202,12 @@ func openVolume(v *Volume, opts *Options) *Volume {
 			v.FS, v.Label = newFAT(fs), fs.Info().Label
 		}
 		v.Err = err
+	case "xfs":
+		fs, err := xfs.Open(v.Reader, v.Size, opts.XFS)
+		if err == nil {
+			v.FS, v.Label = newXFS(fs), fs.Info().Label
+		}
+		v.Err = err
 	case "lvm2":
 		v.Err = fmt.Errorf("LVM physical volume: its logical volumes are listed under lvm/")
 	default:
@@ -209,6 +224,8 @@ func detect(b []byte) string {
 	switch {
 	case len(b) >= 1024+58 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53:
 		return "ext4"
+	case len(b) >= 4 && string(b[:4]) == "XFSB":
+		return "xfs"
 	case len(b) >= 11 && string(b[3:11]) == "NTFS    ":
 		return "ntfs"
 	case isLVM(b):

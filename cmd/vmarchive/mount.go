@@ -23,7 +23,7 @@ func mountCmd(v *viper.Viper) *cobra.Command {
   MOUNTPOINT/<vm>/latest -> <newest point>
   MOUNTPOINT/<vm>/<point>/<disk>.img          the whole disk, byte for byte
   MOUNTPOINT/<vm>/<point>/<disk>/p<N>.img     partition N
-  MOUNTPOINT/<vm>/<point>/<disk>/p<N>/        its guest filesystem (ext2/3/4, NTFS, FAT)
+  MOUNTPOINT/<vm>/<point>/<disk>/p<N>/        its guest filesystem (ext2/3/4, XFS, NTFS, FAT)
   MOUNTPOINT/<vm>/<point>/<disk>/fs/          the filesystem of an unpartitioned disk
   MOUNTPOINT/<vm>/<point>/<disk>/volumes.txt  the partition table, why a volume has no tree, damaged parts left out
   MOUNTPOINT/<vm>/<point>/config/             captured VM configuration

@@ -179,7 +179,7 @@ const maxVolumes = 4
 
 // knownFS reports whether kind names a filesystem guestfs reads.
 func knownFS(kind string) bool {
-	return kind == "ext4" || kind == "ntfs" || kind == "vfat"
+	return kind == "ext4" || kind == "ntfs" || kind == "vfat" || kind == "xfs"
 }
 
 // volume walks one volume and checks it against its index.
