@@ -61,10 +61,10 @@ func TestTestRestoreCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, repo, nil, "test-restore", "--vm", "vm1", "--point", "2026-11-20T01:00:00Z")
-	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "disk0/p2/") || !strings.Contains(r.stderr, "corrupt") {
+	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, `"disk0/p2/`) || !strings.Contains(r.stderr, "corrupt") {
 		t.Fatalf("test-restore of a damaged point: %+v", r)
 	}
-	if out := mustRun(t, repo, "points"); !strings.Contains(out, "FAILED: disk0/p2/") {
+	if out := mustRun(t, repo, "points"); !strings.Contains(out, `FAILED: "disk0/p2/`) {
 		t.Fatalf("points after the failed test:\n%s", out)
 	}
 }

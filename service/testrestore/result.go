@@ -62,7 +62,7 @@ func (p Problem) String() string {
 	if p.Path == "" {
 		return fmt.Sprintf("%s: %s", p.What, p.Err)
 	}
-	return fmt.Sprintf("%s: %s: %s", p.Path, p.What, p.Err)
+	return fmt.Sprintf("%q: %s: %s", p.Path, p.What, p.Err) // the guest chose the names
 }
 
 // Reason is the first problem, "" when the test passed.

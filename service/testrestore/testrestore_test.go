@@ -108,8 +108,14 @@ func treeFiles(t testing.TB, tree string) (n, bytes int64) {
 }
 
 func TestGoodPoint(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testGoodPoint(t, catalog.TestRepo(t)) })
+	t.Run("encrypted", func(t *testing.T) { testGoodPoint(t, catalog.TestEncryptedRepo(t, testPassword)) })
+}
+
+const testPassword = "test-restore-pw"
+
+func testGoodPoint(t *testing.T, repo *catalog.Repo) {
 	img, tree := disk(t, 1)
-	repo := catalog.TestRepo(t)
 	m := ingestImage(t, repo, t0, img)
 	n, bytes := treeFiles(t, tree)
 
@@ -127,6 +133,9 @@ func TestGoodPoint(t *testing.T) {
 	}
 	if res.IndexEntries < res.Files+res.Dirs {
 		t.Fatalf("compared %d index entries, walked %d files and %d dirs", res.IndexEntries, res.Files, res.Dirs)
+	}
+	if b, _, err := repo.Derived(m.ID(), DerivedName); err != nil || strings.Contains(string(b), testPassword) {
+		t.Fatalf("recorded result: %v\n%s", err, b)
 	}
 	got, err := Load(repo, m.ID())
 	if err != nil || got == nil || !got.OK || got.Bytes != res.Bytes || got.Duration != res.Duration {
