@@ -22,7 +22,15 @@ const chunkCacheDir = "chunks"
 // write to it was logged.
 type diskChunks struct {
 	c      *chunkcache.Cache
+	logf   func(string, ...any)
 	warned atomic.Bool
+}
+
+// warn logs the first failed write to the cache.
+func (d *diskChunks) warn(err error) {
+	if !d.warned.Swap(true) {
+		d.logf("reading on without caching some chunks: %v", err)
+	}
 }
 
 func (r *Repo) openChunkCache(limit int64) error {
@@ -33,7 +41,7 @@ func (r *Repo) openChunkCache(limit int64) error {
 	if err != nil {
 		return err
 	}
-	r.chunks = &diskChunks{c: c}
+	r.chunks = &diskChunks{c: c, logf: r.logf}
 	return nil
 }
 
@@ -67,8 +75,6 @@ func (r *Repo) fetchCached(ctx context.Context, id ChunkID, maxSize int) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	if err := r.chunks.c.Put(key, stored); err != nil && !r.chunks.warned.Swap(true) {
-		r.logf("reading on without caching chunks: %v", err)
-	}
+	r.chunks.c.PutAsync(key, stored, r.chunks.warn)
 	return b, nil
 }

@@ -291,6 +291,9 @@ func (r *Repo) Close() error {
 	if r.locks != nil {
 		r.locks.close()
 	}
+	if r.chunks != nil {
+		r.chunks.c.Close() // its queued writes done
+	}
 	var err error
 	if r.db != nil {
 		err = r.db.Close()

@@ -14,6 +14,9 @@
 // restart. Space is reserved before a file is written, so the bytes on
 // disk (whole 4 KiB blocks) never exceed the limit.
 //
+// PutAsync leaves the writing to one goroutine, so a reader waits for the
+// network but not also for the disk; Close finishes the queued writes.
+//
 // One process uses a directory at a time: the repository's lock, held
 // by whoever opens the cache, sees to it.
 package chunkcache
@@ -50,11 +53,26 @@ type Cache struct {
 
 	hits, misses atomic.Int64
 
+	// Writes queued by PutAsync, done by one goroutine off the readers' path.
+	qmu    sync.Mutex
+	queue  chan pending // closed by Close; guarded by qmu
+	closed bool         // guarded by qmu
+	done   chan struct{}
+
 	mu    sync.Mutex
 	used  int64                    // bytes on disk, reservations included; guarded by mu
 	order *list.List               // of *entry, front = most recent; guarded by mu
 	items map[string]*list.Element // guarded by mu
 }
+
+type pending struct {
+	key   string
+	data  []byte
+	onErr func(error)
+}
+
+// queueLen bounds the writes PutAsync keeps waiting (and their memory).
+const queueLen = 32
 
 type entry struct {
 	key  string
@@ -70,11 +88,46 @@ func Open(dir string, limit int64) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("chunk cache: %w", err)
 	}
-	c := &Cache{dir: dir, limit: limit, order: list.New(), items: map[string]*list.Element{}}
+	c := &Cache{dir: dir, limit: limit, order: list.New(), items: map[string]*list.Element{},
+		queue: make(chan pending, queueLen), done: make(chan struct{})}
 	if err := c.load(); err != nil {
 		return nil, fmt.Errorf("chunk cache %s: %w", dir, err)
 	}
+	go c.writer()
 	return c, nil
+}
+
+// PutAsync is Put in the background: a reader does not wait for the disk
+// unless queueLen writes are waiting already. After Close data is not
+// kept. A failed write goes to onErr, if set. data must not change
+// afterwards.
+func (c *Cache) PutAsync(key string, data []byte, onErr func(error)) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed {
+		return
+	}
+	c.queue <- pending{key, data, onErr}
+}
+
+func (c *Cache) writer() {
+	defer close(c.done)
+	for p := range c.queue {
+		if err := c.Put(p.key, p.data); err != nil && p.onErr != nil {
+			p.onErr(err)
+		}
+	}
+}
+
+// Close finishes the queued writes; later PutAsyncs are ignored.
+func (c *Cache) Close() {
+	c.qmu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.queue)
+	}
+	c.qmu.Unlock()
+	<-c.done
 }
 
 // Dir returns the cache's directory.

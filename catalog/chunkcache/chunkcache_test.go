@@ -165,3 +165,35 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestPutAsync: writes queued from many goroutines are all done by Close;
+// one queued after Close is ignored, not a panic.
+func TestPutAsync(t *testing.T) {
+	c, err := Open(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.PutAsync(key(i), payload(i, 1000), func(err error) { t.Error(err) })
+		}()
+	}
+	wg.Wait()
+	c.Close()
+	c.PutAsync(key(99), payload(99, 1000), nil)
+	c2, err := Open(c.Dir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if b, ok := c2.Get(key(i)); !ok || !bytes.Equal(b, payload(i, 1000)) {
+			t.Fatalf("object %d not written by Close", i)
+		}
+	}
+	if _, ok := c2.Get(key(99)); ok {
+		t.Fatal("a write queued after Close was done")
+	}
+}
