@@ -60,21 +60,29 @@ func (r *Repo) holdPrefix(id PointID) string {
 func (r *Repo) lockDates(ctx context.Context) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	err := r.be.List(ctx, "holds/", func(name string, _ int64) error {
-		i := strings.LastIndexByte(name, '/')
-		t, err := time.Parse(holdTimeFormat, name[i+1:])
-		if err != nil || i <= len("holds/") {
-			return nil // not a hold this build writes
-		}
-		m := "points/" + name[len("holds/"):i]
-		if t.After(out[m]) {
+		if m, t, ok := parseHold(name); ok && t.After(out[m]) {
 			out[m] = t
-		}
+		} // else not a hold this build writes
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list point locks: %w", err)
 	}
 	return out, nil
+}
+
+// parseHold reads a hold's name: the manifest it locks and the date.
+func parseHold(name string) (manifest string, until time.Time, ok bool) {
+	rest, found := strings.CutPrefix(name, "holds/")
+	i := strings.LastIndexByte(rest, '/')
+	if !found || i <= 0 {
+		return "", time.Time{}, false
+	}
+	t, err := time.Parse(holdTimeFormat, rest[i+1:])
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return "points/" + rest[:i], t, true
 }
 
 // LockDates returns the lock dates of ids (zero: never locked).

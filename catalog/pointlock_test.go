@@ -200,3 +200,27 @@ func TestPointLockS3(t *testing.T) {
 		t.Fatal("a refused lock was recorded")
 	}
 }
+
+// FuzzParseHold: any store name under holds/ is read without a panic; a
+// name it accepts names a manifest under points/ and a date that writes
+// back to a hold naming the same manifest and date.
+func FuzzParseHold(f *testing.F) {
+	for _, s := range []string{"holds/web01/2026-11-20T01:00:00Z/20271231T000000Z", "holds/ab12/20271231T000000Z",
+		"holds//20271231T000000Z", "holds/x/2027", "holds/20271231T000000Z", "points/x/20271231T000000Z", "holds/x/99999999T999999Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		m, until, ok := parseHold(name)
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(m, "points/") || len(m) == len("points/") {
+			t.Fatalf("%q: manifest %q", name, m)
+		}
+		back := "holds/" + strings.TrimPrefix(m, "points/") + "/" + until.Format(holdTimeFormat)
+		m2, u2, ok2 := parseHold(back)
+		if !ok2 || m2 != m || !u2.Equal(until) {
+			t.Fatalf("%q: read back from %q as %q %v %v", name, back, m2, u2, ok2)
+		}
+	})
+}
