@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/catalog/control"
+	"github.com/vmarchive/vmarchive/web"
 )
 
 // handler serves the typed API (doc.go).
@@ -147,7 +149,9 @@ func (l *ownerListener) Accept() (net.Conn, error) {
 }
 
 // listenHTTP serves /metrics on cfg.Listen, and the API too when a token
-// is set; with a token every request must bear it.
+// is set; with a token every request must bear it. With a web: section,
+// package web serves everything there (WebDAV, downloads, API, metrics)
+// behind its users, over TLS when configured.
 func (s *Service) listenHTTP(cfg *Config) (*http.Server, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -155,14 +159,25 @@ func (s *Service) listenHTTP(cfg *Config) (*http.Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&collector{s: s})
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if cfg.Web != nil {
+		srv.Handler = web.New(cfg.Web, web.Options{Archive: s.repo, Log: s.log, AdminToken: cfg.token, API: s.handler(), Metrics: metrics})
+		if t := cfg.Web.TLS; t != nil {
+			go srv.ServeTLS(ln, t.Cert, t.Key)
+			return srv, nil
+		}
+		go srv.Serve(ln)
+		return srv, nil
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metrics)
 	if cfg.token != "" {
 		mux.Handle("/v1/", s.handler())
 	}
-	var h http.Handler = mux
+	srv.Handler = mux
 	if tok := cfg.token; tok != "" {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+tok)) != 1 {
 				w.Header().Set("WWW-Authenticate", "Bearer")
 				http.Error(w, "a token is required (Authorization: Bearer)", http.StatusUnauthorized)
@@ -171,7 +186,6 @@ func (s *Service) listenHTTP(cfg *Config) (*http.Server, error) {
 			mux.ServeHTTP(w, r)
 		})
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil
 }

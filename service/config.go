@@ -17,6 +17,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
+	"github.com/vmarchive/vmarchive/web"
 )
 
 // Config is the service's configuration file (README.md, "vmarchive serve").
@@ -29,6 +30,7 @@ type Config struct {
 	Jobs      []JobConfig `yaml:"jobs"`
 	Limits    Limits      `yaml:"limits"`
 	Notify    Notify      `yaml:"notify"`
+	Web       *web.Config `yaml:"web"` // users, TLS: WebDAV and downloads on listen
 
 	// Keys the command reads for opening the repository (as in any
 	// vmarchive config file); the service itself ignores them.
@@ -207,6 +209,18 @@ func (v *validator) check(c *Config) {
 	}
 	if c.Notify.Webhook != "" && !strings.HasPrefix(c.Notify.Webhook, "http://") && !strings.HasPrefix(c.Notify.Webhook, "https://") {
 		v.fail([]any{"notify", "webhook"}, "%q is not an http:// or https:// URL", c.Notify.Webhook)
+	}
+	if c.Web != nil {
+		if err := c.Web.Check(v.base); err != nil {
+			at := []any{"web"}
+			if fe := (*web.FieldError)(nil); errors.As(err, &fe) {
+				at = append(at, fe.Path...)
+			}
+			v.fail(at, "%s", err)
+		}
+		if c.Listen == "" {
+			v.fail([]any{"web"}, "needs listen: (host:port) to serve on")
+		}
 	}
 	if len(c.Jobs) == 0 {
 		v.fail([]any{}, "no jobs")

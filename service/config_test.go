@@ -15,6 +15,7 @@ func TestConfigErrors(t *testing.T) {
 	os.Mkdir(images, 0o700)
 	pw := filepath.Join(dir, "pw")
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "tok"), []byte("0123456789abcdef0123\n"), 0o600)
 	good := "repo: /srv/r\njobs:\n  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n"
 	for _, tc := range []struct{ name, text, want string }{
 		{"unknown top key", "repo: /r\nlimts: {}\njobs: []\n", `:2: unknown key "limts"`},
@@ -34,6 +35,12 @@ func TestConfigErrors(t *testing.T) {
 		{"negative lock-days", good + "    retention: {keep-last: 1, lock-days: -3}\n", `:6: jobs[0].retention.lock-days: -3`},
 		{"twice", good + "  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n", `:6: jobs[1].name: job "kvm" is named twice`},
 		{"no repo", "jobs: []\n", `:1: top level: no repo`},
+		{"web without listen", good + "web: {users: [{name: a, token-file: " + filepath.Join(dir, "tok") + ", role: admin}]}\n", `:6: web: needs listen:`},
+		{"web bad hash", "listen: 127.0.0.1:0\n" + good + "web:\n  users:\n    - {name: a, password-hash: \"$2b$nothash\", role: admin}\n", `:9: web.users[0].password-hash: user "a": not a bcrypt or argon2id hash`},
+		{"web short token", "listen: 127.0.0.1:0\n" + good + "web:\n  users:\n    - name: a\n      token-file: " + pw + "\n", `:10: web.users[0].token-file: user "a": ` + pw + `: token shorter than 16`},
+		{"web operator without vms", "listen: 127.0.0.1:0\n" + good + "web:\n  users:\n    - {name: a, token-file: " + filepath.Join(dir, "tok") + "}\n", `:9: web.users[0]: operator "a" sees no VM`},
+		{"web bad role", "listen: 127.0.0.1:0\n" + good + "web:\n  users:\n    - {name: a, token-file: " + filepath.Join(dir, "tok") + ", role: root}\n", `:9: web.users[0].role: role "root"`},
+		{"web tls missing", "listen: 127.0.0.1:0\n" + good + "web:\n  tls: {cert: " + filepath.Join(dir, "nope.crt") + ", key: " + pw + "}\n", `:8: web.tls.cert: stat`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, "c.yaml")

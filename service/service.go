@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -119,9 +120,9 @@ func (s *Service) Reload() error {
 	if cfg.Repo != old.Repo {
 		return fmt.Errorf("config %s: repo changed from %q to %q: restart the service to change it", cfg.Path, old.Repo, cfg.Repo)
 	}
-	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile {
-		s.log.Warn("listen and token-file changes take effect at the next start", "listen", old.Listen)
-		cfg.Listen, cfg.TokenFile, cfg.token = old.Listen, old.TokenFile, old.token
+	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile || !reflect.DeepEqual(cfg.Web, old.Web) {
+		s.log.Warn("listen, token-file and web changes take effect at the next start", "listen", old.Listen)
+		cfg.Listen, cfg.TokenFile, cfg.token, cfg.Web = old.Listen, old.TokenFile, old.token, old.Web
 	}
 	s.mu.Lock()
 	s.mu.stopSched()

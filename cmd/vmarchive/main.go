@@ -91,6 +91,7 @@ error.`,
 	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
 	// the service: serve.go jobs.go runjob.go
 	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
+	root.AddCommand(hashPasswordCmd()) // web users: hashpassword.go
 	return root
 }
 
