@@ -23,7 +23,7 @@
 // # What fails a point
 //
 //   - a disk, partition table or map that cannot be read;
-//   - a volume whose filesystem is recognised (ext4, NTFS, FAT) but does
+//   - a volume whose filesystem is recognised (ext4, NTFS, FAT, XFS) but does
 //     not open, or a directory that cannot be listed;
 //   - a file whose data cannot be read to its size;
 //   - a file index that disagrees with the walk: a path only one of them
