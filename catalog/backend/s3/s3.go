@@ -52,6 +52,10 @@ import (
 	"github.com/vmarchive/vmarchive/catalog/backend"
 )
 
+// maxPrealloc is the largest announced size a Get allocates at once;
+// larger objects (none are: chunks are at most a few MiB) grow as read.
+const maxPrealloc = 64 << 20
+
 // sumKey is the user metadata holding an object's SHA-256 (hex).
 const sumKey = "Vmarchive-Sha256"
 
@@ -275,12 +279,27 @@ func (b *Backend) getOnce(ctx context.Context, key string) ([]byte, error) {
 		}
 		return data, checkSum(hdr, data)
 	}
-	data, err := io.ReadAll(io.LimitReader(body, info.Size+1))
-	if err != nil {
-		return nil, err
+	if info.Size > maxPrealloc { // a size not to allocate on the server's word
+		data, err := io.ReadAll(io.LimitReader(body, info.Size+1))
+		if err != nil {
+			return nil, err
+		}
+		return checkLength(hdr, data, info.Size)
 	}
-	if int64(len(data)) != info.Size {
-		return nil, fmt.Errorf("%w: %d bytes, the server said %d", errDamaged, len(data), info.Size)
+	// One buffer of the announced size (ReadAll would grow and copy a
+	// 1 MiB chunk a dozen times); one byte more must not come.
+	data := make([]byte, info.Size+1)
+	n, err := io.ReadFull(body, data)
+	if int64(n) < info.Size {
+		return nil, err // cut short: io.ErrUnexpectedEOF or the connection's error
+	}
+	return checkLength(hdr, data[:n], info.Size)
+}
+
+// checkLength checks data against the announced size and stored SHA-256.
+func checkLength(hdr http.Header, data []byte, size int64) ([]byte, error) {
+	if int64(len(data)) != size {
+		return nil, fmt.Errorf("%w: %d bytes, the server said %d", errDamaged, len(data), size)
 	}
 	return data, checkSum(hdr, data)
 }
