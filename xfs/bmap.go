@@ -3,6 +3,7 @@ package xfs
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"sort"
 )
 
@@ -76,6 +77,9 @@ func (fs *FS) toRuns(ino uint64, what string, recs []bmbtRec) ([]run, error) {
 			return nil, fmt.Errorf("inode %d %s fork: extent %d: %w", ino, what, i, err)
 		}
 		next = r.startOff + r.count
+		if next > math.MaxInt64>>fs.sb.blockLog {
+			return nil, corruptf("inode %d %s fork: extent %d ends past the largest file offset", ino, what, i)
+		}
 		runs = append(runs, run{lblk: r.startOff, count: r.count, phys: phys, unwritten: r.flag})
 	}
 	return runs, nil

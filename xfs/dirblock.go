@@ -19,6 +19,7 @@ const (
 	dir3CRCOff     = 4
 	dir3OwnerOff   = 40
 	dirFreeTag     = 0xFFFF
+	dirMinEntry    = 16 // the smallest live entry (free space can be 8)
 )
 
 // blockDir lists the entries of every data block below the leaf offset;
@@ -75,6 +76,9 @@ func (fs *FS) dataBlockEntries(dir, lblk uint64, b []byte, out []DirEntry) ([]Di
 			off += n
 			continue
 		}
+		if off+dirMinEntry > end {
+			return nil, corruptf("directory %d %s: entry at %d overruns the data area", dir, where, off)
+		}
 		nl := int(b[off+8])
 		size := (8 + 1 + nl + ft + 2 + 7) &^ 7
 		if nl == 0 || off+size > end {
@@ -101,6 +105,9 @@ func (fs *FS) dataBlockEntries(dir, lblk uint64, b []byte, out []DirEntry) ([]Di
 // where its entries start and end.
 func (fs *FS) dataBlockBounds(dir, lblk uint64, b []byte) (int, int, error) {
 	be := binary.BigEndian
+	if len(b) < dir3HdrSize+8 {
+		return 0, 0, corruptf("directory %d block %d: %d bytes", dir, lblk, len(b))
+	}
 	m := be.Uint32(b)
 	hdr, block := dir2HdrSize, false
 	switch {
