@@ -1,7 +1,13 @@
 package image
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmarchive/vmarchive/internal/testenv"
@@ -72,4 +78,47 @@ func TestVHDX4KSectors(t *testing.T) {
 		t.Fatalf("%T: logical sector size not 4096", d)
 	}
 	compareDisk(t, d, oracle)
+}
+
+// TestVHDXDirtyLog makes a VHDX whose log holds an entry to replay the
+// way a crash does: qemu-io writes a new block through blkdebug, which
+// fails the BAT's in-place update after the log entry is on disk. It is
+// refused with the way out; after qemu-img check -r all replays the log,
+// it reads byte for byte as qemu-img reads it.
+func TestVHDXDirtyLog(t *testing.T) {
+	testenv.NeedTools(t, "qemu-img", "qemu-io")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "dirty.vhdx")
+	run(t, "qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_state_zero=off,block_size=1M", img, "8M")
+	const bat = 2 << 20 // qemu-img's BAT region
+	conf := filepath.Join(dir, "blkdebug.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("[inject-error]\nevent = \"pwritev\"\nsector = \"%d\"\nerrno = \"5\"\n", bat/512)), 0o600)
+	spec := fmt.Sprintf(`json:{"driver":"vhdx","file":{"driver":"blkdebug","config":%q,"image":{"driver":"file","filename":%q}}}`, conf, img)
+	if out, err := exec.Command("qemu-io", "-c", "write -P 0x61 64k 64k", spec).CombinedOutput(); err == nil {
+		t.Fatalf("qemu-io wrote through the failing BAT update:\n%s", out)
+	}
+	if exec.Command("qemu-img", "info", img).Run() == nil {
+		t.Fatal("qemu-img reads the image: no log to replay was left")
+	}
+	d, err := Open(img)
+	if err == nil {
+		d.Close()
+		t.Fatal("Open read an image whose log needs replaying")
+	}
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "log holds entries to replay") || !strings.Contains(err.Error(), "qemu-img check -r all") {
+		t.Fatalf("Open: %v; want ErrUnsupported about the log and how to replay it", err)
+	}
+	t.Logf("refused as expected: %v", err)
+	run(t, "qemu-img", "check", "-q", "-r", "all", img)
+	testImage(t, img, "vhdx", "vhdx-dynamic")
+	want := bytes.Repeat([]byte{0x61}, 64<<10)
+	d, err = Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got := make([]byte, len(want))
+	if _, err := d.ReadAt(got, 64<<10); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("after replay, the logged write is not there (%v)", err)
+	}
 }

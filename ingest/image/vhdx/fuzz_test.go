@@ -13,6 +13,17 @@ func seed(t testing.TB) []byte {
 	return vdisktest.Gunzip(t, filepath.Join("testdata", "dyn.vhdx.gz"))
 }
 
+// FuzzVHDXLog fuzzes the log of the seed whose log has an entry to
+// replay (its headers name the log at 1 MiB).
+func FuzzVHDXLog(f *testing.F) {
+	img := vdisktest.Gunzip(f, filepath.Join("testdata", "dirty.vhdx.gz"))
+	if _, err := Open(vdisk.Bytes(img), "dirty.vhdx", nil); err == nil {
+		f.Fatal("the dirty seed opens: its log has no entry to replay")
+	}
+	f.Add(img[sectionEnd : sectionEnd+8192])
+	f.Fuzz(func(t *testing.T, in []byte) { splice(t, img, sectionEnd, in, 1<<20) })
+}
+
 // seedRegion is where the seed keeps a region.
 func seedRegion(t testing.TB, img []byte, g GUID) int64 {
 	_, _, entries := parseRegions(img[regionOff1 : regionOff1+regionLen])
