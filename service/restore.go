@@ -10,13 +10,9 @@ import (
 
 // RestoreTester is the Tester of package testrestore: it records the
 // result with the point (`points` shows it) and fails a point that
-// does not restore. "sample N/M" reads about one file in M/N.
+// does not restore. "sample N/M" reads the data of N files in M.
 func RestoreTester(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, s Sample) error {
-	n := 1
-	if s.Num > 0 {
-		n = max(1, (s.Den+s.Num/2)/s.Num)
-	}
-	res, err := testrestore.Run(ctx, repo, m, testrestore.Options{Sample: n})
+	res, err := testrestore.Run(ctx, repo, m, testrestore.Options{Sample: s.Den, Take: s.Num})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,10 +15,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/catalog/format"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
@@ -113,6 +116,10 @@ func TestImageJobOnSchedule(t *testing.T) {
 	testImage(t, filepath.Join(images, "db01.raw"), "db01")
 	// Not a whole number of sectors: refused as an image.
 	os.WriteFile(filepath.Join(images, "broken.raw"), make([]byte, 1000), 0o600)
+	offsite := filepath.Join(dir, "offsite")
+	if _, err := catalog.Init(context.Background(), offsite, catalog.InitOptions{Chunking: format.DefaultChunking(catalog.MinChunkSize)}); err != nil {
+		t.Fatal(err)
+	}
 	hooks := filepath.Join(dir, "hooks.log")
 	hook := filepath.Join(dir, "hook.sh")
 	os.WriteFile(hook, []byte("#!/bin/sh\necho \"$VMARCHIVE_PHASE $VMARCHIVE_JOB $VMARCHIVE_RESULT\" >>"+hooks+"\n[ $VMARCHIVE_PHASE = pre ] && sleep 1.2\nexit 0\n"), 0o700)
@@ -126,6 +133,7 @@ jobs:
     images: {dir: images, match: "*.raw"}
     schedule: "@every 1s"
     retention: {keep-last: 2}
+    copy-to: offsite
     rpo: 1h
     pre: hook.sh
     post: hook.sh
@@ -181,6 +189,16 @@ jobs:
 	if f := wh.got("run_failed"); len(f) < 2 || f[0].Job != "kvm" || !strings.Contains(f[0].Error+f[0].Run.failed()[0].Error, "broken.raw") {
 		t.Fatalf("webhook run_failed events: %+v", f)
 	}
+	// copy-to got each run's new points (it keeps what the job forgot).
+	dst, err := catalog.Open(context.Background(), offsite, catalog.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, _ := dst.PointTimes("web01")
+	dst.Close()
+	if done := finishedRuns(runs); len(copied) < done || runs[0].Copied != 2 {
+		t.Fatalf("copy-to holds %d points of web01 after %d finished runs (first run copied %d)", len(copied), done, runs[0].Copied)
+	}
 	b, _ := os.ReadFile(hooks)
 	if !strings.Contains(string(b), "pre kvm \npost kvm failed\n") {
 		t.Fatalf("hooks ran: %q", b)
@@ -190,6 +208,56 @@ jobs:
 		if !strings.Contains(l, want) {
 			t.Fatalf("log lacks %q:\n%s", want, l)
 		}
+	}
+}
+
+func finishedRuns(runs []*Run) int {
+	n := 0
+	for _, r := range runs {
+		if r.Result != ResultCancelled {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFailedTestRestore: a point whose test restore fails fails its VM
+// and the run, and is not the VM's newest good point.
+func TestFailedTestRestore(t *testing.T) {
+	repo := catalog.TestRepo(t)
+	var calls atomic.Int32
+	tester := func(ctx context.Context, r *catalog.Repo, m *catalog.Manifest, s Sample) error {
+		if s != (Sample{2, 7}) {
+			t.Errorf("sample %v, want 2/7", s)
+		}
+		if calls.Add(1) == 2 {
+			return errors.New("disk0/p1/hello.txt: read: damaged")
+		}
+		return nil
+	}
+	s := startService(t, repo, "repo: %s\njobs:\n  - {name: kvm, images: {dir: images}, schedule: \"@yearly\", test-restore: sample 2/7}\n", Options{Tester: tester})
+	testImage(t, filepath.Join(s.config().Jobs[0].Images.Dir, "web01.raw"), "web01")
+	var runs []*Run
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(time.Until(runs[0].VMs[0].End.Truncate(time.Second).Add(time.Second))) // points are named by the second
+		}
+		r, err := s.Start("kvm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the run", 30*time.Second, func() bool {
+			got, _ := s.run("kvm", r.Start.Format(time.RFC3339Nano))
+			return got != nil && got.Result != ResultRunning
+		})
+		runs, _ = s.Runs("kvm")
+	}
+	if runs[0].Result != ResultOK || runs[1].Result != ResultFailed || runs[1].VMs[0].Tested != "failed" || !strings.Contains(runs[1].VMs[0].TestError, "damaged") {
+		t.Fatalf("runs: %+v / %+v", runs[0], runs[1])
+	}
+	st, err := s.Status()
+	if err != nil || len(st) != 1 || st[0].State != ResultFailed || st[0].Newest.Format(time.RFC3339) != runs[0].VMs[0].Point {
+		t.Fatalf("status %+v (%v); want newest good point %s", st, err, runs[0].VMs[0].Point)
 	}
 }
 
