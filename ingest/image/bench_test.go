@@ -16,6 +16,7 @@ import (
 var benchVariants = []string{
 	"raw", "vmdk-monolithicSparse", "vmdk-streamOptimized", "vmdk-monolithicFlat",
 	"qcow2-v3", "qcow2-v3-compressed", "qcow2-v3-extl2",
+	"vhd-dynamic", "vhdx-dynamic",
 }
 
 var benchMu sync.Mutex
@@ -105,7 +106,7 @@ func BenchmarkReadAt(b *testing.B) {
 
 // BenchmarkAllocated measures walking the tables of the 256 MiB disk.
 func BenchmarkAllocated(b *testing.B) {
-	for _, v := range []string{"vmdk-monolithicSparse", "qcow2-v3"} {
+	for _, v := range []string{"vmdk-monolithicSparse", "qcow2-v3", "vhd-dynamic", "vhdx-dynamic"} {
 		b.Run(v, func(b *testing.B) {
 			d, err := Open(benchImage(b, v))
 			if err != nil {
