@@ -175,6 +175,7 @@ var (
 	_ FS         = newXFS(nil)
 	_ Extenter   = newXFS(nil)
 	_ Warner     = newXFS(nil)
+	_ Allocator  = newXFS(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
@@ -263,8 +264,16 @@ func newXFS(fs *xfs.FS) adapter[xfs.Attr, xfs.DirEntry, *xfs.File, xfs.Extent] {
 	if fs != nil {
 		info = fs.Info()
 	}
+	alloc := func() ([]Region, error) {
+		rs, err := fs.Allocation()
+		out := make([]Region, len(rs))
+		for i, r := range rs {
+			out[i] = Region{r.Off, r.Len, RegionUsed}
+		}
+		return out, err
+	}
 	return adapter[xfs.Attr, xfs.DirEntry, *xfs.File, xfs.Extent]{
-		fs: fs, typ: "xfs", block: int64(info.BlockSize),
+		fs: fs, typ: "xfs", block: int64(info.BlockSize), alloc: alloc,
 		warnings: func() []string { return info.Warnings },
 		attr: func(x xfs.Attr) Attr {
 			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
