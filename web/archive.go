@@ -111,10 +111,6 @@ func collect(ctx context.Context, n *node) ([]member, []string, error) {
 				problems = append(problems, fmt.Sprintf("%s: %v", p, err))
 				return nil
 			}
-		case syscall.S_IFREG:
-		default:
-			problems = append(problems, fmt.Sprintf("%s: special file (mode %o) left out", p, a.Mode))
-			return nil
 		}
 		members = append(members, m)
 		return nil
@@ -153,8 +149,18 @@ func tarHeader(m member) *tar.Header {
 		h.Typeflag = tar.TypeDir
 	case syscall.S_IFLNK:
 		h.Typeflag, h.Linkname = tar.TypeSymlink, m.link
-	default:
+	case syscall.S_IFREG:
 		h.Typeflag, h.Size = tar.TypeReg, a.Size
+	case syscall.S_IFCHR, syscall.S_IFBLK:
+		h.Typeflag = tar.TypeChar
+		if a.Mode&syscall.S_IFMT == syscall.S_IFBLK {
+			h.Typeflag = tar.TypeBlock
+		}
+		// Linux's encoding of a device number (sys/sysmacros.h).
+		h.Devmajor = int64((a.Rdev>>8)&0xfff | (a.Rdev>>32)&^0xfff)
+		h.Devminor = int64(a.Rdev&0xff | (a.Rdev>>12)&^0xff)
+	default:
+		h.Typeflag = tar.TypeFifo // fifos; sockets have no tar type
 	}
 	return h
 }
@@ -240,6 +246,10 @@ func writeZip(w io.Writer, fsys guestfs.FS, members []member, problems []string)
 	})
 	buf := make([]byte, 1<<20)
 	for _, m := range members {
+		if t := m.attr.Mode & syscall.S_IFMT; t != syscall.S_IFREG && t != syscall.S_IFDIR && t != syscall.S_IFLNK {
+			problems = append(problems, fmt.Sprintf("%s: special file (mode %o): zip cannot hold it, tar can", m.path, m.attr.Mode))
+			continue
+		}
 		fh := &zip.FileHeader{Name: m.path, Modified: m.attr.Mtime, Method: zip.Deflate}
 		mode := zipMode(m.attr.Mode)
 		fh.SetMode(mode)
