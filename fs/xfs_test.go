@@ -3,6 +3,7 @@ package fs
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,10 @@ func xfsImage(t *testing.T, variant string) string {
 		return img
 	}
 	os.MkdirAll(dir, 0o755)
-	sh(t, "bash", script("xfs/build.sh"), img+".tmp", variant)
-	if err := os.Rename(img+".tmp", img); err != nil {
+	// A name of its own: the xfs package's tests may build it at once.
+	tmp := fmt.Sprintf("%s.tmp%d", img, os.Getpid())
+	sh(t, "bash", script("xfs/build.sh"), tmp, variant)
+	if err := os.Rename(tmp, img); err != nil {
 		t.Fatal(err)
 	}
 	return img

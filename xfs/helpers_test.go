@@ -3,6 +3,7 @@ package xfs
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -45,7 +46,9 @@ func testImage(t testing.TB, variant string) string {
 	if _, err := os.Stat(img); err == nil {
 		return img
 	}
-	tmp := img + ".tmp"
+	// A name of its own: the fs package's tests may build the same image
+	// at the same time in another process.
+	tmp := fmt.Sprintf("%s.tmp%d", img, os.Getpid())
 	if out, err := exec.Command("bash", script, tmp, variant).CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", variant, err, out)
 	}
