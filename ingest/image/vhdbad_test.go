@@ -227,3 +227,13 @@ func guidText(g []byte) string {
 	le := binary.LittleEndian
 	return fmtGUID(le.Uint32(g), le.Uint16(g[4:]), le.Uint16(g[6:]), g[8:16])
 }
+
+// TestVHDXHugeBATOffset: a BAT offset past 2^63 bytes is refused, not
+// read at a negative file offset.
+func TestVHDXHugeBATOffset(t *testing.T) {
+	testenv.NeedTools(t, "qemu-img")
+	img := filepath.Join(t.TempDir(), "x.vhdx")
+	run(t, "qemu-img", "create", "-q", "-f", "vhdx", img, "8M")
+	patch(t, img, 2<<20, le64(0xfffff00000000006))
+	wantCorrupt(t, img, "BAT entry 0 puts block 0 at offset 18446726481523507200, past the end")
+}

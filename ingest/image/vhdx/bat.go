@@ -79,8 +79,8 @@ func (d *Disk) checkBAT() error {
 			continue
 		}
 		off := entryOffset(e)
-		if off > d.src.Size()-n {
-			return vdisk.Corruptf("vhdx %q: BAT entry %d puts %s at offset %d, past the end of the %d-byte file", d.name, i, what, off, d.src.Size())
+		if off < 0 || off > d.src.Size()-n { // < 0: offsets past 2^63 wrap
+			return vdisk.Corruptf("vhdx %q: BAT entry %d puts %s at offset %d, past the end of the %d-byte file", d.name, i, what, uint64(off), d.src.Size())
 		}
 		spans = append(spans, vdisk.Extent{Off: off, Len: n})
 	}
