@@ -23,8 +23,8 @@ func seed(f *testing.F, name string) []byte {
 type cyclic struct{ b []byte }
 
 func (c cyclic) ReadAt(p []byte, off int64) (int, error) {
-	for i := range p {
-		p[i] = c.b[(off+int64(i))%int64(len(c.b))]
+	for n := 0; n < len(p); {
+		n += copy(p[n:], c.b[(off+int64(n))%int64(len(c.b)):])
 	}
 	return len(p), nil
 }

@@ -14,7 +14,9 @@ import (
 const (
 	logMagic        = 0xFEEDBABE
 	logUnmountTrans = 0x20
-	logMaxBackScan  = 1 << 16 // basic blocks searched back for the last header
+	// A record is at most 256 KiB of data (XLOG_MAX_RECORD_BSIZE) plus its
+	// header, so the last header is within this many basic blocks.
+	logMaxBackScan = 2048
 )
 
 type logReader struct {
