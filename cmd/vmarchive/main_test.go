@@ -227,9 +227,11 @@ func TestChangedAreas(t *testing.T) {
 	if got := catDisk(t, repo, "web01", "2026-11-20T01:00:00Z", "disk0"); !bytes.Equal(got, a) {
 		t.Fatal("first point changed")
 	}
+	// A local image is read where chunks are cut again: the changed
+	// areas and the rest of the old chunks around them, not the disk.
 	s := m.Disks[0].Stats
-	if s.ReadBytes != changed {
-		t.Fatalf("read %d bytes from the image for %d changed", s.ReadBytes, changed)
+	if s.ReadBytes < changed || s.ReadBytes > changed+int64(len(a))/8 {
+		t.Fatalf("read %d bytes from the image (of %d) for %d changed", s.ReadBytes, len(a), changed)
 	}
 	t.Logf("changed %d bytes, read %d, reused %d", changed, s.ReadBytes, s.ReusedBytes)
 
