@@ -143,7 +143,29 @@ func (s *Service) forget(ctx context.Context, vm string, pol catalog.Policy) (in
 	if len(gone) == 0 {
 		return 0, ds, nil
 	}
-	return len(gone), ds, s.repo.Forget(ctx, vm, gone)
+	if err := s.repo.Forget(ctx, vm, gone); err != nil {
+		return len(gone) - stillThere(s.repo, vm, gone), ds, err
+	}
+	return len(gone), ds, nil
+}
+
+// stillThere counts the points of vm at times ts that exist: a forget
+// that failed part way removed the others.
+func stillThere(repo *catalog.Repo, vm string, ts []time.Time) int {
+	have, err := repo.PointTimes(vm)
+	if err != nil {
+		return len(ts)
+	}
+	n := 0
+	for _, t := range ts {
+		for _, h := range have {
+			if h.Equal(t) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // lock locks the new points for r.LockDays and the policy's locks.

@@ -1,5 +1,5 @@
 // Package s3test runs a real S3 server for tests: versitygw serving a
-// temporary directory on a loopback port (19500-19599), stopped when the
+// temporary directory on a loopback port (19500-19599, or VMARCHIVE_S3TEST_PORTS), stopped when the
 // test ends. Only tests import it.
 package s3test
 
