@@ -56,7 +56,7 @@ fuzz:
 	@./.ci/fuzz $(FUZZTIME)
 
 bench: deps build
-	$(GO) test -run='^$$' -bench=. -benchtime=3x ./catalog/... ./ingest/... ./index/...
+	$(GO) test -run='^$$' -bench=. -benchtime=3x ./catalog/... ./ingest/... ./index/... ./web/
 	@for s in bench/*.sh; do echo "== $$s"; bash $$s || exit 1; done
 
 demo: deps build

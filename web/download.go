@@ -78,7 +78,7 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request, p *Principal, n *n
 	if !strings.HasPrefix(r.URL.Path, "/dav") {
 		w.Header().Set("Content-Disposition", attachment(n.name))
 	}
-	http.ServeContent(w, r, n.name, n.mtime, io.NewSectionReader(ra, 0, n.size))
+	http.ServeContent(w, r, n.name, n.mtime, newBlockReader(ra, n.size))
 }
 
 func (s *Server) logDownload(p *Principal, n *node, rel, what, rng string) {
