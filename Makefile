@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/vmarchive
 FUZZTIME ?= 4s
 # Packages with concurrency, run again under the race detector.
-RACE_PKGS := ./catalog/... ./ingest/... ./fs/... ./guestfs/... ./diff/... ./index/... ./service/...
+RACE_PKGS := ./catalog/... ./ingest/... ./fs/... ./guestfs/... ./diff/... ./index/... ./service/... ./web/...
 
 DEB_PKGS := sleuthkit ntfs-3g fuse3 qemu-utils gdisk fdisk dosfstools mtools attr e2fsprogs fuse2fs restic rsync lvm2 time acl python3 xfsprogs libvhdi-utils python3-libvhdi davfs2 rclone cadaver unzip curl
 DEB_CMDS := mmls fls icat ntfsls ntfscat mkntfs fusermount3 qemu-img qemu-io sgdisk sfdisk mkfs.fat mcopy getfattr setfattr mke2fs debugfs fuse2fs restic rsync setfacl python3 mkfs.xfs xfs_db xfs_io vhdiinfo mount.davfs rclone cadaver unzip curl

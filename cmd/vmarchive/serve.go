@@ -59,6 +59,18 @@ the repository and the jobs:
     - name: kvm
       images: {dir: /var/lib/libvirt/images, match: "*.qcow2", vm-from: basename}
       schedule: "@hourly"
+  web:                              # optional: WebDAV (/dav/) and downloads
+    users:                          # (/download/) on listen, behind logins
+      - {name: admin, password-hash: "$argon2id$...", role: admin}
+      - {name: helpdesk, password-hash: "$2b$...", vms: ["web*"]}
+      - {name: sync, token-file: /etc/vmarchive/sync.token, vms: [db1]}
+    tls: {cert: /etc/vmarchive/tls.crt, key: /etc/vmarchive/tls.key}
+    open-metrics: false             # true: /metrics without a login
+
+A password-hash comes from "vmarchive hash-password" (reads stdin). With
+web:, nothing on listen is served without a login (Basic only over TLS
+or from loopback, or a bearer token); operators see only their VMs, the
+API under /v1/ is for admins. web: changes take effect at the next start.
 
 An unknown key, a bad cron expression, duration or time zone, or a
 missing password file is an error naming the line and the key. SIGHUP
