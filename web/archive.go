@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/klauspost/compress/flate"
@@ -239,11 +240,33 @@ func copyFile(w io.Writer, fsys guestfs.FS, m member, buf []byte) error {
 	return nil
 }
 
+// deflaters keeps flate writers between zip members: a new one allocates
+// its window and tables, which cost more than compressing a small file.
+var deflaters sync.Pool
+
+type pooledWriter struct{ *flate.Writer }
+
+func (p pooledWriter) Close() error {
+	err := p.Writer.Close()
+	deflaters.Put(p.Writer)
+	return err
+}
+
+func pooledDeflate(out io.Writer) (io.WriteCloser, error) {
+	if fw, ok := deflaters.Get().(*flate.Writer); ok {
+		fw.Reset(out)
+		return pooledWriter{fw}, nil
+	}
+	fw, err := flate.NewWriter(out, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	return pooledWriter{fw}, nil
+}
+
 func writeZip(w io.Writer, fsys guestfs.FS, members []member, problems []string) error {
 	zw := zip.NewWriter(w)
-	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(out, flate.BestSpeed)
-	})
+	zw.RegisterCompressor(zip.Deflate, pooledDeflate)
 	buf := make([]byte, 1<<20)
 	for _, m := range members {
 		if t := m.attr.Mode & syscall.S_IFMT; t != syscall.S_IFREG && t != syscall.S_IFDIR && t != syscall.S_IFLNK {
