@@ -3,7 +3,8 @@
 # tools, ingest two points of it with a change in between, list them, read
 # the newest back byte for byte and verify the archive; then capture from a
 # vSphere simulator and make an encrypted off-site copy, to a directory and
-# to an S3-compatible bucket.
+# to an S3-compatible bucket; last, run the backup service on a schedule and
+# read the archive through its WebDAV and downloads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vma=${VMARCHIVE_BIN:-$PWD/bin/vmarchive}
@@ -11,6 +12,7 @@ demo=$(mktemp -d /tmp/vmarchive-demo.XXXXXX)
 mnt=$demo/mnt
 mkdir -p "$mnt"
 cleanup() {
+	[ -n "${servepid:-}" ] && kill -TERM "$servepid" 2>/dev/null && wait "$servepid" 2>/dev/null || true
 	[ -n "${mountpid:-}" ] && kill -INT "$mountpid" 2>/dev/null && wait "$mountpid" 2>/dev/null
 	[ -n "${vcsimpid:-}" ] && kill "$vcsimpid" 2>/dev/null && wait "$vcsimpid" 2>/dev/null || true
 	[ -n "${vgwpid:-}" ] && kill "$vgwpid" 2>/dev/null && wait "$vgwpid" 2>/dev/null || true
@@ -170,3 +172,68 @@ echo "byte-exact"
 say "grep -r \"\$AWS_SECRET_ACCESS_KEY\" \$XDG_CACHE_HOME/vmarchive s3root    # the key is in neither the catalog cache nor the bucket"
 if grep -rqF "$AWS_SECRET_ACCESS_KEY" "$XDG_CACHE_HOME/vmarchive" "$demo/s3root"; then echo "the secret key was written down" >&2; exit 1; fi
 echo "no match"
+
+# ---- The service: scheduled jobs, WebDAV and downloads ----------------------
+# vmarchive serve runs an images job every 2 seconds over a directory
+# holding one disk image (web02: web01's newest disk), test-restores each
+# new point, keeps the last 2, and serves the archive on loopback to a web
+# user. The password reaches hash-password and curl on stdin and in
+# owner-only files, never on a command line.
+say "vmarchive serve: an images job every 2 s, keep-last 2, test-restore every point, WebDAV and downloads on loopback"
+mkdir -p "$demo/images"
+ln "$demo/web01-v3.raw" "$demo/images/web02.raw"
+webport=${VMARCHIVE_DEMO_PORT:-19750}
+webpw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+webhash=$(printf '%s' "$webpw" | "$vma" hash-password)
+(umask 077 && printf 'user = "demo:%s"\n' "$webpw" >"$demo/web.curl")
+cat >"$demo/serve.yaml" <<-EOF
+	repo: $VMARCHIVE_REPO
+	listen: 127.0.0.1:$webport
+	jobs:
+	  - name: images
+	    images: {dir: $demo/images, match: "*.raw", vm-from: basename}
+	    schedule: "@every 2s"
+	    retention: {keep-last: 2}
+	    test-restore: every-point
+	web:
+	  users:
+	    - {name: demo, password-hash: '$webhash', role: admin}
+EOF
+say "cat serve.yaml    # the hash from: printf '%s' \"\$pw\" | $vma hash-password"
+sed "s|$demo/|\$DEMO/|g" "$demo/serve.yaml"
+say "$vma serve --config serve.yaml 2>serve.log &"
+"$vma" serve --config "$demo/serve.yaml" 2>"$demo/serve.log" &
+servepid=$!
+# Wait for three runs to end: the third point makes the retention forget
+# the first.
+for _ in $(seq 600); do
+	[ "$("$vma" runs --json 2>/dev/null | grep -Ec '"result": "(ok|failed)"')" -ge 3 ] && break
+	kill -0 "$servepid" 2>/dev/null || { cat "$demo/serve.log" >&2; exit 1; }
+	sleep 0.2
+done
+run "$vma" jobs
+run "$vma" runs
+if [ "$("$vma" runs --json | grep -c '"result": "ok"')" -lt 3 ]; then cat "$demo/serve.log" >&2; echo "three runs did not succeed" >&2; exit 1; fi
+run "$vma" status
+run "$vma" points --vm web02    # keep-last 2 forgot the first; TESTED: the test restore of each
+say "curl -K web.curl http://127.0.0.1:$webport/download/web02/latest/disk0/p2/etc/resolv.conf | cmp - resolv.conf"
+curl -sSf -K "$demo/web.curl" "http://127.0.0.1:$webport/download/web02/latest/disk0/p2/etc/resolv.conf" | tee "$demo/dl-resolv.conf"
+cmp "$demo/dl-resolv.conf" "$demo/resolv.conf"
+echo "byte-exact"
+say "curl -K web.curl -X PROPFIND -H 'Depth: 1' http://127.0.0.1:$webport/dav/web02/latest/disk0/p2/home/ann/Documents/ | (the hrefs)"
+curl -sSf -K "$demo/web.curl" -X PROPFIND -H 'Depth: 1' "http://127.0.0.1:$webport/dav/web02/latest/disk0/p2/home/ann/Documents/" |
+	grep -o '<[A-Za-z]*:*href>[^<]*' | sed 's/.*>//'
+say "curl http://127.0.0.1:$webport/download/web02/latest/disk0/p2/etc/resolv.conf    # without a login"
+curl -sS -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$webport/download/web02/latest/disk0/p2/etc/resolv.conf"
+say "curl -K web.curl http://127.0.0.1:$webport/metrics | grep vmarchive_repository_points"
+curl -sSf -K "$demo/web.curl" "http://127.0.0.1:$webport/metrics" | grep '^vmarchive_repository_points'
+say "grep -rF \"\$pw\" serve.yaml serve.log repo    # the password is written down nowhere"
+if grep -rqF "$webpw" "$demo/serve.yaml" "$demo/serve.log" "$VMARCHIVE_REPO"; then echo "the web password was written down" >&2; exit 1; fi
+echo "no match"
+say "kill -TERM $servepid    # stop serve"
+kill -TERM "$servepid"
+rc=0
+wait "$servepid" || rc=$?
+servepid=
+tail -n 2 "$demo/serve.log"
+[ "$rc" = 0 ] || { echo "serve exited with status $rc" >&2; exit 1; }
