@@ -8,13 +8,14 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/fs/tree"
@@ -121,15 +122,63 @@ func Mount(archive Archive, mountpoint string, opts Options) (*fuse.Server, erro
 // throughput. Only root may raise it (the sysfs knob of the mount's
 // device); others keep the default.
 func raiseReadahead(mountpoint string, maxRA int, logger *log.Logger) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(mountpoint, &st); err != nil {
-		return
+	dev, err := mountDevice(mountpoint)
+	if err == nil {
+		err = os.WriteFile("/sys/class/bdi/"+dev+"/read_ahead_kb", []byte(strconv.Itoa(maxRA>>10)), 0)
 	}
-	knob := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
-	err := os.WriteFile(knob, []byte(strconv.Itoa(maxRA>>10)), 0)
 	if err != nil && os.Geteuid() == 0 && logger != nil {
 		logger.Printf("readahead stays at the kernel's default: %v", err)
 	}
+}
+
+// mountDevice is the "major:minor" of the filesystem mounted at
+// mountpoint, from /proc/self/mountinfo: a stat of the mountpoint would
+// ask the daemon and cache the root's attributes, and a stat that
+// answers from that cache hides a dead mount (ENOTCONN) from clearStale.
+func mountDevice(mountpoint string) (string, error) {
+	abs, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return "", err
+	}
+	// mountinfo has the path without symlinks; only the parent is
+	// resolved, as resolving the mountpoint itself would stat it.
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	dev := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && unescapeMountinfo(f[4]) == abs {
+			dev = f[2] // the last mount on the path is the one on top
+		}
+	}
+	if dev == "" {
+		return "", fmt.Errorf("%s is not in /proc/self/mountinfo", abs)
+	}
+	return dev, nil
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // clearStale unmounts a dead FUSE mount ("transport endpoint is not
