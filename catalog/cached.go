@@ -165,6 +165,7 @@ func openCached(ctx context.Context, dir string, opts Options, create bool) (*Re
 	r.shared = true
 	r.locks = newBucketLocks(r, opts.LockLease)
 	r.readahead, r.prefetchSem = remoteReadahead, make(chan struct{}, remoteReadahead)
+	r.storeWorkers = remoteStoreWorkers
 	if err := r.openChunkCache(opts.ChunkCacheBytes); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open catalog cache %s: %w", dir, err)

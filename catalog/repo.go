@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -36,6 +37,9 @@ type Repo struct {
 	// readahead is how many extents a sequential reader asks for ahead.
 	prefetchSem chan struct{}
 	readahead   int
+	// storeWorkers, when set, is how many chunks an ingest stores at once
+	// (StoreWorkers).
+	storeWorkers int
 	// gc coordinates garbage collection with the Writers (gc.go).
 	gc gcState
 	// commitMu orders the changes of points between the store and the
@@ -317,6 +321,18 @@ func (r *Repo) Dir() string { return r.dir }
 
 // Backend returns the store's backend.
 func (r *Repo) Backend() backend.Backend { return r.be }
+
+// remoteStoreWorkers is how many chunks an ingest into an object store
+// compresses and uploads at once: each upload waits for the server, so
+// one per core left both cores idle for most of an ingest into versitygw.
+const remoteStoreWorkers = 8
+
+// StoreWorkers is how many chunks an ingest should store at once by
+// default: one per core into a local directory, more into an object
+// store.
+func (r *Repo) StoreWorkers() int {
+	return max(runtime.GOMAXPROCS(0), r.storeWorkers)
+}
 
 // ControlPath is the unix socket on which the process holding the
 // repository in dir serves other commands (package control). It sits in

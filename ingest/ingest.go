@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -115,7 +114,7 @@ func Ingest(ctx context.Context, repo *catalog.Repo, opts Options, disks []DiskS
 	}
 	p := &pipeline{repo: repo, w: repo.NewWriter(), cut: cut, opts: opts, total: total}
 	if p.opts.Workers <= 0 {
-		p.opts.Workers = runtime.GOMAXPROCS(0)
+		p.opts.Workers = repo.StoreWorkers()
 	}
 	for _, d := range disks {
 		rec, err := p.disk(ctx, m, d)
