@@ -181,15 +181,20 @@ func (r *rebuild) zeros(ctx context.Context, n int64) (int64, error) {
 	// All that is open now is a hole. buf may still hold zeros fed for it
 	// (a changed area of zeros); the zeros just added are not in buf, so
 	// bytes fed next must not be appended to those.
-	r.buf, r.bufOff = r.buf[:0], r.sel.Pos()
+	r.buf, r.bufOff = nil, r.sel.Pos()
 	return -1, nil
 }
 
 func (r *rebuild) feed(ctx context.Context, b []byte) (int64, error) {
+	// Pieces keep slices of buf, so buf is never written once filled: b is
+	// taken as it is, or joined to the bytes left in a new buffer.
 	if len(r.buf) == 0 {
-		r.bufOff = r.sel.Pos()
+		r.buf, r.bufOff = b[:len(b):len(b)], r.sel.Pos()
+	} else {
+		nb := make([]byte, len(r.buf)+len(b))
+		copy(nb[copy(nb, r.buf):], b)
+		r.buf = nb
 	}
-	r.buf = append(r.buf, b...)
 	r.marks = r.p.cut.Marks(r.marks[:0], b)
 	for i, m := range r.marks {
 		r.out = r.sel.Add(r.out[:0], m, min(chunker.Block, len(b)-i*chunker.Block))
@@ -213,16 +218,16 @@ func (r *rebuild) emit(ctx context.Context) (int64, error) {
 			if lo < 0 || hi > int64(len(r.buf)) {
 				return 0, fmt.Errorf("internal error: chunk [%d,%d) not in the rebuild's bytes", x.Off, x.End())
 			}
-			pc.data = append([]byte(nil), r.buf[lo:hi]...)
+			pc.data = r.buf[lo:hi:hi]
 			pc.repair = r.overlapsRepair(x)
 		}
 		if err := r.e.put(ctx, pc); err != nil {
 			return 0, err
 		}
 		if n := x.End() - r.bufOff; n >= int64(len(r.buf)) {
-			r.buf, r.bufOff = r.buf[:0], x.End()
+			r.buf, r.bufOff = nil, x.End()
 		} else if n > 0 {
-			r.buf, r.bufOff = r.buf[:copy(r.buf, r.buf[n:])], x.End()
+			r.buf, r.bufOff = r.buf[n:], x.End()
 		}
 		if r.met(x.End()) {
 			return x.End(), nil
