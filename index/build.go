@@ -238,7 +238,7 @@ func (w *walker) add(path string, de guestfs.DirEntry) Entry {
 		return e
 	}
 	e.Mode, e.Nlink, e.Uid, e.Gid, e.Size = a.Mode, a.Nlink, a.Uid, a.Gid, a.Size
-	e.Mtime, e.Ctime, e.Crtime = a.Mtime, a.Ctime, a.Crtime
+	e.Mtime, e.Ctime, e.Crtime, e.Atime, e.Gen = a.Mtime, a.Ctime, a.Crtime, a.Atime, a.Gen
 	if e.Mode&syscall.S_IFMT == syscall.S_IFREG && w.ext != nil {
 		w.extents(&e)
 	}

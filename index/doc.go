@@ -6,8 +6,10 @@
 //
 // Build walks every volume of every disk of a point through package
 // guestfs and records, per directory entry: disk, volume, path, mode
-// (type and permissions), uid, gid, size, mtime, ctime, crtime, inode
-// number, link count and, where cheap, a content key. No file data is read.
+// (type and permissions), uid, gid, size, mtime, ctime, crtime, atime, inode
+// number and generation, link count and, where cheap, a content key. No
+// file data is read. Indexes of format 1 (before atime and generation)
+// stay readable; they give both as zero.
 // A volume without a readable filesystem is recorded with its error; it
 // does not fail the point.
 //

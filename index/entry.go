@@ -25,6 +25,11 @@ type Entry struct {
 	Mtime  time.Time
 	Ctime  time.Time
 	Crtime time.Time // zero when the filesystem does not record it
+	// Atime is zero in indexes of format 1, built before access times
+	// were kept.
+	Atime time.Time
+	// Gen is the inode's generation (guestfs.Attr.Gen); 0 when unknown.
+	Gen uint64
 	// Key is the content key of a regular file, valid when HasKey.
 	Key    ContentKey
 	HasKey bool

@@ -12,10 +12,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Encoded index (version 1). All integers little endian; uvarint as in
+// Encoded index (version 2). All integers little endian; uvarint as in
 // encoding/binary; str = uvarint length ‖ bytes.
 //
-//	magic "VMAXIDX" (7) ‖ version (1 byte) = 1
+//	magic "VMAXIDX" (7) ‖ version (1 byte) = 2 (1 still read)
 //	uvarint plain length of part A ‖ uvarint plain length of part B
 //	uvarint stored length of part A ‖ part A (zstd frame) ‖ part B (zstd frame)
 //
@@ -32,8 +32,11 @@ import (
 
 const (
 	magic         = "VMAXIDX"
-	formatVersion = 1
-	headerLen     = len(magic) + 1
+	formatVersion = 2
+	// Version 1 records lack the access time and generation (recordLenV1
+	// bytes); decode widens them, leaving both zero (unknown).
+	formatV1  = 1
+	headerLen = len(magic) + 1
 
 	// Bounds that no real index reaches; they keep corrupt input from
 	// asking for absurd allocations.
@@ -49,7 +52,8 @@ var ErrCorrupt = errors.New("corrupt file index")
 // Volume flags.
 const volNoFS = 1
 
-// record is the fixed-size part of an entry in part B: 85 bytes.
+// record is the fixed-size part of an entry in part B: 105 bytes (85 in
+// version 1, which ends before atime).
 //
 //	0  ino     u64
 //	8  size    i64 (bytes)
@@ -62,7 +66,12 @@ const volNoFS = 1
 //	64 gid     u32
 //	68 flags   u8 (1 has key, 2 stat failed, 4 list failed)
 //	69 key     [16]
-const recordLen = 85
+//	85 atime   i64 ‖ u32 (version 2)
+//	97 gen     u64 (version 2; 0 when unknown)
+const (
+	recordLen   = 105
+	recordLenV1 = 85
+)
 
 const (
 	flagKey        = 1
@@ -106,6 +115,8 @@ func encodeRecord(b []byte, e *Entry) {
 	}
 	b[68] = f
 	copy(b[69:85], e.Key[:])
+	putTime(b[85:], e.Atime)
+	binary.LittleEndian.PutUint64(b[97:], e.Gen)
 }
 
 func decodeRecord(b []byte, e *Entry) {
@@ -123,6 +134,8 @@ func decodeRecord(b []byte, e *Entry) {
 	e.StatFailed = f&flagStatFailed != 0
 	e.ListFailed = f&flagListFailed != 0
 	copy(e.Key[:], b[69:85])
+	e.Atime = getTime(b[85:])
+	e.Gen = binary.LittleEndian.Uint64(b[97:])
 }
 
 // recordOK is checkRecord's verdict without the error, fast enough to run
@@ -133,6 +146,7 @@ func recordOK(b []byte) bool {
 		binary.LittleEndian.Uint32(b[24:]) < 1e9 &&
 		binary.LittleEndian.Uint32(b[36:]) < 1e9 &&
 		binary.LittleEndian.Uint32(b[48:]) < 1e9 &&
+		binary.LittleEndian.Uint32(b[93:]) < 1e9 &&
 		b[68]&^(flagKey|flagStatFailed|flagListFailed) == 0
 }
 
@@ -141,7 +155,7 @@ func checkRecord(b []byte) error {
 	if int64(binary.LittleEndian.Uint64(b[8:])) < 0 {
 		return errors.New("negative size")
 	}
-	for _, o := range []int{16, 28, 40} {
+	for _, o := range []int{16, 28, 40, 85} {
 		if binary.LittleEndian.Uint32(b[o+8:]) >= 1e9 {
 			return fmt.Errorf("nanoseconds at +%d out of range", o+8)
 		}
@@ -267,8 +281,9 @@ func decode(b []byte, buf *decodeBuf) (*Index, error) {
 	if len(b) < headerLen || string(b[:len(magic)]) != magic {
 		return nil, fmt.Errorf("bad magic: %w", ErrCorrupt)
 	}
-	if b[len(magic)] != formatVersion {
-		return nil, fmt.Errorf("version %d, this build reads %d: %w", b[len(magic)], formatVersion, ErrCorrupt)
+	version := b[len(magic)]
+	if version != formatVersion && version != formatV1 {
+		return nil, fmt.Errorf("version %d, this build reads %d and %d: %w", version, formatV1, formatVersion, ErrCorrupt)
 	}
 	r := reader{b: b, off: headerLen}
 	alen := r.uvarint("part A length", maxPartLen)
@@ -303,7 +318,29 @@ func decode(b []byte, buf *decodeBuf) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	ix.version = int(version)
+	if version == formatV1 {
+		if partB, err = widenV1(partB); err != nil {
+			return nil, err
+		}
+	}
 	return ix, ix.attachRecords(partB)
+}
+
+// widenV1 turns version 1 records into version 2 ones with a zero access
+// time and generation.
+func widenV1(b []byte) ([]byte, error) {
+	if len(b)%recordLenV1 != 0 {
+		return nil, fmt.Errorf("version 1 part B of %d bytes, not a multiple of %d: %w", len(b), recordLenV1, ErrCorrupt)
+	}
+	n := len(b) / recordLenV1
+	out := make([]byte, n*recordLen)
+	for i := 0; i < n; i++ {
+		r := out[i*recordLen : (i+1)*recordLen]
+		copy(r, b[i*recordLenV1:(i+1)*recordLenV1])
+		putTime(r[85:], time.Time{})
+	}
+	return out, nil
 }
 
 // decompress decodes the zstd frame z, of want bytes, appending to dst[:0]

@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func seedVolumes() []*buildVolume {
 	es := []Entry{
 		{Path: "/", Ino: 2, Mode: 0o40755, Nlink: 5, Size: 4096, Mtime: t, Ctime: t},
 		{Path: "/etc", Ino: 12, Mode: 0o40755, Nlink: 2, Size: 4096, Mtime: t, Ctime: t},
-		{Path: "/etc/hostname", Ino: 13, Mode: 0o100644, Nlink: 1, Size: 9, Mtime: t, Ctime: t, Crtime: t, HasKey: true, Key: ContentKey{1, 2, 3}},
+		{Path: "/etc/hostname", Ino: 13, Mode: 0o100644, Nlink: 1, Size: 9, Mtime: t, Ctime: t, Crtime: t, Atime: t.Add(time.Hour), Gen: 77, HasKey: true, Key: ContentKey{1, 2, 3}},
 		{Path: "/etc/hosts", Ino: 14, Mode: 0o100644, Nlink: 2, Size: 120, Mtime: t, Ctime: t, HasKey: true, Key: ContentKey{9}},
 		{Path: "/home", Ino: 15, Mode: 0o40700, Nlink: 2, Uid: 1000, Gid: 1000, Mtime: t, ListFailed: true},
 		{Path: "/link", Ino: 16, Mode: 0o120777, Nlink: 1, Size: 4, StatFailed: true},
@@ -80,10 +81,13 @@ func TestEncodeDecode(t *testing.T) {
 		for j := range got {
 			a, b := got[j], w.Entries[j]
 			if a.Path != b.Path || a.Ino != b.Ino || a.Mode != b.Mode || a.Size != b.Size || !a.Mtime.Equal(b.Mtime) || !a.Crtime.Equal(b.Crtime) ||
-				a.Crtime.IsZero() != b.Crtime.IsZero() || a.Key != b.Key || a.HasKey != b.HasKey || a.StatFailed != b.StatFailed || a.ListFailed != b.ListFailed || a.Uid != b.Uid {
+				a.Crtime.IsZero() != b.Crtime.IsZero() || !a.Atime.Equal(b.Atime) || a.Atime.IsZero() != b.Atime.IsZero() || a.Gen != b.Gen || a.Key != b.Key || a.HasKey != b.HasKey || a.StatFailed != b.StatFailed || a.ListFailed != b.ListFailed || a.Uid != b.Uid {
 				t.Errorf("entry %d: %+v, want %+v", j, a, b)
 			}
 		}
+	}
+	if ix.Version() != formatVersion {
+		t.Errorf("version %d", ix.Version())
 	}
 	if e, ok := ix.Volumes[0].Lookup("/etc/hosts"); !ok || e.Ino != 14 {
 		t.Errorf("lookup: %+v %v", e, ok)
@@ -298,4 +302,38 @@ func FuzzDecodeParts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An index stored by a build before access times (testdata/format1.idx:
+// seedVolumes encoded by format 1's encoder) still decodes, with zero
+// access times and generations and everything else as it was.
+func TestFormat1Readable(t *testing.T) {
+	b, err := os.ReadFile("testdata/format1.idx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.Version() != 1 {
+		t.Errorf("version %d, want 1", ix.Version())
+	}
+	want := seedVolumes()
+	got := ix.Volumes[0].Entries()
+	if len(got) != len(want[0].Entries) {
+		t.Fatalf("%d entries, want %d", len(got), len(want[0].Entries))
+	}
+	for i, g := range got {
+		w := want[0].Entries[i]
+		w.Atime, w.Gen = time.Time{}, 0
+		if g.Path != w.Path || g.Ino != w.Ino || g.Size != w.Size || !g.Mtime.Equal(w.Mtime) || !g.Crtime.Equal(w.Crtime) ||
+			g.Key != w.Key || g.Nlink != w.Nlink || g.ListFailed != w.ListFailed || g.StatFailed != w.StatFailed || !g.Atime.IsZero() || g.Gen != 0 {
+			t.Errorf("entry %d: %+v, want %+v", i, g, w)
+		}
+	}
+	// Truncated part B (not whole version 1 records) is corrupt.
+	if _, err := widenV1(make([]byte, recordLenV1+1)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("widenV1 of a partial record: %v", err)
+	}
 }

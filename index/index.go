@@ -16,7 +16,12 @@ type Index struct {
 	// transient says a volume failed for a reason that may pass (a store
 	// read error): such an index is used but not stored.
 	transient bool
+	version   int // the encoded format the index was read from
 }
+
+// Version is the format the index was encoded in: 1 indexes lack access
+// times and generations.
+func (ix *Index) Version() int { return ix.version }
 
 // Volume is the index of one volume of one disk.
 type Volume struct {
@@ -127,4 +132,46 @@ func (ix *Index) Split(guestPath string) (*Volume, string, bool) {
 		}
 	}
 	return nil, "", false
+}
+
+// Cursor steps through a volume's entries in path order, so that two or
+// more volumes can be merged without decoding them whole.
+type Cursor struct {
+	v    *Volume
+	i    int // entry at cur; -1 before the first
+	off  int // column offset of the next entry
+	cur  []byte
+	done bool
+}
+
+// Cursor returns a cursor before the first entry of v.
+func (v *Volume) Cursor() *Cursor { return &Cursor{v: v, i: -1} }
+
+// Next moves to the next entry; false at the end.
+func (c *Cursor) Next() bool {
+	if c.done || c.i+1 >= c.v.n {
+		c.done = true
+		return false
+	}
+	shared, suffix, next, err := columnEntry(c.v.col, c.off, len(c.cur))
+	if err != nil {
+		c.done = true // cannot happen: Decode checked the column
+		return false
+	}
+	c.cur = append(c.cur[:shared], suffix...)
+	c.off = next
+	c.i++
+	return true
+}
+
+// Path is the current entry's path, valid until Next.
+func (c *Cursor) Path() []byte { return c.cur }
+
+// Entry decodes the current entry.
+func (c *Cursor) Entry() Entry { return c.v.Entry(c.i, string(c.cur)) }
+
+// SameRecord reports whether the current entries of c and d are equal in
+// every field but the path, without decoding them.
+func (c *Cursor) SameRecord(d *Cursor) bool {
+	return bytes.Equal(c.v.recs[c.i*recordLen:(c.i+1)*recordLen], d.v.recs[d.i*recordLen:(d.i+1)*recordLen])
 }

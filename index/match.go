@@ -214,3 +214,14 @@ func (p *Pattern) literalPrefix() string {
 	}
 	return strings.Join(p.segs[:j], "/")
 }
+
+// MatchIn reports whether p matches path ("/" first) of volume v.
+func (p *Pattern) MatchIn(v *Volume, path string) bool {
+	if p.inVolume {
+		return p.Match([]byte(path))
+	}
+	if path == "/" {
+		return p.Match([]byte(v.Prefix()))
+	}
+	return p.Match([]byte(v.Prefix() + path))
+}
