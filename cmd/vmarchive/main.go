@@ -93,6 +93,7 @@ error.`,
 	// the service: serve.go jobs.go runjob.go
 	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
 	root.AddCommand(hashPasswordCmd()) // web users: hashpassword.go
+	root.AddCommand(nbdCmd(v))         // instant recovery: nbd.go
 	return root
 }
 
