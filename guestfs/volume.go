@@ -152,7 +152,7 @@ func (d *Disk) addLVM(opts *Options) {
 	for _, vg := range vgs {
 		d.Warnings = append(d.Warnings, vg.Warnings...)
 		for _, lv := range vg.LVs {
-			if !lv.Visible {
+			if !lv.Visible || isThinPool(lv) {
 				continue
 			}
 			v := &Volume{Name: "lvm/" + vg.Name + "/" + lv.Name, Size: lv.Size, Offset: -1}
@@ -171,6 +171,12 @@ func (d *Disk) addLVM(opts *Options) {
 			d.Volumes = append(d.Volumes, openVolume(v, opts))
 		}
 	}
+}
+
+// isThinPool reports whether lv is a thin pool: visible in LVM, but a
+// container of thin LVs rather than a volume.
+func isThinPool(lv partition.LogicalVolume) bool {
+	return len(lv.Segments) == 1 && lv.Segments[0].Type == "thin-pool"
 }
 
 // openVolume detects the volume's filesystem and opens it.

@@ -167,12 +167,17 @@ logical_volumes {
 pool {
 id = "a"
 status = ["READ", "WRITE", "VISIBLE"]
-segment1 { start_extent = 0 extent_count = 1 type = "thin-pool" metadata = "pool_tmeta" pool = "pool_tdata" }
+segment1 { start_extent = 0 extent_count = 1 type = "thin-pool" metadata = "pool_tmeta" pool = "pool_tdata" chunk_size = 128 }
 }
 thin1 {
 id = "b"
 status = ["READ", "WRITE", "VISIBLE"]
 segment1 { start_extent = 0 extent_count = 10 type = "thin" thin_pool = "pool" device_id = 1 }
+}
+thin2 {
+id = "b2"
+status = ["READ", "WRITE", "VISIBLE"]
+segment1 { start_extent = 0 extent_count = 10 type = "thin" thin_pool = "pool" device_id = 2 external_origin = "origin" }
 }
 mirror {
 id = "c"
@@ -208,7 +213,7 @@ segment1 { start_extent = 0 extent_count = 1 type = "snapshot" chunk_size = 8 or
 	vg.devs = map[string]*pvDevice{"pvid": {r: &sparseDisk{size: 1 << 30}, size: 1 << 30}}
 	for name, want := range map[string]string{
 		"pool":   "unsupported: thin-pool LV vg/pool",
-		"thin1":  "unsupported: thin LV vg/thin1",
+		"thin2":  "unsupported: thin LV vg/thin2 with external origin \"origin\"",
 		"mirror": "unsupported: raid1 LV vg/mirror",
 		"snap":   "unsupported: snapshot LV vg/snap",
 	} {
@@ -218,5 +223,8 @@ segment1 { start_extent = 0 extent_count = 1 type = "snapshot" chunk_size = 8 or
 	}
 	if _, err := vg.Open("origin"); err != nil {
 		t.Errorf("Open(origin): %v", err)
+	}
+	if _, err := vg.Open("thin1"); err == nil || !strings.Contains(err.Error(), "thin pool vg/pool metadata: open LV vg/pool_tmeta: no such logical volume") {
+		t.Errorf("Open(thin1) without the pool's metadata LV: %v", err)
 	}
 }

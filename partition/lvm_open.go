@@ -17,11 +17,21 @@ func (vg *VolumeGroup) LV(name string) *LogicalVolume {
 }
 
 // Open returns a reader over the contents of the logical volume called
-// name. Only linear LVs (striped segments with one stripe), on PVs that were
-// among the scanned devices, can be opened; others give an error wrapping
-// errors.ErrUnsupported such as "unsupported: striped LV vg/lv".
-// Inconsistent segment maps give an error wrapping ErrCorrupt.
+// name. Linear LVs (striped segments with one stripe) and thin LVs
+// (including thin snapshots) whose pool lies on linear LVs can be opened,
+// on PVs that were among the scanned devices; others give an error
+// wrapping errors.ErrUnsupported such as "unsupported: striped LV vg/lv".
+// Inconsistent segment maps, and thin pool metadata that fails its
+// checksums or is flagged as needing a check, give an error wrapping
+// ErrCorrupt. A thin LV reads zeros where its pool maps nothing.
 func (vg *VolumeGroup) Open(name string) (*io.SectionReader, error) {
+	if lv := vg.LV(name); lv != nil && isThin(lv) {
+		tr, err := vg.openThin(lv)
+		if err != nil {
+			return nil, err
+		}
+		return io.NewSectionReader(tr, 0, lv.Size), nil
+	}
 	lr, size, err := vg.mapLV(name)
 	if err != nil {
 		return nil, err

@@ -41,14 +41,26 @@ type LogicalVolume struct {
 	Segments []Segment
 }
 
-// Segment maps a run of LV extents. Only "striped" segments with one
-// stripe (linear) can be read.
+// Segment maps a run of LV extents. Linear ("striped" with one stripe)
+// and "thin" segments can be read.
 type Segment struct {
 	StartExtent int64  // first LV extent
 	ExtentCount int64  // extents
-	Type        string // "striped", "mirror", "raid1", "thin", "snapshot", ...
+	Type        string // "striped", "mirror", "raid1", "thin-pool", "thin", "snapshot", ...
 	StripeSize  int64  // bytes, for striped segments with several stripes
 	Stripes     []Stripe
+
+	// Thin pool segments: the hidden LVs holding the pool's metadata
+	// (<pool>_tmeta) and data (<pool>_tdata), and the pool's chunk size.
+	PoolMetadata, PoolData string
+	ChunkSize              int64 // bytes
+	// Thin segments: the pool, the volume's device id in the pool's
+	// metadata, and the LV it was snapshotted from ("" if none). A thin
+	// LV with an external origin reads the origin where it maps nothing.
+	ThinPool       string
+	DeviceID       int64
+	Origin         string
+	ExternalOrigin string
 
 	cowStore string // snapshot segments: the LV holding the snapshot's data
 }
@@ -125,8 +137,16 @@ func decodeSegment(d *decoder, s *cfgSection, extent int64) Segment {
 		ExtentCount: d.num(s, "extent_count", 0, math.MaxInt64/extent),
 		Type:        d.str(s, "type"),
 	}
-	if seg.Type == "snapshot" {
+	switch seg.Type {
+	case "snapshot":
 		seg.cowStore = d.optStr(s, "cow_store")
+	case "thin-pool":
+		seg.PoolMetadata, seg.PoolData = d.str(s, "metadata"), d.str(s, "pool")
+		seg.ChunkSize = d.num(s, "chunk_size", 1, math.MaxInt32) * lvmSectorSize
+	case "thin":
+		seg.ThinPool = d.str(s, "thin_pool")
+		seg.DeviceID = d.num(s, "device_id", 0, 1<<24-1) // dm-thin ids are 24 bits
+		seg.Origin, seg.ExternalOrigin = d.optStr(s, "origin"), d.optStr(s, "external_origin")
 	}
 	if seg.Type != "striped" {
 		return seg // other types name LVs, not PVs; they cannot be read
