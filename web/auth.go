@@ -21,6 +21,8 @@ type Principal struct {
 	Name string
 	Role string
 	vms  []string // operator: globs of the VMs they see
+
+	session *session // set when a session cookie authenticated the request
 }
 
 // Admin reports whether p may do everything.
@@ -56,7 +58,7 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 var errNoCredentials = errors.New("authentication required")
 
 // method is one way a request proves its user: it returns nil, nil when
-// the request does not use it. Sessions (cookies) become one more.
+// the request does not use it.
 type method func(r *http.Request) (*Principal, error)
 
 // Auth decides who a request comes from.
@@ -70,6 +72,8 @@ type Auth struct {
 	slots    chan struct{} // bounds password hashes computed at once
 	mu       sync.Mutex
 	verified map[[32]byte]time.Time // keyed hash of user and password -> expiry; guarded by mu
+
+	sessions *sessions
 }
 
 // verifiedFor is how long a verified password is remembered.
@@ -78,7 +82,7 @@ const verifiedFor = 5 * time.Minute
 // NewAuth builds the access control of cfg. adminToken, if set, is one
 // more bearer token, of an admin named "token" (the service's token-file).
 func NewAuth(cfg *Config, adminToken string, log *slog.Logger) *Auth {
-	a := &Auth{users: map[string]*User{}, log: log, slots: make(chan struct{}, 2), verified: map[[32]byte]time.Time{}}
+	a := &Auth{users: map[string]*User{}, log: log, sessions: newSessions(), slots: make(chan struct{}, 2), verified: map[[32]byte]time.Time{}}
 	rand.Read(a.cacheKey[:])
 	for i := range cfg.Users {
 		u := &cfg.Users[i]
@@ -90,7 +94,7 @@ func NewAuth(cfg *Config, adminToken string, log *slog.Logger) *Auth {
 	if adminToken != "" {
 		a.tokens = append(a.tokens, &User{Name: "token", Role: RoleAdmin, token: adminToken})
 	}
-	a.methods = []method{a.bearer, a.basic}
+	a.methods = []method{a.cookieMethod, a.bearer, a.basic}
 	return a
 }
 

@@ -54,6 +54,20 @@ func TestBadInput(t *testing.T) {
 		{"proppatch", "PROPPATCH", "/dav/web1/", nil, 405, "read-only"},
 		{"unknown method", "BREW", "/dav/", nil, 405, ""},
 		{"no page", "GET", "/nothing", nil, 404, "no such page"},
+		{"ui dotdot", "GET", "/ui/tree/web1/%2e%2e/db1/", nil, 400, `"." or ".."`},
+		{"ui invalid UTF-8", "GET", "/ui/tree/web1/%ff%fe/", nil, 404, "not found"},
+		{"ui missing VM", "GET", "/ui/tree/nosuchvm/", nil, 404, "not found"},
+		{"ui missing point", "GET", "/ui/tree/web1/2001-01-01T00:00:00Z/", nil, 404, "not found"},
+		{"ui below a file", "GET", "/ui/tree/web1/" + pt + "/disk0.img/x", nil, 404, "not found"},
+		{"ui page garbage", "GET", "/ui/tree/web1/?page=-99999999999999999999999", nil, 200, pt},
+		{"ui page huge", "GET", "/ui/tree/web1/?page=99999999999999", nil, 200, pt},
+		{"ui sort garbage", "GET", "/ui/tree/web1/" + pt + "/disk0/?sort=%00&order=x", nil, 200, "volumes.txt"},
+		{"ui no page", "GET", "/ui/nothing", nil, 404, "no such page"},
+		{"ui search bad pattern", "GET", "/ui/search?vm=web1&q=%5B", nil, 400, "pattern"},
+		{"ui search no VM", "GET", "/ui/search?vm=nosuchvm&q=x", nil, 404, "no VM"},
+		{"ui post to a page", "POST", "/ui/tree/web1/", nil, 404, "no such page"},
+		{"ui post without session", "POST", "/ui/jobs/run", nil, 403, "CSRF"},
+		{"login post garbage", "POST", "/login", nil, 403, "another site"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			hdr := basic("admin", adminPW)
@@ -65,6 +79,13 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("%s %s: %d %q, want %d with %q", c.method, c.target, w.Code, clip(w.Body.String()), c.code, c.body)
 			}
 		})
+	}
+	big := httptest.NewRequest("POST", "/login", strings.NewReader("user="+strings.Repeat("x", maxForm)))
+	big.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	big.RemoteAddr = "127.0.0.1:4000"
+	bw := httptest.NewRecorder()
+	if s.ServeHTTP(bw, big); bw.Code != 400 {
+		t.Errorf("a login form of %d bytes: %d %q, want 400", maxForm, bw.Code, clip(bw.Body.String()))
 	}
 	w := do(s, "OPTIONS", "/dav/", "127.0.0.1:4000", basic("admin", adminPW))
 	if w.Header().Get("DAV") != "1" || strings.Contains(w.Header().Get("Allow"), "PUT") {
@@ -83,6 +104,10 @@ func FuzzRequest(f *testing.F) {
 		{"GET", "/download/web1/%2e%2e/x", ""},
 		{"GET", "/dav/%ff", "bytes=1-0"},
 		{"MOVE", "/dav/web1", ""},
+		{"GET", "/ui/tree/web1/latest/disk0/?sort=size&page=2", ""},
+		{"GET", "/ui/search?vm=web1&q=**/x", ""},
+		{"POST", "/ui/jobs/run", ""},
+		{"GET", "/login?next=//x&expired=1", ""},
 	} {
 		f.Add(seed[0], seed[1], seed[2])
 	}

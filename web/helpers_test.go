@@ -131,7 +131,7 @@ func serve(t testing.TB, s http.Handler) string {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	for port := 19700; port < 19750; port++ {
+	for port := 19650; port < 19700; port++ {
 		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			break
 		}

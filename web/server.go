@@ -24,6 +24,8 @@ type Options struct {
 	AdminToken string
 	// API is served under /v1/ to admins; Metrics at /metrics.
 	API, Metrics http.Handler
+	// Jobs feeds the UI's job pages; default: read from API.
+	Jobs Jobs
 }
 
 // Server is the HTTP side of `vmarchive serve`: WebDAV, downloads, the
@@ -34,6 +36,7 @@ type Server struct {
 	view *view
 	log  *slog.Logger
 	mux  *http.ServeMux
+	jobs Jobs // nil: no service API
 }
 
 // New builds the server of cfg (checked by Config.Check).
@@ -46,6 +49,10 @@ func New(cfg *Config, o Options) *Server {
 	}
 	s := &Server{cfg: cfg, auth: NewAuth(cfg, o.AdminToken, o.Log), log: o.Log, mux: http.NewServeMux()}
 	s.view = &view{archive: o.Archive, guest: o.Guest, timeout: o.ReadTimeout}
+	s.jobs = o.Jobs
+	if s.jobs == nil && o.API != nil {
+		s.jobs = apiJobs{o.API}
+	}
 	need := s.auth.Require
 	if o.Metrics != nil {
 		if cfg.OpenMetrics {
@@ -62,12 +69,10 @@ func New(cfg *Config, o Options) *Server {
 	s.mux.Handle("/dav", dav) // Windows asks without the slash
 	s.mux.Handle("GET /download/", need(http.StripPrefix("/download", http.HandlerFunc(s.download))))
 	s.mux.Handle("HEAD /download/", need(http.StripPrefix("/download", http.HandlerFunc(s.download))))
+	s.uiRoutes()
+	s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
 	s.mux.Handle("/", need(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.Error(w, fmt.Sprintf("no such page: %q", r.URL.Path), http.StatusNotFound)
-			return
-		}
-		fmt.Fprintln(w, "vmarchive: WebDAV at /dav/, downloads at /download/<vm>/<point>/...")
+		http.Error(w, fmt.Sprintf("no such page: %q", r.URL.Path), http.StatusNotFound)
 	})))
 	return s
 }
