@@ -9,8 +9,9 @@ import (
 )
 
 const (
-	thinNodeCache = 1024 // decoded btree nodes kept per pool (about 4 MiB)
-	thinMaxDepth  = 16   // btree levels; 252^16 entries is far beyond any pool
+	thinNodeCache   = 1024 // decoded btree nodes kept per pool (about 4 MiB)
+	thinBitmapCache = 64   // space map bitmaps kept per pool (each counts 1 GiB of 64 KiB chunks)
+	thinMaxDepth    = 16   // btree levels; 252^16 entries is far beyond any pool
 )
 
 // thinNode is a decoded, checked btree node.
@@ -32,8 +33,9 @@ type thinMeta struct {
 	blocks uint64 // metadata blocks that exist on the device and in the superblock
 	where  string // "thin pool vg/pool metadata", for errors
 
-	mu    sync.Mutex
-	nodes map[uint64]*thinNode // guarded by mu; at most thinNodeCache entries
+	mu      sync.Mutex
+	nodes   map[uint64]*thinNode // guarded by mu; at most thinNodeCache entries
+	bitmaps map[uint64][]byte    // guarded by mu; at most thinBitmapCache entries
 }
 
 // node reads, checks and caches the btree node in block b.

@@ -38,13 +38,16 @@ func FuzzThinMetadata(f *testing.F) {
 }
 
 // fixThinChecksums recomputes the checksum of the superblock and of every
-// other non-zero block as a btree node.
+// other non-zero block: as a space map bitmap when its second word (a
+// node's flags, a bitmap's not_used) is 0, else as a btree node.
 func fixThinChecksums(meta []byte) {
 	for b := 0; b < len(meta); b += thinBlockSize {
 		blk := meta[b : b+thinBlockSize]
 		switch {
 		case b == 0:
 			binary.LittleEndian.PutUint32(blk, thinChecksum(blk, thinSuperCsumXor))
+		case binary.LittleEndian.Uint32(blk[4:]) == 0 && !bytes.Equal(blk, make([]byte, thinBlockSize)):
+			binary.LittleEndian.PutUint32(blk, thinChecksum(blk, thinBitmapCsumXor))
 		case !bytes.Equal(blk, make([]byte, thinBlockSize)):
 			binary.LittleEndian.PutUint32(blk, thinChecksum(blk, thinBtreeCsumXor))
 		}
@@ -63,7 +66,7 @@ func exerciseThin(meta []byte) error {
 	if err := p.checkSuperblock("fuzz", int64(len(meta)), 1<<62); err != nil {
 		return err
 	}
-	p.meta = &thinMeta{r: bytes.NewReader(meta), blocks: min(sb.MetaBlocks, uint64(len(meta)/thinBlockSize)), where: "fuzz", nodes: map[uint64]*thinNode{}}
+	p.meta = &thinMeta{r: bytes.NewReader(meta), blocks: min(sb.MetaBlocks, uint64(len(meta)/thinBlockSize)), where: "fuzz", nodes: map[uint64]*thinNode{}, bitmaps: map[uint64][]byte{}}
 	var ids []uint64
 	err := p.meta.walk(sb.DetailsRoot, thinDetailsSize, func(k uint64, _ []byte) error {
 		ids = append(ids, k)

@@ -21,6 +21,12 @@ const (
 	thinMinChunk       = 128      // DATA_DEV_BLOCK_SIZE_MIN_SECTORS (64 KiB)
 	thinMaxChunk       = 2097152  // DATA_DEV_BLOCK_SIZE_MAX_SECTORS (1 GiB)
 	thinTimeBits       = 24       // block_time: data block << 24 | time
+	thinBitmapCsumXor  = 240779   // BITMAP_CSUM_XOR
+	thinBitmapHeader   = 16       // sizeof(struct disk_bitmap_header): csum, not_used, blocknr
+	thinIndexEntrySize = 16       // sizeof(struct disk_index_entry): blocknr, nr_free, none_free_before
+	// thinBitmapEntries is how many blocks one space map bitmap block
+	// counts, 2 bits each (ll_disk.entries_per_block).
+	thinBitmapEntries = (thinBlockSize - thinBitmapHeader) * 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -58,7 +58,8 @@ func (vg *VolumeGroup) openThinPool(name string) (*thinPool, error) {
 	if err := p.checkSuperblock(where, msize, dsize); err != nil {
 		return nil, err
 	}
-	p.meta = &thinMeta{r: mr, blocks: min(p.sb.MetaBlocks, uint64(msize/thinBlockSize)), where: where, nodes: map[uint64]*thinNode{}}
+	p.meta = &thinMeta{r: mr, blocks: min(p.sb.MetaBlocks, uint64(msize/thinBlockSize)), where: where,
+		nodes: map[uint64]*thinNode{}, bitmaps: map[uint64][]byte{}}
 	return p, nil
 }
 
@@ -128,6 +129,13 @@ func (p *thinPool) dataBlock(root uint64, vblock uint64) (uint64, bool, error) {
 	b := binary.LittleEndian.Uint64(v) >> thinTimeBits
 	if b >= p.nData {
 		return 0, false, corruptf("%s: virtual block %d maps to data block %d, beyond the pool's %d blocks", p.meta.where, vblock, b, p.nData)
+	}
+	used, err := p.allocated(b)
+	if err != nil {
+		return 0, false, err
+	}
+	if !used {
+		return 0, false, corruptf("%s: virtual block %d maps to data block %d, which the data space map says is free (stale or damaged metadata)", p.meta.where, vblock, b)
 	}
 	return b, true, nil
 }

@@ -233,14 +233,7 @@ type thinDump struct {
 // mapping with what thin_dump says.
 func TestLVMThinDump(t *testing.T) {
 	ti := buildThin(t)
-	b, err := os.ReadFile(ti.path + ".thin_dump")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dump thinDump
-	if err := xml.Unmarshal(b, &dump); err != nil {
-		t.Fatal(err)
-	}
+	dump := readThinDump(t, ti.path+".thin_dump")
 	p, err := ti.vg(t, nil).openThinPool("pool")
 	if err != nil {
 		t.Fatal(err)
@@ -274,9 +267,53 @@ func TestLVMThinDump(t *testing.T) {
 			t.Errorf("device %d details: %s (%v); thin_dump says %s", d.ID, g, err, w)
 		}
 	}
+	used := map[uint64]bool{}
+	for _, d := range dump.Devices {
+		for _, m := range d.Single {
+			used[m.D] = true
+		}
+	}
+	for b := range p.nData {
+		if got, err := p.allocated(b); err != nil || got != used[b] {
+			t.Errorf("data block %d: allocated %v (%v) in the data space map; mapped in thin_dump: %v", b, got, err, used[b])
+		}
+	}
 	if len(dump.Devices) != 3 || mappings < 300 {
 		t.Errorf("thin_dump shows %d devices, %d mappings: the image proves little", len(dump.Devices), mappings)
 	}
+}
+
+func readThinDump(t *testing.T, path string) thinDump {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump thinDump
+	if err := xml.Unmarshal(b, &dump); err != nil {
+		t.Fatal(err)
+	}
+	return dump
+}
+
+// freeBlock returns the lowest data block no mapping of thin_dump uses.
+func freeBlock(dump thinDump) uint64 {
+	used := map[uint64]bool{}
+	for _, d := range dump.Devices {
+		for _, m := range d.Single {
+			used[m.D] = true
+		}
+		for _, m := range d.Range {
+			for i := range m.N {
+				used[m.D+i] = true
+			}
+		}
+	}
+	b := uint64(0)
+	for used[b] {
+		b++
+	}
+	return b
 }
 
 // thinMappings walks device id's mapping tree: virtual block -> "data time".
@@ -328,12 +365,16 @@ func TestLVMThinRefuses(t *testing.T) {
 		binary.LittleEndian.PutUint32(b, thinChecksum(b, thinSuperCsumXor))
 		return b
 	}
-	// leaf1 is device 1's mapping leaf with its first entry pointing past the
-	// pool, checksum recomputed.
-	leaf1 := block(root1)
-	h := decodeThinNodeHeader(leaf1)
-	binary.LittleEndian.PutUint64(leaf1[thinNodeHeaderSize+8*int(h.MaxEntries):], 100000<<thinTimeBits)
-	binary.LittleEndian.PutUint32(leaf1, thinChecksum(leaf1, thinBtreeCsumXor))
+	// remap is device 1's mapping leaf with its first entry pointing at data
+	// block b, checksum recomputed.
+	remap := func(b uint64) []byte {
+		leaf := block(root1)
+		h := decodeThinNodeHeader(leaf)
+		binary.LittleEndian.PutUint64(leaf[thinNodeHeaderSize+8*int(h.MaxEntries):], b<<thinTimeBits)
+		binary.LittleEndian.PutUint32(leaf, thinChecksum(leaf, thinBtreeCsumXor))
+		return leaf
+	}
+	free := freeBlock(readThinDump(t, ti.path+".thin_dump"))
 	flipped := block(root1)
 	flipped[100] ^= 1
 	for _, tc := range []struct {
@@ -342,14 +383,15 @@ func TestLVMThinRefuses(t *testing.T) {
 		data      []byte
 		is        error
 		want      string
-		thinCheck bool // thin_check refuses it too (0.9.0 does not bound data blocks)
+		thinCheck bool // thin_check refuses it too (0.9.0 checks neither data block bounds nor data space map counts)
 	}{
 		{"node checksum", root1, flipped, ErrCorrupt, fmt.Sprintf("btree node at block %d (byte %d): checksum", root1, root1*thinBlockSize), true},
 		{"superblock checksum", 0, func() []byte { b := block(0); b[20] ^= 1; return b }(), ErrCorrupt, "superblock checksum", true},
 		{"unformatted", 0, make([]byte, thinBlockSize), ErrCorrupt, "superblock magic 0", true},
 		{"needs_check", 0, super(func(b []byte) { b[4] |= thinNeedsCheck }), ErrCorrupt, "needs_check flag is set", false},
 		{"held root", 0, super(func(b []byte) { binary.LittleEndian.PutUint64(b[56:], 7) }), errors.ErrUnsupported, "metadata snapshot is held at block 7", false},
-		{"data block beyond pool", root1, leaf1, ErrCorrupt, "maps to data block 100000, beyond the pool's 512 blocks", false},
+		{"data block beyond pool", root1, remap(100000), ErrCorrupt, "maps to data block 100000, beyond the pool's 512 blocks", false},
+		{"data block free", root1, remap(free), ErrCorrupt, fmt.Sprintf("maps to data block %d, which the data space map says is free", free), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vg := ti.vg(t, map[int64][]byte{metaOff + int64(tc.block)*thinBlockSize: tc.data})
