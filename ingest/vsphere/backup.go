@@ -2,7 +2,6 @@ package vsphere
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -360,14 +359,10 @@ func windowFor(l *limiter, o Options) int64 {
 // disks were left out, refused-disks.txt.
 func (c *Client) configFiles(ctx context.Context, vm *mo.VirtualMachine, snapConfig *types.VirtualMachineConfigInfo, want VM, refused []DiskInfo, filesFor func(types.ManagedObjectReference) (*datastoreFiles, error)) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	doc := struct {
-		Name   string                          `json:"name"`
-		Ref    string                          `json:"ref"`
-		Config *types.VirtualMachineConfigInfo `json:"config"`
-	}{vm.Name, vm.Self.Value, snapConfig}
-	b, err := json.MarshalIndent(doc, "", " ")
+	doc := CapturedConfig{Name: vm.Name, Ref: vm.Self.Value}
+	b, err := ConfigJSON(doc.Name, doc.Ref, snapConfig)
 	if err != nil {
-		return nil, fmt.Errorf("config.json: %w", err)
+		return nil, err
 	}
 	out["config.json"] = b
 	if vm.LayoutEx != nil {
