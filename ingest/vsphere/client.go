@@ -58,3 +58,7 @@ func (c *Client) Close(ctx context.Context) error {
 }
 
 func (c *Client) scrub(err error) error { return scrub(err, c.secret) }
+
+// Scrub removes the login password from an error's text, for callers
+// that wrap errors of their own calls on this client.
+func (c *Client) Scrub(err error) error { return c.scrub(err) }

@@ -41,6 +41,10 @@ type Options struct {
 	// change id at each snapshot and QueryChangedDiskAreas. Without it the
 	// simulator has neither, and SetChangeID sets ids by hand.
 	CBT bool
+	// ImportNFC writes disks uploaded to ImportVApp leases (see nfc.go);
+	// it needs qemu-img. WrapNFC, if set, wraps that upload handler.
+	ImportNFC bool
+	WrapNFC   func(serve http.HandlerFunc) http.HandlerFunc
 }
 
 // Sim is a running simulator.
@@ -116,6 +120,18 @@ func Start(ctx context.Context, image, dsDir string, o Options) (*Sim, error) {
 		serve = o.Wrap(serve)
 	}
 	svc.ServeMux.HandleFunc("/folder/"+DiskDir+"/", serve)
+	if o.ImportNFC || o.WrapNFC != nil {
+		nfc := http.HandlerFunc(simulator.ServeNFC)
+		if o.ImportNFC {
+			nfc = s.serveNFC
+		}
+		if o.WrapNFC != nil {
+			nfc = o.WrapNFC(nfc)
+		}
+		// More specific than the simulator's own "/nfc/".
+		svc.ServeMux.HandleFunc("POST /nfc/", nfc)
+		svc.ServeMux.HandleFunc("PUT /nfc/", nfc)
+	}
 	if o.CBT {
 		s.emulateCBT()
 	}
@@ -172,6 +188,14 @@ func (s *Sim) placeDisk(image, name string) (string, int64, error) {
 	desc := fmt.Sprintf(descriptor, st.Size()/512, name)
 	return flat, st.Size(), os.WriteFile(filepath.Join(dir, name+".vmdk"), []byte(desc), 0o644)
 }
+
+// PlaceDisk puts image into the datastore as the flat disk
+// "[vmadata] disks/<name>.vmdk", with a VMFS descriptor, for a test to
+// attach with its own ReconfigVM; it returns the flat file's path and size.
+func (s *Sim) PlaceDisk(image, name string) (string, int64, error) { return s.placeDisk(image, name) }
+
+// DatastoreDir is the local directory behind the datastore "vmadata".
+func (s *Sim) DatastoreDir() string { return s.dsDir }
 
 // connect logs in to the simulator as its administrator.
 func (s *Sim) connect(ctx context.Context) (*govmomi.Client, *object.Datacenter, *object.HostSystem, error) {
