@@ -90,6 +90,7 @@ error.`,
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
 	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
+	root.AddCommand(restoreCmd(v))                                    // whole VMs into vSphere: restore.go
 	// the service: serve.go jobs.go runjob.go
 	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
 	root.AddCommand(hashPasswordCmd()) // web users: hashpassword.go
