@@ -10,6 +10,9 @@ RACE_PKGS := ./catalog/... ./ingest/... ./fs/... ./guestfs/... ./diff/... ./inde
 
 DEB_PKGS := sleuthkit ntfs-3g fuse3 qemu-utils gdisk fdisk dosfstools mtools attr e2fsprogs fuse2fs restic rsync lvm2 time acl python3 xfsprogs libvhdi-utils python3-libvhdi davfs2 rclone cadaver unzip curl libnbd-bin thin-provisioning-tools
 DEB_CMDS := mmls fls icat ntfsls ntfscat mkntfs fusermount3 qemu-img qemu-io sgdisk sfdisk mkfs.fat mcopy getfattr setfattr mke2fs debugfs fuse2fs restic rsync setfacl python3 mkfs.xfs xfs_db xfs_io vhdiinfo mount.davfs rclone cadaver unzip curl nbdinfo nbdcopy thin_restore thin_check thin_dump
+# hashdeep: the oracle of forensic/hashes (vmarchive hashes --format hashdeep).
+DEB_PKGS += hashdeep
+DEB_CMDS += hashdeep
 # Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
 # tests), installed by `go install` into GOBIN or GOPATH/bin, where
 # internal/testenv.GoTool finds them even when that is not on PATH.

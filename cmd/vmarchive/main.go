@@ -86,7 +86,7 @@ error.`,
 	root.AddCommand(lockCmd(v))                                       // immutability: lock.go
 	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
-	root.AddCommand(timelineCmd(v))                                   // forensics: timeline.go
+	root.AddCommand(timelineCmd(v), hashesCmd(v))                     // forensics: timeline.go hashes.go
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
 	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
