@@ -13,6 +13,8 @@ DEB_CMDS := mmls fls icat ntfsls ntfscat mkntfs fusermount3 qemu-img qemu-io sgd
 # hashdeep: the oracle of forensic/hashes (vmarchive hashes --format hashdeep).
 DEB_PKGS += hashdeep
 DEB_CMDS += hashdeep
+DEB_PKGS += chromium
+DEB_CMDS += chromium
 # Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
 # tests), installed by `go install` into GOBIN or GOPATH/bin, where
 # internal/testenv.GoTool finds them even when that is not on PATH.
