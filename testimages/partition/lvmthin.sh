@@ -81,7 +81,7 @@ tdata=$(lvoff pooldata) tmeta=$(lvoff poolmeta) linoff=$(lvoff lin)
 mkdir -p "$work/root/dir"
 printf 'hello from vgt/thin1\n' >"$work/root/hello.txt"
 printf 'nested file in thin1\n' >"$work/root/dir/nested.txt"
-python3 -c 'import random,sys; r=random.Random(18); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(300000)))' >"$work/root/random.bin"
+python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(18).randbytes(300000))' >"$work/root/random.bin"
 truncate -s 8M "$work/thin1"
 mke2fs -q -F -t ext4 -b 1024 -E root_owner=0:0 -d "$work/root" -L thin1 "$work/thin1"
 cp "$work/thin1" "$work/snap1"
