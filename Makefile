@@ -15,6 +15,9 @@ DEB_PKGS += hashdeep
 DEB_CMDS += hashdeep
 DEB_PKGS += chromium
 DEB_CMDS += chromium
+# fio: random-read latency in bench/nbd.sh (its nbd engine).
+DEB_PKGS += fio
+DEB_CMDS += fio
 # Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
 # tests), installed by `go install` into GOBIN or GOPATH/bin, where
 # internal/testenv.GoTool finds them even when that is not on PATH.
