@@ -18,6 +18,9 @@ DEB_CMDS += chromium
 # fio: random-read latency in bench/nbd.sh (its nbd engine).
 DEB_PKGS += fio
 DEB_CMDS += fio
+# yara: the optional YARA step of forensic/scan (vmarchive scan)
+DEB_PKGS += yara
+DEB_CMDS += yara
 # Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
 # tests), installed by `go install` into GOBIN or GOPATH/bin, where
 # internal/testenv.GoTool finds them even when that is not on PATH.

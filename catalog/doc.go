@@ -323,12 +323,16 @@
 //
 //	's'                          -> schema version (1 byte)
 //	'c' id(32)                   -> uvarint stored size: chunk known to be in the store
+//	                                (with the map's extent length it gives how well
+//	                                the chunk compressed: Repo.ChunkStoredSize)
 //	'p' vm 0x00 unixsec(8, BE)   -> manifest JSON (the same bytes as in the store)
 //	'd' vm 0x00 unixsec(8, BE) name
 //	                             -> derived data of that point, named by name
 //	                                ("files": the guest file index of package index;
 //	                                "testrestore": the JSON Result of the point's
-//	                                latest test restore, package service/testrestore)
+//	                                latest test restore, package service/testrestore;
+//	                                "scan": the JSON State of the point's latest
+//	                                vmarchive scan, package forensic/scan)
 //	'r' job 0x00 unixnano(8, BE) -> a run record of `vmarchive serve`'s job
 //	                                (package service's JSON; the last N per job)
 //

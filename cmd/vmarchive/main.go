@@ -87,6 +87,7 @@ error.`,
 	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
 	root.AddCommand(timelineCmd(v), hashesCmd(v))                     // forensics: timeline.go hashes.go
+	root.AddCommand(scanCmd(v))                                       // ransomware signals: scan.go
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
 	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/forensic/scan"
 	"github.com/vmarchive/vmarchive/service/testrestore"
 )
 
@@ -18,6 +19,7 @@ type pointJSON struct {
 	*catalog.Manifest
 	LockedUntil time.Time           `json:"locked_until,omitzero"` // vmarchive lock
 	TestRestore *testrestore.Result `json:"test_restore,omitempty"`
+	Scan        *scan.State         `json:"scan,omitempty"` // vmarchive scan
 }
 
 func pointsCmd(v *viper.Viper) *cobra.Command {
@@ -27,7 +29,8 @@ func pointsCmd(v *viper.Viper) *cobra.Command {
 		Long: `List the recovery points of every VM, or of one with --vm, oldest first,
 with the date each is locked until (vmarchive lock; - when not locked) and
 the result of each point's latest test restore (TESTED: ok, FAILED and the
-first problem, or - when never tested).`,
+first problem, or - when never tested) and of its latest vmarchive scan
+(SCAN: clean, ALERT: and the signals, incomplete, or - when never scanned).`,
 		Example: "  vmarchive points --vm web01\n  vmarchive points --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,7 +57,11 @@ first problem, or - when never tested).`,
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %v\n", err) // shown as untested
 				}
-				out = append(out, pointJSON{p, locks[i], res})
+				st, err := scan.LoadState(repo.Repo, p.ID())
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: %v\n", err) // shown as not scanned
+				}
+				out = append(out, pointJSON{p, locks[i], res, st})
 			}
 			if v.GetBool("json") {
 				return writeJSON(cmd.OutOrStdout(), out)
@@ -69,7 +76,7 @@ first problem, or - when never tested).`,
 
 func printPoints(w io.Writer, pts []pointJSON) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VM\tPOINT\tDISKS\tSIZE\tNEW DATA\tLOCKED UNTIL\tTESTED")
+	fmt.Fprintln(tw, "VM\tPOINT\tDISKS\tSIZE\tNEW DATA\tLOCKED UNTIL\tSCAN\tTESTED")
 	now := time.Now()
 	for _, p := range pts {
 		var size, stored int64
@@ -81,7 +88,7 @@ func printPoints(w io.Writer, pts []pointJSON) error {
 		if p.LockedUntil.After(now) {
 			locked = p.LockedUntil.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.VM, p.Name(), len(p.Disks), formatBytes(size), formatBytes(stored), locked, tested(p.TestRestore))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.VM, p.Name(), len(p.Disks), formatBytes(size), formatBytes(stored), locked, p.Scan, tested(p.TestRestore))
 	}
 	return tw.Flush()
 }
