@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
+
 	"fmt"
 	"io"
 	"os"
@@ -121,5 +121,3 @@ func memfile(in yaraInput) (*os.File, error) {
 	}
 	return f, nil
 }
-
-var errTooLarge = errors.New("larger than YaraMaxFile, not scanned")
