@@ -332,7 +332,9 @@
 //	                                "testrestore": the JSON Result of the point's
 //	                                latest test restore, package service/testrestore;
 //	                                "scan": the JSON State of the point's latest
-//	                                vmarchive scan, package forensic/scan)
+//	                                vmarchive scan, package forensic/scan;
+//	                                "hashes": every guest file's MD5, SHA-1 and
+//	                                SHA-256, package forensic/hashes)
 //	'r' job 0x00 unixnano(8, BE) -> a run record of `vmarchive serve`'s job
 //	                                (package service's JSON; the last N per job)
 //
