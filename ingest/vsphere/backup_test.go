@@ -55,8 +55,8 @@ func readBack(t *testing.T, repo *catalog.Repo, m *catalog.Manifest, disk string
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if _, err := d.WriteTo(&buf); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, d.Size())) // no regrowth: race runs copy slowly
+	if _, err := d.WriteTo(buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
