@@ -3,10 +3,8 @@ package guestfs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"slices"
-	"sync"
+	"math"
 	"syscall"
 )
 
@@ -23,31 +21,16 @@ import (
 // filesystem, or with other neighbours. Any error but ctx's is dropped: a
 // boundary is a hint, and a volume that cannot be walked gets none.
 func FileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts int) ([]int64, error) {
-	// Volumes are walked side by side: each has its own reader state, and
-	// the disk's ReaderAt is safe for concurrent use.
-	per := make([][]int64, len(d.Volumes))
-	var wg sync.WaitGroup
-	for i, v := range d.Volumes {
-		x, ok := v.FS.(Extenter)
-		if !ok || len(v.Layout) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			per[i] = v.fileBoundaries(ctx, x, minSize, align, maxCuts)
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("file boundaries: %w", err)
-	}
+	b := StartFileBoundaries(ctx, d, minSize, align, maxCuts)
+	defer b.Stop()
 	var cuts []int64
-	for _, c := range per {
-		cuts = append(cuts, c...)
+	for from := int64(0); from != math.MaxInt64; {
+		c, to, err := b.Next(ctx, from)
+		if err != nil {
+			return nil, err
+		}
+		cuts, from = append(cuts, c...), to
 	}
-	slices.Sort(cuts)
-	cuts = slices.Compact(cuts)
 	return cuts[:min(len(cuts), maxCuts)], nil
 }
 

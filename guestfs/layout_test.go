@@ -2,6 +2,7 @@ package guestfs
 
 import (
 	"context"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -86,6 +87,27 @@ func TestFileBoundaries(t *testing.T) {
 	}
 	if got, _ := FileBoundaries(context.Background(), d, 1, 4096, 3); len(got) > 4 {
 		t.Errorf("maxCuts 3 gave %d boundaries", len(got))
+	}
+	// Handed out by region: in order, each region's cuts inside it, the
+	// regions' edges those of the volumes.
+	b := StartFileBoundaries(context.Background(), d, 1<<20, 4096, 1000)
+	defer b.Stop()
+	var regions []int64
+	for from := int64(0); from != math.MaxInt64; {
+		cuts, to, err := b.Next(context.Background(), from)
+		if err != nil || to <= from {
+			t.Fatalf("Next(%d): %v, %d, %v", from, cuts, to, err)
+		}
+		for _, c := range cuts {
+			if c < from || c >= to {
+				t.Fatalf("Next(%d) up to %d gave %d", from, to, c)
+			}
+		}
+		regions, from = append(regions, to), to
+	}
+	root1 := root.Offset + root.Size
+	if !slices.Contains(regions, root.Offset) || !slices.Contains(regions, root1) {
+		t.Errorf("regions end at %v, want the root volume's edges %d and %d among them", regions, root.Offset, root1)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -20,6 +20,29 @@ type cutState struct {
 	carry  *[]byte // bytes [carryOff, carryOff+len) of the open chunk
 	carOff int64
 	bounds []int64 // boundaries not yet passed (DiskSpec.Boundaries)
+	// boundsTo is where bounds end; src gives those after it.
+	boundsTo int64
+	src      BoundarySource
+}
+
+// moreBounds takes the boundaries from src up to past pos.
+func (c *cutState) moreBounds(ctx context.Context, pos int64) error {
+	for pos >= c.boundsTo {
+		cuts, to, err := c.src.Next(ctx, c.boundsTo)
+		if err != nil {
+			return err
+		}
+		for i, b := range cuts {
+			if b%chunker.Block != 0 || b < c.boundsTo || b >= to || i > 0 && b <= cuts[i-1] {
+				return fmt.Errorf("boundary %d is not in order in [%d,%d) or not a multiple of %d", b, c.boundsTo, to, chunker.Block)
+			}
+		}
+		if to <= c.boundsTo {
+			return fmt.Errorf("boundaries from %d end at %d", c.boundsTo, to)
+		}
+		c.bounds, c.boundsTo = append(c.bounds, cuts...), to
+	}
+	return nil
 }
 
 var carryPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<20); return &b }}
@@ -33,8 +56,14 @@ func (c *cutState) segment(ctx context.Context, s *segment) error {
 		return err
 	}
 	for i, m := range s.marks {
-		if len(c.bounds) > 0 && c.bounds[0] <= s.off+int64(i)*chunker.Block {
-			if err := c.boundary(ctx, s, s.off+int64(i)*chunker.Block); err != nil {
+		pos := s.off + int64(i)*chunker.Block
+		if pos >= c.boundsTo {
+			if err := c.moreBounds(ctx, pos); err != nil {
+				return err
+			}
+		}
+		if len(c.bounds) > 0 && c.bounds[0] <= pos {
+			if err := c.boundary(ctx, s, pos); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -329,5 +330,54 @@ func TestEncryptedRepoCutsWithItsSeed(t *testing.T) {
 	}
 	if len(a) < 8 || same == len(a) {
 		t.Fatalf("plain and encrypted cuts agree: %d of %d boundaries", same, len(a))
+	}
+}
+
+// regions is a BoundarySource that hands out cuts in regions ending at ends.
+type regions struct {
+	cuts, ends []int64
+	asked      []int64
+}
+
+func (s *regions) Next(_ context.Context, from int64) ([]int64, int64, error) {
+	s.asked = append(s.asked, from)
+	k, _ := slices.BinarySearch(s.ends, from+1)
+	to := s.ends[min(k, len(s.ends)-1)]
+	lo, _ := slices.BinarySearch(s.cuts, from)
+	hi, _ := slices.BinarySearch(s.cuts, to)
+	return s.cuts[lo:hi], to, nil
+}
+
+// TestBoundariesEndChunks: chunks end at the given boundaries too, and a
+// BoundarySource handing them out by region makes the same map as the
+// list, asked in disk order; a source out of order is an error.
+func TestBoundariesEndChunks(t *testing.T) {
+	r := catalog.TestRepo2(t)
+	data := make([]byte, 24<<20)
+	rand.New(rand.NewSource(8)).Read(data)
+	full := []image.Extent{{Off: 0, Len: int64(len(data))}}
+	cuts := []int64{1<<20 + 7*blk, 9<<20 + 3*blk, 9<<20 + 90*blk, 17 << 20}
+	m1 := ingestSpec(t, r, 0, DiskSpec{Name: "d0", Disk: &memDisk{data: data, alloc: full}, Boundaries: cuts})
+	ends := map[int64]bool{}
+	for _, x := range checkPoint(t, r, m1, data) {
+		ends[x.End()] = true
+	}
+	for _, c := range cuts {
+		if !ends[c] {
+			t.Errorf("no chunk ends at boundary %d", c)
+		}
+	}
+	src := &regions{cuts: cuts, ends: []int64{4 << 20, 9<<20 + 3*blk, 16 << 20, math.MaxInt64}}
+	m2 := ingestSpec(t, r, 60, DiskSpec{Name: "d0", Disk: &memDisk{data: data, alloc: full}, BoundarySource: src})
+	if m2.Disks[0].Map != m1.Disks[0].Map {
+		t.Errorf("by regions: map %s, by list %s", m2.Disks[0].Map, m1.Disks[0].Map)
+	}
+	if want := []int64{0, 4 << 20, 9<<20 + 3*blk, 16 << 20}; !slices.Equal(src.asked, want) {
+		t.Errorf("source asked from %v, want %v", src.asked, want)
+	}
+	bad := &regions{cuts: []int64{5 << 20, 3 << 20}, ends: []int64{math.MaxInt64}}
+	_, err := Ingest(context.Background(), r, Options{VM: "vm", Time: time.Unix(1e9+120, 0)}, []DiskSpec{{Name: "d0", Disk: &memDisk{data: data, alloc: full}, BoundarySource: bad}})
+	if err == nil || !strings.Contains(err.Error(), "not in order") {
+		t.Errorf("out-of-order source: %v", err)
 	}
 }

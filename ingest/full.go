@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -85,7 +86,10 @@ func (p *pipeline) full(ctx context.Context, d DiskSpec, spans []image.Extent, e
 		defer close(jobs)
 		p.produceSegments(pctx, spans, size, segSize, pool, jobs, segs)
 	}()
-	c := cutState{p: p, e: e, sel: p.cut.NewSelector(0), bounds: d.Boundaries}
+	c := cutState{p: p, e: e, sel: p.cut.NewSelector(0), bounds: d.Boundaries, boundsTo: math.MaxInt64}
+	if d.BoundarySource != nil {
+		c.bounds, c.boundsTo, c.src = nil, 0, d.BoundarySource
+	}
 	for s := range segs {
 		select {
 		case <-s.done:

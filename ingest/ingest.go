@@ -39,11 +39,22 @@ type DiskSpec struct {
 	// moved is stored again as the same chunks. A changed-areas ingest
 	// ignores them.
 	Boundaries []int64
+	// BoundarySource, if set, gives the boundaries instead, a region at a
+	// time in disk order (guestfs.Boundaries), so cutting starts before
+	// every guest filesystem has been walked.
+	BoundarySource BoundarySource
 	// Local says reading any part of Disk costs less than fetching a
 	// stored chunk (an image file, not a vCenter): a changed-areas ingest
 	// then reads the extents it cuts again from Disk, not from the old
 	// chunks.
 	Local bool
+}
+
+// BoundarySource hands out a disk's boundaries (DiskSpec.Boundaries) in
+// disk order.
+type BoundarySource interface {
+	// Next returns the boundaries in [from, to), sorted, with to > from.
+	Next(ctx context.Context, from int64) (cuts []int64, to int64, err error)
 }
 
 // Options describe one ingest.

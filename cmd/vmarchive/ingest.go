@@ -103,9 +103,7 @@ repository's owner-only control socket, never on a command line.`,
 			if err := checkLockDays(cmd.Context(), v, repo.Repo); err != nil {
 				return err
 			}
-			if err := fileBoundaries(cmd.Context(), repo.Repo, specs); err != nil {
-				return err
-			}
+			defer fileBoundaries(cmd.Context(), repo.Repo, specs)()
 			pi := startIndex(cmd.Context(), v, specs) // find.go; walks while the chunks are stored
 			defer pi.cancel()
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
@@ -149,21 +147,24 @@ repository's owner-only control socket, never on a command line.`,
 
 // fileBoundaries gives each disk read in full the edges of its large guest
 // files as chunk boundaries, so files that moved dedup (format 2 only).
-func fileBoundaries(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec) error {
+// The filesystems are walked while the ingest runs; the func returned
+// stops the walks.
+func fileBoundaries(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec) func() {
 	c := repo.Config().Chunking
-	if c == nil {
-		return nil
-	}
+	var started []*guestfs.Boundaries
 	for i := range specs {
-		if specs[i].Changed != nil {
+		if c == nil || specs[i].Changed != nil {
 			continue
 		}
-		var err error
-		if specs[i].Boundaries, err = diskBoundaries(ctx, specs[i].Disk, specs[i].Disk.Size(), int64(c.Min)); err != nil {
-			return fmt.Errorf("disk %s: %w", specs[i].Name, err)
+		b := guestfs.DiskBoundaries(ctx, specs[i].Disk, specs[i].Disk.Size(), int64(c.Min), chunker.Block, maxBoundaries)
+		specs[i].BoundarySource = b
+		started = append(started, b)
+	}
+	return func() {
+		for _, b := range started {
+			b.Stop()
 		}
 	}
-	return nil
 }
 
 // diskBoundaries lists where the data of the guest files of disk r with

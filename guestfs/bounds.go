@@ -1,0 +1,143 @@
+package guestfs
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Boundaries hands out FileBoundaries a disk region at a time, in disk
+// order, while the volumes are still being walked: a full ingest cuts
+// the start of the disk while the later filesystems are read. Volumes
+// are walked in the order their data starts on the disk, a few at once.
+type Boundaries struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	splits []int64 // region edges: the start and end of every walked piece
+	vols   []*walkedVol
+}
+
+type walkedVol struct {
+	pieces []Piece
+	done   chan struct{}
+	cuts   []int64 // sorted; set before done is closed
+}
+
+// StartFileBoundaries starts walking the volumes of d for the boundaries
+// FileBoundaries would give; Next hands them out. Stop ends the walks.
+func StartFileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts int) *Boundaries {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &Boundaries{cancel: cancel}
+	type job struct {
+		v   *Volume
+		x   Extenter
+		w   *walkedVol
+		off int64
+	}
+	var jobs []job
+	for _, v := range d.Volumes {
+		x, ok := v.FS.(Extenter)
+		if !ok || len(v.Layout) == 0 {
+			continue
+		}
+		w := &walkedVol{pieces: v.Layout, done: make(chan struct{})}
+		b.vols = append(b.vols, w)
+		off := v.Layout[0].DiskOff
+		for _, p := range v.Layout {
+			off = min(off, p.DiskOff)
+			b.splits = append(b.splits, p.DiskOff, p.DiskOff+p.Len)
+		}
+		jobs = append(jobs, job{v, x, w, off})
+	}
+	slices.Sort(b.splits)
+	b.splits = slices.Compact(b.splits)
+	slices.SortFunc(jobs, func(a, b job) int { return cmp.Compare(a.off, b.off) })
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for i, j := range jobs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				for _, j := range jobs[i:] {
+					close(j.w.done) // not walked: no cuts
+				}
+				return
+			}
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				defer func() { <-sem }()
+				if ctx.Err() == nil {
+					c := j.v.fileBoundaries(ctx, j.x, minSize, align, maxCuts)
+					slices.Sort(c)
+					j.w.cuts = slices.Compact(c)
+				}
+				close(j.w.done)
+			}()
+		}
+	}()
+	return b
+}
+
+// DiskBoundaries is StartFileBoundaries of the disk r of size bytes; a disk
+// without a partition table or filesystem it knows has none.
+func DiskBoundaries(ctx context.Context, r io.ReaderAt, size, minSize, align int64, maxCuts int) *Boundaries {
+	d, err := OpenDisk(r, size, nil)
+	if err != nil {
+		d = &Disk{}
+	}
+	return StartFileBoundaries(ctx, d, minSize, align, maxCuts)
+}
+
+// Next returns the sorted boundaries in [from, to), waiting for the walks
+// of the volumes with data there; to > from, and to is math.MaxInt64 past
+// the last volume.
+func (b *Boundaries) Next(ctx context.Context, from int64) ([]int64, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, fmt.Errorf("file boundaries: %w", err)
+	}
+	k := sort.Search(len(b.splits), func(k int) bool { return b.splits[k] > from })
+	to := int64(math.MaxInt64)
+	if k < len(b.splits) {
+		to = b.splits[k]
+	}
+	var cuts []int64
+	for _, w := range b.vols {
+		if !w.overlaps(from, to) {
+			continue
+		}
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("file boundaries: %w", ctx.Err())
+		}
+		lo, _ := slices.BinarySearch(w.cuts, from)
+		hi, _ := slices.BinarySearch(w.cuts, to)
+		cuts = append(cuts, w.cuts[lo:hi]...)
+	}
+	slices.Sort(cuts)
+	return slices.Compact(cuts), to, nil
+}
+
+func (w *walkedVol) overlaps(from, to int64) bool {
+	for _, p := range w.pieces {
+		if p.DiskOff < to && p.DiskOff+p.Len > from {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop ends the walks and waits for them.
+func (b *Boundaries) Stop() {
+	b.cancel()
+	b.wg.Wait()
+}
