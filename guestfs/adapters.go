@@ -176,6 +176,8 @@ var (
 	_ Extenter   = newXFS(nil)
 	_ Warner     = newXFS(nil)
 	_ Allocator  = newXFS(nil)
+	_ Damager    = newXFS(nil)
+	_ DirDamager = newXFS(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
@@ -274,6 +276,7 @@ func newXFS(fs *xfs.FS) adapter[xfs.Attr, xfs.DirEntry, *xfs.File, xfs.Extent] {
 	}
 	return adapter[xfs.Attr, xfs.DirEntry, *xfs.File, xfs.Extent]{
 		fs: fs, typ: "xfs", block: int64(info.BlockSize), alloc: alloc,
+		damage: fs.Damage, dirDamaged: fs.DirDamaged,
 		warnings: func() []string { return info.Warnings },
 		attr: func(x xfs.Attr) Attr {
 			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}

@@ -2,6 +2,7 @@ package xfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +54,10 @@ func TestCorrupt(t *testing.T) {
 				if f, err = fs.Open(e.Ino); err == nil {
 					_, err = io.ReadAll(io.NewSectionReader(f, 0, f.Size()))
 				}
-			case "readdir":
-				_, err = fs.ReadDir(e.Ino)
+			case "readdir": // a damaged block is left out and noted
+				if _, err = fs.ReadDir(e.Ino); err == nil && fs.DirDamaged(e.Ino) {
+					err = fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(fs.Damage(), "; "))
+				}
 			case "xattrs":
 				_, err = fs.ListXattr(e.Ino)
 			}

@@ -11,6 +11,7 @@ import (
 type dirIndex struct {
 	entries []DirEntry
 	byName  map[string]int
+	bad     map[string]error // entries left out because their inode is damaged
 }
 
 // maxDirEntries bounds a directory's listing (a corrupt one could
@@ -48,6 +49,9 @@ func (fs *FS) Lookup(dir uint64, name string) (DirEntry, error) {
 		return DirEntry{}, err
 	}
 	i, ok := d.byName[name]
+	if err := d.bad[name]; !ok && err != nil {
+		return DirEntry{}, err
+	}
 	if !ok {
 		return DirEntry{}, fmt.Errorf("directory %d: lookup %q: %w", dir, name, iofs.ErrNotExist)
 	}
@@ -74,16 +78,23 @@ func (fs *FS) dir(ino uint64) (*dirIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dirIndex{entries: es, byName: make(map[string]int, len(es))}
-	for i := range es {
-		if es[i].Mode == 0 {
-			a, err := fs.Stat(es[i].Ino)
+	d := &dirIndex{byName: make(map[string]int, len(es))}
+	for _, e := range es {
+		if e.Mode == 0 { // no ftype: the inode says
+			a, err := fs.Stat(e.Ino)
 			if err != nil {
-				return nil, fmt.Errorf("directory %d: entry %q: %w", ino, es[i].Name, err)
+				err = fmt.Errorf("directory %d: entry %q: %w", ino, e.Name, err)
+				if d.bad == nil {
+					d.bad = map[string]error{}
+				}
+				d.bad[e.Name] = err
+				fs.damage.add(ino, err)
+				continue
 			}
-			es[i].Mode = a.Mode & sIFMT
+			e.Mode = a.Mode & sIFMT
 		}
-		d.byName[es[i].Name] = i
+		d.byName[e.Name] = len(d.entries)
+		d.entries = append(d.entries, e)
 	}
 	fs.dirs.add(ino, d)
 	return d, nil
@@ -143,12 +154,13 @@ func (fs *FS) shortformDir(in *inode) ([]DirEntry, error) {
 		} else {
 			ino = uint64(binary.BigEndian.Uint32(p))
 		}
+		off = end
 		e, err := fs.entry(in.ino, name, ino, ftype, fmt.Sprintf("short form entry %d", i))
 		if err != nil {
-			return nil, err
+			fs.damage.add(in.ino, err)
+			continue
 		}
 		out = append(out, e)
-		off = end
 	}
 	return out, nil
 }

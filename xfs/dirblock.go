@@ -35,30 +35,35 @@ func (fs *FS) blockDir(in *inode) ([]DirEntry, error) {
 	next := uint64(0)
 	for _, r := range runs {
 		for b := max(r.lblk&^(per-1), next); b < r.lblk+r.count && b < limit; b += per {
+			next = b + per
 			blk, err := fs.readFork(runs, b, per, fmt.Sprintf("directory %d", in.ino))
-			if err != nil {
-				return nil, err
+			if err == nil {
+				out, err = fs.dataBlockEntries(in.ino, b, blk, out)
 			}
-			if out, err = fs.dataBlockEntries(in.ino, b, blk, out); err != nil {
-				return nil, err
+			if err != nil {
+				// The block's entries (from the damage on) are left
+				// out; the other blocks still read.
+				fs.damage.add(in.ino, err)
+				continue
 			}
 			if len(out) > maxDirEntries {
 				return nil, corruptf("directory %d: more than %d entries", in.ino, maxDirEntries)
 			}
-			next = b + per
 		}
 	}
 	return out, nil
 }
 
 // dataBlockEntries appends the live entries of directory block b (at
-// logical fs block lblk) to out, skipping "." and "..".
+// logical fs block lblk) to out, skipping "." and ".." and entries with a
+// bad name or inode number (noted as damage). On an error it returns the
+// entries found before it.
 func (fs *FS) dataBlockEntries(dir, lblk uint64, b []byte, out []DirEntry) ([]DirEntry, error) {
 	be := binary.BigEndian
 	where := fmt.Sprintf("block %d", lblk)
 	start, end, err := fs.dataBlockBounds(dir, lblk, b)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	ft := 0
 	if fs.sb.hasFType() {
@@ -66,23 +71,23 @@ func (fs *FS) dataBlockEntries(dir, lblk uint64, b []byte, out []DirEntry) ([]Di
 	}
 	for off := start; off < end; {
 		if off+8 > end {
-			return nil, corruptf("directory %d %s: entry at %d overruns the data area", dir, where, off)
+			return out, corruptf("directory %d %s: entry at %d overruns the data area", dir, where, off)
 		}
 		if be.Uint16(b[off:]) == dirFreeTag {
 			n := int(be.Uint16(b[off+2:]))
 			if n < 8 || n%8 != 0 || off+n > end {
-				return nil, corruptf("directory %d %s: free space at %d of %d bytes", dir, where, off, n)
+				return out, corruptf("directory %d %s: free space at %d of %d bytes", dir, where, off, n)
 			}
 			off += n
 			continue
 		}
 		if off+dirMinEntry > end {
-			return nil, corruptf("directory %d %s: entry at %d overruns the data area", dir, where, off)
+			return out, corruptf("directory %d %s: entry at %d overruns the data area", dir, where, off)
 		}
 		nl := int(b[off+8])
 		size := (8 + 1 + nl + ft + 2 + 7) &^ 7
 		if nl == 0 || off+size > end {
-			return nil, corruptf("directory %d %s: entry at %d (name of %d bytes) overruns the data area", dir, where, off, nl)
+			return out, corruptf("directory %d %s: entry at %d (name of %d bytes) overruns the data area", dir, where, off, nl)
 		}
 		name := b[off+9 : off+9+nl]
 		if !(nl == 1 && name[0] == '.') && !(nl == 2 && name[0] == '.' && name[1] == '.') {
@@ -92,9 +97,10 @@ func (fs *FS) dataBlockEntries(dir, lblk uint64, b []byte, out []DirEntry) ([]Di
 			}
 			e, err := fs.entry(dir, name, be.Uint64(b[off:]), ftype, fmt.Sprintf("%s offset %d", where, off))
 			if err != nil {
-				return nil, err
+				fs.damage.add(dir, err)
+			} else {
+				out = append(out, e)
 			}
-			out = append(out, e)
 		}
 		off += size
 	}

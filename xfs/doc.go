@@ -37,6 +37,17 @@
 // as system.posix_acl_access/_default in the Linux xattr format, followed
 // by their own trusted.SGI_ACL_* names. Parent pointers are not listed.
 //
+// # Damage
+//
+// Damage stays local. A damaged inode is an error (wrapping ErrCorrupt
+// and naming the inode) for the calls that read it, and only for them. A
+// directory data block that fails its checks, or an entry with a bad name
+// or inode number, is left out of the listing while the other blocks and
+// entries read; Damage lists each such part once and DirDamaged names the
+// directory (guestfs logs them and keeps diff and the index from taking
+// the listing as complete). Without ftype, an entry whose inode cannot be
+// read is left out too and Lookup of its name returns that inode's error.
+//
 // Files on a real-time device cannot be read (ErrRealtime): that device
 // is not part of the volume. The log is never replayed; Info reports a
 // dirty log, and the volume reads as a norecovery mount shows it.

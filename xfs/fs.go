@@ -73,6 +73,7 @@ type FS struct {
 	info   VolumeInfo
 	inodes *lru[uint64, *inode]
 	dirs   *lru[uint64, *dirIndex]
+	damage damageLog
 }
 
 // Open reads the superblock of the volume in r (size bytes). opts may be nil.
