@@ -158,12 +158,26 @@ func (d *DiskReader) ReadAtContext(ctx context.Context, p []byte, off int64) (in
 // WriteTo streams the whole disk to w in order, fetching and decompressing
 // chunks on all cores ahead of the writer, without filling the cache.
 func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
-	ctx, cancel := context.WithCancel(context.Background())
+	var total int64
+	err := d.Stream(context.Background(), func(e Extent, b []byte) error {
+		n, err := writeData(w, b, e.Len)
+		total += n
+		return err
+	})
+	return total, err
+}
+
+// Stream calls fn for every extent of the disk in order with its bytes
+// (nil for a hole), fetching and decompressing chunks on all cores ahead
+// of fn, without filling the cache. b is fn's until it returns. A chunk
+// that cannot be read ends the stream with a *ReadError naming it.
+func (d *DiskReader) Stream(ctx context.Context, fn func(e Extent, b []byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		b    []byte
-		hole int64 // a hole of this many bytes, when b is nil
-		err  error
+		e   Extent
+		b   []byte
+		err error
 	}
 	const ahead = 8
 	slots := make(chan chan result, ahead)
@@ -178,18 +192,18 @@ func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
 				return ctx.Err()
 			}
 			if e.ID.IsZero() {
-				ch <- result{hole: e.Len}
+				ch <- result{e: e}
 				return nil
 			}
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
 				b, err := d.streamExtent(ctx, e)
-				ch <- result{b: b, err: err}
+				ch <- result{e: e, b: b, err: err}
 			}()
 			return nil
 		})
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			ch := make(chan result, 1)
 			ch <- result{err: d.wrap(0, err)}
 			select {
@@ -198,19 +212,16 @@ func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 	}()
-	var total int64
 	for ch := range slots {
 		r := <-ch
 		if r.err != nil {
-			return total, r.err
+			return r.err
 		}
-		n, err := writeData(w, r.b, r.hole)
-		total += n
-		if err != nil {
-			return total, err
+		if err := fn(r.e, r.b); err != nil {
+			return err
 		}
 	}
-	return total, nil
+	return ctx.Err()
 }
 
 // writeData writes b, or a hole of n zeros when b is nil.

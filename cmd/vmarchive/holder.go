@@ -105,7 +105,7 @@ func serve(cmd *cobra.Command, r *catalog.Repo) (*session, error) {
 // it read-only, which works on a full disk.
 func readOnlyCommand(cmd *cobra.Command) bool {
 	switch cmd.CommandPath() {
-	case "vmarchive points", "vmarchive cat", "vmarchive stats", "vmarchive key list", "vmarchive restore":
+	case "vmarchive points", "vmarchive cat", "vmarchive export", "vmarchive stats", "vmarchive key list", "vmarchive restore":
 		return true
 	}
 	return false

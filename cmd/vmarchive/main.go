@@ -92,6 +92,7 @@ error.`,
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
 	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
 	root.AddCommand(restoreCmd(v))                                    // whole VMs into vSphere: restore.go
+	root.AddCommand(exportCmd(v))                                     // disk images: export.go
 	// the service: serve.go jobs.go runjob.go
 	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
 	root.AddCommand(hashPasswordCmd()) // web users: hashpassword.go
