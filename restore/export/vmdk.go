@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/klauspost/compress/zlib"
 )
@@ -49,7 +50,7 @@ func writeVMDK(ctx context.Context, s *sink, src Source, o Options) error {
 	if err := w.head(o.Name); err != nil {
 		return err
 	}
-	z := newCompressor(w.grain)
+	z := newCompressor(size, w.grain)
 	err := streamUnits(ctx, src, vmdkGrain, nil, z.add)
 	if err := z.close(err); err != nil {
 		return err
@@ -164,13 +165,15 @@ func vmdkHeader(size, descSectors int64) []byte {
 	return b
 }
 
-// vmdkDescriptor is the embedded descriptor, with the geometry and
-// adapter vSphere wants on import.
+// vmdkDescriptor is the embedded descriptor, with the disk database
+// entries VMware's own open-vmdk writes for OVF import.
 func vmdkDescriptor(size int64, name string) []byte {
 	var cid [4]byte
 	rand.Read(cid[:])
+	long := make([]byte, 16)
+	rand.Read(long)
 	sectors := size / sectorSize
-	cyl := min(sectors/(255*63), 65535)
+	cyl := min((sectors+255*63-1)/(255*63), 65535)
 	return fmt.Appendf(nil, `# Disk DescriptorFile
 version=1
 encoding="UTF-8"
@@ -179,21 +182,35 @@ parentCID=ffffffff
 createType="streamOptimized"
 
 # Extent description
-RW %d SPARSE %q
+RW %d SPARSE "%s"
 
 # The Disk Data Base
 #DDB
 
-ddb.adapterType = "lsilogic"
+ddb.longContentID = "%x"
+ddb.virtualHWVersion = "4"
 ddb.geometry.cylinders = "%d"
 ddb.geometry.heads = "255"
 ddb.geometry.sectors = "63"
-ddb.virtualHWVersion = "4"
-`, binary.BigEndian.Uint32(cid[:]), sectors, name+".vmdk", cyl)
+ddb.adapterType = "lsilogic"
+ddb.toolsVersion = "2147483647"
+`, binary.BigEndian.Uint32(cid[:]), sectors, safeName(name)+".vmdk", long, cyl)
+}
+
+// safeName keeps the letters, digits, '-', '_' and '.' of a disk name
+// (all a catalog disk name may hold) for the descriptor's quoted string.
+func safeName(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			return c
+		}
+		return '_'
+	}, s)
 }
 
 // compressor deflates grains on all cores and hands them to out in order.
 type compressor struct {
+	size   int64 // the disk's
 	out    func(g int64, z []byte) error
 	batch  *vmdkBatchJob
 	slots  chan chan *vmdkBatchJob
@@ -206,14 +223,15 @@ type compressor struct {
 var errOutput = errors.New("output failed")
 
 type vmdkBatchJob struct {
+	size  int64    // the disk's
 	first []int64  // grain numbers
 	raw   []byte   // the grains, back to back
 	z     [][]byte // compressed, marker included
 	err   error
 }
 
-func newCompressor(out func(int64, []byte) error) *compressor {
-	c := &compressor{out: out, slots: make(chan chan *vmdkBatchJob, 2*runtime.GOMAXPROCS(0)),
+func newCompressor(size int64, out func(int64, []byte) error) *compressor {
+	c := &compressor{size: size, out: out, slots: make(chan chan *vmdkBatchJob, 2*runtime.GOMAXPROCS(0)),
 		sem: make(chan struct{}, runtime.GOMAXPROCS(0)), failed: make(chan struct{}), done: make(chan error, 1)}
 	go c.writer()
 	return c
@@ -225,7 +243,7 @@ func (c *compressor) add(g int64, b []byte) error {
 		return nil
 	}
 	if c.batch == nil {
-		c.batch = &vmdkBatchJob{raw: make([]byte, 0, vmdkBatch*vmdkGrain)}
+		c.batch = &vmdkBatchJob{size: c.size, raw: make([]byte, 0, vmdkBatch*vmdkGrain)}
 	}
 	c.batch.first = append(c.batch.first, g)
 	c.batch.raw = append(c.batch.raw, b...)
@@ -295,11 +313,14 @@ func (j *vmdkBatchJob) compress() {
 		buf.Reset()
 		buf.Write(make([]byte, 12)) // grain marker: LBA, size
 		zw.Reset(&buf)
-		zw.Write(j.raw[i*vmdkGrain : (i+1)*vmdkGrain])
+		// The last grain holds only the disk's bytes, as VMware's
+		// open-vmdk writes it.
+		n := min(vmdkGrain, j.size-g*vmdkGrain)
+		zw.Write(j.raw[i*vmdkGrain : int64(i)*vmdkGrain+n])
 		if j.err = zw.Close(); j.err != nil {
 			return
 		}
-		n := buf.Len()
+		n = int64(buf.Len())
 		buf.Write(make([]byte, (sectorSize-n%sectorSize)%sectorSize))
 		b := bytes.Clone(buf.Bytes())
 		binary.LittleEndian.PutUint64(b, uint64(g*vmdkGrainSectors))
