@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -133,4 +134,67 @@ func BenchmarkDirectory(b *testing.B) {
 			a.mounted(b, func(mnt string) { run(b, "sh", "-c", "tar -C "+mnt+p+" -cf - . | cat > /dev/null") })
 		}
 	})
+}
+
+// BenchmarkDirectoryPage renders pages of a guest directory of 100,000
+// entries (an unpartitioned ext4 filled through a loop mount): the first page sorted by
+// name (only its 100 entries are read), a late page, and the first page
+// by modification time (every entry is read to sort).
+func BenchmarkDirectoryPage(b *testing.B) {
+	testenv.NeedTools(b, "mke2fs", "mount", "umount")
+	testenv.NeedRoot(b) // mke2fs -d takes quadratic time over one directory: the kernel fills it
+	dir := b.TempDir()
+	disk, mnt := filepath.Join(dir, "disk.raw"), filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	sh(b, "truncate", "-s", "160M", disk)
+	sh(b, "mke2fs", "-q", "-F", "-t", "ext4", "-N", "120000", disk)
+	sh(b, "mount", "-o", "loop", disk, mnt)
+	os.Mkdir(filepath.Join(mnt, "big"), 0o755)
+	for i := range 100000 {
+		if err := os.WriteFile(filepath.Join(mnt, "big", fmt.Sprintf("file-%06d.txt", i)), nil, 0o644); err != nil {
+			exec.Command("umount", mnt).Run()
+			b.Fatal(err)
+		}
+	}
+	sh(b, "umount", mnt)
+	repo := catalog.TestRepo(b)
+	d, err := image.Open(disk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = ingest.Ingest(context.Background(), repo, ingest.Options{VM: "web1", Time: t0}, []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: disk, Format: d.Format()}})
+	d.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := newTestServer(b, repo)
+	base := serve(b, s) + "/ui/tree/web1/" + pt + "/disk0/fs/big/"
+	for _, c := range []struct{ name, query, want string }{
+		{"first-page", "", "file-000099.txt"},
+		{"page-900", "?page=900", "file-089999.txt"},
+		{"by-mtime", "?sort=mtime", "file-0"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				if body := getBody(b, base+c.query); !strings.Contains(body, c.want) || !strings.Contains(body, "100000 entries") {
+					b.Fatalf("%s: page without %q:\n%.500s", c.name, c.want, body)
+				}
+			}
+		})
+	}
+}
+
+func getBody(b *testing.B, url string) string {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth("admin", adminPW)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("%s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }

@@ -50,8 +50,8 @@ func (s *Server) uiGuestDir(w http.ResponseWriter, r *http.Request, p *Principal
 			ents = append(ents, entry{DirEntry: e})
 		}
 	}
-	sortEntries(n.fs, ents, by, desc)
-	lo, hi, pg := paginate(r, len(ents), func(k int) string { return withQuery(r, map[string]string{"page": fmt.Sprint(k)}) })
+	sorted := sortEntries(n.fs, ents, by, desc)
+	lo, hi, pg := paginate(r, len(sorted), func(k int) string { return withQuery(r, map[string]string{"page": fmt.Sprint(k)}) })
 	body := &dirBody{Guest: true, Filter: filter, Sort: by, Pager: pg, Columns: s.sortColumns(r, by, desc)}
 	for _, b := range bad {
 		body.Notes = append(body.Notes, "left out: "+b)
@@ -60,14 +60,16 @@ func (s *Server) uiGuestDir(w http.ResponseWriter, r *http.Request, p *Principal
 		body.Archives = append(body.Archives, column{Name: f, URL: downloadURL(elems) + "/?format=" + f})
 	}
 	for i := lo; i < hi; i++ {
-		body.Rows = append(body.Rows, guestRow(n.fs, &ents[i], elems))
+		body.Rows = append(body.Rows, guestRow(n.fs, sorted[i], elems))
 	}
 	pgg := newPage(p, display(n.name))
 	pgg.Crumbs, pgg.Body = crumbs(elems), body
 	s.render(w, http.StatusOK, "dir", pgg)
 }
 
-func sortEntries(fsys guestfs.FS, ents []entry, by string, desc bool) {
+// sortEntries orders ents through pointers (an entry with its
+// attributes is large: sorting the values would copy it around).
+func sortEntries(fsys guestfs.FS, ents []entry, by string, desc bool) []*entry {
 	var less func(a, b *entry) int
 	switch by {
 	case "size":
@@ -75,15 +77,17 @@ func sortEntries(fsys guestfs.FS, ents []entry, by string, desc bool) {
 	case "mtime":
 		less = func(a, b *entry) int { return a.attr.Mtime.Compare(b.attr.Mtime) }
 	}
-	if less != nil {
-		for i := range ents {
+	out := make([]*entry, len(ents))
+	for i := range ents {
+		out[i] = &ents[i]
+		if less != nil {
 			ents[i].stat(fsys)
 		}
 	}
-	slices.SortFunc(ents, func(a, b entry) int {
+	slices.SortFunc(out, func(a, b *entry) int {
 		c := 0
 		if less != nil {
-			c = less(&a, &b)
+			c = less(a, b)
 		}
 		if c == 0 {
 			c = strings.Compare(a.Name, b.Name)
@@ -93,6 +97,7 @@ func sortEntries(fsys guestfs.FS, ents []entry, by string, desc bool) {
 		}
 		return c
 	})
+	return out
 }
 
 // sortColumns are the headings, those that sort linking to their order.

@@ -129,13 +129,7 @@ func newTestServer(t testing.TB, archive *catalog.Repo) (*Server, *logBuffer) {
 // test ends and returns its base URL.
 func serve(t testing.TB, s http.Handler) string {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	for port := 19650; port < 19700; port++ {
-		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			break
-		}
-	}
+	ln, err := listenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +137,16 @@ func serve(t testing.TB, s http.Handler) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// listenLocal listens on a loopback port of this helper's range.
+func listenLocal() (net.Listener, error) {
+	var err error
+	for port := 19650; port < 19700; port++ {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return ln, nil
+		}
+	}
+	return nil, err
 }
