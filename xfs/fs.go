@@ -73,6 +73,9 @@ type FS struct {
 	info   VolumeInfo
 	inodes *lru[uint64, *inode]
 	dirs   *lru[uint64, *dirIndex]
+	// iwins caches raw inode windows: a walk stats the inodes of a chunk
+	// one after another, and one read for 64 inodes beats 64 reads.
+	iwins  *lru[int64, []byte]
 	damage damageLog
 }
 
@@ -87,6 +90,7 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*FS, error) {
 	}
 	fs.inodes = newLRU[uint64, *inode](fs.opts.InodeCacheSize)
 	fs.dirs = newLRU[uint64, *dirIndex](16)
+	fs.iwins = newLRU[int64, []byte](64)
 	b := make([]byte, 512)
 	if err := fs.readAt(b, 0); err != nil {
 		return nil, fmt.Errorf("xfs: read superblock: %w", err)
@@ -207,7 +211,7 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := fs.readBytes(off, int(fs.sb.inodeSize))
+	b, err := fs.inodeBytes(off)
 	if err != nil {
 		return nil, fmt.Errorf("inode %d: %w", ino, err)
 	}
@@ -227,6 +231,30 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 		return nil, fmt.Errorf("inode %d: %w", ino, errFree)
 	}
 	return in, nil
+}
+
+// inodeWindow is the aligned span read for one inode: an inode chunk (64
+// inodes of up to 512 bytes) or a block, whichever is larger.
+const inodeWindow = 32 << 10
+
+// inodeBytes returns a copy of the inode at off (inodeOffset checked that
+// it lies in the volume), reading its whole aligned window once.
+func (fs *FS) inodeBytes(off int64) ([]byte, error) {
+	n := int64(fs.sb.inodeSize)
+	win := max(int64(inodeWindow), int64(fs.sb.blockSize), n)
+	start := off &^ (win - 1)
+	if off+n > start+win { // cannot happen for power-of-two sizes
+		return fs.readBytes(off, int(n))
+	}
+	w, ok := fs.iwins.get(start)
+	if !ok {
+		w = make([]byte, min(win, fs.size-start))
+		if err := fs.readAt(w, start); err != nil {
+			return nil, err
+		}
+		fs.iwins.add(start, w)
+	}
+	return append([]byte(nil), w[off-start:off-start+n]...), nil
 }
 
 // Stat returns the attributes of inode ino.
