@@ -52,10 +52,19 @@ type Attr struct {
 	Mtime  time.Time
 	Ctime  time.Time
 	Crtime time.Time // zero on v4 (version 2) inodes
-	Flags  uint16    // di_flags (XFS_DIFLAG_*)
+	Flags  uint16    // di_flags (XFS_DIFLAG_*: FlagImmutable, ...)
 	// Generation is di_gen: new each time the inode number is reused.
 	Generation uint32
 }
+
+// Bits of Attr.Flags (XFS_DIFLAG_*) that chattr sets.
+const (
+	FlagImmutable = 0x0008
+	FlagAppend    = 0x0010
+	FlagSync      = 0x0020
+	FlagNoatime   = 0x0040
+	FlagNodump    = 0x0080
+)
 
 // DirEntry is one name in a directory.
 type DirEntry struct {
