@@ -14,6 +14,8 @@
 #     after the disk changed by 1%; wall time, peak RSS of vmarchive, and,
 #     for reference, a local `vmarchive ingest` of the same image in the
 #     same run (the pipeline's own speed on this machine).
+#  3. Go benchmark: a restore of the image's point into the simulator
+#     (restore/vsphere): MB/s, bytes sent against the disk's data.
 # BENCH_GIB (default 4) sets the image size; BENCH_STREAMS (default 4) the
 # streams per disk.
 set -euo pipefail
@@ -32,6 +34,10 @@ cat "$img" "$img2" >/dev/null # warm page cache: the simulator serves from local
 echo "== Go benchmark (simulator in process, streams=$streams)"
 [ -n "${BENCH_SKIP_GO:-}" ] || VMARCHIVE_BENCH_IMAGE=$PWD/$img VMARCHIVE_BENCH_IMAGE2=$PWD/$img2 VMARCHIVE_BENCH_CHANGED=$PWD/$list VMARCHIVE_BENCH_STREAMS=$streams \
 	go test -run='^$' -bench='^BenchmarkVSphere$' -benchtime=1x ./ingest/vsphere/
+
+echo "== restore into the simulator (BenchmarkRestore: streamOptimized to the NFC lease)"
+[ -n "${BENCH_SKIP_GO:-}" ] || VMARCHIVE_BENCH_IMAGE=$PWD/$img \
+	go test -run='^$' -bench='^BenchmarkRestore$' -benchtime=1x ./restore/vsphere/
 
 echo "== end to end (vmarchive-vcsim and vmarchive in separate processes)"
 work=$(mktemp -d /tmp/vmarchive-vsbench.XXXXXX)

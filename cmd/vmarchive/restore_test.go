@@ -60,5 +60,14 @@ func TestVSphereRestoreCLI(t *testing.T) {
 	check(2, `datastore "nosuch-ds" not found`, "restore", "--vm", "web01", "--as", "web01-x", "--datastore", "nosuch-ds")
 	check(2, `--network-map "VM Network": want CAPTURED=TARGET`, "restore", "--vm", "web01", "--as", "web01-x", "--network-map", "VM Network")
 	check(2, "GOVC_PASSWORD", "restore", "--vm", "web01", "--as", "web01-x", "--vcenter", "https://backup:"+simPassword+"@"+s.URL.Host+"/sdk")
-	check(0, "web01-r", "restore", "--vm", "web01", "--as", "web01-r", "--replace")
+	// With the password in a file: not in any argv or environment of the
+	// process tree while it runs, nor in the output or the repository.
+	var shown bytes.Buffer
+	env = []string{"GOVC_URL=https://backup@" + s.URL.Host + "/sdk", "GOVC_PASSWORD=", "GOVC_INSECURE=1", "GOVC_USERNAME="}
+	watchRun(t, repo, env, &shown, []string{simPassword}, "restore", "--vm", "web01", "--as", "web01-r", "--replace",
+		"--vcenter-password-file", pwFile(t, simPassword))
+	if !strings.Contains(shown.String(), `as VM "web01-r"`) || strings.Contains(shown.String(), simPassword) {
+		t.Fatalf("restore --replace with a password file:\n%s", shown.String())
+	}
+	grepTree(t, repo, simPassword)
 }
