@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/klauspost/compress/zlib"
 
@@ -229,43 +228,48 @@ func writeTables(sw *streamWriter, gts [][]uint32, size int64) error {
 type grain struct {
 	off int64
 	z   []byte
-	err error
+}
+
+// run is the grains [from, to) of one extent holding data, compressed.
+type run struct {
+	grains []grain
+	err    error
 }
 
 // grains calls fn for each grain touching data, in disk order, compressed
-// ahead on workers goroutines. Grains entirely in holes are skipped
-// without reading.
+// ahead on workers goroutines, one extent's grains per job (one read of
+// the chunk). Grains entirely in holes are skipped without reading.
 func grains(ctx context.Context, d *catalog.DiskReader, workers int, fn func(grain) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan chan grain, 2*workers)
+	slots := make(chan chan run, 2*workers)
 	go func() {
 		defer close(slots)
 		sem := make(chan struct{}, workers)
 		next := int64(0) // first grain not yet queued
 		err := d.Map().Extents(ctx, 0, d.Size(), func(e catalog.Extent) error {
-			if e.ID.IsZero() {
+			from := max(next, e.Off/grainSize*grainSize)
+			if e.ID.IsZero() || from >= e.End() {
 				return nil
 			}
-			for g := max(next, e.Off/grainSize*grainSize); g < e.End(); g += grainSize {
-				ch := make(chan grain, 1)
-				select {
-				case slots <- ch:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				sem <- struct{}{}
-				go func(off int64) {
-					defer func() { <-sem }()
-					ch <- compressGrain(ctx, d, off)
-				}(g)
-				next = g + grainSize
+			to := (e.End() + grainSize - 1) / grainSize * grainSize
+			next = to
+			ch := make(chan run, 1)
+			select {
+			case slots <- ch:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				ch <- compressRun(ctx, d, from, to)
+			}()
 			return nil
 		})
 		if err != nil {
-			ch := make(chan grain, 1)
-			ch <- grain{err: err}
+			ch := make(chan run, 1)
+			ch <- run{err: err}
 			select {
 			case slots <- ch:
 			case <-ctx.Done():
@@ -273,39 +277,44 @@ func grains(ctx context.Context, d *catalog.DiskReader, workers int, fn func(gra
 		}
 	}()
 	for ch := range slots {
-		g := <-ch
-		if g.err != nil {
-			return g.err
+		r := <-ch
+		if r.err != nil {
+			return r.err
 		}
-		if err := fn(g); err != nil {
-			return err
+		for _, g := range r.grains {
+			if err := fn(g); err != nil {
+				return err
+			}
 		}
 	}
 	return ctx.Err()
 }
 
-var grainBufs = sync.Pool{New: func() any { return make([]byte, grainSize) }}
-
-// compressGrain reads the grain at off (zero-padded past the disk's end)
-// and compresses it, unless it is all zeros.
-func compressGrain(ctx context.Context, d *catalog.DiskReader, off int64) grain {
-	buf := grainBufs.Get().([]byte)
-	defer grainBufs.Put(buf)
-	clear(buf)
-	n := min(grainSize, d.Size()-off)
-	if _, err := d.ReadAtContext(ctx, buf[:n], off); err != nil && err != io.EOF {
-		return grain{off: off, err: err}
+// compressRun reads the grains [from, to) in one read (zeros past the
+// disk's end) and compresses each that is not all zeros.
+func compressRun(ctx context.Context, d *catalog.DiskReader, from, to int64) run {
+	buf := make([]byte, to-from)
+	n := min(to, d.Size()) - from
+	if _, err := d.ReadAtContext(ctx, buf[:n], from); err != nil && err != io.EOF {
+		return run{err: err}
 	}
-	if allZero(buf) {
-		return grain{off: off}
+	zw, _ := zlib.NewWriterLevel(io.Discard, zlib.BestSpeed)
+	out := make([]grain, 0, len(buf)/grainSize)
+	for off := int64(0); off < int64(len(buf)); off += grainSize {
+		g := buf[off : off+grainSize]
+		if allZero(g) {
+			out = append(out, grain{off: from + off})
+			continue
+		}
+		var z bytes.Buffer
+		zw.Reset(&z)
+		zw.Write(g)
+		if err := zw.Close(); err != nil {
+			return run{err: err}
+		}
+		out = append(out, grain{off: from + off, z: z.Bytes()})
 	}
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-	zw.Write(buf)
-	if err := zw.Close(); err != nil {
-		return grain{off: off, err: err}
-	}
-	return grain{off: off, z: z.Bytes()}
+	return run{grains: out}
 }
 
 func allZero(b []byte) bool {

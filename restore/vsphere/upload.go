@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -178,7 +179,7 @@ func (im *importer) upload(ctx context.Context, it item) error {
 	go func() {
 		defer close(wrote)
 		var err error
-		st, err = WriteStreamVMDK(ctx, pw, d, "lsilogic", im.opts.Workers, func(done int64) {
+		st, err = WriteStreamVMDK(ctx, pw, d, "lsilogic", workers(im.opts), func(done int64) {
 			im.done.Store(base + done)
 			if im.opts.Progress != nil {
 				im.opts.Progress(it.disk, done, d.Size(), sent.n.Load())
@@ -202,6 +203,14 @@ func (im *importer) upload(ctx context.Context, it item) error {
 	im.done.Store(base + d.Size())
 	im.res.Disks = append(im.res.Disks, DiskResult{Name: it.disk, File: it.file, Size: d.Size(), Data: st.Data, Sent: sent.n.Load()})
 	return nil
+}
+
+// workers is Options.Workers, default one per core.
+func workers(o Options) int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 type countReader struct {
