@@ -3,6 +3,7 @@ package instant
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -109,16 +110,8 @@ func TestReadOnlyClients(t *testing.T) {
 
 	run(t, "qemu-img", "compare", "-f", "raw", "-F", "raw", path, uri)
 
-	var holes []string
-	for _, line := range strings.Split(run(t, "nbdinfo", "--map", uri), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 4 && strings.Contains(f[3], "hole") {
-			holes = append(holes, f[0]+"+"+f[1])
-		}
-	}
-	want := []string{strconv.Itoa(2*mib) + "+" + strconv.Itoa(3*mib), strconv.Itoa(6*mib) + "+" + strconv.Itoa(2*mib)}
-	if strings.Join(holes, " ") != strings.Join(want, " ") {
-		t.Errorf("nbdinfo --map holes %v, want %v", holes, want)
+	if got, want := holes(t, uri), [][2]int{{2 * mib, 3 * mib}, {6 * mib, 2 * mib}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("nbdinfo --map holes %v, want %v", got, want)
 	}
 
 	out := filepath.Join(t.TempDir(), "copy.raw")
@@ -135,10 +128,26 @@ func TestReadOnlyClients(t *testing.T) {
 	}
 }
 
+// holes returns the (offset, length) of each extent nbdinfo --map calls
+// a hole.
+func holes(t testing.TB, uri string) [][2]int {
+	t.Helper()
+	var out [][2]int
+	for _, line := range strings.Split(run(t, "nbdinfo", "--map", uri), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && strings.Contains(f[3], "hole") {
+			off, _ := strconv.Atoi(f[0])
+			n, _ := strconv.Atoi(f[1])
+			out = append(out, [2]int{off, n})
+		}
+	}
+	return out
+}
+
 // TestOverlay: qemu-io's writes land in the overlay only, survive a
 // restart with the same overlay, and commit into a new point.
 func TestOverlay(t *testing.T) {
-	testenv.NeedTools(t, "qemu-img", "qemu-io")
+	testenv.NeedTools(t, "qemu-img", "qemu-io", "nbdinfo")
 	path := testDisk(t)
 	r := catalog.TestRepo(t)
 	p := archived(t, r, path, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
@@ -154,6 +163,11 @@ func TestOverlay(t *testing.T) {
 	uri, stop := serve(t, r, p, ovl)
 	run(t, "qemu-io", append(append([]string{"-f", "raw"}, writes...), uri)...)
 	run(t, "qemu-img", "compare", "-f", "raw", "-F", "raw", expect, uri)
+	// Written blocks are data, the base's zero chunks around them holes.
+	want := [][2]int{{2 * mib, mib}, {3*mib + 4096, 2*mib - 4096}, {6 * mib, 2*mib - 4096}}
+	if got := holes(t, uri); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("nbdinfo --map holes through the overlay %v, want %v", got, want)
+	}
 	stop()
 
 	// The point is unchanged: a fresh read-only export still equals the

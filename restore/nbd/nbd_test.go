@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"net"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 func testDev() *memDev {
@@ -141,6 +144,29 @@ func TestHostile(t *testing.T) {
 				t.Fatalf("reply type %d %x, want error %d", typ, p, tc.errno)
 			}
 		})
+	}
+}
+
+// TestHandshakeTimeout: a client that connects and says nothing is
+// hung up on.
+func TestHandshakeTimeout(t *testing.T) {
+	dev := testDev()
+	sock := filepath.Join(t.TempDir(), "s")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Export: Export{Size: int64(len(dev.b)), Device: dev}, HandshakeTimeout: 50 * time.Millisecond}
+	go s.Serve(l)
+	defer s.Close()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second)) // a hang fails the test instead
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("connection not closed by the server: %v", err)
 	}
 }
 
