@@ -35,6 +35,9 @@ func artifacts(t *testing.T) string {
 // directory as zip and compare the bytes, search, see a POST without its
 // CSRF token refused, log out, and an operator not see another VM.
 func TestBrowser(t *testing.T) {
+	if raceEnabled {
+		t.Skip("Chromium's 20 s run once, without -race (make test-race runs TestSessions over the same handlers)")
+	}
 	testenv.NeedTools(t, "chromium")
 	chromium, _ := exec.LookPath("chromium")
 	repo, _ := uiArchive(t)
