@@ -1,20 +1,26 @@
 // Package control lets the one process that holds a repository serve the
 // commands of others. pebble is opened by one process only (design.md), so
-// while a mount or a long ingest holds the repository, another vmarchive
-// command sends its command line over a unix socket in the repository and
-// the holder runs it against the catalog it already has open, streaming
-// stdout and stderr back.
+// while a mount, a long ingest or `vmarchive serve` holds the repository,
+// another vmarchive command sends it a typed request (package service/api)
+// over a unix socket in the repository, and the holder runs it against the
+// catalog it already has open, streaming stdout and stderr back.
 //
 // Only the holder's own user (and root) is served. The socket lives in an
 // owner-only (0700) directory, created before the socket, so no other
 // user can connect whatever the umask; and every connection's peer uid is
-// checked (SO_PEERCRED) in case the directory was opened up by hand.
-// Clients check the server the same way before sending anything.
+// checked (SO_PEERCRED) in case the directory was opened up by hand: a
+// refused peer gets 403 and its request body is never read. Clients check
+// the server the same way before sending anything.
 //
-// Protocol: the client writes one JSON Request and then nothing; closing
-// its side cancels the command. The server answers with frames of
-// kind(1 byte) length(uint32 BE) data: kindStdout, kindStderr, and a final
-// kindExit whose 4 data bytes are the exit status.
+// Protocol: HTTP/1.1 on the socket.
+//
+//	POST /v1/run/{op}   body: the operation's JSON request (op words joined
+//	                    by "/", e.g. key/add)
+//
+// answers 200 with a body of frames kind(1 byte) length(uint32 BE) data:
+// kindStdout, kindStderr, and a final kindExit whose 4 data bytes are the
+// exit status; or 4xx with a JSON {"error": "..."}. Closing the connection
+// cancels the operation.
 package control
 
 import (
@@ -27,8 +33,11 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,16 +48,15 @@ const (
 	kindExit   = 3
 )
 
-// maxFrame bounds one frame, and so what a hostile peer can make us allocate.
+// maxFrame bounds one frame and a request body, and so what a hostile
+// peer can make us allocate.
 const maxFrame = 8 << 20
 
-// Request is a command line to run in the holder.
+// Request is one typed operation for the holder: its name and its JSON
+// body (a request type of package service/api).
 type Request struct {
-	Args []string `json:"args"` // without the program name; paths already absolute
-	// Secret is what the command needs that must never be on a command
-	// line (vSphere credentials). It goes only over this socket, which
-	// only its owner can open, and is not logged.
-	Secret []byte `json:"secret,omitempty"`
+	Op   string          // e.g. "points", "key add"
+	Body json.RawMessage // the request; it may carry secrets: never log it
 }
 
 // Handler runs one request, writing to stdout and stderr, and returns the
@@ -62,9 +70,9 @@ type Server struct {
 	handler Handler
 	uid     int         // the only non-root user served
 	logger  *log.Logger // refusals; nil discards them
-	ctx     context.Context
+	srv     *http.Server
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // one per connection
+	done    chan struct{} // closed when Serve returns
 }
 
 // Listen serves handler on a unix socket at path, replacing a stale socket
@@ -83,72 +91,96 @@ func Listen(path string, handler Handler, logger *log.Logger) (*Server, error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{ln: ln, path: path, handler: handler, uid: os.Geteuid(), logger: logger, ctx: ctx, cancel: cancel}
-	s.wg.Add(1)
-	go s.accept()
+	s := &Server{ln: ln, path: path, handler: handler, uid: os.Geteuid(), logger: logger, cancel: cancel, done: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/run/{op...}", s.run)
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(ln)
+	}()
 	return s, nil
 }
 
-func (s *Server) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serve(c)
-		}()
-	}
-}
+type connKey struct{}
 
 // Close stops accepting and waits for running requests to finish.
 func (s *Server) Close() error {
-	err := s.ln.Close()
-	s.wg.Wait()
+	err := s.srv.Shutdown(context.Background())
+	<-s.done
 	s.cancel()
 	return err
 }
 
 // Stop stops accepting and cancels running requests, then waits for them.
 func (s *Server) Stop() {
-	s.ln.Close()
 	s.cancel()
-	s.wg.Wait()
+	s.srv.Shutdown(context.Background())
+	<-s.done
 }
 
-func (s *Server) serve(c net.Conn) {
-	defer c.Close()
-	if !s.allowed(c) {
+// run serves one request: peer check, body, handler, framed output.
+func (s *Server) run(w http.ResponseWriter, r *http.Request) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if !s.allowed(w, c) {
 		return
 	}
-	var req Request
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if err := json.NewDecoder(io.LimitReader(c, maxFrame)).Decode(&req); err != nil {
-		w := &frameWriter{w: c, kind: kindStderr}
-		fmt.Fprintf(w, "control: bad request: %v\n", err)
-		writeExit(c, 2)
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFrame+1))
+	if err == nil && len(body) > maxFrame {
+		err = fmt.Errorf("request of more than %d bytes", maxFrame)
+	}
+	if err == nil && !json.Valid(body) {
+		err = errors.New("request body is not JSON")
+	}
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "control: bad request: "+err.Error())
 		return
 	}
-	c.SetReadDeadline(time.Time{})
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	go func() {
-		// The client sends nothing more; EOF or an error means it is gone.
-		io.Copy(io.Discard, c)
-		cancel()
-	}()
+	req := Request{Op: strings.ReplaceAll(r.PathValue("op"), "/", " "), Body: body}
+	w.Header().Set("Content-Type", "application/vnd.vmarchive.frames")
+	w.WriteHeader(http.StatusOK)
 	var mu sync.Mutex // frames from stdout and stderr must not interleave
-	out := &frameWriter{w: c, kind: kindStdout, mu: &mu}
-	errw := &frameWriter{w: c, kind: kindStderr, mu: &mu}
+	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	out := &frameWriter{w: fw, kind: kindStdout, mu: &mu}
+	errw := &frameWriter{w: fw, kind: kindStderr, mu: &mu}
 	bout := bufio.NewWriterSize(out, 1<<20)
-	code := s.handler(ctx, req, bout, errw)
+	code := s.handler(r.Context(), req, bout, errw)
 	bout.Flush()
 	mu.Lock()
-	writeExit(c, code)
+	writeExit(fw, code)
 	mu.Unlock()
+}
+
+// flushWriter sends each frame at once: output such as progress must
+// not wait in the response's buffer.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
+
+// apiError is the body of a 4xx answer.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(apiError{msg})
 }
 
 type frameWriter struct {
@@ -165,13 +197,11 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		k := min(len(p), maxFrame)
-		var hdr [5]byte
-		hdr[0] = f.kind
-		binary.BigEndian.PutUint32(hdr[1:], uint32(k))
-		if _, err := f.w.Write(hdr[:]); err != nil {
-			return n, err
-		}
-		if _, err := f.w.Write(p[:k]); err != nil {
+		buf := make([]byte, 5+k)
+		buf[0] = f.kind
+		binary.BigEndian.PutUint32(buf[1:], uint32(k))
+		copy(buf[5:], p[:k])
+		if _, err := f.w.Write(buf); err != nil {
 			return n, err
 		}
 		n += k
@@ -192,32 +222,56 @@ func writeExit(w io.Writer, code int) {
 var ErrNoServer = errors.New("no process serves the repository's control socket")
 
 // Call sends req to the server at path and copies its output to stdout and
-// stderr. It returns the command's exit status. Cancelling ctx closes the
-// connection, which cancels the command in the holder.
+// stderr. It returns the operation's exit status. Cancelling ctx closes the
+// connection, which cancels the operation in the holder.
 func Call(ctx context.Context, path string, req Request, stdout, stderr io.Writer) (int, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("%w (%s): %v", ErrNoServer, path, err)
+		}
+		if err := checkServer(c, path); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}}
+	defer tr.CloseIdleConnections()
+	u := "http://holder/v1/run/" + url.PathEscape(strings.ReplaceAll(req.Op, " ", "/"))
+	u = strings.ReplaceAll(u, "%2F", "/")
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(req.Body)))
 	if err != nil {
-		return 0, fmt.Errorf("%w (%s): %v", ErrNoServer, path, err)
+		return 0, fmt.Errorf("control: %w", err)
 	}
-	defer c.Close()
-	if err := checkServer(c, path); err != nil {
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: tr}).Do(hr)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, err
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	// A holder that refuses us answers without reading, so our write can
-	// fail while its answer waits to be read.
-	sendErr := json.NewEncoder(c).Encode(req)
-	r := bufio.NewReaderSize(c, 1<<20)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e apiError
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return 0, errors.New(e.Error)
+		}
+		return 0, fmt.Errorf("control: %s", resp.Status)
+	}
+	return readFrames(ctx, bufio.NewReaderSize(resp.Body, 1<<20), stdout, stderr)
+}
+
+// readFrames copies output frames until the exit frame.
+func readFrames(ctx context.Context, r io.Reader, stdout, stderr io.Writer) (int, error) {
 	var hdr [5]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
-			}
-			if sendErr != nil {
-				return 0, fmt.Errorf("control: send request: %w", sendErr)
 			}
 			return 0, fmt.Errorf("control: the holding process closed the connection before the command finished: %w", err)
 		}
@@ -232,6 +286,9 @@ func Call(ctx context.Context, path string, req Request, stdout, stderr io.Write
 				w = stderr
 			}
 			if _, err := io.CopyN(w, r, int64(n)); err != nil {
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
 				return 0, fmt.Errorf("control: copy output: %w", err)
 			}
 		case kindExit:

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,10 +41,14 @@ func privateDir(dir string) error {
 }
 
 // allowed checks the peer's uid: only ours and root's are served. A
-// refused peer is told so and the refusal is logged; its request is
+// refused peer gets 403 and the refusal is logged; its request body is
 // never read.
-func (s *Server) allowed(c net.Conn) bool {
-	cred, err := peerCred(c)
+func (s *Server) allowed(w http.ResponseWriter, c net.Conn) bool {
+	var cred *unix.Ucred
+	err := errors.New("no connection")
+	if c != nil {
+		cred, err = peerCred(c)
+	}
 	if err == nil && (int(cred.Uid) == s.uid || cred.Uid == 0) {
 		return true
 	}
@@ -55,9 +59,7 @@ func (s *Server) allowed(c net.Conn) bool {
 	if s.logger != nil {
 		s.logger.Printf("control: refused a connection from %s: only uid %d and root may run commands here", who, s.uid)
 	}
-	c.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(&frameWriter{w: c, kind: kindStderr}, "control: refused: only uid %d and root may use this repository's holder\n", s.uid)
-	writeExit(c, 2)
+	httpError(w, http.StatusForbidden, fmt.Sprintf("control: refused: only uid %d and root may use this repository's holder", s.uid))
 	return false
 }
 

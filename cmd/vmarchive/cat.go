@@ -66,6 +66,5 @@ func catCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().String("point", "latest", "point time or latest")
 	cmd.Flags().String("disk", "", "disk name")
 	cmd.Flags().StringP("output", "o", "", "write to FILE instead of stdout")
-	pathFlag(cmd, "output")
 	return cmd
 }

@@ -78,8 +78,6 @@ never on a command line.`,
 	}
 	cmd.Flags().String("from", "", "source repository: a directory or s3:https://host/bucket/prefix")
 	cmd.Flags().String("to", "", "destination repository: a directory or s3:https://host/bucket/prefix")
-	pathFlag(cmd, "from")
-	pathFlag(cmd, "to")
 	cmd.Flags().StringSlice("vm", nil, "copy only this VM (repeatable)")
 	cmd.Flags().Int("latest", 0, "copy only the newest N points of each VM")
 	cmd.Flags().Bool("dry-run", false, "list what would be copied, copy nothing")

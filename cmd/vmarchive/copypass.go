@@ -28,15 +28,14 @@ func addCopyPasswordFlags(cmd *cobra.Command) {
 	for side, what := range copySides {
 		cmd.Flags().String(side+"-password-file", "", "encrypted "+what+": read its password from the first line of FILE")
 		cmd.Flags().String(side+"-password-command", "", "encrypted "+what+": run CMD with sh -c and take the first line it prints as the password")
-		pathFlag(cmd, side+"-password-file")
 		secretFlag(cmd.Flags(), side+"-password-file")
 		secretFlag(cmd.Flags(), side+"-password-command")
 	}
 }
 
-// secretFlag marks a flag naming where a password is: it is not forwarded
-// to a holder, which has the repository's key already or gets a password
-// itself, in the request's Secret.
+// secretFlag marks a flag naming where a password is. No request type
+// (service/api) has a field for it: the holder has the repository's key
+// already, or the client reads the password and sends it in the request.
 func secretFlag(f *pflag.FlagSet, name string) {
 	f.SetAnnotation(name, "vmarchive-secret", []string{"true"})
 }

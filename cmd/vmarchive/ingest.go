@@ -66,7 +66,7 @@ repository's owner-only control socket, never on a command line.`,
   GOVC_URL=https://vc.example/sdk vmarchive ingest --vm web01 --cbt
   vmarchive ingest --vcenter https://vc.example/sdk --folder /DC/vm/prod --parallel-vms 2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if useVSphere(v, args) { // vSphere: vsphere.go
+			if useVSphere(cmd, v, args) { // vSphere: vsphere.go
 				return ingestVSphere(cmd, v, args)
 			}
 			if len(args) == 0 {
@@ -136,7 +136,6 @@ repository's owner-only control socket, never on a command line.`,
 	cmd.Flags().String("vm", "", "VM name (letters, digits, '-', '_', '.')")
 	cmd.Flags().String("point-time", "", "capture time of the point, RFC 3339, from 1990 to a day ahead (default now)")
 	cmd.Flags().StringSlice("changed", nil, "changed-areas list: FILE, or DISK=FILE per disk")
-	pathFlag(cmd, "changed")
 	cmd.Flags().String("format", "", "image format of every DISK=IMAGE: raw, vmdk, qcow2, vhd or vhdx (default: detect)")
 	cmd.Flags().Bool("json", false, "print the new point's manifest as JSON")
 	cmd.Flags().Bool("no-index", false, "do not index the new point's guest files now (find and versions do it when needed)")

@@ -164,7 +164,7 @@ repository.`,
 
 func newPasswordFlag(cmd *cobra.Command) {
 	cmd.Flags().String("new-password-file", "", "read the new password from the first line of FILE instead of asking twice")
-	secretFlag(cmd.Flags(), "new-password-file") // forwarded as the request's Secret
+	secretFlag(cmd.Flags(), "new-password-file") // sent as the request's NewPassword
 }
 
 // keyPassword is the new password of key add or passwd: the one the client

@@ -43,6 +43,12 @@ func main() {
 }
 
 func newRoot() *cobra.Command {
+	root, _ := newRootViper()
+	return root
+}
+
+// newRootViper is newRoot with the viper its commands read options from.
+func newRootViper() (*cobra.Command, *viper.Viper) {
 	v := viper.New()
 	root := &cobra.Command{
 		Use:   "vmarchive",
@@ -97,7 +103,7 @@ error.`,
 	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
 	root.AddCommand(hashPasswordCmd()) // web users: hashpassword.go
 	root.AddCommand(nbdCmd(v))         // instant recovery: nbd.go
-	return root
+	return root, v
 }
 
 // loadConfig binds the flags of cmd to viper: flag > env > config file.

@@ -99,6 +99,5 @@ only on a trusted network.`,
 	cmd.Flags().String("listen", "", "unix:PATH or tcp:HOST:PORT")
 	cmd.Flags().String("overlay", "", "copy-on-write FILE for the guest's writes (FILE.map beside it)")
 	cmd.Flags().Bool("commit", false, "ingest the point with the overlay's writes as a new point, then exit")
-	pathFlag(cmd, "overlay")
 	return cmd
 }

@@ -26,7 +26,6 @@ func addStoreFlags(f *pflag.FlagSet) {
 	f.Int("s3-connections", 16, "s3 repositories: requests in flight at once")
 	f.Float64("s3-rate", 0, "s3 repositories: at most this many requests per second (0: no limit)")
 	f.String("s3-lock-mode", "compliance", "s3 repositories: S3 Object Lock mode for locked points' objects: compliance (no one can delete them early) or governance (users allowed to bypass it can)")
-	f.SetAnnotation("cache-dir", "vmarchive-path", []string{"true"}) // made absolute when forwarded
 }
 
 // repoLocation parses --repo, with the s3 options of flags and config.

@@ -34,7 +34,6 @@ func vsphereConnFlags(cmd *cobra.Command) {
 	f.Bool("vcenter-insecure", false, "skip certificate verification (default $GOVC_INSECURE)")
 	f.String("vcenter-thumbprint", "", "expected certificate thumbprint of the vCenter")
 	f.String("folder", "", "inventory folder, e.g. /DC/vm/prod")
-	pathFlag(cmd, "vcenter-password-file")
 }
 
 // vsphereIngestFlags adds the flags of `ingest` that select vSphere.
@@ -50,7 +49,10 @@ func vsphereIngestFlags(cmd *cobra.Command) {
 }
 
 // useVSphere reports whether an ingest names vSphere rather than images.
-func useVSphere(v *viper.Viper, args []string) bool {
+func useVSphere(cmd *cobra.Command, v *viper.Viper, args []string) bool {
+	if cmd.Context() != nil && cmd.Context().Value(secretKey{}) != nil {
+		return true // a request from a client that resolved vSphere settings
+	}
 	return v.GetString("vcenter") != "" || v.GetString("folder") != "" || (len(args) == 0 && os.Getenv("GOVC_URL") != "")
 }
 
