@@ -80,6 +80,7 @@ func init() {
 		func() Request { return new(Lock) }, func() Request { return new(Mount) },
 		func() Request { return new(Points) }, func() Request { return new(Stats) },
 		func() Request { return new(TestRestore) }, func() Request { return new(Verify) },
+		func() Request { return new(Timeline) },
 	} {
 		register(f)
 	}
@@ -217,6 +218,14 @@ type (
 		Sample int    `json:"sample" flag:"sample"`
 		JSON   bool   `json:"json" flag:"json"`
 	}
+	Timeline struct {
+		VM     string   `json:"vm" arg:"0"`
+		From   string   `json:"from" flag:"from"`
+		To     string   `json:"to" flag:"to"`
+		Disks  []string `json:"disks" flag:"disk"`
+		Path   string   `json:"path" flag:"path"`
+		Format string   `json:"format" flag:"format"`
+	}
 	Verify struct {
 		VM    string `json:"vm" flag:"vm"`
 		Point string `json:"point" flag:"point"`
@@ -242,3 +251,4 @@ func (*Points) Op() string      { return "points" }
 func (*Stats) Op() string       { return "stats" }
 func (*TestRestore) Op() string { return "test-restore" }
 func (*Verify) Op() string      { return "verify" }
+func (*Timeline) Op() string    { return "timeline" }
