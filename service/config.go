@@ -24,6 +24,7 @@ import (
 // Every key is known: an unknown one is an error naming it and its line.
 type Config struct {
 	Repo      string      `yaml:"repo"`
+	Mount     string      `yaml:"mount"`      // directory: the FUSE tree, served by the service
 	Listen    string      `yaml:"listen"`     // host:port for /metrics (and the API with a token)
 	TokenFile string      `yaml:"token-file"` // bearer token required on listen
 	History   int         `yaml:"history"`    // runs kept per job (default 50)
@@ -207,6 +208,12 @@ func (v *validator) check(c *Config) {
 		}
 		c.token = tok
 	}
+	if c.Mount != "" {
+		c.Mount = v.abs(c.Mount)
+		if fi, err := os.Stat(c.Mount); err != nil || !fi.IsDir() {
+			v.fail([]any{"mount"}, "%q: %v", c.Mount, orNotDir(err))
+		}
+	}
 	if c.Notify.Webhook != "" && !strings.HasPrefix(c.Notify.Webhook, "http://") && !strings.HasPrefix(c.Notify.Webhook, "https://") {
 		v.fail([]any{"notify", "webhook"}, "%q is not an http:// or https:// URL", c.Notify.Webhook)
 	}
@@ -234,6 +241,13 @@ func (v *validator) check(c *Config) {
 		seen[j.Name] = true
 		v.job(i, j)
 	}
+}
+
+func orNotDir(err error) error {
+	if err == nil {
+		return errors.New("not a directory")
+	}
+	return err
 }
 
 func orEmpty(err error) error {

@@ -88,6 +88,13 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		defer metrics.Close()
 	}
+	if dir := s.config().Mount; dir != "" {
+		unmount, err := s.mountTree(ctx, dir)
+		if err != nil {
+			return err
+		}
+		defer unmount()
+	}
 	s.mu.Lock()
 	s.mu.base = ctx
 	s.mu.Unlock()
@@ -120,9 +127,9 @@ func (s *Service) Reload() error {
 	if cfg.Repo != old.Repo {
 		return fmt.Errorf("config %s: repo changed from %q to %q: restart the service to change it", cfg.Path, old.Repo, cfg.Repo)
 	}
-	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile || !reflect.DeepEqual(cfg.Web, old.Web) {
-		s.log.Warn("listen, token-file and web changes take effect at the next start", "listen", old.Listen)
-		cfg.Listen, cfg.TokenFile, cfg.token, cfg.Web = old.Listen, old.TokenFile, old.token, old.Web
+	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile || !reflect.DeepEqual(cfg.Web, old.Web) || cfg.Mount != old.Mount {
+		s.log.Warn("listen, token-file, web and mount changes take effect at the next start", "listen", old.Listen, "mount", old.Mount)
+		cfg.Listen, cfg.TokenFile, cfg.token, cfg.Web, cfg.Mount = old.Listen, old.TokenFile, old.token, old.Web, old.Mount
 	}
 	s.mu.Lock()
 	s.mu.stopSched()

@@ -28,12 +28,15 @@ after a run, test-restores new points (test-restore:), keeps the run
 history in the catalog, and serves "vmarchive jobs", "runs", "status" and
 "run" over an owner-only socket in the repository. Other commands that
 need the repository (ingest, forget, find, ...) run inside it as with any
-holder.
+holder: they send it typed requests over the repository's owner-only
+control socket. With mount: it also serves the FUSE tree (as vmarchive
+mount does) and unmounts it when it stops.
 
 The config file (--config, default ~/.config/vmarchive/config.yaml) holds
 the repository and the jobs:
 
   repo: /srv/vmarchive
+  mount: /mnt/archive               # optional: the FUSE tree, in this process
   listen: 127.0.0.1:8420            # optional: /metrics (Prometheus)
   token-file: /etc/vmarchive/token  # optional: bearer token for listen,
                                     # which then serves the API too
