@@ -80,7 +80,7 @@ func init() {
 		func() Request { return new(Lock) }, func() Request { return new(Mount) },
 		func() Request { return new(Points) }, func() Request { return new(Stats) },
 		func() Request { return new(TestRestore) }, func() Request { return new(Verify) },
-		func() Request { return new(Timeline) },
+		func() Request { return new(Timeline) }, func() Request { return new(NBD) },
 	} {
 		register(f)
 	}
@@ -218,6 +218,14 @@ type (
 		Sample int    `json:"sample" flag:"sample"`
 		JSON   bool   `json:"json" flag:"json"`
 	}
+	NBD struct {
+		VM      string `json:"vm" flag:"vm"`
+		Point   string `json:"point" flag:"point"`
+		Disk    string `json:"disk" flag:"disk"`
+		Listen  string `json:"listen" flag:"listen"` // unix:PATH (absolute) or tcp:HOST:PORT
+		Overlay string `json:"overlay" flag:"overlay" path:"true"`
+		Commit  bool   `json:"commit" flag:"commit"`
+	}
 	Timeline struct {
 		VM     string   `json:"vm" arg:"0"`
 		From   string   `json:"from" flag:"from"`
@@ -252,3 +260,4 @@ func (*Stats) Op() string       { return "stats" }
 func (*TestRestore) Op() string { return "test-restore" }
 func (*Verify) Op() string      { return "verify" }
 func (*Timeline) Op() string    { return "timeline" }
+func (*NBD) Op() string         { return "nbd" }
