@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -33,7 +34,7 @@ func forward(ctx context.Context, v *viper.Viper, cmd *cobra.Command, args []str
 	if err != nil {
 		return held // not an operation a holder runs
 	}
-	if err := fillRequest(q, v, args); err != nil {
+	if err := fillRequest(q, v, cmd.Flags(), args); err != nil {
 		return err
 	}
 	if err := setSecret(q, secret); err != nil {
@@ -92,7 +93,7 @@ func prepareRequest(req control.Request) (c *cobra.Command, q api.Request, args 
 	if err := defaults.BindPFlags(c.Flags()); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if err := fillRequest(q, defaults, nil); err != nil {
+	if err := fillRequest(q, defaults, nil, nil); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	if err := api.Decode(req.Body, q); err != nil {
@@ -103,16 +104,18 @@ func prepareRequest(req control.Request) (c *cobra.Command, q api.Request, args 
 	return c, q, args, secret, err
 }
 
-// fillRequest sets q's option fields from v and its argument fields from
-// args (nil: left alone), making path fields absolute.
-func fillRequest(q api.Request, v *viper.Viper, args []string) error {
+// fillRequest sets q's option fields from v (a list given on the command
+// line from flags, as viper would split its items at commas) and its
+// argument fields from args (nil: left alone), making path fields
+// absolute.
+func fillRequest(q api.Request, v *viper.Viper, flags *pflag.FlagSet, args []string) error {
 	rv := reflect.ValueOf(q).Elem()
 	for i := range rv.NumField() {
 		f, fv := rv.Type().Field(i), rv.Field(i)
 		isPath := f.Tag.Get("path") != ""
 		switch {
 		case f.Tag.Get("flag") != "":
-			if err := setField(fv, optionValue(v, f.Tag.Get("flag"), f.Type), isPath); err != nil {
+			if err := setField(fv, optionValue(v, flags, f.Tag.Get("flag"), f.Type), isPath); err != nil {
 				return fmt.Errorf("--%s: %w", f.Tag.Get("flag"), err)
 			}
 		case args == nil:
@@ -134,7 +137,12 @@ func fillRequest(q api.Request, v *viper.Viper, args []string) error {
 var durationType = reflect.TypeFor[time.Duration]()
 
 // optionValue reads option name from v as a value of type t.
-func optionValue(v *viper.Viper, name string, t reflect.Type) any {
+func optionValue(v *viper.Viper, flags *pflag.FlagSet, name string, t reflect.Type) any {
+	if f := lookup(flags, name); f != nil && f.Changed {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			return sv.GetSlice()
+		}
+	}
 	switch {
 	case t == durationType:
 		return v.GetDuration(name)
@@ -148,6 +156,13 @@ func optionValue(v *viper.Viper, name string, t reflect.Type) any {
 		return v.GetStringSlice(name)
 	}
 	panic("request field of type " + t.String()) // a request type the code does not know
+}
+
+func lookup(flags *pflag.FlagSet, name string) *pflag.Flag {
+	if flags == nil {
+		return nil
+	}
+	return flags.Lookup(name)
 }
 
 func setField(fv reflect.Value, x any, isPath bool) error {
@@ -229,10 +244,9 @@ func setSecret(q api.Request, b []byte) error {
 	case *api.KeyAdd:
 		q.NewPassword = b
 	case *api.Ingest:
-		q.VCenter = new(api.VSphereSettings)
-		if err := json.Unmarshal(b, q.VCenter); err != nil {
-			return fmt.Errorf("vSphere settings: %w", err)
-		}
+		return json.Unmarshal(b, &q.VCenter)
+	case *api.Restore:
+		return json.Unmarshal(b, &q.VCenter)
 	default:
 		return fmt.Errorf("%s request carries no secret", q.Op())
 	}
@@ -248,6 +262,10 @@ func requestSecret(q api.Request) ([]byte, error) {
 	case *api.KeyAdd:
 		return q.NewPassword, nil
 	case *api.Ingest:
+		if q.VCenter != nil {
+			return json.Marshal(q.VCenter)
+		}
+	case *api.Restore:
 		if q.VCenter != nil {
 			return json.Marshal(q.VCenter)
 		}

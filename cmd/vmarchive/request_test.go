@@ -21,7 +21,7 @@ import (
 // command but those listed as local has a request.
 func TestRequestTypesMatchCommands(t *testing.T) {
 	root := newRoot()
-	kinds := map[string]string{"string": "string", "bool": "bool", "int": "int", "stringSlice": "[]string", "duration": "time.Duration"}
+	kinds := map[string]string{"string": "string", "bool": "bool", "int": "int", "stringSlice": "[]string", "stringArray": "[]string", "duration": "time.Duration"}
 	// Commands that never run inside a holder: they open no repository,
 	// talk to the service, or must not (key passwd).
 	local := map[string]bool{"init": true, "catalog rebuild": true, "hash-password": true, "vsphere ls": true,
@@ -69,7 +69,7 @@ func TestRequestTypesMatchCommands(t *testing.T) {
 		vsphereConn := map[string]bool{"vcenter": true, "vcenter-username": true, "vcenter-password-file": true, "vcenter-insecure": true, "vcenter-thumbprint": true}
 		c.LocalNonPersistentFlags().VisitAll(func(fl *pflag.Flag) {
 			secret := fl.Annotations["vmarchive-secret"] != nil
-			if !fields[fl.Name] && !secret && !(op == "ingest" && vsphereConn[fl.Name]) {
+			if !fields[fl.Name] && !secret && !((op == "ingest" || op == "restore") && vsphereConn[fl.Name]) {
 				t.Errorf("%s: option --%s is not in the request", op, fl.Name)
 			}
 		})
@@ -89,7 +89,7 @@ func TestRequestRoundTrip(t *testing.T) {
 	c, _, _ := root.Find([]string{"ingest"})
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		got = new(api.Ingest)
-		return fillRequest(got, v, args)
+		return fillRequest(got, v, cmd.Flags(), args)
 	}
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
@@ -102,6 +102,22 @@ func TestRequestRoundTrip(t *testing.T) {
 	hc, _, args, secret, err := prepareRequest(control.Request{Op: "ingest", Body: body})
 	if err != nil || !reflect.DeepEqual(args, want) || secret != nil || hc.Name() != "ingest" {
 		t.Fatalf("holder: args %q, secret %q, %v", args, secret, err)
+	}
+
+	// A list option keeps its items whole (a network name with a comma).
+	root, v = newRootViper()
+	root.SetArgs([]string{"restore", "--vm", "web01", "--network-map", "VM Network=dr,net", "--network-map", "b=c"})
+	var rq *api.Restore
+	c, _, _ = root.Find([]string{"restore"})
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		rq = new(api.Restore)
+		return fillRequest(rq, v, cmd.Flags(), args)
+	}
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rq.NetworkMap, []string{"VM Network=dr,net", "b=c"}) || rq.Point != "latest" {
+		t.Fatalf("restore request: %+v", rq)
 	}
 
 	// A request with only some fields: the rest are the defaults.

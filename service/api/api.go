@@ -81,6 +81,7 @@ func init() {
 		func() Request { return new(Points) }, func() Request { return new(Stats) },
 		func() Request { return new(TestRestore) }, func() Request { return new(Verify) },
 		func() Request { return new(Timeline) }, func() Request { return new(NBD) },
+		func() Request { return new(Restore) },
 	} {
 		register(f)
 	}
@@ -226,6 +227,19 @@ type (
 		Overlay string `json:"overlay" flag:"overlay" path:"true"`
 		Commit  bool   `json:"commit" flag:"commit"`
 	}
+	Restore struct {
+		VM         string           `json:"vm" flag:"vm"`
+		Point      string           `json:"point" flag:"point"`
+		As         string           `json:"as" flag:"as"`
+		Datastore  string           `json:"datastore" flag:"datastore"`
+		Folder     string           `json:"folder" flag:"folder"`
+		Pool       string           `json:"pool" flag:"pool"`
+		NetworkMap []string         `json:"network_map" flag:"network-map"` // CAPTURED=TARGET
+		PowerOn    bool             `json:"power_on" flag:"power-on"`
+		Replace    bool             `json:"replace" flag:"replace"`
+		JSON       bool             `json:"json" flag:"json"`
+		VCenter    *VSphereSettings `json:"vcenter,omitempty"`
+	}
 	Timeline struct {
 		VM     string   `json:"vm" arg:"0"`
 		From   string   `json:"from" flag:"from"`
@@ -261,3 +275,4 @@ func (*TestRestore) Op() string { return "test-restore" }
 func (*Verify) Op() string      { return "verify" }
 func (*Timeline) Op() string    { return "timeline" }
 func (*NBD) Op() string         { return "nbd" }
+func (*Restore) Op() string     { return "restore" }
