@@ -81,7 +81,8 @@ func init() {
 		func() Request { return new(Points) }, func() Request { return new(Stats) },
 		func() Request { return new(TestRestore) }, func() Request { return new(Verify) },
 		func() Request { return new(Timeline) }, func() Request { return new(NBD) },
-		func() Request { return new(Restore) },
+		func() Request { return new(Restore) }, func() Request { return new(Scan) },
+		func() Request { return new(Hashes) },
 	} {
 		register(f)
 	}
@@ -240,6 +241,20 @@ type (
 		JSON       bool             `json:"json" flag:"json"`
 		VCenter    *VSphereSettings `json:"vcenter,omitempty"`
 	}
+	Scan struct {
+		VM            string `json:"vm" arg:"0"`
+		From          string `json:"from" flag:"from"`
+		To            string `json:"to" flag:"to"`
+		Rules         string `json:"rules" flag:"rules" path:"true"`
+		FindLastClean bool   `json:"find_last_clean" flag:"find-last-clean"`
+		JSON          bool   `json:"json" flag:"json"`
+	}
+	Hashes struct {
+		VM     string `json:"vm" arg:"0"`
+		Point  string `json:"point" arg:"1"`
+		Algo   string `json:"algo" flag:"algo"`
+		Format string `json:"format" flag:"format"`
+	}
 	Timeline struct {
 		VM     string   `json:"vm" arg:"0"`
 		From   string   `json:"from" flag:"from"`
@@ -276,3 +291,5 @@ func (*Verify) Op() string      { return "verify" }
 func (*Timeline) Op() string    { return "timeline" }
 func (*NBD) Op() string         { return "nbd" }
 func (*Restore) Op() string     { return "restore" }
+func (*Scan) Op() string        { return "scan" }
+func (*Hashes) Op() string      { return "hashes" }
