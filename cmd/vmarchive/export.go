@@ -80,6 +80,5 @@ complete: an export that fails or is interrupted leaves no partial file.
 	cmd.Flags().String("disk", "", "disk name")
 	cmd.Flags().String("format", "", "image format: raw, qcow2, vmdk or vhdx")
 	cmd.Flags().StringP("output", "o", "", "write to FILE (- or none: stdout)")
-	pathFlag(cmd, "output")
 	return cmd
 }

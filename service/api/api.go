@@ -82,7 +82,7 @@ func init() {
 		func() Request { return new(TestRestore) }, func() Request { return new(Verify) },
 		func() Request { return new(Timeline) }, func() Request { return new(NBD) },
 		func() Request { return new(Restore) }, func() Request { return new(Scan) },
-		func() Request { return new(Hashes) },
+		func() Request { return new(Hashes) }, func() Request { return new(Export) },
 	} {
 		register(f)
 	}
@@ -255,6 +255,14 @@ type (
 		Algo   string `json:"algo" flag:"algo"`
 		Format string `json:"format" flag:"format"`
 	}
+	Export struct {
+		VM     string   `json:"vm" flag:"vm"`
+		Point  string   `json:"point" flag:"point"`
+		Disk   string   `json:"disk" flag:"disk"`
+		Format string   `json:"format" flag:"format"`
+		Output string   `json:"output" flag:"output" path:"true"` // "" or "-": stdout
+		Args   []string `json:"args" args:"[-]"`
+	}
 	Timeline struct {
 		VM     string   `json:"vm" arg:"0"`
 		From   string   `json:"from" flag:"from"`
@@ -293,3 +301,4 @@ func (*NBD) Op() string         { return "nbd" }
 func (*Restore) Op() string     { return "restore" }
 func (*Scan) Op() string        { return "scan" }
 func (*Hashes) Op() string      { return "hashes" }
+func (*Export) Op() string      { return "export" }
