@@ -344,8 +344,6 @@
 // Only the process holding the repository writes it (PutDerived).
 // Run records are operational data of the service, in no store object:
 // `catalog rebuild` drops them too (runs.go).
-// Run records are operational data of the service, in no store object:
-// `catalog rebuild` drops them too (runs.go).
 //
 // A test restore result is operational data (what this host found when it
 // last read the point back), so it lives here and not in the store: no
