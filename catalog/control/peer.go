@@ -56,10 +56,14 @@ func (s *Server) allowed(w http.ResponseWriter, c net.Conn) bool {
 	if err == nil {
 		who = fmt.Sprintf("uid %d (pid %d)", cred.Uid, cred.Pid)
 	}
-	if s.logger != nil {
-		s.logger.Printf("control: refused a connection from %s: only uid %d and root may run commands here", who, s.uid)
+	allowed := fmt.Sprintf("uid %d and root", s.uid)
+	if s.uid == 0 {
+		allowed = "root"
 	}
-	httpError(w, http.StatusForbidden, fmt.Sprintf("control: refused: only uid %d and root may use this repository's holder", s.uid))
+	if s.logger != nil {
+		s.logger.Printf("control: refused a connection from %s: only %s may run commands here", who, allowed)
+	}
+	httpError(w, http.StatusForbidden, fmt.Sprintf("control: refused: only %s may use this repository's holder", allowed))
 	return false
 }
 
