@@ -4,7 +4,7 @@
 
 GO       ?= go
 BIN      := bin/vmarchive
-FUZZTIME ?= 4s
+FUZZTIME ?= 3s
 # Packages with concurrency, run again under the race detector.
 RACE_PKGS := ./catalog/... ./ingest/... ./fs/... ./guestfs/... ./diff/... ./index/... ./service/... ./web/... ./restore/...
 
