@@ -30,6 +30,21 @@
 // attributes in the inode body, in an external block and in EA inodes, and
 // POSIX ACLs converted to the Linux system.posix_acl_* xattr format.
 //
+// # Deleted files
+//
+// DeletedInodes lists the regular files whose inodes are free in the
+// inode bitmap (the used part of each inode table, as bg_itable_unused
+// bounds it), each with a state: Recoverable when every block its map
+// names is free in the block bitmap, Reused when some is allocated again,
+// NoData when the delete cleared the map. OpenDeleted reads a Recoverable
+// one, byte for byte what The Sleuth Kit's icat gives. What is left
+// depends on who deleted: debugfs rm and kill_file free the inode and its
+// blocks but keep i_block and i_size (Recoverable until reused); the
+// kernel truncates first (i_size 0, empty extent header) and fuse2fs
+// punches the blocks out (i_size kept, empty extent header), so both
+// leave NoData. Names are not recovered: ext4 leaves a deleted entry in
+// the slack of its directory block only until that space is reused.
+//
 // # Integrity
 //
 // With metadata_csum, the checksums of the superblock, group descriptors,

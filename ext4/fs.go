@@ -332,12 +332,23 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 	if err := fs.readAt(b, off); err != nil {
 		return nil, fmt.Errorf("inode %d: %w", ino, err)
 	}
-	in, err := parseInode(b)
+	in, err := fs.decodeInode(ino, b, off)
 	if err != nil {
-		return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, err)
+		return nil, err
 	}
 	if in.mode == 0 && in.linksCount == 0 {
 		return nil, fmt.Errorf("inode %d: not in use: %w", ino, iofs.ErrNotExist)
+	}
+	return in, nil
+}
+
+// decodeInode parses the inode record b of inode ino, read at volume
+// offset off, and checks its size and checksum.
+func (fs *FS) decodeInode(ino uint64, b []byte, off int64) (*inode, error) {
+	sb := fs.sb
+	in, err := parseInode(b)
+	if err != nil {
+		return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, err)
 	}
 	if max := maxFileSize(sb, in); in.size > max {
 		// Sizes are unsigned on disk: one with the top bit set would turn
@@ -377,6 +388,11 @@ func (fs *FS) Stat(ino uint64) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
+	return fs.attrOf(ino, in), nil
+}
+
+// attrOf is the stat(2) view of inode ino.
+func (fs *FS) attrOf(ino uint64, in *inode) Attr {
 	a := Attr{
 		Ino:    ino,
 		Mode:   uint32(in.mode),
@@ -401,7 +417,7 @@ func (fs *FS) Stat(ino uint64) (Attr, error) {
 	if t := in.fileType(); t == sIFCHR || t == sIFBLK {
 		a.Rdev = in.rdev()
 	}
-	return a, nil
+	return a
 }
 
 // errNotDir is wrapped when a directory operation is given another type.

@@ -284,3 +284,30 @@ func itoa(i int) string {
 	}
 	return string(b[p:])
 }
+
+// FuzzDeleted flips bytes of images with deleted inodes (as FuzzImage)
+// and lists and reads every deleted inode.
+func FuzzDeleted(f *testing.F) {
+	imgs := [][]byte{tinyImage(f, "deleted"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3")}
+	for i := range uint8(len(imgs)) {
+		f.Add(i, []byte{})
+	}
+	f.Add(uint8(0x80), []byte{0x40, 0x10, 0x80, 0x00, 0x02, 0x01})
+	f.Fuzz(func(t *testing.T, sel uint8, patch []byte) {
+		img := append([]byte(nil), imgs[int(sel&0x7f)%len(imgs)]...)
+		for i := 0; i+3 <= len(patch); i += 3 {
+			off := int(binary.LittleEndian.Uint16(patch[i:])) * 4 % len(img)
+			img[off] ^= patch[i+2]
+		}
+		fs, err := Open(bytes.NewReader(img), int64(len(img)), &Options{IgnoreChecksums: sel&0x80 != 0})
+		if err != nil {
+			return
+		}
+		ds, _ := fs.DeletedInodes()
+		for _, d := range ds {
+			if fl, err := fs.OpenDeleted(d.Attr.Ino); err == nil {
+				_, _ = io.ReadAll(io.NewSectionReader(fl, 0, min(fl.Size(), 1<<20)))
+			}
+		}
+	})
+}

@@ -54,6 +54,10 @@ type adapter[A, D any, F file[E], E any] struct {
 	// firstByte identifies a directory by where its bytes start, when
 	// inode numbers name entries rather than directories (FAT).
 	firstByte bool
+	// deleted lists deleted files and openDeleted reads one (deleted.go);
+	// nil when the reader cannot.
+	deleted     func() ([]Deleted, error)
+	openDeleted func(ino uint64) (File, error)
 }
 
 // DirID identifies a directory: its inode number, or on FAT the volume
@@ -154,6 +158,22 @@ func (a adapter[A, D, F, E]) Extents(ino uint64) ([]Extent, error) {
 	return out, err
 }
 
+// Deleted lists the deleted regular files the reader finds.
+func (a adapter[A, D, F, E]) Deleted() ([]Deleted, error) {
+	if a.deleted == nil {
+		return nil, fmt.Errorf("%s: deleted files: %w", a.typ, errors.ErrUnsupported)
+	}
+	return a.deleted()
+}
+
+// OpenDeleted reads a recoverable deleted file.
+func (a adapter[A, D, F, E]) OpenDeleted(ino uint64) (File, error) {
+	if a.openDeleted == nil {
+		return nil, fmt.Errorf("%s: deleted files: %w", a.typ, errors.ErrUnsupported)
+	}
+	return a.openDeleted(ino)
+}
+
 func (a adapter[A, D, F, E]) Allocation() ([]Region, error) {
 	if a.alloc == nil {
 		return nil, fmt.Errorf("%s: allocation map: %w", a.typ, errors.ErrUnsupported)
@@ -167,6 +187,7 @@ var (
 	_ Extenter   = newExt4(nil)
 	_ Damager    = newExt4(nil)
 	_ DirDamager = newExt4(nil)
+	_ Undeleter  = newExt4(nil)
 	_ FS         = newNTFS(nil)
 	_ Damager    = newNTFS(nil)
 	_ DirDamager = newNTFS(nil)
@@ -200,13 +221,16 @@ func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Ext
 		}
 		return out, err
 	}
+	attr := func(x ext4.Attr) Attr {
+		return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+	}
 	return adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent]{
 		fs: fs, typ: typ, alloc: alloc, block: int64(info.BlockSize), damage: fs.Damage, dirDamaged: fs.DirDamaged,
-		attr: func(x ext4.Attr) Attr {
-			return Attr{x.Ino, uint64(x.Generation), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
-		},
-		dirent: func(e ext4.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
-		extent: func(e ext4.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
+		attr:        attr,
+		deleted:     func() ([]Deleted, error) { return ext4Deleted(fs, attr) },
+		openDeleted: func(ino uint64) (File, error) { return fileOrNil(fs.OpenDeleted(ino)) },
+		dirent:      func(e ext4.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
+		extent:      func(e ext4.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}
 }
 
