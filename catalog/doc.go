@@ -337,13 +337,16 @@
 //	                                SHA-256, package forensic/hashes)
 //	'r' job 0x00 unixnano(8, BE) -> a run record of `vmarchive serve`'s job
 //	                                (package service's JSON; the last N per job)
+//	'o' name                     -> the service's operational state named name
+//	                                ("rpo-late": the VMs whose RPO breach was
+//	                                notified, package service's JSON)
 //
 // Derived data is computed from a point's chunks and is not in the store:
 // `catalog rebuild` drops it and its users rebuild it lazily. Forgetting a
 // point deletes its derived keys in the batch that deletes its point key.
 // Only the process holding the repository writes it (PutDerived).
-// Run records are operational data of the service, in no store object:
-// `catalog rebuild` drops them too (runs.go).
+// Run records and state are operational data of the service, in no store
+// object: `catalog rebuild` drops them too (runs.go).
 //
 // A test restore result is operational data (what this host found when it
 // last read the point back), so it lives here and not in the store: no

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,4 +80,39 @@ func (r *Repo) Runs(job string) ([]RunRecord, error) {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
+}
+
+// PutState stores the service's operational state named name (doc.go,
+// "Catalog keys") in a synced write; nil deletes it.
+func (r *Repo) PutState(name string, val []byte) error {
+	if name == "" {
+		return fmt.Errorf("store service state: no name")
+	}
+	b := r.db.NewBatch()
+	defer b.Close()
+	err := b.Set(format.StateKey(name), val, nil)
+	if val == nil {
+		err = b.Delete(format.StateKey(name), nil)
+	}
+	if err == nil {
+		err = b.Commit(pebble.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("store service state %q: %w", name, err)
+	}
+	return nil
+}
+
+// State returns the service's operational state named name; nil when
+// there is none.
+func (r *Repo) State(name string) ([]byte, error) {
+	v, closer, err := r.db.Get(format.StateKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read service state %q: %w", name, err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
 }

@@ -43,3 +43,30 @@ func TestRunsKeepLastN(t *testing.T) {
 		t.Fatal("a job name with '/' accepted")
 	}
 }
+
+// TestServiceState: named state is apart from the run records and is
+// deleted by nil.
+func TestServiceState(t *testing.T) {
+	r := TestRepo(t)
+	if v, err := r.State("rpo-late"); v != nil || err != nil {
+		t.Fatalf("no state yet: %q, %v", v, err)
+	}
+	if err := r.PutState("rpo-late", []byte(`{"a/b":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.PutRun("rpo-late", time.Now(), []byte("run"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.State("rpo-late"); string(v) != `{"a/b":1}` || err != nil {
+		t.Fatalf("state: %q, %v", v, err)
+	}
+	if runs, _ := r.Runs(""); len(runs) != 1 {
+		t.Fatalf("state listed among runs: %d records", len(runs))
+	}
+	if err := r.PutState("rpo-late", nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.State("rpo-late"); v != nil || err != nil {
+		t.Fatalf("deleted state: %q, %v", v, err)
+	}
+}

@@ -32,7 +32,10 @@
 // A VM is "late" when its newest good point (not failed by a test
 // restore) is older than its job's rpo, or it has none and the service
 // has run the job for longer than rpo. A breach is notified once, when it
-// starts; the VM's state goes back to ok with a newer point.
+// starts; the VM's state goes back to ok with a newer point. The breaches
+// notified are kept in the catalog (state "rpo-late", beside the run
+// history), so a restarted service does not notify them again, and one
+// that ended while it was down is notified anew when it comes back.
 //
 // # API
 //

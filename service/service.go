@@ -48,7 +48,7 @@ type Service struct {
 		running   map[string]*Run // job name -> its run going on
 		sem       chan struct{}   // limits.parallel-vms over all jobs
 		stopSched context.CancelFunc
-		late      map[string]bool // job/vm -> breach notified
+		late      map[string]bool // job/vm: breach notified (lateState)
 	}
 }
 
@@ -69,7 +69,7 @@ func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
 	s.mu.cfg = cfg
 	s.mu.running = map[string]*Run{}
 	s.mu.sem = make(chan struct{}, cfg.Limits.ParallelVMs)
-	s.mu.late = map[string]bool{}
+	s.mu.late = s.loadLate()
 	return s
 }
 

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"time"
 
@@ -179,26 +180,29 @@ func (s *Service) watchRPO(ctx context.Context) {
 	}
 }
 
-// breaches notifies the VMs that became late and forgets those no longer.
+// breaches notifies the VMs that became late and forgets those no
+// longer late; the notified set is kept in the catalog (lateState), so a
+// restarted service neither repeats a breach nor misses its end.
 func (s *Service) breaches(st []VMStatus) {
 	cfg := s.config()
 	s.mu.Lock()
 	var fresh []VMStatus
-	seen := map[string]bool{}
+	now := map[string]bool{}
 	for _, v := range st {
-		k := v.Job + "/" + v.VM
-		seen[k] = v.Late
-		if v.Late && !s.mu.late[k] {
-			fresh = append(fresh, v)
-		}
-		s.mu.late[k] = v.Late
-	}
-	for k := range s.mu.late {
-		if !seen[k] {
-			delete(s.mu.late, k)
+		if v.Late {
+			k := v.Job + "/" + v.VM
+			now[k] = true
+			if !s.mu.late[k] {
+				fresh = append(fresh, v)
+			}
 		}
 	}
+	changed := !maps.Equal(now, s.mu.late)
+	s.mu.late = now
 	s.mu.Unlock()
+	if changed {
+		s.saveLate(now)
+	}
 	for _, v := range fresh {
 		s.log.Warn("RPO breached", "job", v.Job, "vm", v.VM, "newest", v.Newest, "rpo", v.RPO)
 		s.notify(cfg, event{Event: "rpo_late", Job: v.Job, VM: v.VM, Status: &v})

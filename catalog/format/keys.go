@@ -13,6 +13,7 @@ const (
 	prefixPoint   = 'p'
 	prefixDerived = 'd'
 	prefixRun     = 'r'
+	prefixState   = 'o'
 )
 
 // SchemaVersion is the version of the pebble key layout. A catalog with
@@ -141,4 +142,10 @@ func runJobPrefix(job string, extra int) []byte {
 	k = append(k, prefixRun)
 	k = append(k, job...)
 	return append(k, 0)
+}
+
+// StateKey is 'o' name: one named piece of the service's operational
+// state (not a run, not a point).
+func StateKey(name string) []byte {
+	return append([]byte{prefixState}, name...)
 }
