@@ -18,12 +18,13 @@ import (
 )
 
 // TestS3MountChunkCache: the mount of an encrypted repository in a
-// bucket, reached through the fault proxy, with a 16 MiB chunk cache
-// and a 2 s read timeout. Reading the 24 MiB disk leaves at most 16 MiB
-// in the cache, none of it plaintext; a new mount reads the cached end
-// of the disk with almost no GETs of data; with the bucket stalled a
-// read of the uncached start fails with EIO within the timeout while
-// ls answers, and succeeds once the bucket is back.
+// bucket, reached through the fault proxy, with a 16 MiB chunk cache.
+// Reading the 24 MiB disk leaves at most 16 MiB in the cache, none of it
+// plaintext; a new mount reads the cached end of the disk with almost no
+// GETs of data; with the bucket stalled, a mount with a 2 s read timeout
+// fails a read of the uncached start with EIO while ls answers, and
+// reads it once the bucket is back. Only that mount has the short
+// timeout: on a loaded machine an answered GET can take longer than 2 s.
 func TestS3MountChunkCache(t *testing.T) {
 	testenv.NeedFUSE(t)
 	srv := s3test.Start(t)
@@ -43,7 +44,7 @@ func TestS3MountChunkCache(t *testing.T) {
 			t.Fatalf("vmarchive %s: exit %d\n%s", args[0], r.code, r.stderr)
 		}
 	}
-	mountArgs := []string{"--chunk-cache-size", "16MiB", "--read-timeout", "2s", "--refresh", "0"}
+	mountArgs := []string{"--chunk-cache-size", "16MiB", "--read-timeout", "1m", "--refresh", "0"}
 
 	// Cold: the whole disk, more than the cache holds.
 	mnt, stop := s3Mount(t, repo, env, mountArgs...)
@@ -63,7 +64,6 @@ func TestS3MountChunkCache(t *testing.T) {
 
 	// Warm: the end of the disk, read last, comes from the cache.
 	mnt, stop = s3Mount(t, repo, env, mountArgs...)
-	defer stop()
 	img = filepath.Join(mnt, "web01", "latest", "d0.img")
 	px.ResetLog()
 	tail := readRange(t, img, size-8<<20, 8<<20)
@@ -73,8 +73,17 @@ func TestS3MountChunkCache(t *testing.T) {
 	if warm := px.Gets("data"); warm > 4 || coldGets < 30 {
 		t.Fatalf("reading 8 MiB from the cache took %d GETs of data (the cold 24 MiB took %d), want at most a few map blocks", warm, coldGets)
 	}
+	stop()
 
-	// Stalled bucket: EIO within the timeout, ls answers meanwhile.
+	// Stalled bucket: EIO within the timeout, ls answers meanwhile. The
+	// disk is opened (its map read) before the stall.
+	mountArgs[3] = "2s"
+	mnt, stop = s3Mount(t, repo, env, mountArgs...)
+	defer stop()
+	img = filepath.Join(mnt, "web01", "latest", "d0.img")
+	if _, err := readRangeErr(img, size-4096, 4096); err != nil {
+		t.Fatalf("reading the cached end on the 2 s mount: %v", err)
+	}
 	px.Set("", s3test.Stall)
 	done := make(chan error, 1)
 	start := time.Now()
@@ -104,7 +113,19 @@ func TestS3MountChunkCache(t *testing.T) {
 		t.Fatalf("ls of the mount after EIO: %v", err)
 	}
 	px.Set("", s3test.Pass)
-	if got := readRange(t, img, 0, 4<<20); !bytes.Equal(got, want[:4<<20]) {
+	// Each read asks the bucket again; one slow answer on a loaded
+	// machine may still time out, so a few tries are allowed.
+	var got []byte
+	var err error
+	for try := 0; try < 5; try++ {
+		if got, err = readRangeErr(img, 0, 4<<20); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("5 reads after the bucket came back: %v", err)
+	}
+	if !bytes.Equal(got, want[:4<<20]) {
 		t.Fatal("after the bucket came back, the start of the disk differs")
 	}
 }
@@ -127,6 +148,9 @@ func s3Mount(t *testing.T, repo string, env []string, args ...string) (string, f
 			stopped = true
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
+			if t.Failed() {
+				t.Logf("vmarchive mount %s:\n%s", mnt, log.String())
+			}
 		}
 	}
 	t.Cleanup(stop)
