@@ -118,6 +118,9 @@ func (v *volumeDiff) changes() []Change {
 		switch {
 		case p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT:
 			c.Status, c.Fields = TypeChanged, []string{"type"}
+		case isReg(p.a) && p.differs:
+			c.Fields = append([]string{"content"}, c.Fields...)
+			c.Status = Modified
 		case isReg(p.a) && !p.same && unread && c.Err != "" && p.a.attr.Size == p.b.attr.Size:
 			c.Status = Unknown
 		case isReg(p.a) && !p.same && (unread && c.Err != "" || c.A.SHA256 != c.B.SHA256):

@@ -23,6 +23,11 @@ type Options struct {
 	// and kept when missing). Slower; it also sees an xattr rewritten
 	// behind the guest kernel's back without a change-time update.
 	NoIndex bool
+	// NoHash compares the two versions of a file instead of hashing them:
+	// they are read side by side only up to the first difference, and
+	// files in one point only are not read. Entry.SHA256 stays empty. For
+	// callers that need what changed, not the sums (scan).
+	NoHash bool
 }
 
 // Compare compares point a with point b. The chunk maps give the changed

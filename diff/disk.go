@@ -102,7 +102,7 @@ func (c *comparison) volumes(d *Disk, pa, pb *point, changed []extent) error {
 			d.Volumes = append(d.Volumes, out)
 			continue
 		}
-		vd := &volumeDiff{ctx: ctx, a: sa, b: sb, changed: changed, renames: out.Type != "vfat"}
+		vd := &volumeDiff{ctx: ctx, a: sa, b: sb, changed: changed, renames: out.Type != "vfat", noHash: c.opts.NoHash}
 		if out.Type == "ntfs" {
 			vd.extra = []string{"system.ntfs_attrib", "system.ntfs_acl"}
 		}

@@ -28,6 +28,9 @@ type node struct {
 	attr  guestfs.Attr
 	xattr map[string][]byte
 	link  string
+	// key is the index's content key of a regular file, when hasKey.
+	key    index.ContentKey
+	hasKey bool
 }
 
 // pair is a path present in both points (or a rename), to be classified.
@@ -36,6 +39,8 @@ type pair struct {
 	a, b   *node
 	fields []string // metadata fields that differ
 	same   bool     // content proved equal without reading
+	// differs: content compared (Options.NoHash) and found different.
+	differs bool
 }
 
 // volumeDiff compares the trees of one volume in two points.
@@ -44,6 +49,7 @@ type volumeDiff struct {
 	a, b    side
 	changed []extent // changed disk ranges, chunk or block granular
 	renames bool     // inode numbers identify files across points
+	noHash  bool     // Options.NoHash
 	// extra are xattrs compared though ListXattr does not list them
 	// (NTFS attribute flags and security descriptors).
 	extra []string

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 // (the second read hits the chunk cache).
 type hashJob struct {
 	a, b *node // either may be nil
+	// p, with Options.NoHash, is the pair to compare instead of hashing.
+	p *pair
 }
 
 // hashAll computes the SHA-256 of every regular file version the report
@@ -36,6 +39,17 @@ func (v *volumeDiff) hashAll() error {
 		wg.Go(func() {
 			bufA, bufB := make([]byte, 1<<20), make([]byte, 1<<20)
 			for j := range next {
+				if j.p != nil {
+					differs, err := v.compareContent(j, bufA, bufB)
+					mu.Lock()
+					if err != nil {
+						v.hashErrs[j.a], v.hashErrs[j.b] = err, err
+					} else {
+						j.p.same, j.p.differs = !differs, differs
+					}
+					mu.Unlock()
+					continue
+				}
 				ha, hb, errA, errB := v.hashBoth(j, bufA, bufB)
 				mu.Lock()
 				for _, r := range []struct {
@@ -149,6 +163,46 @@ func (v *volumeDiff) hashPair(j hashJob, bufA, bufB []byte) (ha, hb string, err 
 	return ha, hb, nil
 }
 
+// compareContent reads j's two versions side by side up to the first
+// difference.
+func (v *volumeDiff) compareContent(j hashJob, bufA, bufB []byte) (differs bool, err error) {
+	fa, err := v.a.fs.Open(j.a.attr.Ino)
+	if err != nil {
+		return false, fmt.Errorf("point %s: open %s: %w", v.a.point, j.a.path, err)
+	}
+	fb, err := v.b.fs.Open(j.b.attr.Ino)
+	if err != nil {
+		return false, fmt.Errorf("point %s: open %s: %w", v.b.point, j.b.path, err)
+	}
+	size := fa.Size()
+	if fb.Size() != size {
+		return true, nil
+	}
+	for off := int64(0); off < size; off += int64(len(bufA)) {
+		if err := v.ctx.Err(); err != nil {
+			return false, err
+		}
+		n := min(int64(len(bufA)), size-off)
+		for _, x := range []struct {
+			s   side
+			n   *node
+			f   guestfs.File
+			buf []byte
+		}{{v.a, j.a, fa, bufA[:n]}, {v.b, j.b, fb, bufB[:n]}} {
+			if k, err := x.f.ReadAt(x.buf, off); k < len(x.buf) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return false, fmt.Errorf("point %s: read %s at %d: %w", x.s.point, x.n.path, off, err)
+			}
+		}
+		if !bytes.Equal(bufA[:n], bufB[:n]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // hashJobs lists the file versions the report shows, biggest first, so
 // that one huge file does not start last.
 func (v *volumeDiff) hashJobs() []hashJob {
@@ -156,6 +210,7 @@ func (v *volumeDiff) hashJobs() []hashJob {
 	for _, p := range v.pairs {
 		typeChanged := p.a.attr.Mode&syscall.S_IFMT != p.b.attr.Mode&syscall.S_IFMT
 		switch {
+		case typeChanged && v.noHash:
 		case typeChanged:
 			j := hashJob{}
 			if isReg(p.a) {
@@ -170,11 +225,17 @@ func (v *volumeDiff) hashJobs() []hashJob {
 		case !isReg(p.a):
 		case p.same && len(p.fields) == 0 && p.from == "":
 			// unchanged: not shown, not read
+		case v.noHash && p.same:
+		case v.noHash:
+			jobs = append(jobs, hashJob{a: p.a, b: p.b, p: p})
 		case p.same:
 			jobs = append(jobs, hashJob{b: p.b}) // one read serves both
 		default:
 			jobs = append(jobs, hashJob{a: p.a, b: p.b})
 		}
+	}
+	if v.noHash {
+		return sortJobs(jobs) // files in one point only: nothing to compare
 	}
 	for _, n := range v.onlyA {
 		if isReg(n) {
@@ -186,6 +247,11 @@ func (v *volumeDiff) hashJobs() []hashJob {
 			jobs = append(jobs, hashJob{b: n})
 		}
 	}
+	return sortJobs(jobs)
+}
+
+// sortJobs puts the largest first, so the last to finish are small.
+func sortJobs(jobs []hashJob) []hashJob {
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].size() > jobs[j].size() })
 	return jobs
 }

@@ -34,6 +34,7 @@ func (v *volumeDiff) matchRenames() {
 		p := &pair{from: na.path, a: na, b: nb, fields: metaFields(na, nb)}
 		if isReg(na) {
 			p.same = v.provedSame(na, nb)
+			v.keyVerdict(p)
 		}
 		v.pairs = append(v.pairs, p)
 	}

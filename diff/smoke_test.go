@@ -5,10 +5,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +95,8 @@ func TestExt4Changes(t *testing.T) {
 	write(ta, "type", "was a file")
 	write(ta, "big.bin", strings.Repeat("x", 300000))
 	write(ta, "gone.txt", "bye")
+	write(ta, "flip.txt", "same size, first byte differs")
+	write(dir, "flip.txt", "Same size, first byte differs")
 	write(ta, "old-name.txt", "renamed")
 	write(dir, "new.txt", "hello")
 	write(dir, "hosts", "127.0.0.1 localhost web01\n")
@@ -110,6 +114,9 @@ func TestExt4Changes(t *testing.T) {
 		"sif /new.txt generation 1",
 		"sif /etc/hosts generation 2",
 		"sif /mode.txt mode 0100600",
+		"rm /flip.txt",
+		"write " + filepath.Join(dir, "flip.txt") + " /flip.txt",
+		"sif /flip.txt generation 3",
 		"rm /type",
 		"mkdir /type",
 		"ln /old-name.txt /new-name.txt",
@@ -148,6 +155,10 @@ func TestExt4Changes(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", p, got[p], w)
 		}
 	}
+	if !strings.HasPrefix(got["/flip.txt"], "M content") { // times may differ too
+		t.Errorf("/flip.txt: got %q, want M content...", got["/flip.txt"])
+	}
+	delete(got, "/flip.txt")
 	sums := map[string]string{}
 	owned := map[string]bool{}
 	for _, v := range r.Disks[0].Volumes {
@@ -182,6 +193,36 @@ func TestExt4Changes(t *testing.T) {
 		if _, ok := want[p]; !ok {
 			t.Errorf("unexpected change %s: %s", p, g)
 		}
+	}
+	checkNoHash(t, repo, ma, mb, r)
+}
+
+// checkNoHash compares a and b again with NoHash: the same changes
+// with the same fields as full's, and no file read to hash it.
+func checkNoHash(t *testing.T, repo *catalog.Repo, a, b *catalog.Manifest, full *Report) {
+	t.Helper()
+	k, err := Compare(context.Background(), repo, a, b, Options{NoHash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(r *Report, sums bool) []string {
+		var l []string
+		for _, d := range r.Disks {
+			for _, v := range d.Volumes {
+				for _, c := range v.Changes {
+					l = append(l, fmt.Sprintf("%s %s %s %s", c.Status, c.Path, c.From, strings.Join(c.Fields, ",")))
+					for _, e := range []*Entry{c.A, c.B} {
+						if sums && e != nil && e.SHA256 != "" {
+							t.Errorf("NoHash: %s was read to hash it", c.Path)
+						}
+					}
+				}
+			}
+		}
+		return l
+	}
+	if g, w := list(k, true), list(full, false); !slices.Equal(g, w) {
+		t.Errorf("NoHash changes:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
 	}
 }
 

@@ -136,7 +136,7 @@ func pointRange(repo *catalog.Repo, vm, from, to string) ([]*catalog.Manifest, i
 // scanPair fills p with the scan of b against a.
 func scanPair(ctx context.Context, repo *catalog.Repo, a, b *catalog.Manifest, rules *Rules, p *Point) error {
 	p.Before = a.Name()
-	rep, err := diff.Compare(ctx, repo, a, b, diff.Options{})
+	rep, err := diff.Compare(ctx, repo, a, b, diff.Options{NoHash: true})
 	if err != nil {
 		return fmt.Errorf("compare %s with %s: %w", b.Name(), a.Name(), err)
 	}
