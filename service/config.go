@@ -31,6 +31,7 @@ type Config struct {
 	Jobs      []JobConfig `yaml:"jobs"`
 	Limits    Limits      `yaml:"limits"`
 	Notify    Notify      `yaml:"notify"`
+	GC        *GCConfig   `yaml:"gc"`  // gc on its own schedule
 	Web       *web.Config `yaml:"web"` // users, TLS: WebDAV and downloads on listen
 
 	// Keys the command reads for opening the repository (as in any
@@ -62,6 +63,7 @@ type JobConfig struct {
 	Post        string         `yaml:"post"`         // hook run after (VMARCHIVE_RESULT)
 	HookTimeout string         `yaml:"hook-timeout"` // default 10m
 
+	gc          bool // the gc: schedule's job (named GCJob)
 	sched       cron.Schedule
 	loc         *time.Location
 	rpo         time.Duration
@@ -115,6 +117,17 @@ type Limits struct {
 type Notify struct {
 	Webhook string `yaml:"webhook"` // URL receiving a JSON POST per event
 }
+
+// GCConfig runs gc (catalog.Repo.GC, as `vmarchive gc`) on a schedule
+// of its own, recorded in the run history as job GCJob.
+type GCConfig struct {
+	Schedule string `yaml:"schedule"`
+	TimeZone string `yaml:"time-zone"`
+}
+
+// GCJob is the job name of gc's runs; no job of the config may take it
+// when gc: is set.
+const GCJob = "gc"
 
 // Sample is how much of a point a test restore reads: Num of every Den
 // files (1/1 every file; Den 0: no test restore).
@@ -238,9 +251,31 @@ func (v *validator) check(c *Config) {
 		if seen[j.Name] {
 			v.fail([]any{"jobs", i, "name"}, "job %q is named twice", j.Name)
 		}
+		if j.Name == GCJob && c.GC != nil {
+			v.fail([]any{"jobs", i, "name"}, "job name %q is taken by gc: (its runs are recorded as job %q)", j.Name, GCJob)
+		}
 		seen[j.Name] = true
 		v.job(i, j)
 	}
+	if c.GC != nil {
+		v.gc(c)
+	}
+}
+
+// gc checks gc: and adds its job to c.Jobs, where the scheduler, the
+// API and the metrics find it.
+func (v *validator) gc(c *Config) {
+	j := JobConfig{Name: GCJob, Schedule: c.GC.Schedule, TimeZone: c.GC.TimeZone, gc: true}
+	var err error
+	if j.loc, err = time.LoadLocation(orDefault(j.TimeZone, "Local")); err != nil {
+		v.fail([]any{"gc", "time-zone"}, "%q: %v", j.TimeZone, err)
+	}
+	if j.Schedule == "" {
+		v.fail([]any{"gc"}, "no schedule")
+	} else if j.sched, err = cron.ParseStandard(j.Schedule); err != nil {
+		v.fail([]any{"gc", "schedule"}, "%q: %v", j.Schedule, err)
+	}
+	c.Jobs = append(c.Jobs, j)
 }
 
 func orNotDir(err error) error {

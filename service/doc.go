@@ -22,6 +22,11 @@
 // and runs the post hook. Its record (Run) goes into the catalog, the
 // job's last history records kept.
 //
+// With gc: the service runs catalog.Repo.GC on a schedule of its own as
+// a job named gc (GCJob): in this process, so beside its captures and its
+// mount as `vmarchive gc` through a holder; its record carries the
+// GCResult.
+//
 // Cancelling Run's context (SIGTERM) cancels the running captures: the
 // ingest code commits no point for a cancelled capture and removes its
 // vSphere snapshot (with a context of its own). Cancelled runs are

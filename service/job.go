@@ -21,6 +21,8 @@ func (s *Service) execute(ctx context.Context, cfg *Config, j *JobConfig, run *R
 	var runErr error
 	if err := runHook(ctx, j, "pre", ""); err != nil {
 		runErr = err
+	} else if j.gc {
+		runErr = s.collect(ctx, run, log)
 	} else {
 		points := map[string]*catalog.Manifest{}
 		add := func(v VMRun, m *catalog.Manifest) {

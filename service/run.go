@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // Run is the record of one run of a job, kept in the catalog and served
@@ -18,6 +20,8 @@ type Run struct {
 	VMs       []VMRun   `json:"vms"`
 	Forgotten int       `json:"forgotten"` // points removed by the retention
 	Copied    int       `json:"copied"`    // points sent to copy-to
+	// GC is what a run of the gc: schedule (job GCJob) did.
+	GC *catalog.GCResult `json:"gc,omitempty"`
 }
 
 // VMRun is one VM's part of a run.

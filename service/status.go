@@ -46,8 +46,11 @@ func (s *Service) Jobs() ([]JobInfo, error) {
 	for i := range cfg.Jobs {
 		j := &cfg.Jobs[i]
 		ji := JobInfo{Name: j.Name, Kind: "images", Schedule: j.Schedule, TimeZone: j.loc.String(), Next: nextRun(j), RPO: j.RPO, VMs: []VMStatus{}}
-		if j.VSphere != nil {
+		switch {
+		case j.VSphere != nil:
 			ji.Kind = "vsphere"
+		case j.gc:
+			ji.Kind = "gc"
 		}
 		s.mu.Lock()
 		if r := s.mu.running[j.Name]; r != nil {

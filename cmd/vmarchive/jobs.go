@@ -89,7 +89,7 @@ func runsCmd(v *viper.Viper) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), runs)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tSTART\tDURATION\tTRIGGER\tRESULT\tVMS\tREAD\tSTORED\tERRORS")
+			fmt.Fprintln(tw, "JOB\tSTART\tDURATION\tTRIGGER\tRESULT\tVMS\tREAD\tSTORED\tNOTES")
 			for _, r := range runs {
 				printRun(tw, r)
 			}
@@ -115,6 +115,9 @@ func printRun(w io.Writer, r *service.Run) {
 	}
 	if r.Error != "" {
 		errs = append(errs, r.Error)
+	}
+	if g := r.GC; g != nil {
+		errs = append([]string{fmt.Sprintf("gc deleted %d objects, %s", g.DeletedObjects, formatBytes(g.DeletedBytes))}, errs...)
 	}
 	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Job, r.Start.Local().Format(time.DateTime),
 		r.End.Sub(r.Start).Round(time.Millisecond), r.Trigger, r.Result, len(r.VMs), formatBytes(read), formatBytes(stored), strings.Join(errs, "; "))

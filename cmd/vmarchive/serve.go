@@ -43,6 +43,9 @@ the repository and the jobs:
   history: 50                       # runs kept per job
   limits: {parallel-vms: 2, streams: 4}
   notify: {webhook: https://chat.example/hooks/backup}
+  gc: {schedule: "0 3 * * 0"}       # optional: gc on its own schedule, safe
+                                    # beside the mount and the captures;
+                                    # recorded in runs as job gc
   jobs:
     - name: prod
       vsphere: {url: https://vc.example/sdk, username: backup,
