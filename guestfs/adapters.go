@@ -191,6 +191,7 @@ var (
 	_ FS         = newNTFS(nil)
 	_ Damager    = newNTFS(nil)
 	_ DirDamager = newNTFS(nil)
+	_ Undeleter  = newNTFS(nil)
 	_ FS         = newFAT(nil)
 	_ DirIDer    = newFAT(nil)
 	_ FS         = newXFS(nil)
@@ -247,14 +248,17 @@ func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Ext
 	if fs != nil {
 		info = fs.Info()
 	}
+	attr := func(x ntfs.Attr) Attr {
+		return Attr{x.Ino, uint64(x.Seq), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
+	}
 	return adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Extent]{
 		fs: fs, typ: "ntfs", alloc: alloc, block: info.ClusterSize, dirExtents: fs.IndexExtents,
 		damage: fs.Damage, dirDamaged: fs.DirDamaged,
-		attr: func(x ntfs.Attr) Attr {
-			return Attr{x.Ino, uint64(x.Seq), x.Mode, x.Nlink, x.Uid, x.Gid, x.Size, x.Blocks, x.Rdev, x.Atime, x.Mtime, x.Ctime, x.Crtime}
-		},
-		dirent: func(e ntfs.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
-		extent: func(e ntfs.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
+		attr:        attr,
+		deleted:     func() ([]Deleted, error) { return ntfsDeleted(fs, attr) },
+		openDeleted: func(ino uint64) (File, error) { return fileOrNil(fs.OpenDeleted(ino)) },
+		dirent:      func(e ntfs.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
+		extent:      func(e ntfs.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}
 }
 

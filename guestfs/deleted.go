@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/ext4"
+	"github.com/vmarchive/vmarchive/ntfs"
 )
 
 // DeletedState says what is left of a deleted file's content.
@@ -68,6 +69,20 @@ func ext4Deleted(fs *ext4.FS, attr func(ext4.Attr) Attr) ([]Deleted, error) {
 		out[i] = Deleted{Attr: attr(d.Attr), Dtime: d.Dtime, State: ext4States[d.State], Note: d.Note}
 	}
 	return out, err
+}
+
+// ntfsDeleted converts ntfs's deleted records.
+func ntfsDeleted(fs *ntfs.FS, attr func(ntfs.Attr) Attr) ([]Deleted, error) {
+	ds, err := fs.DeletedRecords()
+	out := make([]Deleted, len(ds))
+	for i, d := range ds {
+		out[i] = Deleted{Attr: attr(d.Attr), Name: d.Name, State: ntfsStates[d.State], Note: d.Note}
+	}
+	return out, err
+}
+
+var ntfsStates = map[ntfs.DeletedState]DeletedState{
+	ntfs.Recoverable: Recoverable, ntfs.Reused: Reused, ntfs.NoData: NoData, ntfs.Damaged: Damaged,
 }
 
 var ext4States = map[ext4.DeletedState]DeletedState{

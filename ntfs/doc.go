@@ -18,6 +18,18 @@
 // the whole directory; FS.Damage lists each one once and FS.DirDamaged
 // names the directories that lost entries.
 //
+// # Deleted files
+//
+// DeletedRecords lists the base MFT records from 16 on whose in-use flag is
+// clear and that still name a file (not a directory), like The Sleuth
+// Kit's `fls -d`, with the name from the record's own $FILE_NAME and a
+// state: Recoverable when the unnamed $DATA is resident or every cluster
+// of its runs is free in $Bitmap, Reused when some cluster is allocated
+// again, Damaged when its runs leave the volume or its attribute list's
+// extension records cannot be read. Windows and ntfs-3g keep a deleted
+// record's runs; a record taken by a new file is that file's, not listed.
+// OpenDeleted reads a Recoverable one, byte for byte what icat gives.
+//
 // # What is not done
 //
 // The $LogFile is never replayed: a dirty volume is read as it is on disk

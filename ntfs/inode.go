@@ -189,6 +189,11 @@ func (fs *FS) Stat(ino uint64) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
+	return fs.statInode(ino, n)
+}
+
+// statInode is Stat of the inode n.
+func (fs *FS) statInode(ino uint64, n *inode) (Attr, error) {
 	si, err := n.stdInfo()
 	if err != nil {
 		return Attr{}, err

@@ -107,11 +107,18 @@ func (fs *FS) loadInode(num uint64) (*inode, error) {
 	if h.Flags&recInUse == 0 {
 		return nil, fmt.Errorf("MFT record %d is not in use: %w", num, iofs.ErrNotExist)
 	}
+	return fs.buildInode(num, h, attrs)
+}
+
+// buildInode makes the inode of base record num from its decoded header
+// and attributes, pulling in its extension records.
+func (fs *FS) buildInode(num uint64, h recordHeader, attrs []*attribute) (*inode, error) {
 	if h.BaseRef != 0 {
 		base, _ := mref(h.BaseRef)
 		return nil, fmt.Errorf("MFT record %d is an extension of record %d: %w", num, base, iofs.ErrNotExist)
 	}
 	n := &inode{Num: num, Hdr: h}
+	var err error
 	attrs, err = fs.expandAttrList(num, attrs, fs.loadRecord)
 	if err != nil {
 		return nil, err
