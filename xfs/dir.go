@@ -44,6 +44,9 @@ func (fs *FS) ReadDir(ino uint64) ([]DirEntry, error) {
 // Lookup finds name in directory dir; a missing name gives an error
 // wrapping io/fs.ErrNotExist.
 func (fs *FS) Lookup(dir uint64, name string) (DirEntry, error) {
+	if e, ok, err := fs.indexedLookup(dir, name); ok {
+		return e, err
+	}
 	d, err := fs.dir(dir)
 	if err != nil {
 		return DirEntry{}, err
@@ -56,6 +59,38 @@ func (fs *FS) Lookup(dir uint64, name string) (DirEntry, error) {
 		return DirEntry{}, fmt.Errorf("directory %d: lookup %q: %w", dir, name, iofs.ErrNotExist)
 	}
 	return d.entries[i], nil
+}
+
+// indexedLookup looks name up through the hash index of a directory in
+// block form or larger that is not listed in the cache. ok is false when
+// the listing should decide: a short-form directory, a volume that
+// hashes names case-insensitively, or a damaged index (the listing reads
+// past damage).
+func (fs *FS) indexedLookup(dir uint64, name string) (DirEntry, bool, error) {
+	if _, ok := fs.dirs.get(dir); ok || fs.sb.versionNum&versionBorgBit != 0 {
+		return DirEntry{}, false, nil
+	}
+	in, err := fs.dirInode(dir)
+	if err != nil {
+		return DirEntry{}, true, err
+	}
+	if in.format != fmtExtents && in.format != fmtBtree {
+		return DirEntry{}, false, nil
+	}
+	e, found, err := fs.hashLookup(in, name)
+	switch {
+	case err != nil:
+		return DirEntry{}, false, nil
+	case !found:
+		return DirEntry{}, true, fmt.Errorf("directory %d: lookup %q: %w", dir, name, iofs.ErrNotExist)
+	case e.Mode == 0: // no ftype: the inode says
+		a, err := fs.Stat(e.Ino)
+		if err != nil {
+			return DirEntry{}, true, fmt.Errorf("directory %d: entry %q: %w", dir, name, err)
+		}
+		e.Mode = a.Mode & sIFMT
+	}
+	return e, true, nil
 }
 
 func (fs *FS) dir(ino uint64) (*dirIndex, error) {

@@ -82,6 +82,8 @@ type FS struct {
 	info   VolumeInfo
 	inodes *lru[uint64, *inode]
 	dirs   *lru[uint64, *dirIndex]
+	// dirRuns maps the blocks of directories looked up by hash.
+	dirRuns *lru[uint64, []run]
 	// iwins caches raw inode windows: a walk stats the inodes of a chunk
 	// one after another, and one read for 64 inodes beats 64 reads.
 	iwins  *lru[int64, []byte]
@@ -99,6 +101,7 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*FS, error) {
 	}
 	fs.inodes = newLRU[uint64, *inode](fs.opts.InodeCacheSize)
 	fs.dirs = newLRU[uint64, *dirIndex](16)
+	fs.dirRuns = newLRU[uint64, []run](64)
 	fs.iwins = newLRU[int64, []byte](64)
 	b := make([]byte, 512)
 	if err := fs.readAt(b, 0); err != nil {

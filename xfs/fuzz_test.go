@@ -39,7 +39,7 @@ func fuzzFS(t testing.TB, sbName string, blk []byte) *FS {
 		blk = []byte{0}
 	}
 	return &FS{r: cyclic{blk}, size: int64(sb.dblocks) << sb.blockLog, sb: sb, opts: Options{IgnoreChecksums: true},
-		inodes: newLRU[uint64, *inode](16), dirs: newLRU[uint64, *dirIndex](4)}
+		inodes: newLRU[uint64, *inode](16), dirs: newLRU[uint64, *dirIndex](4), dirRuns: newLRU[uint64, []run](4)}
 }
 
 var seedCache = map[string][]byte{}
@@ -110,6 +110,15 @@ func FuzzDirBlock(f *testing.F) {
 			return
 		}
 		_, _ = fs.dataBlockEntries(fs.sb.rootIno, 0, b, nil)
+		// b as every data and leaf block of a directory, looked up by hash
+		leaf := uint64(leafOffset) >> fs.sb.blockLog
+		runs := []run{{lblk: 0, count: 16}, {lblk: leaf, count: 16}}
+		for _, name := range []string{"f1", "abcdefgh"} {
+			h := hashLookup{fs: fs, in: &inode{ino: fs.sb.rootIno}, runs: runs, name: name,
+				hash: daHashName([]byte(name)), per: 1 << fs.sb.dirBlkLog}
+			_, _, _ = h.block()
+			_, _, _ = h.leaves()
+		}
 	})
 }
 
