@@ -11,6 +11,24 @@
 //	                                           volume shows no filesystem
 //	MOUNT/<vm>/<point>/config/                 captured VM configuration
 //
+// # Deleted files
+//
+// With Options.Deleted (vmarchive mount --deleted), the root of each ext2/3/4
+// and NTFS guest filesystem has a hidden .deleted/ (deleted.go), not
+// listed but there when looked up, shadowing a guest entry of that name:
+//
+//	p<N>/.deleted/deleted.txt   every deleted file found: state (recoverable,
+//	                            reused, no-data, damaged), size, times, name
+//	p<N>/.deleted/ino-<N>       a recoverable ext4 file's old content
+//	p<N>/.deleted/mft-<N>       a recoverable NTFS file's old content
+//
+// The list comes from guestfs.Undeleter (ext4.FS.DeletedInodes,
+// ntfs.FS.DeletedRecords) when .deleted is first listed or entered, and is
+// kept while the kernel keeps the node. A reused file (a block or cluster
+// allocated again) is listed but has no file. Like raw images, .deleted
+// and its files belong to the mounting user (and ImageGroup): a deleted
+// file has no guest permissions left to enforce.
+//
 // # Who may read what
 //
 // Without AllowOther only the mounting user enters the mount (FUSE's own

@@ -78,6 +78,11 @@ func (g *guestNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 }
 
 func (g *guestNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == deletedDirName {
+		if n, errno, ok := g.lookupDeleted(ctx, out); ok { // deleted.go; hidden from Readdir
+			return n, errno
+		}
+	}
 	g.mu.Lock()
 	e, ok := g.listed[name]
 	g.mu.Unlock()

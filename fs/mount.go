@@ -42,6 +42,10 @@ type Options struct {
 	FAT, NTFS *Owner
 	// Guest passes options to the guest filesystem readers.
 	Guest *guestfs.Options
+	// Deleted shows the deleted files of each ext2/3/4 and NTFS guest
+	// filesystem in a hidden .deleted/ at its root (deleted.go). A guest
+	// root entry of that name is then not reachable.
+	Deleted bool
 	// Debug logs every FUSE request.
 	Debug bool
 	// ReadTimeout bounds one read from the archive (default 1 minute): a

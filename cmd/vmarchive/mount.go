@@ -28,6 +28,14 @@ func mountCmd(v *viper.Viper) *cobra.Command {
   MOUNTPOINT/<vm>/<point>/<disk>/volumes.txt  the partition table, why a volume has no tree, damaged parts left out
   MOUNTPOINT/<vm>/<point>/config/             captured VM configuration
 
+With --deleted, the root of each ext2/3/4 and NTFS guest filesystem also has
+a hidden .deleted/ (not listed; cd or ls it by name): deleted.txt lists every
+deleted file whose inode or MFT record is still there (state recoverable,
+reused, no-data or damaged, size, times, its name when NTFS kept it), and
+ino-N (ext4) or mft-N (NTFS) holds each recoverable file's old content, as
+The Sleuth Kit's icat reads it. Only the mounting user (and --image-group)
+may read .deleted.
+
 While mounted, this process holds the repository: other vmarchive commands
 (ingest, points, verify, ...) run through it, and points they add appear in
 the tree within a second. Points other hosts add to (or forget in) an s3
@@ -60,6 +68,7 @@ root). Then the kernel enforces the modes shown:
 			logger := log.New(cmd.ErrOrStderr(), "vmarchive mount: ", log.LstdFlags)
 			opts := fs.Options{
 				AllowOther:  v.GetBool("allow-other"),
+				Deleted:     v.GetBool("deleted"),
 				Debug:       v.GetBool("debug"),
 				Logger:      logger,
 				ReadTimeout: v.GetDuration("read-timeout"),
@@ -104,6 +113,7 @@ root). Then the kernel enforces the modes shown:
 	cmd.Flags().String("image-group", "", "group (name or gid) that may also read raw images, config/ and reports")
 	ownerFlags(cmd, "fat", "FAT")
 	ownerFlags(cmd, "ntfs", "NTFS")
+	cmd.Flags().Bool("deleted", false, "show deleted files in a hidden .deleted/ at each ext4 and NTFS filesystem root")
 	cmd.Flags().Bool("debug", false, "log every FUSE request")
 	cmd.Flags().Duration("refresh", time.Minute, "s3 repositories: how often to take in points other hosts added or forgot (0: never)")
 	cmd.Flags().String("chunk-cache-size", "2GiB", "s3 repositories: disk space for chunks read, beside the catalog cache (0: no cache)")

@@ -1,0 +1,110 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/vmarchive/vmarchive/guestfs"
+)
+
+// deletedDirName is the hidden directory of deleted files at the root of a
+// guest filesystem, there only with Options.Deleted.
+const deletedDirName = ".deleted"
+
+// lookupDeleted answers a lookup of .deleted in the root of v: ok is false
+// when the mount does not show deleted files, so the guest's own name
+// applies.
+func (g *guestNode) lookupDeleted(ctx context.Context, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno, bool) {
+	u, isU := g.vol.fs.(guestfs.Undeleter)
+	if !g.vol.m.opts.Deleted || !isU || g.gino != g.vol.fs.Root() {
+		return nil, 0, false
+	}
+	d := newDeletedDir(g.vol, u)
+	if errno := entryOut(ctx, d, out, frozenTimeout); errno != 0 {
+		return nil, errno, true
+	}
+	return g.NewInode(ctx, d, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: d.ino}), 0, true
+}
+
+// newDeletedDir lists deleted.txt and one file per recoverable deleted
+// file of v, named by inode (ino-N) or MFT record (mft-N) number.
+func newDeletedDir(v *volume, u guestfs.Undeleter) *listDir {
+	id := func(name string) uint64 { return inoOf(v.key, deletedDirName, name) }
+	var mtime time.Time
+	if a, err := v.fs.Stat(v.fs.Root()); err == nil {
+		mtime = a.Mtime
+	}
+	d := &listDir{m: v.m, ino: id(""), mtime: mtime, private: true}
+	d.load = func(ctx context.Context) ([]entry, error) {
+		ds, err := u.Deleted()
+		if err != nil {
+			// What was found before the error is still worth showing.
+			v.m.errs.log("deleted files", fmt.Errorf("%s: %w", v.where, err))
+		}
+		report := deletedReport(v, ds, err)
+		ents := []entry{{name: "deleted.txt", mode: syscall.S_IFREG, ino: id("deleted.txt"), node: func() attrer {
+			return &textFile{m: v.m, ino: id("deleted.txt"), mtime: mtime, text: func() string { return report }}
+		}}}
+		for _, x := range ds {
+			if x.State != guestfs.Recoverable {
+				continue
+			}
+			name, ino := deletedName(v, x), x.Attr.Ino
+			ents = append(ents, entry{name: name, mode: syscall.S_IFREG, ino: id(name), node: func() attrer {
+				return &readerFile{m: v.m, ino: id(name), size: x.Attr.Size, mtime: x.Attr.Mtime, open: func(context.Context) (io.ReaderAt, error) {
+					f, err := u.OpenDeleted(ino)
+					if err != nil {
+						return nil, fmt.Errorf("%s deleted inode %d: %w", v.where, ino, err)
+					}
+					return f, nil
+				}}
+			}})
+		}
+		return ents, nil
+	}
+	return d
+}
+
+// deletedName is the file name of x in .deleted.
+func deletedName(v *volume, x guestfs.Deleted) string {
+	if v.fs.Type() == "ntfs" {
+		return fmt.Sprintf("mft-%d", x.Attr.Ino)
+	}
+	return fmt.Sprintf("ino-%d", x.Attr.Ino)
+}
+
+// deletedReport is deleted.txt: one tab-separated line per deleted file.
+func deletedReport(v *volume, ds []guestfs.Deleted, err error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# deleted files of %s (%s), %d found\n", v.where, v.fs.Type(), len(ds))
+	if err != nil {
+		fmt.Fprintf(&b, "# listing stopped early: %v\n", err)
+	}
+	b.WriteString("# file\tstate\tsize\tmodified\tchanged\tdeleted\tname\tnote\n")
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for _, x := range ds {
+		name := "-"
+		if x.Name != "" {
+			name = fmt.Sprintf("%q", x.Name)
+		}
+		note := "-"
+		if x.Note != "" {
+			note = fmt.Sprintf("%q", x.Note)
+		}
+		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", deletedName(v, x), x.State, x.Attr.Size,
+			ts(x.Attr.Mtime), ts(x.Attr.Ctime), ts(x.Dtime), name, note)
+	}
+	return b.String()
+}
