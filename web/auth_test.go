@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
 )
@@ -43,6 +44,7 @@ func basic(user, pw string) map[string]string {
 
 func TestAccess(t *testing.T) {
 	s, logs := newTestServer(t, smallArchive(t))
+	s.statsWait = time.Minute
 	const pt = "2026-11-20T01:00:00Z"
 	bearer := map[string]string{"Authorization": "Bearer tok-0123456789abcdef-db1"}
 	for _, c := range []struct {
@@ -63,6 +65,9 @@ func TestAccess(t *testing.T) {
 		{"operator guesses a file", "GET", "/download/db1/" + pt + "/disk0.img", "127.0.0.1:5000", basic("helpdesk", opPW), 404, "", ""},
 		{"operator guesses via latest", "PROPFIND", "/dav/db1/latest/", "127.0.0.1:5000", basic("helpdesk", opPW), 404, "", ""},
 		{"operator reads own", "GET", "/download/web1/" + pt + "/disk0.img", "127.0.0.1:5000", basic("helpdesk", opPW), 200, "hello disk", ""},
+		{"operator guesses a compare", "GET", "/ui/compare?vm=db1&a=" + pt + "&b=latest", "127.0.0.1:5000", basic("helpdesk", opPW), 404, "no VM", ""},
+		{"operator: no repository figures", "GET", "/ui/", "127.0.0.1:5000", basic("helpdesk", opPW), 200, "web1", "Repository"},
+		{"admin: repository figures", "GET", "/ui/", "127.0.0.1:5000", basic("admin", adminPW), 200, "2 points, 2.0 MiB of disks", ""},
 		{"operator no API", "GET", "/v1/jobs", "127.0.0.1:5000", basic("helpdesk", opPW), 403, "admins only", ""},
 		{"admin API", "GET", "/v1/jobs", "127.0.0.1:5000", basic("admin", adminPW), 200, "api", ""},
 		{"token user", "GET", "/dav/", "192.0.2.7:5000", bearer, 200, "db1/", "web1"},

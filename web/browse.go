@@ -45,7 +45,7 @@ func (s *Server) uiTree(w http.ResponseWriter, r *http.Request) {
 type pointRow struct {
 	Name, URL, Age, Size, Source string
 	Disks                        int
-	Latest                       bool
+	Latest, PickA, PickB         bool
 }
 
 type pointsBody struct {
@@ -67,7 +67,8 @@ func (s *Server) uiPoints(w http.ResponseWriter, r *http.Request, p *Principal, 
 	now := time.Now()
 	for i, t := range times[lo:hi] {
 		name := catalog.FormatPointTime(t)
-		row := pointRow{Name: name, URL: treeURL([]string{vm, name}, true), Age: age(now, t), Latest: lo+i == 0}
+		row := pointRow{Name: name, URL: treeURL([]string{vm, name}, true), Age: age(now, t), Latest: lo+i == 0,
+			PickA: lo+i == 1, PickB: lo+i == 0}
 		if m, err := s.view.archive.Point(vm, name); err == nil {
 			var size int64
 			for _, d := range m.Disks {

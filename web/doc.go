@@ -13,6 +13,10 @@
 // name only the page's entries are read); a file's page shows its
 // metadata, xattrs, SHA-256 on request and a link to its other versions;
 // /ui/search finds names through the file index (as `vmarchive find`);
+// /ui/compare shows diff.Compare of two points as `vmarchive diff` prints
+// it, a table paged and filtered on the server (reports kept, 8 at most);
+// the dashboard shows admins catalog.Repo.Stats, computed in the
+// background once per set of points;
 // /ui/jobs lists the jobs with a run-now button (admins). Guest names are
 // text on the page, quoted when they hold control characters or bytes
 // that are not UTF-8.

@@ -139,10 +139,19 @@ func serve(t testing.TB, s http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-// listenLocal listens on a loopback port of this helper's range.
+// listenLocal listens on a loopback port of 19650-19699, or of the
+// range VMARCHIVE_WEB_TEST_PORTS gives as FIRST-LAST (tests run beside
+// others on one machine).
 func listenLocal() (net.Listener, error) {
+	first, last := 19650, 19699
+	if s := os.Getenv("VMARCHIVE_WEB_TEST_PORTS"); s != "" {
+		var f, l int
+		if _, err := fmt.Sscanf(s, "%d-%d", &f, &l); err == nil && 0 < f && f <= l && l < 65536 {
+			first, last = f, l
+		}
+	}
 	var err error
-	for port := 19650; port < 19700; port++ {
+	for port := first; port <= last; port++ {
 		var ln net.Listener
 		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			return ln, nil

@@ -16,6 +16,7 @@ func (s *Server) uiRoutes() {
 	s.mux.Handle("GET /ui/", ui(s.uiDashboard))
 	s.mux.Handle("GET /ui/tree/", ui(s.uiTree))
 	s.mux.Handle("GET /ui/search", ui(s.uiSearch))
+	s.mux.Handle("GET /ui/compare", ui(s.uiCompare))
 	s.mux.Handle("GET /ui/jobs", ui(s.uiJobs))
 	s.mux.Handle("POST /ui/jobs/run", ui(s.uiRunJob))
 	s.mux.HandleFunc("GET /login", s.loginForm)

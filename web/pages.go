@@ -18,6 +18,7 @@ type vmRow struct {
 
 type dashBody struct {
 	StatusErr string
+	Repo      *repoFigures // admins only: they see every VM
 	VMs       []vmRow
 }
 
@@ -48,13 +49,15 @@ func (s *Server) uiDashboard(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, "", err)
 		return
 	}
-	now := time.Now()
+	now, key := time.Now(), newPointsKey()
 	for _, vm := range vms {
 		if !p.Sees(vm) {
 			continue
 		}
 		row := vmRow{Name: display(vm), URL: treeURL([]string{vm}, true)}
-		if times, err := s.view.archive.PointTimes(vm); err == nil && len(times) > 0 {
+		times, err := s.view.archive.PointTimes(vm)
+		key.add(vm, times)
+		if err == nil && len(times) > 0 {
 			t := times[len(times)-1]
 			row.Points, row.Newest, row.Age = len(times), catalog.FormatPointTime(t), age(now, t)
 			row.NewestURL = treeURL([]string{vm, row.Newest}, true)
@@ -63,6 +66,9 @@ func (s *Server) uiDashboard(w http.ResponseWriter, r *http.Request) {
 			row.State, row.RPO, row.Job, row.LastRun, row.LastError = st.State, st.RPO, st.Job, st.LastRun, st.LastError
 		}
 		body.VMs = append(body.VMs, row)
+	}
+	if src, ok := s.view.archive.(statser); ok && p.Admin() {
+		body.Repo = figures(s.stats.get(r.Context(), src, key.h.Sum64(), s.statsWait))
 	}
 	slices.SortStableFunc(body.VMs, func(a, b vmRow) int { return stateOrder[a.State] - stateOrder[b.State] })
 	pg := newPage(p, "VMs")

@@ -37,6 +37,12 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	jobs Jobs // nil: no service API
+
+	compares reportCache
+	stats    statsCache
+	// statsWait is how long the dashboard waits for repository figures
+	// being computed before it shows the last ones.
+	statsWait time.Duration
 }
 
 // New builds the server of cfg (checked by Config.Check).
@@ -48,6 +54,7 @@ func New(cfg *Config, o Options) *Server {
 		o.ReadTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, auth: NewAuth(cfg, o.AdminToken, o.Log), log: o.Log, mux: http.NewServeMux()}
+	s.statsWait = 2 * time.Second
 	s.view = &view{archive: o.Archive, guest: o.Guest, timeout: o.ReadTimeout}
 	s.jobs = o.Jobs
 	if s.jobs == nil && o.API != nil {
