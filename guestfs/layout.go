@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"sort"
 	"syscall"
 )
 
@@ -69,12 +70,12 @@ func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align 
 
 var errEnough = errors.New("enough boundaries")
 
-// diskOffset maps a byte of the volume to its disk offset.
+// diskOffset maps a byte of the volume to its disk offset. The layout is
+// in volume order (a thin LV's may have thousands of pieces).
 func (v *Volume) diskOffset(off int64) (int64, bool) {
-	for _, p := range v.Layout {
-		if off >= p.Off && off < p.Off+p.Len {
-			return p.DiskOff + off - p.Off, true
-		}
+	i := sort.Search(len(v.Layout), func(i int) bool { return v.Layout[i].Off+v.Layout[i].Len > off })
+	if i < len(v.Layout) && off >= v.Layout[i].Off {
+		return v.Layout[i].DiskOff + off - v.Layout[i].Off, true
 	}
 	return 0, false
 }

@@ -1,6 +1,7 @@
 package guestfs
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,7 @@ func TestThinLVMVolumes(t *testing.T) {
 			if got := readAll(t, v.FS, ino); got != content {
 				t.Errorf("%s%s: %q, want %q", name, p, got, content)
 			}
+			checkPlaced(t, f, v, ino, content)
 		}
 	}
 	if v := vols["lvm/vgt/big"]; v == nil || v.Reader == nil || v.Size != 40<<20 {
@@ -81,4 +83,22 @@ func readAll(t *testing.T, fs FS, ino uint64) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// checkPlaced finds a file's bytes on the disk through its extents and
+// the volume's layout (what diff --blocks does), and compares them.
+func checkPlaced(t *testing.T, disk io.ReaderAt, v *Volume, ino uint64, content string) {
+	t.Helper()
+	es, err := v.FS.(Extenter).Extents(ino)
+	if err != nil || len(es) == 0 {
+		t.Fatalf("%s inode %d: extents %v, %v", v.Name, ino, es, err)
+	}
+	at, ok := v.diskOffset(es[0].Physical)
+	if !ok {
+		t.Fatalf("%s inode %d: volume byte %d is in no piece of the layout %v", v.Name, ino, es[0].Physical, v.Layout)
+	}
+	b := make([]byte, len(content))
+	if _, err := disk.ReadAt(b, at); err != nil || string(b) != content {
+		t.Errorf("%s inode %d: disk bytes at %d are %q (%v), want %q", v.Name, ino, at, b, err, content)
+	}
 }

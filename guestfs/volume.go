@@ -28,8 +28,9 @@ type Volume struct {
 	Size   int64
 	Offset int64 // byte offset on the disk; -1 for a logical volume
 	// Layout places the volume's bytes on the disk, in volume order: one
-	// piece for a partition, one per segment for a logical volume. Nil
-	// when unknown.
+	// piece for a partition, one per segment for a logical volume, one per
+	// run of mapped chunks for a thin LV (none where its pool maps
+	// nothing: those bytes read as zeros). Nil when unknown.
 	Layout    []Piece
 	Partition *partition.Partition
 	Reader    io.ReaderAt

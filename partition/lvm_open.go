@@ -47,7 +47,12 @@ type LVPiece struct {
 }
 
 // Layout says where each byte of logical volume name lies, in LV order.
+// A thin LV's layout has gaps where its pool maps nothing (bytes that
+// read as zeros).
 func (vg *VolumeGroup) Layout(name string) ([]LVPiece, error) {
+	if lv := vg.LV(name); lv != nil && isThin(lv) {
+		return vg.thinLayout(lv)
+	}
 	lr, _, err := vg.mapLV(name)
 	if err != nil {
 		return nil, err
