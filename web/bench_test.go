@@ -168,12 +168,14 @@ func BenchmarkDirectoryPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	s, _ := newTestServer(b, repo)
-	base := serve(b, s) + "/ui/tree/web1/" + pt + "/disk0/fs/big/"
-	for _, c := range []struct{ name, query, want string }{
+	server := serve(b, s)
+	base := server + "/ui/tree/web1/" + pt + "/disk0/fs/big/"
+	pages := []struct{ name, query, want string }{
 		{"first-page", "", "file-000099.txt"},
 		{"page-900", "?page=900", "file-089999.txt"},
 		{"by-mtime", "?sort=mtime", "file-0"},
-	} {
+	}
+	for _, c := range pages {
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
 				if body := getBody(b, base+c.query); !strings.Contains(body, c.want) || !strings.Contains(body, "100000 entries") {
@@ -182,6 +184,12 @@ func BenchmarkDirectoryPage(b *testing.B) {
 			}
 		})
 	}
+	b.Run("chromium", func(b *testing.B) {
+		ctx := chromiumLoggedIn(b, server)
+		for _, c := range pages {
+			b.Run(c.name, func(b *testing.B) { renderPage(b, ctx, base+c.query, c.want) })
+		}
+	})
 }
 
 func getBody(b *testing.B, url string) string {
