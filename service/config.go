@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/bwlimit"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
 	"github.com/vmarchive/vmarchive/web"
 )
@@ -111,6 +112,11 @@ type Retention struct {
 type Limits struct {
 	ParallelVMs int `yaml:"parallel-vms"` // VMs captured at once (default 2)
 	Streams     int `yaml:"streams"`      // vSphere range reads per disk (default 4)
+	// BWLimit is one rate over every capture's reads, all jobs and VMs
+	// together ("200MiB": bytes per second).
+	BWLimit string `yaml:"bwlimit"`
+
+	bw int64 // BWLimit in bytes per second; 0: none
 }
 
 // Notify says where failures and RPO breaches go.
@@ -209,6 +215,12 @@ func (v *validator) check(c *Config) {
 		c.Limits.ParallelVMs = 2
 	} else if c.Limits.ParallelVMs < 0 {
 		v.fail([]any{"limits", "parallel-vms"}, "must be at least 1")
+	}
+	if c.Limits.BWLimit != "" {
+		var err error
+		if c.Limits.bw, err = bwlimit.ParseRate(c.Limits.BWLimit); err != nil {
+			v.fail([]any{"limits", "bwlimit"}, "%v", err)
+		}
 	}
 	if c.Limits.Streams < 0 {
 		v.fail([]any{"limits", "streams"}, "must be at least 1")

@@ -35,6 +35,7 @@ func TestConfigErrors(t *testing.T) {
 		{"negative lock-days", good + "    retention: {keep-last: 1, lock-days: -3}\n", `:6: jobs[0].retention.lock-days: -3`},
 		{"twice", good + "  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n", `:6: jobs[1].name: job "kvm" is named twice`},
 		{"no repo", "jobs: []\n", `:1: top level: no repo`},
+		{"bad bwlimit", good + "limits: {bwlimit: fast}\n", `:6: limits.bwlimit: rate "fast"`},
 		{"gc bad cron", good + "gc: {schedule: \"0 3 * *\"}\n", `:6: gc.schedule: "0 3 * *"`},
 		{"gc no schedule", good + "gc: {time-zone: UTC}\n", `:6: gc: no schedule`},
 		{"gc job name taken", strings.Replace(good, "name: kvm", "name: gc", 1) + "gc: {schedule: \"@weekly\"}\n", `:3: jobs[0].name: job name "gc" is taken by gc:`},

@@ -12,7 +12,9 @@
 // was due while the service was down (the schedule's next time after the
 // job's newest recorded run is past) runs once at start; a run due while
 // the job's previous run is still going is not started (logged). At most
-// limits.parallel-vms VMs are captured at once over all jobs.
+// limits.parallel-vms VMs are captured at once over all jobs, and every
+// capture's reads (vSphere range reads, image files) take from one token
+// bucket of limits.bwlimit (package ingest/bwlimit).
 //
 // After the captures a run test-restores the new points (Options.Tester,
 // package testrestore; none: points stay untested), forgets the points

@@ -82,9 +82,10 @@ func (s *Service) ingestImage(ctx context.Context, vm, path string) (*catalog.Ma
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
 	defer d.Close()
-	spec := ingest.DiskSpec{Name: imageDisk, Disk: d, Source: path, Format: d.Format()}
+	ld := limitedDisk{Disk: d, r: s.limiter().ReaderAt(ctx, d)}
+	spec := ingest.DiskSpec{Name: imageDisk, Disk: ld, Source: path, Format: d.Format()}
 	if c := s.repo.Config().Chunking; c != nil {
-		if spec.Boundaries, err = diskBoundaries(ctx, d, d.Size(), int64(c.Min)); err != nil {
+		if spec.Boundaries, err = diskBoundaries(ctx, ld, d.Size(), int64(c.Min)); err != nil {
 			return nil, fmt.Errorf("image %s: %w", path, err)
 		}
 	}
@@ -98,3 +99,11 @@ func diskBoundaries(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]i
 
 // maxBoundaries bounds the memory of a disk's boundaries (8 bytes each).
 const maxBoundaries = 4 << 20
+
+// limitedDisk is an image whose reads take from limits.bwlimit.
+type limitedDisk struct {
+	image.Disk
+	r io.ReaderAt
+}
+
+func (d limitedDisk) ReadAt(p []byte, off int64) (int, error) { return d.r.ReadAt(p, off) }

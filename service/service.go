@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/bwlimit"
 )
 
 // Tester test-restores point m, reading the files sample asks for, and
@@ -44,9 +45,10 @@ type Service struct {
 	mu struct {
 		sync.Mutex
 		cfg       *Config
-		base      context.Context // cancelled when the service stops
-		running   map[string]*Run // job name -> its run going on
-		sem       chan struct{}   // limits.parallel-vms over all jobs
+		base      context.Context  // cancelled when the service stops
+		running   map[string]*Run  // job name -> its run going on
+		sem       chan struct{}    // limits.parallel-vms over all jobs
+		bw        *bwlimit.Limiter // limits.bwlimit over all captures; nil: none
 		stopSched context.CancelFunc
 		late      map[string]bool // job/vm: breach notified (lateState)
 	}
@@ -69,6 +71,7 @@ func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
 	s.mu.cfg = cfg
 	s.mu.running = map[string]*Run{}
 	s.mu.sem = make(chan struct{}, cfg.Limits.ParallelVMs)
+	s.mu.bw = bwlimit.New(cfg.Limits.bw)
 	s.mu.late = s.loadLate()
 	return s
 }
@@ -137,6 +140,9 @@ func (s *Service) Reload() error {
 	if cap(s.mu.sem) != cfg.Limits.ParallelVMs {
 		s.mu.sem = make(chan struct{}, cfg.Limits.ParallelVMs)
 	}
+	if s.mu.bw.Rate() != cfg.Limits.bw {
+		s.mu.bw = bwlimit.New(cfg.Limits.bw)
+	}
 	s.mu.Unlock()
 	s.startJobs(cfg, false)
 	s.log.Info("config reloaded", "file", cfg.Path, "jobs", len(cfg.Jobs))
@@ -189,4 +195,11 @@ func (s *Service) update(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fn()
+}
+
+// limiter is the bandwidth limit captures starting now read under.
+func (s *Service) limiter() *bwlimit.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.bw
 }

@@ -41,7 +41,9 @@ the repository and the jobs:
   token-file: /etc/vmarchive/token  # optional: bearer token for listen,
                                     # which then serves the API too
   history: 50                       # runs kept per job
-  limits: {parallel-vms: 2, streams: 4}
+  limits: {parallel-vms: 2, streams: 4,
+           bwlimit: 200MiB}         # per second over every capture's reads,
+                                    # all jobs and VMs together
   notify: {webhook: https://chat.example/hooks/backup}
   gc: {schedule: "0 3 * * 0"}       # optional: gc on its own schedule, safe
                                     # beside the mount and the captures;

@@ -19,6 +19,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/areas"
+	"github.com/vmarchive/vmarchive/ingest/bwlimit"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/ingest/image/vmdk"
 )
@@ -30,7 +31,10 @@ type Options struct {
 	ParallelVMs int   // VMs captured at once; default 1
 	Streams     int   // parallel range reads per disk; default 4
 	Bandwidth   int64 // bytes per second over all disks; 0 = unlimited
-	ViaVCenter  bool  // read through vCenter instead of straight from the host
+	// Limiter, if set, is a limit shared with other calls and readers
+	// (package bwlimit); Bandwidth is then ignored.
+	Limiter    *bwlimit.Limiter
+	ViaVCenter bool // read through vCenter instead of straight from the host
 	// Log receives notices (leftover snapshots removed, full-read
 	// fallbacks, refused disks); nil discards them.
 	Log func(format string, args ...any)
@@ -103,7 +107,7 @@ func inFolder(folder string) string {
 // BackupAll captures vms, opts.ParallelVMs at a time, one Result each in
 // the order given. A failed VM does not stop the others.
 func (c *Client) BackupAll(ctx context.Context, repo *catalog.Repo, vms []VM, opts Options) []Result {
-	lim := newLimiter(opts.Bandwidth)
+	lim := runLimiter(opts)
 	par := max(opts.ParallelVMs, 1)
 	out := make([]Result, len(vms))
 	sem := make(chan struct{}, par)
@@ -123,7 +127,7 @@ func (c *Client) BackupAll(ctx context.Context, repo *catalog.Repo, vms []VM, op
 
 // Backup captures one VM as a new point.
 func (c *Client) Backup(ctx context.Context, repo *catalog.Repo, vm VM, opts Options) Result {
-	return c.backup(ctx, repo, vm, opts, newLimiter(opts.Bandwidth))
+	return c.backup(ctx, repo, vm, opts, runLimiter(opts))
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -350,7 +354,7 @@ func windowFor(l *limiter, o Options) int64 {
 	w := int64(windowSize)
 	w = min(w, readAheadBudget/int64(max(o.ParallelVMs, 1)*(streams(o)+1)))
 	if l != nil {
-		w = min(w, int64(l.rate)/8)
+		w = min(w, l.Rate()/8)
 	}
 	return max(1<<20, w>>16<<16)
 }

@@ -192,10 +192,8 @@ const readAttempts = 3
 // file read as zeros (thin or short flat files). Transient failures are
 // retried.
 func (f *datastoreFiles) readAt(ctx context.Context, p string, dst []byte, off int64) error {
-	if f.limit != nil {
-		if err := f.limit.wait(ctx, len(dst)); err != nil {
-			return err
-		}
+	if err := f.limit.Wait(ctx, len(dst)); err != nil {
+		return err
 	}
 	var err error
 	for attempt := 0; attempt < readAttempts; attempt++ {

@@ -13,6 +13,7 @@ import (
 	"github.com/vmware/govmomi/find"
 
 	"github.com/vmarchive/vmarchive/ingest/areas"
+	"github.com/vmarchive/vmarchive/ingest/bwlimit"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/ingest/vsphere/layout"
 	"github.com/vmarchive/vmarchive/ingest/vsphere/vcsim"
@@ -170,7 +171,7 @@ func TestWindowFor(t *testing.T) {
 		{16 << 20, Options{}, 2 << 20},                     // an eighth of a second at the limit
 		{1 << 20, Options{}, 1 << 20},
 	} {
-		if got := windowFor(newLimiter(tc.limit), tc.o); got != tc.want {
+		if got := windowFor(bwlimit.New(tc.limit), tc.o); got != tc.want {
 			t.Errorf("windowFor(limit %d, %+v) = %d, want %d", tc.limit, tc.o, got, tc.want)
 		}
 		if n := int64(max(tc.o.ParallelVMs, 1) * (streams(tc.o) + 1)); tc.want > 1<<20 && n*tc.want > readAheadBudget {
