@@ -1,11 +1,13 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -131,7 +133,6 @@ func walkDisk(ctx context.Context, r io.ReaderAt, size int64, disk string) ([]*b
 			w.ext, bv.volOff, bv.volSize, bv.extents = ext, v.Offset, v.Size, map[uint64]extents{}
 		}
 		w.walk()
-		sort.Slice(bv.Entries, func(i, j int) bool { return bv.Entries[i].Path < bv.Entries[j].Path })
 		bv.Entries = dedupe(bv)
 	}
 	return out, nil
@@ -174,10 +175,15 @@ func (v *buildVolume) key(ctx context.Context, m *catalog.DiskMap) {
 	v.extents = nil
 }
 
-// dedupe drops repeated paths (a corrupt directory listing a name twice),
-// keeping the first.
+// dedupe sorts v's entries by path and drops repeated paths (a corrupt
+// directory listing a name twice), keeping the lowest inode.
 func dedupe(v *buildVolume) []Entry {
 	es := v.Entries
+	// By inode within a path too, so the choice does not depend on the
+	// walk's order.
+	slices.SortFunc(es, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Ino, b.Ino))
+	})
 	out := es[:0]
 	for i := range es {
 		if i > 0 && es[i].Path == out[len(out)-1].Path {

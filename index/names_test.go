@@ -2,8 +2,10 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmarchive/vmarchive/catalog"
@@ -44,5 +46,25 @@ func TestReservedDiskNamePaths(t *testing.T) {
 	}
 	if v, path, ok := ix.Split("config~/fs/secret.txt"); !ok || v.Disk != "config" || path != "/secret.txt" {
 		t.Fatalf("Split: %v %q %v", v, path, ok)
+	}
+}
+
+// TestDedupeKeepsLowestInode: a path listed twice keeps the same entry
+// whatever order the walk found them in, and is warned about once.
+func TestDedupeKeepsLowestInode(t *testing.T) {
+	es := []Entry{{Path: "/b", Ino: 9}, {Path: "/a", Ino: 7}, {Path: "/b", Ino: 3}, {Path: "/c", Ino: 1}}
+	for _, order := range [][]int{{0, 1, 2, 3}, {2, 3, 1, 0}, {3, 2, 0, 1}} {
+		v := &buildVolume{}
+		for _, i := range order {
+			v.Entries = append(v.Entries, es[i])
+		}
+		got := dedupe(v)
+		var s []string
+		for _, e := range got {
+			s = append(s, fmt.Sprintf("%s:%d", e.Path, e.Ino))
+		}
+		if strings.Join(s, " ") != "/a:7 /b:3 /c:1" || len(v.Warnings) != 1 {
+			t.Errorf("order %v: %v, warnings %q; want /a:7 /b:3 /c:1 and one warning", order, s, v.Warnings)
+		}
 	}
 }
