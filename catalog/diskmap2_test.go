@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -316,5 +321,87 @@ func TestFetchSizesBuffer(t *testing.T) {
 	}
 	if cap(b) > 2*len(b) {
 		t.Fatalf("%d bytes in a buffer of %d", len(b), cap(b))
+	}
+}
+
+// TestStreamNamesMapDamageOffset: a map block that cannot be read ends a
+// stream with an error at the offset where the map walk stopped, not at 0.
+func TestStreamNamesMapDamageOffset(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepo2(t)
+	w := r.NewWriter()
+	chunk := bytes.Repeat([]byte("vmarchive"), 4096/9+1)[:format.MapAlign]
+	res, err := w.Add(ctx, NewEncoder(), chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Data and holes of varied lengths alternating: several distinct leaves.
+	var es []Extent
+	off := int64(0)
+	for i := int64(0); i < 6000; i++ {
+		e := Extent{Off: off, Len: format.MapAlign, ID: res.ID}
+		if i%2 == 1 {
+			e = Extent{Off: off, Len: (1 + i*i%97) * format.MapAlign}
+		}
+		es = append(es, e)
+		off = e.End()
+	}
+	mb := w.NewMapBuilder(off)
+	for _, e := range es {
+		if err := mb.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := mb.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Manifest{VM: "synth", Time: time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC), Created: time.Now().UTC(),
+		Disks: []DiskRecord{{Name: "disk0", Size: off, Map: root}}}
+	if err := w.Commit(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	var blocks []ChunkID
+	err = openMap(t, r, p).MapBlocks(ctx, func(id ChunkID) error {
+		if !slices.Contains(blocks, id) {
+			blocks = append(blocks, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) < 3 {
+		t.Fatalf("%d map blocks, want a root and several leaves", len(blocks))
+	}
+	r.Close()
+	// Each block but the root (read by OpenDisk) in turn: the error is at
+	// the end of the last extent streamed, and once past the start.
+	var past bool
+	for _, id := range blocks[1:] {
+		obj := filepath.Join(r.Dir(), storeDir, filepath.FromSlash(id.ObjectName()))
+		if err := os.Rename(obj, obj+".away"); err != nil {
+			t.Fatal(err)
+		}
+		r2, err := Open(ctx, r.Dir(), Options{}) // nothing cached
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr, err := r2.OpenDisk(ctx, p, "disk0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var end int64
+		err = dr.Stream(ctx, func(e Extent, b []byte) error { end = e.End(); return nil })
+		var re *ReadError
+		if !errors.As(err, &re) || re.Offset != end || !strings.Contains(err.Error(), id.String()) {
+			t.Fatalf("stream with map block %s gone: %v after %d bytes, want a ReadError at %d naming it", id, err, end, end)
+		}
+		past = past || end > 0
+		r2.Close()
+		os.Rename(obj+".away", obj)
+	}
+	if !past {
+		t.Fatal("no missing map block stopped a stream past its start")
 	}
 }

@@ -184,7 +184,9 @@ func (d *DiskReader) Stream(ctx context.Context, fn func(e Extent, b []byte) err
 	go func() {
 		defer close(slots)
 		sem := make(chan struct{}, workers())
+		var pos int64 // where the map is being read, for its errors
 		err := d.m.Extents(ctx, 0, d.m.size, func(e Extent) error {
+			pos = e.End()
 			ch := make(chan result, 1)
 			select {
 			case slots <- ch:
@@ -205,7 +207,7 @@ func (d *DiskReader) Stream(ctx context.Context, fn func(e Extent, b []byte) err
 		})
 		if err != nil {
 			ch := make(chan result, 1)
-			ch <- result{err: d.wrap(0, err)}
+			ch <- result{err: d.wrap(pos, err)}
 			select {
 			case slots <- ch:
 			case <-ctx.Done():
