@@ -5,8 +5,10 @@
 # second point has 1% of the disk rewritten through a read-write fuse2fs
 # mount (128 KiB writes of random bytes into the random files), against
 # reading the whole disk of the point back (`vmarchive cat`). The scan's
-# file-level part is a diff, which reads every changed file in both points
-# (to hash them): here 4 large files take all the writes, its worst case.
+# file-level part is a diff that compares each changed file's two versions
+# side by side up to their first difference (diff.Options.NoHash): here 4
+# large files take all the writes. `vmarchive diff`, which hashes every
+# version it shows, is timed beside it.
 # Images are
 # cached in .cache/bench (scan-a.raw, scan-b.raw); the repository is
 # temporary.
