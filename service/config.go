@@ -26,6 +26,7 @@ import (
 type Config struct {
 	Repo      string      `yaml:"repo"`
 	Mount     string      `yaml:"mount"`      // directory: the FUSE tree, served by the service
+	NBD       []NBDConfig `yaml:"nbd"`        // disks of points served over NBD (nbd.go)
 	Listen    string      `yaml:"listen"`     // host:port for /metrics (and the API with a token)
 	TokenFile string      `yaml:"token-file"` // bearer token required on listen
 	History   int         `yaml:"history"`    // runs kept per job (default 50)
@@ -239,6 +240,7 @@ func (v *validator) check(c *Config) {
 			v.fail([]any{"mount"}, "%q: %v", c.Mount, orNotDir(err))
 		}
 	}
+	v.nbd(c.NBD)
 	if c.Notify.Webhook != "" && !strings.HasPrefix(c.Notify.Webhook, "http://") && !strings.HasPrefix(c.Notify.Webhook, "https://") {
 		v.fail([]any{"notify", "webhook"}, "%q is not an http:// or https:// URL", c.Notify.Webhook)
 	}

@@ -98,6 +98,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		defer unmount()
 	}
+	defer s.serveNBD(ctx, s.config().NBD)()
 	s.mu.Lock()
 	s.mu.base = ctx
 	s.mu.Unlock()
@@ -130,9 +131,9 @@ func (s *Service) Reload() error {
 	if cfg.Repo != old.Repo {
 		return fmt.Errorf("config %s: repo changed from %q to %q: restart the service to change it", cfg.Path, old.Repo, cfg.Repo)
 	}
-	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile || !reflect.DeepEqual(cfg.Web, old.Web) || cfg.Mount != old.Mount {
-		s.log.Warn("listen, token-file, web and mount changes take effect at the next start", "listen", old.Listen, "mount", old.Mount)
-		cfg.Listen, cfg.TokenFile, cfg.token, cfg.Web, cfg.Mount = old.Listen, old.TokenFile, old.token, old.Web, old.Mount
+	if cfg.Listen != old.Listen || cfg.TokenFile != old.TokenFile || !reflect.DeepEqual(cfg.Web, old.Web) || cfg.Mount != old.Mount || !reflect.DeepEqual(cfg.NBD, old.NBD) {
+		s.log.Warn("listen, token-file, web, mount and nbd changes take effect at the next start", "listen", old.Listen, "mount", old.Mount)
+		cfg.Listen, cfg.TokenFile, cfg.token, cfg.Web, cfg.Mount, cfg.NBD = old.Listen, old.TokenFile, old.token, old.Web, old.Mount, old.NBD
 	}
 	s.mu.Lock()
 	s.mu.stopSched()

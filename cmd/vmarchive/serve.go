@@ -30,13 +30,21 @@ history in the catalog, and serves "vmarchive jobs", "runs", "status" and
 need the repository (ingest, forget, find, ...) run inside it as with any
 holder: they send it typed requests over the repository's owner-only
 control socket. With mount: it also serves the FUSE tree (as vmarchive
-mount does) and unmounts it when it stops.
+mount does) and unmounts it when it stops; with nbd: it serves those disks
+over NBD (as vmarchive nbd does; an export that cannot start is logged and
+the rest runs) and saves their overlays when it stops.
 
 The config file (--config, default ~/.config/vmarchive/config.yaml) holds
 the repository and the jobs:
 
   repo: /srv/vmarchive
   mount: /mnt/archive               # optional: the FUSE tree, in this process
+  nbd:                              # optional: disks served over NBD, as
+    - vm: web01                     # vmarchive nbd serves them; point: is
+      disk: disk0                   # taken when the service starts
+      point: latest
+      listen: unix:/run/vmarchive/web01.sock   # or tcp:HOST:PORT
+      overlay: /var/tmp/web01.ovl   # optional: the client's writes
   listen: 127.0.0.1:8420            # optional: /metrics (Prometheus)
   token-file: /etc/vmarchive/token  # optional: bearer token for listen,
                                     # which then serves the API too

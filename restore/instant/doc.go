@@ -9,9 +9,9 @@
 //	qemu-system-x86_64 -enable-kvm -m 2G \
 //	    -drive file=nbd+unix:///disk0?socket=/run/web01.sock,format=raw,if=virtio,cache=none
 //
-// One process per disk (one export each). Reads come from the chunk
-// store through the repository's chunk cache and read-ahead, as the mount
-// reads them; zero chunks are answered as holes to block status, so
+// One export per `vmarchive nbd` process, or several in `vmarchive serve`
+// (its nbd: key). Reads come from the chunk store through the
+// repository's chunk cache and read-ahead, as the mount reads them; zero chunks are answered as holes to block status, so
 // qemu-img convert and nbdcopy skip them. Stopping the export (Ctrl-C)
 // saves the overlay's map; starting it again with the same --overlay
 // continues from the guest's last flush. An overlay names its base
