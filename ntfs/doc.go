@@ -30,6 +30,14 @@
 // record's runs; a record taken by a new file is that file's, not listed.
 // OpenDeleted reads a Recoverable one, byte for byte what icat gives.
 //
+// # Change journal
+//
+// USNJournal decodes $Extend/$UsnJrnl:$J (USN_RECORD_V2 and V3), reading
+// only the allocated part of the sparse stream and skipping zero padding;
+// USNRecords does the same for any inode's stream. Bytes that are not a
+// record are skipped and counted in an error wrapping ErrCorrupt after
+// every good record was handed over.
+//
 // # What is not done
 //
 // The $LogFile is never replayed: a dirty volume is read as it is on disk

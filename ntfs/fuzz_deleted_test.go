@@ -59,3 +59,28 @@ func gunzipFile(tb testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// FuzzUSNRecords decodes arbitrary bytes as a journal stream: records,
+// zero padding and garbage, with the 1 MiB buffer refills of USNRecords
+// shrunk to 512 bytes (above the longest seed record) so records straddle them.
+func FuzzUSNRecords(f *testing.F) {
+	var j []byte
+	for i, name := range []string{"a.txt", "", "long-name-ü-" + string(bytes.Repeat([]byte("x"), 100))} {
+		j = append(j, encodeUSNV2(USNRecord{Major: 2, USN: int64(len(j)), Ino: uint64(64 + i), Reason: 0x80000100, Name: name})...)
+	}
+	f.Add(j)
+	f.Add(append(make([]byte, 24), j...))
+	f.Add([]byte{0x50, 0, 0, 0, 3, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := usnScanner{r: bytes.NewReader(b), fn: func(r USNRecord) error {
+			if r.Major != 2 && r.Major != 3 {
+				t.Fatalf("record of version %d", r.Major)
+			}
+			return nil
+		}, buf: make([]byte, 512)}
+		if err := s.scan(0, int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+		_ = USNReasonString(uint32(len(b)) * 0x01010101)
+	})
+}
