@@ -140,7 +140,9 @@ func (g *guestNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, ui
 	if err != nil {
 		return nil, 0, g.vol.errno("open", g.gino, err)
 	}
-	return &guestFile{vol: g.vol, gino: g.gino, f: f}, fuse.FOPEN_KEEP_CACHE, 0
+	// NOFLUSH: nothing to flush, so close(2) costs no FLUSH round trip
+	// (a quarter of the requests of a tar of small files).
+	return &guestFile{vol: g.vol, gino: g.gino, f: f}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
 func (h *guestFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
