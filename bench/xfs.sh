@@ -96,3 +96,6 @@ echo "tar cf of a ${files}-file tree, cold caches, load $(cut -d' ' -f1 /proc/lo
 printf '%-46s %8ss\n' "vmarchive mount, XFS reader" "$v_xfs"
 printf '%-46s %8ss  (XFS/ext4 %.2f)\n' "vmarchive mount, ext4 reader, same tree" "$v_ext4" "$(awk -v a="$v_xfs" -v b="$v_ext4" 'BEGIN{print a/b}')"
 printf '%-46s %8ss  (XFS reader/kernel %.2f)\n' "kernel XFS, loop mount ro of the raw image" "$k_xfs" "$(awk -v a="$v_xfs" -v b="$k_xfs" 'BEGIN{print a/b}')"
+# The XFS reader alone on the same image (no FUSE, no store): what the
+# mount adds is the rest.
+go test -run '^$' -bench '^BenchmarkTree$' -benchtime 3x ./xfs | grep '^Benchmark'
