@@ -58,6 +58,8 @@ type adapter[A, D any, F file[E], E any] struct {
 	// nil when the reader cannot.
 	deleted     func() ([]Deleted, error)
 	openDeleted func(ino uint64) (File, error)
+	// usn walks the change journal (usn.go); nil when there is none.
+	usn func(fn func(USNRecord) error) error
 }
 
 // DirID identifies a directory: its inode number, or on FAT the volume
@@ -174,6 +176,14 @@ func (a adapter[A, D, F, E]) OpenDeleted(ino uint64) (File, error) {
 	return a.openDeleted(ino)
 }
 
+// USNJournal walks the filesystem's change journal.
+func (a adapter[A, D, F, E]) USNJournal(fn func(USNRecord) error) error {
+	if a.usn == nil {
+		return fmt.Errorf("%s: change journal: %w", a.typ, errors.ErrUnsupported)
+	}
+	return a.usn(fn)
+}
+
 func (a adapter[A, D, F, E]) Allocation() ([]Region, error) {
 	if a.alloc == nil {
 		return nil, fmt.Errorf("%s: allocation map: %w", a.typ, errors.ErrUnsupported)
@@ -182,24 +192,25 @@ func (a adapter[A, D, F, E]) Allocation() ([]Region, error) {
 }
 
 var (
-	_ Allocator  = newExt4(nil)
-	_ FS         = newExt4(nil)
-	_ Extenter   = newExt4(nil)
-	_ Damager    = newExt4(nil)
-	_ DirDamager = newExt4(nil)
-	_ Undeleter  = newExt4(nil)
-	_ FS         = newNTFS(nil)
-	_ Damager    = newNTFS(nil)
-	_ DirDamager = newNTFS(nil)
-	_ Undeleter  = newNTFS(nil)
-	_ FS         = newFAT(nil)
-	_ DirIDer    = newFAT(nil)
-	_ FS         = newXFS(nil)
-	_ Extenter   = newXFS(nil)
-	_ Warner     = newXFS(nil)
-	_ Allocator  = newXFS(nil)
-	_ Damager    = newXFS(nil)
-	_ DirDamager = newXFS(nil)
+	_ Allocator    = newExt4(nil)
+	_ FS           = newExt4(nil)
+	_ Extenter     = newExt4(nil)
+	_ Damager      = newExt4(nil)
+	_ DirDamager   = newExt4(nil)
+	_ Undeleter    = newExt4(nil)
+	_ FS           = newNTFS(nil)
+	_ Damager      = newNTFS(nil)
+	_ DirDamager   = newNTFS(nil)
+	_ Undeleter    = newNTFS(nil)
+	_ USNJournaler = newNTFS(nil)
+	_ FS           = newFAT(nil)
+	_ DirIDer      = newFAT(nil)
+	_ FS           = newXFS(nil)
+	_ Extenter     = newXFS(nil)
+	_ Warner       = newXFS(nil)
+	_ Allocator    = newXFS(nil)
+	_ Damager      = newXFS(nil)
+	_ DirDamager   = newXFS(nil)
 )
 
 func newExt4(fs *ext4.FS) adapter[ext4.Attr, ext4.DirEntry, *ext4.File, ext4.Extent] {
@@ -257,6 +268,7 @@ func newNTFS(fs *ntfs.FS) adapter[ntfs.Attr, ntfs.DirEntry, *ntfs.File, ntfs.Ext
 		attr:        attr,
 		deleted:     func() ([]Deleted, error) { return ntfsDeleted(fs, attr) },
 		openDeleted: func(ino uint64) (File, error) { return fileOrNil(fs.OpenDeleted(ino)) },
+		usn:         func(fn func(USNRecord) error) error { return ntfsUSN(fs, fn) },
 		dirent:      func(e ntfs.DirEntry) DirEntry { return DirEntry{e.Name, e.Ino, e.Mode} },
 		extent:      func(e ntfs.Extent) Extent { return Extent{e.Logical, e.Physical, e.Length} },
 	}

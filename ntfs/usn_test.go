@@ -42,8 +42,8 @@ func encodeUSNV2(r USNRecord) []byte {
 // a journal of 200 records after a 64 KiB hole (a sparse front, as a
 // wrapped $J has), padded with zeros at page ends. usnjls reads a given inode's unnamed stream, so the
 // records are there; ntfs-3g refuses to create $Extend/$UsnJrnl.
-func usnImage(t *testing.T) (string, uint64, []USNRecord) {
-	needTools(t, "mkntfs", "ntfs-3g", "usnjls")
+func usnImage(t *testing.T) (string, uint64, []USNRecord, []byte) {
+	needTools(t, "mkntfs", "ntfs-3g", "usnjls", "ntfscp")
 	img := filepath.Join(t.TempDir(), "usn.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -85,11 +85,11 @@ func usnImage(t *testing.T) (string, uint64, []USNRecord) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img, e.Ino, recs
+	return img, e.Ino, recs, j
 }
 
 func TestUSNRecords(t *testing.T) {
-	img, ino, want := usnImage(t)
+	img, ino, want, j := usnImage(t)
 	fsys := openImage(t, img, nil)
 	var got []USNRecord
 	if err := fsys.USNRecords(ino, "", func(r USNRecord) error { got = append(got, r); return nil }); err != nil {
@@ -125,5 +125,20 @@ func TestUSNRecords(t *testing.T) {
 	}
 	if err := fsys.USNJournal(func(USNRecord) error { return nil }); !errors.Is(err, ErrNoJournal) {
 		t.Errorf("USNJournal of a volume mkntfs made: %v, want ErrNoJournal", err)
+	}
+	// ntfscp writes where ntfs-3g will not: $Extend/$UsnJrnl:$J itself.
+	src := filepath.Join(t.TempDir(), "j")
+	if err := os.WriteFile(src, j, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ntfscp", "-f", "-N", "$J", img, src, "/$Extend/$UsnJrnl").CombinedOutput(); err != nil {
+		t.Fatalf("ntfscp: %v\n%s", err, out)
+	}
+	got = nil
+	if err := openImage(t, img, nil).USNJournal(func(r USNRecord) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("USNJournal: %d records, want %d", len(got), len(want))
 	}
 }

@@ -92,7 +92,7 @@ error.`,
 	root.AddCommand(lockCmd(v))                                       // immutability: lock.go
 	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
 	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
-	root.AddCommand(timelineCmd(v), hashesCmd(v))                     // forensics: timeline.go hashes.go
+	root.AddCommand(timelineCmd(v), hashesCmd(v), usnCmd(v))          // forensics: timeline.go hashes.go usn.go
 	root.AddCommand(scanCmd(v))                                       // ransomware signals: scan.go
 	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
 	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
