@@ -13,6 +13,7 @@ DEB_CMDS := mmls fls icat ntfsls ntfscat mkntfs fusermount3 qemu-img qemu-io sgd
 # hashdeep: the oracle of forensic/hashes (vmarchive hashes --format hashdeep).
 DEB_PKGS += hashdeep
 DEB_CMDS += hashdeep
+DEB_CMDS += istat usnjls ntfscp
 DEB_PKGS += chromium
 DEB_CMDS += chromium
 # fio: random-read latency in bench/nbd.sh (its nbd engine).

@@ -21,7 +21,7 @@ import (
 // freed blocks a later debugfs write takes. It returns the image and the
 // content of each file by name.
 func deletedImage(t *testing.T) (img string, files map[string][]byte, names map[uint64]string) {
-	testenv.NeedTools(t, "debugfs", "fuse2fs", "icat", "fls")
+	testenv.NeedTools(t, "debugfs", "fuse2fs", "icat", "fls", "istat")
 	testenv.NeedFUSE(t)
 	src, dir := t.TempDir(), t.TempDir()
 	rng := rand.New(rand.NewSource(19))
@@ -111,6 +111,7 @@ func TestDeletedInodes(t *testing.T) {
 			t.Errorf("%s: no dtime", name)
 		}
 		checkDeletedRead(t, fs, img, d, files[name])
+		checkIstat(t, img, d)
 	}
 	// Every deleted regular file TSK names is listed.
 	for ino := range flsDeleted(t, img) {
@@ -213,5 +214,24 @@ func TestDeletedSeed(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d recoverable inodes in testdata/deleted.img.gz, want 2: %+v", n, ds)
+	}
+}
+
+// checkIstat compares d with what The Sleuth Kit's istat says of its inode.
+func checkIstat(t *testing.T, img string, d Deleted) {
+	t.Helper()
+	out, err := exec.Command("istat", img, strconv.FormatUint(d.Attr.Ino, 10)).Output()
+	if err != nil {
+		t.Fatalf("istat %d: %v", d.Attr.Ino, err)
+	}
+	for _, want := range []string{
+		"\nNot Allocated\n",
+		"\nsize: " + strconv.FormatInt(d.Attr.Size, 10) + "\n",
+		"\nFile Modified:\t" + d.Attr.Mtime.UTC().Format("2006-01-02 15:04:05.000000000") + " (UTC)\n",
+		"\nDeleted:\t" + d.Dtime.UTC().Format("2006-01-02 15:04:05") + " (UTC)\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("inode %d: istat lacks %q:\n%s", d.Attr.Ino, want, out)
+		}
 	}
 }

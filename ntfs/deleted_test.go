@@ -91,7 +91,7 @@ func ntfs3g(t testing.TB, img string, do func(mnt string)) {
 
 func TestDeletedRecords(t *testing.T) {
 	img, files := DeletedImage(t)
-	needTools(t, "icat", "fls")
+	needTools(t, "icat", "fls", "istat")
 	fsys := openImage(t, img, nil)
 	ds, err := fsys.DeletedRecords()
 	if err != nil {
@@ -118,6 +118,7 @@ func TestDeletedRecords(t *testing.T) {
 			t.Errorf("%s: parent %d size %d, want %d %d", name, d.Parent, d.Attr.Size, recordRoot, len(files[name]))
 		}
 		checkDeletedRead(t, fsys, img, d, files[name])
+		checkIstat(t, img, d)
 	}
 	fls := flsDeleted(t, img)
 	if len(fls) != len(want) {
@@ -174,4 +175,23 @@ func flsDeleted(t *testing.T, img string) map[uint64]string {
 		}
 	}
 	return m
+}
+
+// checkIstat compares d with what The Sleuth Kit's istat says of its record.
+func checkIstat(t *testing.T, img string, d Deleted) {
+	t.Helper()
+	out, err := exec.Command("istat", img, strconv.FormatUint(d.Attr.Ino, 10)).Output()
+	if err != nil {
+		t.Fatalf("istat %d: %v", d.Attr.Ino, err)
+	}
+	for _, want := range []string{
+		"\nNot Allocated File\n",
+		"Sequence: " + strconv.Itoa(int(d.Attr.Seq)) + "\n",
+		"\nFile Modified:\t" + d.Attr.Mtime.UTC().Format("2006-01-02 15:04:05.000000000") + " (UTC)\n",
+		"Name: " + d.Name + "\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("record %d: istat lacks %q:\n%s", d.Attr.Ino, want, out)
+		}
+	}
 }
