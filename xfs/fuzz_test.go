@@ -83,6 +83,7 @@ func FuzzInode(f *testing.F) {
 		_ = in.rdev()
 		_, _ = fs.Stat(in.ino)
 		_, _ = fs.forkRuns(in, in.dataFork, in.format, in.nextents, "data")
+		_, _ = fs.Lookup(in.ino, "f1") // by hash: before ReadDir lists it
 		_, _ = fs.ReadDir(in.ino)
 		_, _ = fs.Readlink(in.ino)
 		_, _ = fs.ListXattr(in.ino)
