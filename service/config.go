@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/forensic/scan"
 	"github.com/vmarchive/vmarchive/ingest/bwlimit"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
 	"github.com/vmarchive/vmarchive/web"
@@ -61,6 +63,8 @@ type JobConfig struct {
 	Retention   *Retention     `yaml:"retention"`
 	TestRestore string         `yaml:"test-restore"` // every-point, sample N/M, off
 	CopyTo      string         `yaml:"copy-to"`      // another repository directory
+	Scan        bool           `yaml:"scan"`         // anomaly scan of each new point
+	ScanRules   string         `yaml:"scan-rules"`   // a rule file for it; default the built-in rules
 	Pre         string         `yaml:"pre"`          // hook run before the capture
 	Post        string         `yaml:"post"`         // hook run after (VMARCHIVE_RESULT)
 	HookTimeout string         `yaml:"hook-timeout"` // default 10m
@@ -344,13 +348,20 @@ func (v *validator) job(i int, j *JobConfig) {
 	for _, h := range []struct {
 		key string
 		p   *string
-	}{{"pre", &j.Pre}, {"post", &j.Post}, {"copy-to", &j.CopyTo}} {
+	}{{"pre", &j.Pre}, {"post", &j.Post}, {"copy-to", &j.CopyTo}, {"scan-rules", &j.ScanRules}} {
 		if *h.p == "" {
 			continue
 		}
 		*h.p = v.abs(*h.p)
 		if _, err := os.Stat(*h.p); err != nil {
 			v.fail(at(h.key), "%v", err)
+		}
+	}
+	if j.ScanRules != "" {
+		if !j.Scan {
+			v.fail(at("scan-rules"), "scan-rules without scan: true")
+		} else if _, err := scan.LoadRules(j.ScanRules); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			v.fail(at("scan-rules"), "%v", err)
 		}
 	}
 }

@@ -15,6 +15,8 @@ func TestConfigErrors(t *testing.T) {
 	os.Mkdir(images, 0o700)
 	pw := filepath.Join(dir, "pw")
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	rules := filepath.Join(dir, "rules")
+	os.WriteFile(rules, []byte("note *.LOCKED\nentropy-shar 0.5\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "tok"), []byte("0123456789abcdef0123\n"), 0o600)
 	good := "repo: /srv/r\njobs:\n  - name: kvm\n    images: {dir: " + images + "}\n    schedule: \"@hourly\"\n"
 	for _, tc := range []struct{ name, text, want string }{
@@ -37,6 +39,8 @@ func TestConfigErrors(t *testing.T) {
 		{"no repo", "jobs: []\n", `:1: top level: no repo`},
 		{"bad bwlimit", good + "limits: {bwlimit: fast}\n", `:6: limits.bwlimit: rate "fast"`},
 		{"gc bad cron", good + "gc: {schedule: \"0 3 * *\"}\n", `:6: gc.schedule: "0 3 * *"`},
+		{"scan-rules without scan", good + "    scan-rules: " + pw + "\n", `:6: jobs[0].scan-rules: scan-rules without scan: true`},
+		{"bad scan rules", good + "    scan: true\n    scan-rules: " + rules + "\n", `:7: jobs[0].scan-rules: rules ` + rules + ` line 2: unknown key "entropy-shar"`},
 		{"gc no schedule", good + "gc: {time-zone: UTC}\n", `:6: gc: no schedule`},
 		{"gc job name taken", strings.Replace(good, "name: kvm", "name: gc", 1) + "gc: {schedule: \"@weekly\"}\n", `:3: jobs[0].name: job name "gc" is taken by gc:`},
 		{"web without listen", good + "web: {users: [{name: a, token-file: " + filepath.Join(dir, "tok") + ", role: admin}]}\n", `:6: web: needs listen:`},

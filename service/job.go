@@ -34,6 +34,7 @@ func (s *Service) execute(ctx context.Context, cfg *Config, j *JobConfig, run *R
 		}
 		runErr = s.capture(ctx, j, sem, add)
 		s.testPoints(ctx, j, run, points)
+		s.scanPoints(ctx, cfg, j, run, points)
 		s.after(ctx, j, run, points, log)
 	}
 	s.finish(ctx, cfg, j, run, runErr, log)
@@ -252,6 +253,9 @@ func (s *Service) logRun(log *slog.Logger, r *Run) {
 			"new_chunks", v.NewChunks, "duration", v.End.Sub(v.Start).Round(time.Millisecond)}
 		if v.Tested != "" {
 			attrs = append(attrs, "tested", v.Tested)
+		}
+		if v.Scan != "" {
+			attrs = append(attrs, "scan", v.Scan)
 		}
 		switch {
 		case v.Error != "":

@@ -13,13 +13,15 @@ import (
 
 // event is the JSON a webhook receives.
 type event struct {
-	Event  string    `json:"event"` // run_failed, rpo_late
-	Time   time.Time `json:"time"`
-	Job    string    `json:"job"`
-	VM     string    `json:"vm,omitempty"`
-	Error  string    `json:"error,omitempty"`
-	Run    *Run      `json:"run,omitempty"`
-	Status *VMStatus `json:"status,omitempty"`
+	Event  string     `json:"event"` // run_failed, rpo_late, scan_alert
+	Time   time.Time  `json:"time"`
+	Job    string     `json:"job"`
+	VM     string     `json:"vm,omitempty"`
+	Point  string     `json:"point,omitempty"`
+	Error  string     `json:"error,omitempty"`
+	Run    *Run       `json:"run,omitempty"`
+	Status *VMStatus  `json:"status,omitempty"`
+	Scan   *ScanAlert `json:"scan,omitempty"`
 }
 
 // notify posts e to the webhook, if any; a failure is logged, not retried.

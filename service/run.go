@@ -36,7 +36,12 @@ type VMRun struct {
 	NewChunks int       `json:"new_chunks"`
 	Tested    string    `json:"tested,omitempty"` // ok, failed; empty: untested
 	TestError string    `json:"test_error,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	// Scan is the anomaly scan's verdict (clean, alert, error, first:
+	// the VM's first point, nothing to compare; empty: not scanned) and
+	// ScanDetail its signals or error.
+	Scan       string `json:"scan,omitempty"`
+	ScanDetail string `json:"scan_detail,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // Run results.

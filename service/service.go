@@ -20,8 +20,9 @@ type Tester func(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, s
 
 // Options are what the command gives the service besides its config.
 type Options struct {
-	Log    *slog.Logger // default: slog.Default()
-	Tester Tester       // nil: points stay untested
+	Log     *slog.Logger // default: slog.Default()
+	Tester  Tester       // nil: points stay untested
+	Scanner Scanner      // nil: points stay unscanned
 	// RPOCheck is how often RPO states are checked for breaches
 	// (default: a quarter of the shortest rpo, from 1s to 30s).
 	RPOCheck time.Duration
@@ -38,6 +39,7 @@ type Service struct {
 	repo    *catalog.Repo
 	log     *slog.Logger
 	tester  Tester
+	scanner Scanner
 	rpoTick time.Duration
 	started time.Time
 	runs    sync.WaitGroup // runs going on
@@ -56,7 +58,7 @@ type Service struct {
 
 // New prepares a service; Run starts it.
 func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
-	s := &Service{repo: repo, log: o.Log, tester: o.Tester, rpoTick: o.RPOCheck, started: time.Now()}
+	s := &Service{repo: repo, log: o.Log, tester: o.Tester, scanner: o.Scanner, rpoTick: o.RPOCheck, started: time.Now()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

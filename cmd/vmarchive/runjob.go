@@ -79,6 +79,12 @@ func printVMRun(cmd *cobra.Command, v service.VMRun) {
 	if v.Tested != "" {
 		tested = ", test restore " + v.Tested
 	}
+	if v.Scan != "" {
+		tested += ", scan " + v.Scan
+		if v.ScanDetail != "" {
+			tested += " (" + v.ScanDetail + ")"
+		}
+	}
 	fmt.Fprintf(out, "  %s: point %s, read %s, stored %s, reused %s%s\n", v.VM, v.Point,
 		formatBytes(v.Read), formatBytes(v.Stored), formatBytes(v.Reused), tested)
 }

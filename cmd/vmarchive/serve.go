@@ -68,6 +68,8 @@ the repository and the jobs:
       retention: {keep-daily: 7, keep-weekly: 4, keep-monthly: 12,
                   lock: true, lock-days: 7}   # optional: vmarchive help lock
       test-restore: every-point     # or: sample 1/7, off (default)
+      scan: true                    # vmarchive scan of each new point; alerts
+      scan-rules: /etc/vmarchive/scan.rules   # to the webhook (scan_alert)
       copy-to: /mnt/offsite/vmarchive
       pre: /etc/vmarchive/hooks/pre-prod.sh
       post: /etc/vmarchive/hooks/post-prod.sh   # gets VMARCHIVE_RESULT
@@ -119,7 +121,7 @@ text, or JSON with --log-format json (for journald and collectors).`,
 				return err
 			}
 			defer repo.Close()
-			s := service.New(repo.Repo, cfg, service.Options{Log: log, Tester: service.RestoreTester})
+			s := service.New(repo.Repo, cfg, service.Options{Log: log, Tester: service.RestoreTester, Scanner: service.PointScanner})
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
