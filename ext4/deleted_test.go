@@ -198,7 +198,7 @@ func debugfsW(t *testing.T, img string, cmds ...string) {
 	}
 }
 
-// TestDeletedSeed checks the fuzz seed holds what FuzzDeleted needs: two
+// TestDeletedSeed checks the fuzz seed holds what FuzzImage needs: two
 // recoverable inodes.
 func TestDeletedSeed(t *testing.T) {
 	fs, _ := tinyFS(t, "deleted", nil)

@@ -186,9 +186,9 @@ func FuzzXattr(f *testing.F) {
 
 // FuzzImage flips bytes of a tiny image (sel: the image, and bit 7 to
 // ignore checksums; 3-byte records: little-endian offset in units of 4
-// bytes, xor value) and walks everything.
+// bytes, xor value) and walks everything, deleted inodes included.
 func FuzzImage(f *testing.F) {
-	imgs := [][]byte{tinyImage(f, "tiny"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3"), tinyImage(f, "damaged")}
+	imgs := [][]byte{tinyImage(f, "tiny"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3"), tinyImage(f, "damaged"), tinyImage(f, "deleted")}
 	for i := range uint8(len(imgs)) {
 		f.Add(i, []byte{})
 	}
@@ -208,7 +208,18 @@ func FuzzImage(f *testing.F) {
 		_, _ = fs.Allocation()
 		walkAll(fs, RootIno, 0)
 		_ = fs.Damage()
+		readDeleted(fs)
 	})
+}
+
+// readDeleted lists and reads every deleted inode, a MiB at most each.
+func readDeleted(fs *FS) {
+	ds, _ := fs.DeletedInodes()
+	for _, d := range ds {
+		if fl, err := fs.OpenDeleted(d.Attr.Ino); err == nil {
+			_, _ = io.ReadAll(io.NewSectionReader(fl, 0, min(fl.Size(), 1<<20)))
+		}
+	}
 }
 
 // walkAll touches every API on every reachable inode, with bounds.
@@ -285,29 +296,3 @@ func itoa(i int) string {
 	return string(b[p:])
 }
 
-// FuzzDeleted flips bytes of images with deleted inodes (as FuzzImage)
-// and lists and reads every deleted inode.
-func FuzzDeleted(f *testing.F) {
-	imgs := [][]byte{tinyImage(f, "deleted"), tinyImage(f, "tiny2"), tinyImage(f, "tiny3")}
-	for i := range uint8(len(imgs)) {
-		f.Add(i, []byte{})
-	}
-	f.Add(uint8(0x80), []byte{0x40, 0x10, 0x80, 0x00, 0x02, 0x01})
-	f.Fuzz(func(t *testing.T, sel uint8, patch []byte) {
-		img := append([]byte(nil), imgs[int(sel&0x7f)%len(imgs)]...)
-		for i := 0; i+3 <= len(patch); i += 3 {
-			off := int(binary.LittleEndian.Uint16(patch[i:])) * 4 % len(img)
-			img[off] ^= patch[i+2]
-		}
-		fs, err := Open(bytes.NewReader(img), int64(len(img)), &Options{IgnoreChecksums: sel&0x80 != 0})
-		if err != nil {
-			return
-		}
-		ds, _ := fs.DeletedInodes()
-		for _, d := range ds {
-			if fl, err := fs.OpenDeleted(d.Attr.Ino); err == nil {
-				_, _ = io.ReadAll(io.NewSectionReader(fl, 0, min(fl.Size(), 1<<20)))
-			}
-		}
-	})
-}
