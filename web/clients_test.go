@@ -234,4 +234,3 @@ func testArchives(t *testing.T, a *refArchive, base string) {
 		})
 	}
 }
-

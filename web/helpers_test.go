@@ -122,6 +122,7 @@ func newTestServer(t testing.TB, archive *catalog.Repo) (*Server, *logBuffer) {
 	logs := &logBuffer{}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "api") })
 	s := New(testConfig(t), Options{Archive: archive, Log: slog.New(slog.NewTextHandler(logs, nil)), API: api, Metrics: api})
+	s.statsWait = time.Minute // no figures computed past the test's end
 	return s, logs
 }
 
