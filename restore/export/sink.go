@@ -13,17 +13,22 @@ import (
 // become holes: the page and usual filesystem block size.
 const holeBlock = 4096
 
+// directWrite is the size from which a piece bypasses the buffer of a
+// non-file output.
+const directWrite = 32 << 10
+
 // sink is the output: bytes in order, zeros as holes when it can seek.
 type sink struct {
 	w    *bufio.Writer
-	f    *os.File // a regular file we may seek in, else nil
-	base int64    // f's offset when the export started
-	off  int64    // bytes emitted so far, zeros included
-	pend int64    // zeros emitted to f but neither written nor sought past
+	out  io.Writer // what w writes to
+	f    *os.File  // a regular file we may seek in, else nil
+	base int64     // f's offset when the export started
+	off  int64     // bytes emitted so far, zeros included
+	pend int64     // zeros emitted to f but neither written nor sought past
 }
 
 func newSink(w io.Writer) (*sink, error) {
-	s := &sink{w: bufio.NewWriterSize(w, 1<<20)}
+	s := &sink{w: bufio.NewWriterSize(w, 1<<20), out: w}
 	f, ok := w.(*os.File)
 	if !ok {
 		return s, nil
@@ -47,8 +52,16 @@ func newSink(w io.Writer) (*sink, error) {
 // Write emits b; on a file, whole blocks of zeros in it become holes.
 func (s *sink) Write(b []byte) error {
 	if s.f == nil {
-		_, err := s.w.Write(b)
 		s.off += int64(len(b))
+		if len(b) < directWrite {
+			_, err := s.w.Write(b)
+			return err
+		}
+		// A large piece (a VMDK grain) goes out as it is, not copied.
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+		_, err := s.out.Write(b)
 		return err
 	}
 	for len(b) > 0 {

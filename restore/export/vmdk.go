@@ -306,13 +306,17 @@ func (c *compressor) close(err error) error {
 	return werr
 }
 
+// compress deflates the batch's grains into one buffer (each grain's
+// marker, stream and padding back to back) that j.z slices.
 func (j *vmdkBatchJob) compress() {
-	var buf bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&buf, zlib.BestSpeed)
+	out := bytes.NewBuffer(make([]byte, 0, len(j.raw)+len(j.first)*2*sectorSize))
+	zw, _ := zlib.NewWriterLevel(out, zlib.BestSpeed)
+	ends := make([]int, len(j.first))
+	var marker [12]byte
 	for i, g := range j.first {
-		buf.Reset()
-		buf.Write(make([]byte, 12)) // grain marker: LBA, size
-		zw.Reset(&buf)
+		start := out.Len()
+		out.Write(marker[:]) // grain marker: LBA, size
+		zw.Reset(out)
 		// The last grain holds only the disk's bytes, as VMware's
 		// open-vmdk writes it.
 		n := min(vmdkGrain, j.size-g*vmdkGrain)
@@ -320,11 +324,16 @@ func (j *vmdkBatchJob) compress() {
 		if j.err = zw.Close(); j.err != nil {
 			return
 		}
-		n = int64(buf.Len())
-		buf.Write(make([]byte, (sectorSize-n%sectorSize)%sectorSize))
-		b := bytes.Clone(buf.Bytes())
+		zl := out.Len() - start - len(marker)
+		out.Write(zeroBuf[:(sectorSize-(out.Len()-start)%sectorSize)%sectorSize])
+		ends[i] = out.Len()
+		b := out.Bytes()[start:]
 		binary.LittleEndian.PutUint64(b, uint64(g*vmdkGrainSectors))
-		binary.LittleEndian.PutUint32(b[8:], uint32(n-12))
-		j.z = append(j.z, b)
+		binary.LittleEndian.PutUint32(b[8:], uint32(zl))
+	}
+	b, start := out.Bytes(), 0
+	for _, end := range ends {
+		j.z = append(j.z, b[start:end:end])
+		start = end
 	}
 }

@@ -15,7 +15,7 @@
 //
 // The VM is made with ResourcePool.ImportVApp, as vSphere's own OVF import
 // does, and each disk is uploaded to the NFC lease as a streamOptimized
-// VMDK (streamvmdk.go), in one chunked HTTP POST: only the grains holding
+// VMDK written by restore/export, in one chunked HTTP POST: only the grains holding
 // data are read from the archive (holes never are) and sent, compressed.
 // ESXi writes the disk thin when the datastore supports per-file thin
 // provisioning, else thick. The datastore /folder endpoint was not used

@@ -26,7 +26,6 @@ type Options struct {
 	NetworkMap map[string]string // captured network (or port group key) -> target network
 	PowerOn    bool
 	Replace    bool // destroy an existing VM of that name (never the original)
-	Workers    int  // extents read and compressed at once; default one per core
 	// Log receives notices (devices left out, cleanup); nil discards them.
 	Log func(format string, args ...any)
 	// Progress is called per disk as it is uploaded: disk bytes done of

@@ -218,6 +218,7 @@ func pointDisk(t testing.TB, repo *catalog.Repo, m *catalog.Manifest, disk strin
 
 // nonZeroGrains counts the bytes of b's 64 KiB grains holding data.
 func nonZeroGrains(b []byte) int64 {
+	const grainSize = 64 << 10
 	var n int64
 	for off := 0; off < len(b); off += grainSize {
 		g := b[off:min(off+grainSize, len(b))]

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/vmarchive/vmarchive/catalog"
 	ivs "github.com/vmarchive/vmarchive/ingest/vsphere"
+	"github.com/vmarchive/vmarchive/restore/export"
 )
 
 // importer creates the VM through ImportVApp and uploads its disks as
@@ -167,24 +167,26 @@ func (im *importer) keepAlive(ctx context.Context) (stop func()) {
 // upload streams one disk to its lease URL (chunked: the length of the
 // compressed stream is known only at its end).
 func (im *importer) upload(ctx context.Context, it item) error {
-	d, err := im.repo.OpenDisk(ctx, im.m, it.disk)
+	d, err := export.Disk(ctx, im.repo, im.m, it.disk)
+	if err != nil {
+		return err
+	}
+	data, err := grainData(ctx, d)
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
 	sent := &countReader{r: pr}
 	base := im.done.Load()
-	var st StreamStats
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
-		var err error
-		st, err = WriteStreamVMDK(ctx, pw, d, "lsilogic", workers(im.opts), func(done int64) {
+		err := export.Write(ctx, pw, d, "vmdk", export.Options{Name: path.Base(it.file), Progress: func(done int64) {
 			im.done.Store(base + done)
 			if im.opts.Progress != nil {
 				im.opts.Progress(it.disk, done, d.Size(), sent.n.Load())
 			}
-		})
+		}})
 		pw.CloseWithError(err)
 	}()
 	err = im.c.Vim().Client.Upload(ctx, sent, it.fi.URL, &soap.Upload{
@@ -201,16 +203,27 @@ func (im *importer) upload(ctx context.Context, it item) error {
 		im.opts.Progress(it.disk, d.Size(), d.Size(), sent.n.Load())
 	}
 	im.done.Store(base + d.Size())
-	im.res.Disks = append(im.res.Disks, DiskResult{Name: it.disk, File: it.file, Size: d.Size(), Data: st.Data, Sent: sent.n.Load()})
+	im.res.Disks = append(im.res.Disks, DiskResult{Name: it.disk, File: it.file, Size: d.Size(), Data: data, Sent: sent.n.Load()})
 	return nil
 }
 
-// workers is Options.Workers, default one per core.
-func workers(o Options) int {
-	if o.Workers > 0 {
-		return o.Workers
-	}
-	return runtime.GOMAXPROCS(0)
+// grainData is the bytes of the disk's 64 KiB grains that hold data: what
+// the streamOptimized VMDK carries (the ingest keeps no all-zero block, so
+// a grain with data is never all zeros).
+func grainData(ctx context.Context, d export.Source) (int64, error) {
+	const grain = 64 << 10
+	var n, next int64
+	err := d.Layout(ctx, func(e export.Extent) error {
+		if !e.Data {
+			return nil
+		}
+		for g := max(e.Off/grain*grain, next); g < e.End(); g += grain {
+			n += min(grain, d.Size()-g)
+			next = g + grain
+		}
+		return nil
+	})
+	return n, err
 }
 
 type countReader struct {
