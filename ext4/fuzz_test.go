@@ -295,4 +295,3 @@ func itoa(i int) string {
 	}
 	return string(b[p:])
 }
-

@@ -96,4 +96,3 @@ func TestDeletedDir(t *testing.T) {
 		t.Errorf("without Options.Deleted: stat .deleted: %v, want ENOENT", err)
 	}
 }
-
