@@ -22,6 +22,8 @@ DEB_CMDS += fio
 # yara: the optional YARA step of forensic/scan (vmarchive scan)
 DEB_PKGS += yara
 DEB_CMDS += yara
+# python3-aiosmtpd: the SMTP server of service's TestEmailNotify (testdata/smtpd.py).
+DEB_PKGS += python3-aiosmtpd
 # Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
 # tests), installed by `go install` into GOBIN or GOPATH/bin, where
 # internal/testenv.GoTool finds them even when that is not on PATH.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -127,6 +129,7 @@ type Limits struct {
 // Notify says where failures and RPO breaches go.
 type Notify struct {
 	Webhook string `yaml:"webhook"` // URL receiving a JSON POST per event
+	Email   *Email `yaml:"email"`
 }
 
 // GCConfig runs gc (catalog.Repo.GC, as `vmarchive gc`) on a schedule
@@ -247,6 +250,9 @@ func (v *validator) check(c *Config) {
 	v.nbd(c.NBD)
 	if c.Notify.Webhook != "" && !strings.HasPrefix(c.Notify.Webhook, "http://") && !strings.HasPrefix(c.Notify.Webhook, "https://") {
 		v.fail([]any{"notify", "webhook"}, "%q is not an http:// or https:// URL", c.Notify.Webhook)
+	}
+	if m := c.Notify.Email; m != nil {
+		v.email(m)
 	}
 	if c.Web != nil {
 		if err := c.Web.Check(v.base); err != nil {
@@ -489,4 +495,42 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+func (v *validator) email(m *Email) {
+	at := func(k ...string) []any {
+		p := []any{"notify", "email"}
+		for _, s := range k {
+			p = append(p, s)
+		}
+		return p
+	}
+	if _, _, err := net.SplitHostPort(m.SMTP); err != nil {
+		v.fail(at("smtp"), "%q: want host:port (%v)", m.SMTP, err)
+	}
+	if _, err := mail.ParseAddress(m.From); err != nil {
+		v.fail(at("from"), "%q: %v", m.From, err)
+	}
+	if len(m.To) == 0 {
+		v.fail(at(), "no to: (the addresses to mail)")
+	}
+	for _, to := range m.To {
+		if _, err := mail.ParseAddress(to); err != nil {
+			v.fail(at("to"), "%q: %v", to, err)
+		}
+	}
+	if m.Username != "" && m.PasswordFile == "" {
+		v.fail(at(), "username without password-file")
+	}
+	for _, f := range []struct {
+		key string
+		p   *string
+	}{{"password-file", &m.PasswordFile}, {"ca-file", &m.CAFile}} {
+		if *f.p != "" {
+			*f.p = v.abs(*f.p)
+			if _, err := os.Stat(*f.p); err != nil {
+				v.fail(at(f.key), "%v", err)
+			}
+		}
+	}
 }

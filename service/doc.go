@@ -38,7 +38,8 @@
 //
 // A VM is "late" when its newest good point (not failed by a test
 // restore) is older than its job's rpo, or it has none and the service
-// has run the job for longer than rpo. A breach is notified once, when it
+// has run the job for longer than rpo. A breach is notified (webhook,
+// notify.email over SMTP with STARTTLS when offered) once, when it
 // starts; the VM's state goes back to ok with a newer point. The breaches
 // notified are kept in the catalog (state "rpo-late", beside the run
 // history), so a restarted service does not notify them again, and one

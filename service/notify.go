@@ -24,14 +24,19 @@ type event struct {
 	Scan   *ScanAlert `json:"scan,omitempty"`
 }
 
-// notify posts e to the webhook, if any; a failure is logged, not retried.
+// notify posts e to the webhook and mails it, if configured; a failure
+// is logged, not retried.
 func (s *Service) notify(cfg *Config, e event) {
-	if cfg.Notify.Webhook == "" {
-		return
-	}
 	e.Time = time.Now().UTC()
-	if err := post(cfg.Notify.Webhook, e); err != nil {
-		s.log.Error("webhook", "event", e.Event, "job", e.Job, "err", err)
+	if cfg.Notify.Webhook != "" {
+		if err := post(cfg.Notify.Webhook, e); err != nil {
+			s.log.Error("webhook", "event", e.Event, "job", e.Job, "err", err)
+		}
+	}
+	if m := cfg.Notify.Email; m != nil {
+		if err := sendEmail(m, e); err != nil {
+			s.log.Error("email", "event", e.Event, "job", e.Job, "err", err)
+		}
 	}
 }
 

@@ -52,7 +52,12 @@ the repository and the jobs:
   limits: {parallel-vms: 2, streams: 4,
            bwlimit: 200MiB}         # per second over every capture's reads,
                                     # all jobs and VMs together
-  notify: {webhook: https://chat.example/hooks/backup}
+  notify:
+    webhook: https://chat.example/hooks/backup
+    email: {smtp: "mail.example:587", from: backup@example.org,
+            to: [ops@example.org], username: backup,   # optional login
+            password-file: /etc/vmarchive/smtp-password,
+            ca-file: /etc/vmarchive/mail-ca.pem}       # optional
   gc: {schedule: "0 3 * * 0"}       # optional: gc on its own schedule, safe
                                     # beside the mount and the captures;
                                     # recorded in runs as job gc
@@ -96,6 +101,10 @@ reads the file again: a bad one is refused (logged with its line) and the
 old config keeps running. SIGTERM or Ctrl-C cancels the captures going
 on (their vSphere snapshots are removed, no partial point is left) and
 records them as cancelled.
+
+A failed run and each RPO breach go to the webhook (JSON) and by mail;
+mail uses STARTTLS whenever the server offers it and sends the password
+(read from password-file at each send) only under TLS or to this host.
 
 Logs go to stderr, one line per run and per VM of a run with its figures:
 text, or JSON with --log-format json (for journald and collectors).`,
