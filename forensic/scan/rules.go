@@ -1,6 +1,8 @@
 package scan
 
 import (
+	"github.com/vmarchive/vmarchive/internal/units"
+
 	"bufio"
 	_ "embed"
 	"fmt"
@@ -139,18 +141,11 @@ func count(s string) (int, error) {
 	return n, nil
 }
 
-// parseBytes reads a byte count with an optional KiB, MiB, GiB or TiB.
+// parseBytes reads a byte count with an optional unit (64MiB).
 func parseBytes(s string) (int64, error) {
-	mult := int64(1)
-	for i, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		if strings.HasSuffix(s, u) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u)), int64(1)<<(10*(i+1))
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
+	n, err := units.ParseBytes(s)
+	if err != nil {
 		return 0, fmt.Errorf("want a byte count, like 64MiB")
 	}
-	return n * mult, nil
+	return n, nil
 }

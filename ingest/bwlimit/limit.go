@@ -5,11 +5,11 @@
 package bwlimit
 
 import (
+	"github.com/vmarchive/vmarchive/internal/units"
+
 	"context"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -115,20 +115,9 @@ func (lr *limitedReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // ParseRate reads a rate in bytes per second: "200MiB", "64M", "1048576".
 func ParseRate(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suf) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
+	n, err := units.ParseBytes(s)
+	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("rate %q: want bytes per second, a positive number with an optional unit such as 200MiB", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
