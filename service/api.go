@@ -121,6 +121,7 @@ func (s *Service) listenAPI() (*http.Server, error) {
 		return nil, fmt.Errorf("API socket %s: %w", path, err)
 	}
 	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.track(srv)
 	go srv.Serve(&ownerListener{Listener: ln, uid: os.Geteuid(), s: s})
 	return srv, nil
 }
@@ -163,6 +164,7 @@ func (s *Service) listenHTTP(cfg *Config) (*http.Server, error) {
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if cfg.Web != nil {
 		srv.Handler = web.New(cfg.Web, web.Options{Archive: s.repo, Log: s.log, AdminToken: cfg.token, API: s.handler(), Metrics: metrics})
+		s.track(srv)
 		if t := cfg.Web.TLS; t != nil {
 			go srv.ServeTLS(ln, t.Cert, t.Key)
 			return srv, nil
@@ -186,6 +188,7 @@ func (s *Service) listenHTTP(cfg *Config) (*http.Server, error) {
 			mux.ServeHTTP(w, r)
 		})
 	}
+	s.track(srv)
 	go srv.Serve(ln)
 	return srv, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"sync"
@@ -40,9 +41,14 @@ type Service struct {
 	log     *slog.Logger
 	tester  Tester
 	scanner Scanner
-	rpoTick time.Duration
-	started time.Time
-	runs    sync.WaitGroup // runs going on
+	// Requests being served (track): Run waits for them, so none uses
+	// the repository after the command closes it.
+	requests  sync.WaitGroup
+	reqCtx    context.Context
+	reqCancel context.CancelFunc
+	rpoTick   time.Duration
+	started   time.Time
+	runs      sync.WaitGroup // runs going on
 
 	mu struct {
 		sync.Mutex
@@ -70,6 +76,7 @@ func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
 			}
 		}
 	}
+	s.reqCtx, s.reqCancel = context.WithCancel(context.Background())
 	s.mu.cfg = cfg
 	s.mu.running = map[string]*Run{}
 	s.mu.sem = make(chan struct{}, cfg.Limits.ParallelVMs)
@@ -85,13 +92,13 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer api.Close()
-	var metrics *http.Server
+	defer s.drain(api)
 	if s.config().Listen != "" {
-		if metrics, err = s.listenHTTP(s.config()); err != nil {
+		metrics, err := s.listenHTTP(s.config())
+		if err != nil {
 			return err
 		}
-		defer metrics.Close()
+		defer s.drain(metrics)
 	}
 	if dir := s.config().Mount; dir != "" {
 		unmount, err := s.mountTree(ctx, dir)
@@ -205,4 +212,38 @@ func (s *Service) limiter() *bwlimit.Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mu.bw
+}
+
+// drainGrace bounds how long a stop waits for requests going on.
+const drainGrace = 10 * time.Second
+
+// track makes srv's requests cancellable by drain and counted, before
+// srv serves.
+func (s *Service) track(srv *http.Server) {
+	h := srv.Handler
+	srv.BaseContext = func(net.Listener) context.Context { return s.reqCtx }
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		defer s.requests.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// drain stops srv: its requests going on are cancelled (a download, a
+// command run for a client) and given drainGrace to return. Closing the
+// server alone does not wait for its handlers, which would then meet a
+// closed repository.
+func (s *Service) drain(srv *http.Server) {
+	s.reqCancel()
+	ctx, cancel := context.WithTimeout(context.Background(), drainGrace)
+	defer cancel()
+	srv.Shutdown(ctx)
+	srv.Close()
+	done := make(chan struct{})
+	go func() { s.requests.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("requests still going on at stop", "after", drainGrace)
+	}
 }
