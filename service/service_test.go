@@ -40,13 +40,22 @@ func TestMain(m *testing.M) {
 }
 
 // testImage makes a small GPT disk with an ext4 partition holding a file
-// with the given text (testimages/disk-from-tree.sh: mke2fs -d).
+// with the given text.
 func testImage(t *testing.T, path, text string) {
+	t.Helper()
+	treeImage(t, path, map[string]string{"hello.txt": text})
+}
+
+// treeImage makes a small GPT disk whose ext4 partition holds the given
+// files (testimages/disk-from-tree.sh: mke2fs -d).
+func treeImage(t *testing.T, path string, files map[string]string) {
 	t.Helper()
 	testenv.NeedTools(t, "sgdisk", "mke2fs", "debugfs")
 	tree := t.TempDir()
-	if err := os.WriteFile(filepath.Join(tree, "hello.txt"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(tree, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "testimages", "disk-from-tree.sh")
