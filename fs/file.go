@@ -95,7 +95,13 @@ func readAt(m *mount, r io.ReaderAt, size int64, dest []byte, off int64) (fuse.R
 	}
 	n, err := r.ReadAt(dest, off)
 	if err != nil && err != io.EOF {
+		if c := m.opts.Counters; c != nil {
+			c.ReadErrors.Add(1)
+		}
 		return nil, m.errno("read", err)
+	}
+	if c := m.opts.Counters; c != nil {
+		c.ReadBytes.Add(int64(n))
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

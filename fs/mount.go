@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +52,15 @@ type Options struct {
 	// ReadTimeout bounds one read from the archive (default 1 minute): a
 	// stalled backend gives EIO on the file being read, not a hung reader.
 	ReadTimeout time.Duration
+	// Counters, if set, counts the bytes read through the mount and the
+	// reads that failed (for a service's metrics).
+	Counters *Counters
+}
+
+// Counters are running totals of a mount's reads of files and images.
+type Counters struct {
+	ReadBytes  atomic.Int64
+	ReadErrors atomic.Int64
 }
 
 // Kernel cache lifetimes: the VM and point levels change as points are

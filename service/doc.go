@@ -58,4 +58,12 @@
 //	GET  /v1/status               []VMStatus
 //	POST /v1/jobs/{job}/run       Run just started (409 if one is running)
 //	GET  /metrics                 Prometheus (on listen only)
+//
+// The metrics (metrics.go) are computed at each scrape from the run
+// history and the catalog: per job its last run's time, duration, result
+// and bytes; per VM its newest point's age, RPO state and last failure;
+// the repository's points, VMs and logical, data, unique and stored
+// bytes (catalog.StatsCache: counted in the background once per set of
+// points, so they appear after the first count); the mount's read bytes
+// and read errors.
 package service

@@ -1,7 +1,10 @@
 package service
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vmarchive/vmarchive/catalog"
 )
 
 // collector computes the metrics at each scrape from the run history and
@@ -21,6 +24,15 @@ var (
 	mFailed   = desc("vm_last_run_failed", "1 if the VM's last capture or test restore failed.", "job", "vm")
 	mPoints   = desc("repository_points", "Points in the repository.")
 	mVMs      = desc("repository_vms", "VMs with points in the repository.")
+	// From catalog.Repo.Stats, counted in the background once per set of
+	// points (absent until the first count ends).
+	mLogical = desc("repository_logical_bytes", "Disk sizes as the VMs see them, summed over points.")
+	mData    = desc("repository_data_bytes", "Non-zero data of every point, before dedup.")
+	mUnique  = desc("repository_unique_bytes", "Data of the distinct chunks, after dedup.")
+	mStoredR = desc("repository_stored_bytes", "What the distinct chunks take in the store, compressed.")
+	// The service's own mount (mount:).
+	mMountRead   = desc("mount_read_bytes_total", "Bytes read through the service's mount.")
+	mMountErrors = desc("mount_read_errors_total", "Reads through the service's mount that failed.")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -28,7 +40,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mLastRun, mDuration, mSuccess, mRunning, mRead, mStored, mReused, mAge, mLate, mFailed, mPoints, mVMs} {
+	for _, d := range []*prometheus.Desc{mLastRun, mDuration, mSuccess, mRunning, mRead, mStored, mReused, mAge, mLate, mFailed, mPoints, mVMs,
+		mLogical, mData, mUnique, mStoredR, mMountRead, mMountErrors} {
 		ch <- d
 	}
 }
@@ -65,6 +78,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	c.repository(gauge)
+	if c.s.config().Mount != "" {
+		ch <- prometheus.MustNewConstMetric(mMountRead, prometheus.CounterValue, float64(c.s.mountCounters.ReadBytes.Load()))
+		ch <- prometheus.MustNewConstMetric(mMountErrors, prometheus.CounterValue, float64(c.s.mountCounters.ReadErrors.Load()))
+	}
 }
 
 // repository counts VMs and points from the catalog's keys.
@@ -74,7 +91,7 @@ func (c *collector) repository(gauge func(*prometheus.Desc, float64, ...string))
 		c.s.log.Error("metrics", "err", err)
 		return
 	}
-	n := 0
+	n, key := 0, catalog.NewPointsKey()
 	for _, vm := range vms {
 		t, err := c.s.repo.PointTimes(vm)
 		if err != nil {
@@ -82,9 +99,20 @@ func (c *collector) repository(gauge func(*prometheus.Desc, float64, ...string))
 			return
 		}
 		n += len(t)
+		key.Add(vm, t)
 	}
 	gauge(mPoints, float64(n))
 	gauge(mVMs, float64(len(vms)))
+	st, _, _, err := c.s.stats.Get(context.Background(), c.s.repo, key.Sum(), 0)
+	if err != nil {
+		c.s.log.Error("metrics: repository figures", "err", err)
+	}
+	if st != nil {
+		gauge(mLogical, float64(st.Logical))
+		gauge(mData, float64(st.Data))
+		gauge(mUnique, float64(st.Unique))
+		gauge(mStoredR, float64(st.Stored))
+	}
 }
 
 func bool01(b bool) float64 {

@@ -16,7 +16,7 @@ import (
 // the tree is busy) and waits for the server to end.
 func (s *Service) mountTree(ctx context.Context, dir string) (func(), error) {
 	log := slog.NewLogLogger(s.log.With("mount", dir).Handler(), slog.LevelWarn)
-	srv, err := fs.Mount(s.repo, dir, fs.Options{Logger: log})
+	srv, err := fs.Mount(s.repo, dir, fs.Options{Logger: log, Counters: &s.mountCounters})
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}

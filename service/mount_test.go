@@ -10,13 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
 
 // TestServeMountsTree: with mount: the service serves the FUSE tree in
 // its own process; a point a run writes shows up in it (a guest file
-// read through the kernel), and stopping the service unmounts it.
+// read through the kernel), the metrics count the mount's reads and the
+// repository's bytes, and stopping the service unmounts it.
 func TestServeMountsTree(t *testing.T) {
 	testenv.NeedFUSE(t)
 	repo := catalog.TestRepo(t)
@@ -55,6 +57,17 @@ jobs:
 		b, err := os.ReadFile(file)
 		return err == nil && string(b) == "hello from web01"
 	})
+	img, _ := os.ReadFile(filepath.Join(mnt, "web01", "latest", "disk0.img"))
+	var m map[string]float64
+	waitFor(t, "the repository's bytes in the metrics", 30*time.Second, func() bool {
+		m = scrape(t, s)
+		_, ok := m["vmarchive_repository_logical_bytes"]
+		return ok
+	})
+	if m["vmarchive_mount_read_bytes_total"] < float64(len(img)) || len(img) == 0 ||
+		m["vmarchive_repository_logical_bytes"] != float64(len(img)) || m["vmarchive_repository_stored_bytes"] <= 0 {
+		t.Fatalf("metrics after reading the %d-byte image through the mount: %v", len(img), m)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -80,4 +93,28 @@ func mounted(t *testing.T, dir string) bool {
 		}
 	}
 	return false
+}
+
+// scrape gathers the service's metrics by name (labels ignored: the last
+// value wins).
+func scrape(t *testing.T, s *Service) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{s: s})
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetGauge() != nil:
+				out[f.GetName()] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				out[f.GetName()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }

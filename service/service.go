@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/fs"
 	"github.com/vmarchive/vmarchive/ingest/bwlimit"
 )
 
@@ -43,12 +44,16 @@ type Service struct {
 	scanner Scanner
 	// Requests being served (track): Run waits for them, so none uses
 	// the repository after the command closes it.
-	requests  sync.WaitGroup
-	reqCtx    context.Context
-	reqCancel context.CancelFunc
-	rpoTick   time.Duration
-	started   time.Time
-	runs      sync.WaitGroup // runs going on
+	requests sync.WaitGroup
+	// stats counts the repository's bytes for /metrics; mountCounters
+	// its mount's reads.
+	stats         catalog.StatsCache
+	mountCounters fs.Counters
+	reqCtx        context.Context
+	reqCancel     context.CancelFunc
+	rpoTick       time.Duration
+	started       time.Time
+	runs          sync.WaitGroup // runs going on
 
 	mu struct {
 		sync.Mutex

@@ -49,14 +49,14 @@ func (s *Server) uiDashboard(w http.ResponseWriter, r *http.Request) {
 		s.uiFail(w, r, "", err)
 		return
 	}
-	now, key := time.Now(), newPointsKey()
+	now, key := time.Now(), catalog.NewPointsKey()
 	for _, vm := range vms {
 		if !p.Sees(vm) {
 			continue
 		}
 		row := vmRow{Name: display(vm), URL: treeURL([]string{vm}, true)}
 		times, err := s.view.archive.PointTimes(vm)
-		key.add(vm, times)
+		key.Add(vm, times)
 		if err == nil && len(times) > 0 {
 			t := times[len(times)-1]
 			row.Points, row.Newest, row.Age = len(times), catalog.FormatPointTime(t), age(now, t)
@@ -67,8 +67,8 @@ func (s *Server) uiDashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		body.VMs = append(body.VMs, row)
 	}
-	if src, ok := s.view.archive.(statser); ok && p.Admin() {
-		body.Repo = figures(s.stats.get(r.Context(), src, key.h.Sum64(), s.statsWait))
+	if src, ok := s.view.archive.(catalog.Statser); ok && p.Admin() {
+		body.Repo = figures(s.stats.Get(r.Context(), src, key.Sum(), s.statsWait))
 	}
 	slices.SortStableFunc(body.VMs, func(a, b vmRow) int { return stateOrder[a.State] - stateOrder[b.State] })
 	pg := newPage(p, "VMs")

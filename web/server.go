@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/fs/tree"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
@@ -39,7 +40,7 @@ type Server struct {
 	jobs Jobs // nil: no service API
 
 	compares reportCache
-	stats    statsCache
+	stats    catalog.StatsCache
 	// statsWait is how long the dashboard waits for repository figures
 	// being computed before it shows the last ones.
 	statsWait time.Duration

@@ -1,4 +1,4 @@
-package web
+package catalog
 
 import (
 	"context"
@@ -6,24 +6,22 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/vmarchive/vmarchive/catalog"
 )
 
-// statsFunc is a statser made of a function.
-type statsFunc func(ctx context.Context) (*catalog.Stats, error)
+// statsFunc is a Statser made of a function.
+type statsFunc func(ctx context.Context) (*Stats, error)
 
-func (f statsFunc) Stats(ctx context.Context) (*catalog.Stats, error) { return f(ctx) }
+func (f statsFunc) Stats(ctx context.Context) (*Stats, error) { return f(ctx) }
 
 // TestStatsCache: the figures are computed once per set of points; a new
 // set is computed in the background while the last figures are shown;
 // a failure is shown and not retried at once.
 func TestStatsCache(t *testing.T) {
-	var c statsCache
+	var c StatsCache
 	var calls atomic.Int32
 	started, release := make(chan struct{}), make(chan struct{})
 	var fail atomic.Bool
-	src := statsFunc(func(ctx context.Context) (*catalog.Stats, error) {
+	src := statsFunc(func(ctx context.Context) (*Stats, error) {
 		n := calls.Add(1)
 		if n == 2 {
 			close(started)
@@ -32,12 +30,12 @@ func TestStatsCache(t *testing.T) {
 		if fail.Load() {
 			return nil, errors.New("map block unreadable")
 		}
-		return &catalog.Stats{Points: int(n)}, nil
+		return &Stats{Points: int(n)}, nil
 	})
 	ctx := context.Background()
 	check := func(what string, key uint64, wait time.Duration, points int, fresh bool, nCalls int32) {
 		t.Helper()
-		st, _, f, err := c.get(ctx, src, key, wait)
+		st, _, f, err := c.Get(ctx, src, key, wait)
 		if nCalls == 2 {
 			<-started
 		}
@@ -56,10 +54,10 @@ func TestStatsCache(t *testing.T) {
 	check("new points, waiting", 2, time.Minute, 2, true, 2)
 
 	fail.Store(true)
-	if _, _, _, err := c.get(ctx, src, 3, time.Minute); err == nil || calls.Load() != 3 {
+	if _, _, _, err := c.Get(ctx, src, 3, time.Minute); err == nil || calls.Load() != 3 {
 		t.Errorf("failed computation: err %v after %d calls", err, calls.Load())
 	}
-	if st, _, fresh, err := c.get(ctx, src, 3, time.Minute); err == nil || calls.Load() != 3 || fresh || st.Points != 2 {
+	if st, _, fresh, err := c.Get(ctx, src, 3, time.Minute); err == nil || calls.Load() != 3 || fresh || st.Points != 2 {
 		t.Errorf("after a failure: %+v fresh %v err %v after %d calls, want the last figures, the error, no new call", st, fresh, err, calls.Load())
 	}
 }
