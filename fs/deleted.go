@@ -1,9 +1,12 @@
 package fs
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"strings"
 	"syscall"
 	"time"
@@ -11,12 +14,46 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/vmarchive/vmarchive/forensic/usn"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
 // deletedDirName is the hidden directory of deleted files at the root of a
-// guest filesystem, there only with Options.Deleted.
-const deletedDirName = ".deleted"
+// guest filesystem, there only with Options.Deleted; usnFileName the
+// NTFS change journal as CSV beside it.
+const (
+	deletedDirName = ".deleted"
+	usnFileName    = ".usnjrnl.csv"
+)
+
+// lookupUSN answers a lookup of .usnjrnl.csv in the root of an NTFS v:
+// ok is false when the mount does not show hidden data, so the guest's
+// own name applies. A volume without a journal has no such file.
+func (g *guestNode) lookupUSN(ctx context.Context, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno, bool) {
+	j, isJ := g.vol.fs.(guestfs.USNJournaler)
+	if !g.vol.m.opts.Deleted || !isJ || g.vol.fs.Type() != "ntfs" || g.gino != g.vol.fs.Root() {
+		return nil, 0, false
+	}
+	var b bytes.Buffer
+	n, err := usn.WriteJournal(&b, g.vol.disk, g.vol.name, j)
+	if err != nil {
+		if n == 0 && errors.Is(err, iofs.ErrNotExist) {
+			return nil, syscall.ENOENT, true
+		}
+		// The records read before the damage are still worth having.
+		g.vol.m.errs.log("change journal", fmt.Errorf("%s: %w", g.vol.where, err))
+	}
+	var mtime time.Time
+	if a, err := g.vol.fs.Stat(g.vol.fs.Root()); err == nil {
+		mtime = a.Mtime
+	}
+	csv := b.String()
+	f := &textFile{m: g.vol.m, ino: inoOf(g.vol.key, usnFileName), mtime: mtime, text: func() string { return csv }}
+	if errno := entryOut(ctx, f, out, frozenTimeout); errno != 0 {
+		return nil, errno, true
+	}
+	return g.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: f.ino}), 0, true
+}
 
 // lookupDeleted answers a lookup of .deleted in the root of v: ok is false
 // when the mount does not show deleted files, so the guest's own name

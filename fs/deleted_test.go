@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"math/rand"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/internal/testenv"
@@ -20,7 +22,7 @@ import (
 // NTFS image with a file deleted through ntfs-3g, and returns the images
 // and the deleted content.
 func deletedDisks(t *testing.T) (ext4Img, ntfsImg string, data []byte) {
-	testenv.NeedTools(t, "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "icat")
+	testenv.NeedTools(t, "mke2fs", "debugfs", "mkntfs", "ntfs-3g", "ntfscp", "icat")
 	testenv.NeedFUSE(t)
 	dir := t.TempDir()
 	data = make([]byte, 20000)
@@ -37,6 +39,27 @@ func deletedDisks(t *testing.T) (ext4Img, ntfsImg string, data []byte) {
 	sh(t, "debugfs", "-w", "-R", "rm /gone.bin", ext4Img)
 	sh(t, "truncate", "-s", "8M", ntfsImg)
 	sh(t, "mkntfs", "-q", "-F", "-f", ntfsImg)
+	// A change journal of one record (USN_RECORD_V2: usn 0, MFT 64 seq 1,
+	// parent 5, FILE_CREATE|CLOSE, ARCHIVE, "a.txt"), as forensic/usn's
+	// test places it, before the
+	// files, so that it takes none of the deleted file's clusters.
+	rec := make([]byte, 72)
+	le := binary.LittleEndian
+	le.PutUint32(rec, 72)
+	le.PutUint16(rec[4:], 2)
+	le.PutUint64(rec[8:], 64|1<<48)
+	le.PutUint64(rec[16:], 5|5<<48)
+	le.PutUint64(rec[32:], uint64(t0.UnixNano()/100+116444736000000000))
+	le.PutUint32(rec[40:], 0x80000100)
+	le.PutUint32(rec[52:], 0x20)
+	le.PutUint16(rec[56:], 10)
+	le.PutUint16(rec[58:], 60)
+	for i, c := range "a.txt" {
+		le.PutUint16(rec[60+2*i:], uint16(c))
+	}
+	j := filepath.Join(dir, "j")
+	os.WriteFile(j, rec, 0o644)
+	sh(t, "ntfscp", "-f", "-N", "$J", ntfsImg, j, "/$Extend/$UsnJrnl")
 	mnt := filepath.Join(dir, "mnt")
 	os.Mkdir(mnt, 0o755)
 	sh(t, "ntfs-3g", ntfsImg, mnt)
@@ -94,5 +117,16 @@ func TestDeletedDir(t *testing.T) {
 	plain, _ := mountRepo(t, r, Options{})
 	if _, err := os.Stat(filepath.Join(plain, "vm", "latest", "lin", "fs", deletedDirName)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("without Options.Deleted: stat .deleted: %v, want ENOENT", err)
+	}
+	// The NTFS change journal as CSV, hidden at the volume root.
+	csv := string(readFile(t, filepath.Join(mnt, "vm", "latest", "win", "fs", usnFileName)))
+	want := "disk,volume,usn,time,mft,seq,parent_mft,parent_seq,reason,attributes,name\nwin,fs,0," + t0.UTC().Format(time.RFC3339Nano) + ",64,1,5,5,"
+	if !strings.HasPrefix(csv, want) || !strings.HasSuffix(csv, ",0x20,a.txt\n") || strings.Count(csv, "\n") != 2 {
+		t.Errorf("%s:\n%s\nwant it to start %q", usnFileName, csv, want)
+	}
+	for _, p := range []string{filepath.Join(mnt, "vm", "latest", "lin", "fs", usnFileName), filepath.Join(plain, "vm", "latest", "win", "fs", usnFileName)} {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stat %s: %v, want ENOENT (ext4, or a mount without Deleted)", p, err)
+		}
 	}
 }

@@ -21,6 +21,8 @@
 //	                            reused, no-data, damaged), size, times, name
 //	p<N>/.deleted/ino-<N>       a recoverable ext4 file's old content
 //	p<N>/.deleted/mft-<N>       a recoverable NTFS file's old content
+//	p<N>/.usnjrnl.csv           NTFS: the change journal as CSV (forensic/usn),
+//	                            made at lookup; absent without a journal
 //
 // The list comes from guestfs.Undeleter (ext4.FS.DeletedInodes,
 // ntfs.FS.DeletedRecords) when .deleted is first listed or entered, and is

@@ -20,6 +20,8 @@ type volume struct {
 	fs    guestfs.FS
 	key   string // identity for inode numbers
 	where string // vm/point/disk/volume, for error messages
+	// disk and name name the volume in a point (for .usnjrnl.csv).
+	disk, name string
 
 	mu       sync.Mutex
 	logged   int             // damage notes of fs already logged (report.go); guarded by mu
@@ -80,6 +82,11 @@ func (g *guestNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.At
 func (g *guestNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if name == deletedDirName {
 		if n, errno, ok := g.lookupDeleted(ctx, out); ok { // deleted.go; hidden from Readdir
+			return n, errno
+		}
+	}
+	if name == usnFileName {
+		if n, errno, ok := g.lookupUSN(ctx, out); ok { // deleted.go; hidden from Readdir
 			return n, errno
 		}
 	}

@@ -124,7 +124,7 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 				}})
 			case tree.VolumeFS:
 				key := strings.Join(nid, "\x00")
-				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name)}
+				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name), disk: disk, name: v.Name}
 				vols[v.Name] = vol
 				root := v.FS.Root()
 				t.add(it.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(key, root), node: func() attrer {

@@ -33,8 +33,9 @@ a hidden .deleted/ (not listed; cd or ls it by name): deleted.txt lists every
 deleted file whose inode or MFT record is still there (state recoverable,
 reused, no-data or damaged, size, times, its name when NTFS kept it), and
 ino-N (ext4) or mft-N (NTFS) holds each recoverable file's old content, as
-The Sleuth Kit's icat reads it. Only the mounting user (and --image-group)
-may read .deleted.
+The Sleuth Kit's icat reads it. An NTFS root also has a hidden .usnjrnl.csv:
+its change journal ($Extend/$UsnJrnl:$J) as "vmarchive usn" prints it.
+Only the mounting user (and --image-group) may read these.
 
 While mounted, this process holds the repository: other vmarchive commands
 (ingest, points, verify, ...) run through it, and points they add appear in

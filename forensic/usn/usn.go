@@ -77,6 +77,21 @@ func Run(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, disk stri
 
 var errWrite = errors.New("write")
 
+// WriteJournal writes one volume's journal as CSV, header first, and
+// returns how many records it wrote (the mount's .usnjrnl.csv).
+func WriteJournal(w io.Writer, disk, vol string, j guestfs.USNJournaler) (int, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Header); err != nil {
+		return 0, err
+	}
+	n, err := volume(cw, disk, vol, j)
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return n, err
+}
+
 // volume writes one journal's records.
 func volume(cw *csv.Writer, disk, vol string, j guestfs.USNJournaler) (int, error) {
 	n := 0
