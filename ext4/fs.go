@@ -332,12 +332,16 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 	if err := fs.readAt(b, off); err != nil {
 		return nil, fmt.Errorf("inode %d: %w", ino, err)
 	}
-	in, err := fs.decodeInode(ino, b, off)
+	in, err := parseInode(b)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, err)
 	}
+	// Before the checks: a never-used inode is zeros, checksum included.
 	if in.mode == 0 && in.linksCount == 0 {
 		return nil, fmt.Errorf("inode %d: not in use: %w", ino, iofs.ErrNotExist)
+	}
+	if err := fs.checkInode(ino, in, b, off); err != nil {
+		return nil, err
 	}
 	return in, nil
 }
@@ -345,22 +349,30 @@ func (fs *FS) loadInode(ino uint64) (*inode, error) {
 // decodeInode parses the inode record b of inode ino, read at volume
 // offset off, and checks its size and checksum.
 func (fs *FS) decodeInode(ino uint64, b []byte, off int64) (*inode, error) {
-	sb := fs.sb
 	in, err := parseInode(b)
 	if err != nil {
 		return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, err)
 	}
+	if err := fs.checkInode(ino, in, b, off); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// checkInode checks the size and checksum of in, parsed from b.
+func (fs *FS) checkInode(ino uint64, in *inode, b []byte, off int64) error {
+	sb := fs.sb
 	if max := maxFileSize(sb, in); in.size > max {
 		// Sizes are unsigned on disk: one with the top bit set would turn
 		// into a negative st_size.
-		return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, corruptf("i_size %d exceeds the largest file a %d-byte-block filesystem holds (%d)", in.size, fs.bs, max))
+		return fmt.Errorf("inode %d at offset %d: %w", ino, off, corruptf("i_size %d exceeds the largest file a %d-byte-block filesystem holds (%d)", in.size, fs.bs, max))
 	}
 	if sb.hasMetadataCsum() && !fs.opts.IgnoreChecksums {
 		if got := fs.inodeCsum(ino, in, b); got != in.checksum {
-			return nil, fmt.Errorf("inode %d at offset %d: %w", ino, off, corruptf("inode checksum %#08x, computed %#08x", in.checksum, got))
+			return fmt.Errorf("inode %d at offset %d: %w", ino, off, corruptf("inode checksum %#08x, computed %#08x", in.checksum, got))
 		}
 	}
-	return in, nil
+	return nil
 }
 
 // inodeSeed is ei->i_csum_seed: the checksum seed of an inode's metadata.

@@ -83,6 +83,7 @@ func init() {
 		func() Request { return new(Timeline) }, func() Request { return new(NBD) },
 		func() Request { return new(Restore) }, func() Request { return new(Scan) },
 		func() Request { return new(Hashes) }, func() Request { return new(Export) },
+		func() Request { return new(Usn) },
 	} {
 		register(f)
 	}
@@ -202,6 +203,7 @@ type (
 		NTFSGID        string        `json:"ntfs_gid" flag:"ntfs-gid"`
 		NTFSUmask      string        `json:"ntfs_umask" flag:"ntfs-umask"`
 		Debug          bool          `json:"debug" flag:"debug"`
+		Deleted        bool          `json:"deleted" flag:"deleted"`
 		Refresh        time.Duration `json:"refresh" flag:"refresh"`
 		ChunkCacheSize string        `json:"chunk_cache_size" flag:"chunk-cache-size"`
 		ReadTimeout    time.Duration `json:"read_timeout" flag:"read-timeout"`
@@ -255,6 +257,11 @@ type (
 		Algo   string `json:"algo" flag:"algo"`
 		Format string `json:"format" flag:"format"`
 	}
+	Usn struct {
+		VM    string `json:"vm" arg:"0"`
+		Point string `json:"point" arg:"1"`
+		Disk  string `json:"disk" flag:"disk"`
+	}
 	Export struct {
 		VM     string   `json:"vm" flag:"vm"`
 		Point  string   `json:"point" flag:"point"`
@@ -302,3 +309,4 @@ func (*Restore) Op() string     { return "restore" }
 func (*Scan) Op() string        { return "scan" }
 func (*Hashes) Op() string      { return "hashes" }
 func (*Export) Op() string      { return "export" }
+func (*Usn) Op() string         { return "usn" }
