@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/forensic/scan"
+	"github.com/vmarchive/vmarchive/service/testrestore"
 )
 
 // uiTree serves /ui/tree/<vm>/<point>/...: the same tree as /dav/, a
@@ -44,6 +46,8 @@ func (s *Server) uiTree(w http.ResponseWriter, r *http.Request) {
 
 type pointRow struct {
 	Name, URL, Age, Size, Source string
+	NewData, Tested, Scan        string
+	TestFailed, ScanAlert        bool
 	Disks                        int
 	Latest, PickA, PickB         bool
 }
@@ -70,11 +74,12 @@ func (s *Server) uiPoints(w http.ResponseWriter, r *http.Request, p *Principal, 
 		row := pointRow{Name: name, URL: treeURL([]string{vm, name}, true), Age: age(now, t), Latest: lo+i == 0,
 			PickA: lo+i == 1, PickB: lo+i == 0}
 		if m, err := s.view.archive.Point(vm, name); err == nil {
-			var size int64
+			var size, fresh int64
 			for _, d := range m.Disks {
-				size += d.Size
+				size, fresh = size+d.Size, fresh+d.Stats.NewBytes
 			}
-			row.Disks, row.Size, row.Source = len(m.Disks), humanSize(size), m.Source
+			row.Disks, row.Size, row.NewData, row.Source = len(m.Disks), humanSize(size), humanSize(fresh), m.Source
+			s.pointStates(&row, m)
 		}
 		body.Points = append(body.Points, row)
 	}
@@ -124,4 +129,23 @@ func (s *Server) uiDir(w http.ResponseWriter, r *http.Request, p *Principal, n *
 	pg := newPage(p, display(n.name))
 	pg.Crumbs, pg.Body = crumbs(elems), body
 	s.render(w, http.StatusOK, "dir", pg)
+}
+
+// pointStates fills in a point's latest test restore and anomaly scan, as
+// `vmarchive points` shows them ("-": never done; the catalog keeps them).
+func (s *Server) pointStates(row *pointRow, m *catalog.Manifest) {
+	row.Tested, row.Scan = "-", "-"
+	repo, ok := s.view.archive.(*catalog.Repo)
+	if !ok {
+		return
+	}
+	if res, err := testrestore.Load(repo, m.ID()); err == nil && res != nil {
+		row.Tested, row.TestFailed = "ok", !res.OK
+		if !res.OK {
+			row.Tested = "failed: " + res.Reason()
+		}
+	}
+	if st, err := scan.LoadState(repo, m.ID()); err == nil && st != nil {
+		row.Scan, row.ScanAlert = st.String(), len(st.Signals) > 0
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/internal/testenv"
+	"github.com/vmarchive/vmarchive/service/testrestore"
 )
 
 // hostileNames are guest file names a page must show as text: markup,
@@ -169,5 +170,33 @@ func TestUIEscaping(t *testing.T) {
 	}
 	if display("new\nline") != `"new\nline"` || display("bad\xff") != `"bad\xff"` {
 		t.Errorf("display: %s %s", display("new\nline"), display("bad\xff"))
+	}
+}
+
+// TestPointsPageStates: a VM's points page shows each point's new data,
+// its latest test restore and its scan state as `vmarchive points` does:
+// web1's point, tested here, stored the data; db1's, the same disk
+// ingested after it, stored none and was never tested.
+func TestPointsPageStates(t *testing.T) {
+	repo, _ := uiArchive(t)
+	ms, err := repo.Points("web1")
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("points of web1: %d, %v", len(ms), err)
+	}
+	if res, err := testrestore.Run(context.Background(), repo, ms[0], testrestore.Options{}); err != nil || !res.OK {
+		t.Fatalf("test restore: %+v, %v", res, err)
+	}
+	s, _ := newTestServer(t, repo)
+	for vm, want := range map[string][3]string{"web1": {"KiB", "ok", "-"}, "db1": {"0 B", "-", "-"}} {
+		pg := getPage(t, s, "/ui/tree/"+vm+"/", basic("admin", adminPW))
+		var cells []string
+		walk(pg.doc, func(n *html.Node) {
+			if n.Data == "td" && len(cells) < 8 {
+				cells = append(cells, text(n))
+			}
+		})
+		if pg.code != 200 || len(cells) < 7 || !strings.HasSuffix(cells[4], want[0]) || cells[5] != want[1] || cells[6] != want[2] {
+			t.Errorf("%s points page: %d, cells %q; want new data ending %q, test restore %q, scan %q", vm, pg.code, cells, want[0], want[1], want[2])
+		}
 	}
 }
