@@ -212,7 +212,7 @@ echo "no match"
 # new point, keeps the last 2, and serves the archive on loopback to a web
 # user. The password reaches hash-password and curl on stdin and in
 # owner-only files, never on a command line.
-say "vmarchive serve: an images job every 2 s, keep-last 2, test-restore every point, WebDAV and downloads on loopback"
+say "vmarchive serve: an images job every 2 s, keep-last 2, test-restore and anomaly scan of every point, WebDAV and downloads on loopback"
 mkdir -p "$demo/images"
 ln "$demo/web01-v3.raw" "$demo/images/web02.raw"
 webport=${VMARCHIVE_DEMO_PORT:-19750}
@@ -228,6 +228,7 @@ cat >"$demo/serve.yaml" <<-EOF
 	    schedule: "@every 2s"
 	    retention: {keep-last: 2}
 	    test-restore: every-point
+	    scan: true
 	web:
 	  users:
 	    - {name: demo, password-hash: '$webhash', role: admin}
@@ -248,7 +249,7 @@ run "$vma" jobs
 run "$vma" runs
 if [ "$("$vma" runs --json | grep -c '"result": "ok"')" -lt 3 ]; then cat "$demo/serve.log" >&2; echo "three runs did not succeed" >&2; exit 1; fi
 run "$vma" status
-run "$vma" points --vm web02    # keep-last 2 forgot the first; TESTED: the test restore of each
+run "$vma" points --vm web02    # keep-last 2 forgot the first; SCAN against the point before, TESTED: the test restore
 say "curl -K web.curl http://127.0.0.1:$webport/download/web02/latest/disk0/p2/etc/resolv.conf | cmp - resolv.conf"
 curl -sSf -K "$demo/web.curl" "http://127.0.0.1:$webport/download/web02/latest/disk0/p2/etc/resolv.conf" | tee "$demo/dl-resolv.conf"
 cmp "$demo/dl-resolv.conf" "$demo/resolv.conf"
