@@ -14,6 +14,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/vmarchive/vmarchive/forensic/undelete"
 	"github.com/vmarchive/vmarchive/forensic/usn"
 	"github.com/vmarchive/vmarchive/guestfs"
 )
@@ -110,38 +111,11 @@ func newDeletedDir(v *volume, u guestfs.Undeleter) *listDir {
 }
 
 // deletedName is the file name of x in .deleted.
-func deletedName(v *volume, x guestfs.Deleted) string {
-	if v.fs.Type() == "ntfs" {
-		return fmt.Sprintf("mft-%d", x.Attr.Ino)
-	}
-	return fmt.Sprintf("ino-%d", x.Attr.Ino)
-}
+func deletedName(v *volume, x guestfs.Deleted) string { return undelete.Name(v.fs.Type(), x.Attr.Ino) }
 
 // deletedReport is deleted.txt: one tab-separated line per deleted file.
 func deletedReport(v *volume, ds []guestfs.Deleted, err error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# deleted files of %s (%s), %d found\n", v.where, v.fs.Type(), len(ds))
-	if err != nil {
-		fmt.Fprintf(&b, "# listing stopped early: %v\n", err)
-	}
-	b.WriteString("# file\tstate\tsize\tmodified\tchanged\tdeleted\tname\tnote\n")
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
-	for _, x := range ds {
-		name := "-"
-		if x.Name != "" {
-			name = fmt.Sprintf("%q", x.Name)
-		}
-		note := "-"
-		if x.Note != "" {
-			note = fmt.Sprintf("%q", x.Note)
-		}
-		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", deletedName(v, x), x.State, x.Attr.Size,
-			ts(x.Attr.Mtime), ts(x.Attr.Ctime), ts(x.Dtime), name, note)
-	}
+	undelete.Report(&b, v.where, v.fs.Type(), ds, err)
 	return b.String()
 }

@@ -87,18 +87,18 @@ error.`,
 	addPasswordFlags(root.PersistentFlags()) // encrypted repositories: password.go
 	addStoreFlags(root.PersistentFlags())    // object stores: store.go
 	root.AddCommand(initCmd(v), ingestCmd(v), pointsCmd(v), catCmd(v), verifyCmd(v), catalogCmd(v), mountCmd(v))
-	root.AddCommand(vsphereCmd(v))                                    // vSphere: vsphere.go
-	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v)) // retention and health: forget.go gc.go check.go stats.go
-	root.AddCommand(lockCmd(v))                                       // immutability: lock.go
-	root.AddCommand(findCmd(v), versionsCmd(v))                       // file index: find.go
-	root.AddCommand(diffCmd(v))                                       // comparison: diff.go
-	root.AddCommand(timelineCmd(v), hashesCmd(v), usnCmd(v))          // forensics: timeline.go hashes.go usn.go
-	root.AddCommand(scanCmd(v))                                       // ransomware signals: scan.go
-	root.AddCommand(copyCmd(v))                                       // between repositories: copy.go
-	root.AddCommand(keyCmd(v))                                        // encryption keys: key.go
-	root.AddCommand(testRestoreCmd(v))                                // test restores: testrestore.go
-	root.AddCommand(restoreCmd(v))                                    // whole VMs into vSphere: restore.go
-	root.AddCommand(exportCmd(v))                                     // disk images: export.go
+	root.AddCommand(vsphereCmd(v))                                          // vSphere: vsphere.go
+	root.AddCommand(forgetCmd(v), gcCmd(v), statsCmd(v), checkCmd(v))       // retention and health: forget.go gc.go check.go stats.go
+	root.AddCommand(lockCmd(v))                                             // immutability: lock.go
+	root.AddCommand(findCmd(v), versionsCmd(v))                             // file index: find.go
+	root.AddCommand(diffCmd(v))                                             // comparison: diff.go
+	root.AddCommand(timelineCmd(v), hashesCmd(v), usnCmd(v), deletedCmd(v)) // forensics: timeline.go hashes.go usn.go deleted.go
+	root.AddCommand(scanCmd(v))                                             // ransomware signals: scan.go
+	root.AddCommand(copyCmd(v))                                             // between repositories: copy.go
+	root.AddCommand(keyCmd(v))                                              // encryption keys: key.go
+	root.AddCommand(testRestoreCmd(v))                                      // test restores: testrestore.go
+	root.AddCommand(restoreCmd(v))                                          // whole VMs into vSphere: restore.go
+	root.AddCommand(exportCmd(v))                                           // disk images: export.go
 	// the service: serve.go jobs.go runjob.go
 	root.AddCommand(serveCmd(v), jobsCmd(v), runsCmd(v), statusCmd(v), runJobCmd(v))
 	root.AddCommand(hashPasswordCmd()) // web users: hashpassword.go

@@ -83,7 +83,7 @@ func init() {
 		func() Request { return new(Timeline) }, func() Request { return new(NBD) },
 		func() Request { return new(Restore) }, func() Request { return new(Scan) },
 		func() Request { return new(Hashes) }, func() Request { return new(Export) },
-		func() Request { return new(Usn) },
+		func() Request { return new(Usn) }, func() Request { return new(Deleted) },
 	} {
 		register(f)
 	}
@@ -262,6 +262,13 @@ type (
 		Point string `json:"point" arg:"1"`
 		Disk  string `json:"disk" flag:"disk"`
 	}
+	Deleted struct {
+		VM      string `json:"vm" arg:"0"`
+		Point   string `json:"point" arg:"1"`
+		Disk    string `json:"disk" flag:"disk"`
+		Volume  string `json:"volume" flag:"volume"`
+		Extract string `json:"extract" flag:"extract"`
+	}
 	Export struct {
 		VM     string   `json:"vm" flag:"vm"`
 		Point  string   `json:"point" flag:"point"`
@@ -310,3 +317,4 @@ func (*Scan) Op() string        { return "scan" }
 func (*Hashes) Op() string      { return "hashes" }
 func (*Export) Op() string      { return "export" }
 func (*Usn) Op() string         { return "usn" }
+func (*Deleted) Op() string     { return "deleted" }
