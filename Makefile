@@ -24,6 +24,10 @@ DEB_PKGS += yara
 DEB_CMDS += yara
 # python3-aiosmtpd: the SMTP server of service's TestEmailNotify (testdata/smtpd.py).
 DEB_PKGS += python3-aiosmtpd
+# qemu-system-x86 (SeaBIOS comes with it) and binutils (as, ld, objcopy for
+# testimages/boot): restore/instant's TestBootFromArchive boots from an export.
+DEB_PKGS += qemu-system-x86 binutils
+DEB_CMDS += qemu-system-x86_64 as ld objcopy
 # Go-built tools the tests use (versitygw: the S3 server of catalog/backend/s3's
 # tests), installed by `go install` into GOBIN or GOPATH/bin, where
 # internal/testenv.GoTool finds them even when that is not on PATH.

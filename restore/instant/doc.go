@@ -70,18 +70,27 @@
 // against govmomi's simulator for the vSphere calls and the kernel NFS
 // client (mount -t nfs -o vers=3) for the data path.
 //
-// # Not done
+// # Booting from the export (tested)
 //
-// Booting a VM with qemu-system-x86_64 from the export is not among the
-// tests, for CI time. Measured by hand (December 2026, 2-core test
-// machine at load 14, no KVM): a 24 MiB disk (MBR, syslinux on FAT16,
-// Debian's 6.1 kernel and a busybox initramfs whose init prints a marker
-// on ttyS0 and powers off), ingested, then served by vmarchive nbd with
-// an overlay, boots through SeaBIOS from
-// -drive file=nbd+unix:///disk0?socket=...,if=ide under -nographic to its
-// marker in 55 s wall, 12 s of CPU (guest uptime 7.7 s); the same disk
-// as a local file took 54 s. A kernel built small (tinyconfig) would cut
-// the CPU; Debian ships none. qemu-img, qemu-io, nbdinfo and nbdcopy
-// exercise the same protocol paths (parallel reads, block status,
-// writes, flush, trim).
+// TestBootFromArchive boots qemu-system-x86_64 -nographic (TCG: the test
+// machines have no /dev/kvm) through SeaBIOS from a disk ingested into the
+// archive and served here with an overlay: a 4 MiB disk whose boot sector
+// (testimages/boot, assembled at test time) prints a banner on COM1,
+// reads a marker from LBA 8 with int 13h AH=42h, writes LBA 9 with AH=43h
+// and leaves QEMU through isa-debug-exit. The test checks the marker
+// arrived, the write is in the overlay and not in the point, and QEMU
+// exited by itself: about a second. That is the path a guest takes to
+// boot (BIOS disk reads and writes as NBD requests over the overlay).
+//
+// A Linux guest is the manual check, not a test, for CI time. Measured by
+// hand (December 2026, 2-core test machine at load 14, no KVM): a 24 MiB
+// disk (MBR, syslinux on FAT16, Debian's 6.1 kernel and a busybox
+// initramfs whose init prints a marker on ttyS0 and powers off),
+// ingested, then served by vmarchive nbd with an overlay, boots through
+// SeaBIOS from -drive file=nbd+unix:///disk0?socket=...,if=ide under
+// -nographic to its marker in 55 s wall, 12 s of CPU (guest uptime
+// 7.7 s); the same disk as a local file took 54 s, so the time is TCG's,
+// not the export's. A kernel built small (tinyconfig) would cut the CPU;
+// Debian ships none. qemu-img, qemu-io, nbdinfo and nbdcopy exercise the
+// remaining protocol paths (parallel reads, block status, flush, trim).
 package instant
