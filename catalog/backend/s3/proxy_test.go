@@ -20,6 +20,7 @@ const (
 	shorten      = s3test.Shorten
 	chunked      = s3test.Chunked
 	chunkedShort = s3test.ChunkedShort
+	flip         = s3test.Flip
 )
 
 var faultNames = s3test.FaultNames

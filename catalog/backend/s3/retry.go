@@ -73,7 +73,8 @@ func (b *Backend) backoff(attempt int) time.Duration {
 }
 
 // retryable says whether err may pass on a new attempt: server errors,
-// throttling, timeouts of one attempt, broken connections, damaged bodies.
+// throttling, timeouts of one attempt, broken connections, damaged bodies
+// (either way).
 // Refusals (403, 404, 400) and certificate problems do not.
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
@@ -83,7 +84,8 @@ func retryable(ctx context.Context, err error) bool {
 	if errors.As(err, &resp) && (resp.StatusCode != 0 || resp.Code != "") {
 		switch resp.Code {
 		case "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable",
-			"ConditionalRequestConflict", "RequestTimeTooSkewed", "OperationAborted":
+			"ConditionalRequestConflict", "RequestTimeTooSkewed", "OperationAborted",
+			"BadDigest", "XAmzContentSHA256Mismatch": // a body damaged on the way
 			return true
 		}
 		return resp.StatusCode >= 500 || resp.StatusCode == 429

@@ -15,13 +15,25 @@
 //
 // Put sends If-None-Match: * unless Config.NoConditionalWrites: an object
 // already stored stays (objects are immutable, as the local backend keeps
-// a same-size file); Replace overwrites. Every Put signs its payload's
-// SHA-256, so the server refuses a body damaged on the way, and stores it
-// as metadata (x-amz-meta-vmarchive-sha256), so Get refuses a short or
-// damaged response and tries again instead of returning it. A PUT
-// acknowledged is durable, so there is no Sync. Delete asks for the object
-// first: S3 deletes a missing object without complaint, and callers want
-// ErrNotFound.
+// a same-size file); Replace overwrites. A PUT is one request of known
+// length (never multipart: objects are chunks of a few MiB at most).
+//
+// Payloads are not hashed for the signature (x-amz-content-sha256:
+// UNSIGNED-PAYLOAD, also over plain HTTP; the headers are signed): their
+// SHA-256, and over plain HTTP minio-go's per-64-KiB chunk signatures,
+// cost client and server more CPU per GiB ingested than compressing it,
+// for an integrity the repository has already: every object is checked
+// when read (a chunk by its content hash, an encrypted one by its AEAD,
+// catalog/doc.go). What guards the way instead is a CRC32C (a few
+// hundredths of a CPU second per GiB), sent as x-amz-checksum-crc32c,
+// which servers that know it check (a body damaged on the way is refused
+// as BadDigest and sent again), and kept as metadata
+// (x-amz-meta-vmarchive-crc32c), so that Get refuses a short or damaged
+// response and tries again instead of returning it. Objects written
+// before carry x-amz-meta-vmarchive-sha256 instead, which Get checks. A
+// PUT acknowledged is durable, so there is no Sync. Delete asks for the
+// object first: S3 deletes a missing object without complaint, and
+// callers want ErrNotFound.
 //
 // Each attempt waits for one of Config.Connections slots and a token of
 // the Config.Rate limiter, and has Config.Timeout to finish, body
@@ -37,9 +49,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"strings"
@@ -56,8 +71,14 @@ import (
 // larger objects (none are: chunks are at most a few MiB) grow as read.
 const maxPrealloc = 64 << 20
 
-// sumKey is the user metadata holding an object's SHA-256 (hex).
-const sumKey = "Vmarchive-Sha256"
+// crcKey is the user metadata holding an object's CRC32C (hex); sumKey
+// holds the SHA-256 (hex) of objects stored by earlier versions.
+const (
+	crcKey = "Vmarchive-Crc32c"
+	sumKey = "Vmarchive-Sha256"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Backend stores objects in a bucket under a key prefix.
 type Backend struct {
@@ -191,14 +212,13 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bo
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(data)
-	sumHex := hex.EncodeToString(sum[:])
+	meta := putMeta(data)
 	err = b.do(ctx, op+" "+key, func(ctx context.Context) error {
-		opts := minio.PutObjectOptions{UserMetadata: map[string]string{sumKey: sumHex}}
+		opts := minio.PutObjectOptions{UserMetadata: meta, DisableContentSha256: true}
 		if cond && !b.noCond.Load() {
 			opts.SetMatchETagExcept("*")
 		}
-		_, err := b.core.PutObject(ctx, b.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), "", sumHex, opts)
+		_, err := b.core.PutObject(ctx, b.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), "", "", opts)
 		switch code := minio.ToErrorResponse(err).Code; {
 		case err == nil:
 			return nil
@@ -209,13 +229,13 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bo
 			if b.cfg.Logf != nil {
 				b.cfg.Logf("s3: %s refuses conditional writes (If-None-Match); writing without them", b.cfg.Endpoint)
 			}
-			opts = minio.PutObjectOptions{UserMetadata: opts.UserMetadata}
-			_, err = b.core.PutObject(ctx, b.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), "", sumHex, opts)
+			opts = minio.PutObjectOptions{UserMetadata: meta, DisableContentSha256: true}
+			_, err = b.core.PutObject(ctx, b.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), "", "", opts)
 		}
 		return err
 	})
 	if err != nil && minio.ToErrorResponse(err).Code == "AccessDenied" {
-		return b.putLocked(ctx, op, key, sumHex, cond, err)
+		return b.putLocked(ctx, op, key, data, cond, err)
 	}
 	if err != nil {
 		return b.fail(op, key, err)
@@ -223,12 +243,23 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, cond bo
 	return nil
 }
 
+// putMeta is the headers a PUT of data carries besides the signed ones:
+// its CRC32C for the server to check (base64 of the big-endian value, as
+// S3 wants it) and to keep as metadata for Get (hex).
+func putMeta(data []byte) map[string]string {
+	crc := crc32.Checksum(data, castagnoli)
+	return map[string]string{
+		"x-amz-checksum-crc32c": base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc)),
+		crcKey:                  fmt.Sprintf("%08x", crc),
+	}
+}
+
 // putLocked answers a PUT the server refused: some servers (versitygw)
 // refuse any PUT over an object under retention, conditional or not. For
 // a conditional PUT that object stays, as when it is not locked; for
 // Replace it is what the caller wanted stored if it holds the same bytes
-// (by its stored SHA-256).
-func (b *Backend) putLocked(ctx context.Context, op, key, sumHex string, cond bool, refused error) error {
+// (read back and compared: this happens rarely).
+func (b *Backend) putLocked(ctx context.Context, op, key string, data []byte, cond bool, refused error) error {
 	var info minio.ObjectInfo
 	err := b.do(ctx, "check "+key, func(ctx context.Context) (err error) {
 		info, err = b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
@@ -238,8 +269,21 @@ func (b *Backend) putLocked(ctx context.Context, op, key, sumHex string, cond bo
 	if err != nil || ret.mode == "" {
 		return b.fail(op, key, refused)
 	}
-	if cond || strings.EqualFold(info.Metadata.Get("X-Amz-Meta-"+sumKey), sumHex) {
+	if cond {
 		return nil
+	}
+	if info.Size == int64(len(data)) {
+		var stored []byte
+		err := b.do(ctx, "check "+key, func(ctx context.Context) (err error) {
+			stored, err = b.getOnce(ctx, key)
+			return err
+		})
+		if err != nil {
+			return b.fail(op, key, err)
+		}
+		if bytes.Equal(stored, data) {
+			return nil
+		}
 	}
 	return b.lockedError(op, key, ret)
 }
@@ -304,9 +348,16 @@ func checkLength(hdr http.Header, data []byte, size int64) ([]byte, error) {
 	return data, checkSum(hdr, data)
 }
 
-// checkSum compares data with the SHA-256 stored with the object, if any
-// (objects put by other tools have none).
+// checkSum compares data with the CRC32C stored with the object, or the
+// SHA-256 an earlier version stored, if any (objects put by other tools
+// have none).
 func checkSum(hdr http.Header, data []byte) error {
+	if want := hdr.Get("X-Amz-Meta-" + crcKey); want != "" {
+		if fmt.Sprintf("%08x", crc32.Checksum(data, castagnoli)) != strings.ToLower(want) {
+			return fmt.Errorf("%w: CRC32C differs from the one stored with it", errDamaged)
+		}
+		return nil
+	}
 	if want := hdr.Get("X-Amz-Meta-" + sumKey); want != "" {
 		sum := sha256.Sum256(data)
 		if hex.EncodeToString(sum[:]) != strings.ToLower(want) {

@@ -3,6 +3,8 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/catalog/backend/backendtest"
@@ -104,7 +108,16 @@ func TestFaultsAreRetried(t *testing.T) {
 	b := newBackend(t, faultCfg(srv, px, srv.Bucket(t)))
 	data := bytes.Repeat([]byte("0123456789abcdef"), 40000)
 	ops := map[string]func(name string) error{
-		"PUT": func(name string) error { return b.Replace(ctx, name, data) },
+		"PUT": func(name string) error {
+			if err := b.Replace(ctx, name, data); err != nil {
+				return err
+			}
+			got, err := b.Get(ctx, name) // what the server kept
+			if err == nil && !bytes.Equal(got, data) {
+				return fmt.Errorf("stored %d bytes that differ from the %d put", len(got), len(data))
+			}
+			return err
+		},
 		"GET": func(name string) error {
 			got, err := b.Get(ctx, name)
 			if err == nil && !bytes.Equal(got, data) {
@@ -125,11 +138,12 @@ func TestFaultsAreRetried(t *testing.T) {
 		},
 		"DELETE": func(name string) error { return b.Delete(ctx, name) },
 	}
-	faults := []fault{drop, stall, slowDown, internal, truncate, shorten, chunkedShort}
+	faults := []fault{drop, stall, slowDown, internal, truncate, shorten, chunkedShort, flip}
 	for i, f := range faults {
 		for _, op := range []string{"PUT", "GET", "LIST", "DELETE"} {
-			if (f == truncate || f == shorten || f == chunkedShort || f == stall) && op != "GET" {
-				continue // they damage GET bodies; one op shows a stall times out
+			if (f == truncate || f == shorten || f == chunkedShort || f == stall) && op != "GET" ||
+				f == flip && op != "GET" && op != "PUT" {
+				continue // they damage bodies; one op shows a stall times out
 			}
 			name := fmt.Sprintf("data/%02d/%s", i, op)
 			if op != "PUT" {
@@ -167,7 +181,7 @@ func TestFaultsExhaustRetries(t *testing.T) {
 	}
 	for f, want := range map[fault]string{
 		slowDown: "SlowDown", internal: "InternalError: We encountered an internal error. Please try again. (HTTP 500)", drop: "Connection closed",
-		truncate: "unexpected EOF", shorten: "damaged in transit",
+		truncate: "unexpected EOF", shorten: "damaged in transit", flip: "CRC32C differs",
 	} {
 		px.set("GET", f)
 		got, err := b.Get(ctx, "data/ab/obj")
@@ -257,5 +271,32 @@ func TestRateLimit(t *testing.T) {
 	}
 	if d := started[5].Sub(started[0]); d < 225*time.Millisecond {
 		t.Fatalf("6 requests at 20/s with burst 1 took %v, want at least 250ms", d)
+	}
+}
+
+// TestOlderObjectsChecked: an object an earlier version stored with its
+// SHA-256 as metadata (not a CRC32C) is still checked by Get.
+func TestOlderObjectsChecked(t *testing.T) {
+	srv := s3test.Start(t)
+	px := newProxy(t, srv)
+	bucket := srv.Bucket(t)
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := []byte("an object stored by an earlier version")
+	sum := sha256.Sum256(data)
+	if _, err := c.PutObject(ctx, bucket, "repo/data/aa/old", bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{UserMetadata: map[string]string{"Vmarchive-Sha256": hex.EncodeToString(sum[:])}}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBackend(t, faultCfg(srv, px, bucket))
+	if got, err := b.Get(ctx, "data/aa/old"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get: %q, %v", got, err)
+	}
+	px.set("GET", flip)
+	if got, err := b.Get(ctx, "data/aa/old"); err == nil || !strings.Contains(err.Error(), "SHA-256 differs") {
+		t.Fatalf("Get of a damaged body: %q, %v; want SHA-256 differs", got, err)
 	}
 }

@@ -26,12 +26,13 @@ const (
 	Shorten            // forward, but send half the body with a matching Content-Length
 	Chunked            // forward, the body chunked (no Content-Length)
 	ChunkedShort       // forward, half the body chunked (a clean end)
+	Flip               // forward, one byte of the body flipped: a PUT's on the way up, a GET's on the way back
 )
 
 // FaultNames name the faults in test output.
 var FaultNames = map[Fault]string{Pass: "pass", Drop: "drop", Stall: "stall", SlowDown: "503 SlowDown",
 	Internal: "500 InternalError", Truncate: "truncated body", Shorten: "short body",
-	Chunked: "chunked body", ChunkedShort: "short chunked body"}
+	Chunked: "chunked body", ChunkedShort: "short chunked body", Flip: "flipped byte"}
 
 // Proxy is an HTTP proxy in front of an S3 server that injects faults and
 // counts requests: the next requests (of a method, "" for any) get a
@@ -205,6 +206,9 @@ func s3Error(w http.ResponseWriter, status int, code, msg string) {
 // and passes the answer back, damaged as f says.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f Fault) {
 	body, _ := io.ReadAll(r.Body)
+	if f == Flip && r.Method == http.MethodPut && len(body) > 0 {
+		body[len(body)/2] ^= 0x20
+	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), 502)
@@ -224,6 +228,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f Fault) {
 		w.Header()[k] = v
 	}
 	damaged := r.Method == http.MethodGet && len(data) > 1
+	if f == Flip && damaged {
+		data[len(data)/2] ^= 0x20
+	}
 	switch {
 	case (f == Chunked || f == ChunkedShort) && damaged:
 		if f == ChunkedShort {
