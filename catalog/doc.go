@@ -261,7 +261,8 @@
 // aligned to the guests' blocks and as few as fixed 1 MiB chunks. A run of
 // zero 4 KiB blocks is never stored: it ends a chunk and is a hole.
 //
-// A full ingest of an image also ends a chunk where the data of a guest
+// A full ingest (of an image, or from vSphere without changed areas) also
+// ends a chunk where the data of a guest
 // file of at least Chunking.Min bytes starts or ends (guestfs.FileBoundaries,
 // rounded in to 4 KiB), so such a file's chunks are the same whatever its
 // neighbours: content alone lets a chunk span the end of one moved file and

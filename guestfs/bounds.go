@@ -21,6 +21,10 @@ type Boundaries struct {
 	wg     sync.WaitGroup
 	splits []int64 // region edges: the start and end of every walked piece
 	vols   []*walkedVol
+
+	mu    sync.Mutex
+	nerr  int   // problems met by the walks; guarded by mu
+	first error // the first of them; guarded by mu
 }
 
 type walkedVol struct {
@@ -76,7 +80,11 @@ func StartFileBoundaries(ctx context.Context, d *Disk, minSize, align int64, max
 				defer b.wg.Done()
 				defer func() { <-sem }()
 				if ctx.Err() == nil {
-					c := j.v.fileBoundaries(ctx, j.x, minSize, align, maxCuts)
+					c := j.v.fileBoundaries(ctx, j.x, minSize, align, maxCuts, func(p string, err error) {
+						if ctx.Err() == nil { // not the Stop that ends an ingest
+							b.problem(fmt.Errorf("%s: %q: %w", j.v.Name, p, err))
+						}
+					})
 					slices.Sort(c)
 					j.w.cuts = slices.Compact(c)
 				}
@@ -92,9 +100,30 @@ func StartFileBoundaries(ctx context.Context, d *Disk, minSize, align int64, max
 func DiskBoundaries(ctx context.Context, r io.ReaderAt, size, minSize, align int64, maxCuts int) *Boundaries {
 	d, err := OpenDisk(r, size, nil)
 	if err != nil {
-		d = &Disk{}
+		b := StartFileBoundaries(ctx, &Disk{}, minSize, align, maxCuts)
+		b.problem(err)
+		return b
 	}
 	return StartFileBoundaries(ctx, d, minSize, align, maxCuts)
+}
+
+// problem notes an error a walk went past.
+func (b *Boundaries) problem(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.nerr++; b.first == nil {
+		b.first = err
+	}
+}
+
+// Problems returns how many errors the walks went past (a partition table
+// or directory that could not be read, a file whose extents could not be
+// listed: those get no boundaries) and the first of them. Call it after
+// Stop, or after Next has reached math.MaxInt64.
+func (b *Boundaries) Problems() (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.nerr, b.first
 }
 
 // Next returns the sorted boundaries in [from, to), waiting for the walks

@@ -3,6 +3,7 @@ package guestfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sort"
@@ -19,8 +20,9 @@ import (
 //
 // A chunker that also cuts at these offsets keeps a large file's chunks
 // the same wherever the guest puts the file: moved, copied to another
-// filesystem, or with other neighbours. Any error but ctx's is dropped: a
-// boundary is a hint, and a volume that cannot be walked gets none.
+// filesystem, or with other neighbours. Any error but ctx's is dropped
+// (Boundaries.Problems counts them): a boundary is a hint, and what cannot
+// be walked gets none.
 func FileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts int) ([]int64, error) {
 	b := StartFileBoundaries(ctx, d, minSize, align, maxCuts)
 	defer b.Stop()
@@ -36,9 +38,10 @@ func FileBoundaries(ctx context.Context, d *Disk, minSize, align int64, maxCuts 
 }
 
 // fileBoundaries is FileBoundaries for the files of one volume.
-func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align int64, maxCuts int) []int64 {
+// onErr is told of what the walk went past.
+func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align int64, maxCuts int, onErr ErrFunc) []int64 {
 	var cuts []int64
-	Walk(ctx, v.FS, Limits{}, func(_ string, e DirEntry) error {
+	Walk(ctx, v.FS, Limits{}, func(p string, e DirEntry) error {
 		if e.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			return nil
 		}
@@ -47,6 +50,7 @@ func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align 
 		}
 		es, err := x.Extents(e.Ino)
 		if err != nil {
+			onErr(p, fmt.Errorf("extents: %w", err))
 			return nil
 		}
 		var n int64 // bytes on disk: what a chunk could share
@@ -64,7 +68,7 @@ func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align 
 			}
 		}
 		return nil
-	}, func(string, error) {})
+	}, onErr)
 	return cuts
 }
 

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
-	"github.com/vmarchive/vmarchive/ingest/chunker"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -84,21 +82,10 @@ func (s *Service) ingestImage(ctx context.Context, vm, path string) (*catalog.Ma
 	defer d.Close()
 	ld := limitedDisk{Disk: d, r: s.limiter().ReaderAt(ctx, d)}
 	spec := ingest.DiskSpec{Name: imageDisk, Disk: ld, Source: path, Format: d.Format()}
-	if c := s.repo.Config().Chunking; c != nil {
-		if spec.Boundaries, err = diskBoundaries(ctx, ld, d.Size(), int64(c.Min)); err != nil {
-			return nil, fmt.Errorf("image %s: %w", path, err)
-		}
-	}
-	return ingest.Ingest(ctx, s.repo, ingest.Options{VM: vm, SourceKind: "image"}, []ingest.DiskSpec{spec})
+	specs := []ingest.DiskSpec{spec}
+	defer ingest.StartBoundaries(ctx, s.repo, specs)() // moved files dedup
+	return ingest.Ingest(ctx, s.repo, ingest.Options{VM: vm, SourceKind: "image"}, specs)
 }
-
-// diskBoundaries is ingest.DiskSpec.Boundaries of a disk read in full.
-func diskBoundaries(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]int64, error) {
-	return guestfs.DiskFileBoundaries(ctx, r, size, minLen, chunker.Block, maxBoundaries)
-}
-
-// maxBoundaries bounds the memory of a disk's boundaries (8 bytes each).
-const maxBoundaries = 4 << 20
 
 // limitedDisk is an image whose reads take from limits.bwlimit.
 type limitedDisk struct {

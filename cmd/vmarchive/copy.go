@@ -94,7 +94,7 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 			prog.label = fmt.Sprintf("copy %d/%d points, %s sent", p.PointsDone, p.PointsTotal, formatBytes(p.Sent))
 			prog.update(p.Done, p.Total)
 		},
-		Boundaries: diskBoundaries, // ingest.go
+		Boundaries: ingest.DiskBoundaries,
 	}
 	st, err := ingest.Copy(cmd.Context(), src, dst, opts)
 	prog.done()

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -12,10 +10,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/areas"
-	"github.com/vmarchive/vmarchive/ingest/chunker"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -103,8 +99,8 @@ repository's owner-only control socket, never on a command line.`,
 			if err := checkLockDays(cmd.Context(), v, repo.Repo); err != nil {
 				return err
 			}
-			defer fileBoundaries(cmd.Context(), repo.Repo, specs)()
-			pi := startIndex(cmd.Context(), v, specs) // find.go; walks while the chunks are stored
+			defer ingest.StartBoundaries(cmd.Context(), repo.Repo, specs)() // moved files dedup
+			pi := startIndex(cmd.Context(), v, specs)                       // find.go; walks while the chunks are stored
 			defer pi.cancel()
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
@@ -143,37 +139,6 @@ repository's owner-only control socket, never on a command line.`,
 	vsphereIngestFlags(cmd) // --vcenter, --folder, --quiesce, --cbt, ...: vsphere.go
 	return cmd
 }
-
-// fileBoundaries gives each disk read in full the edges of its large guest
-// files as chunk boundaries, so files that moved dedup (format 2 only).
-// The filesystems are walked while the ingest runs; the func returned
-// stops the walks.
-func fileBoundaries(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec) func() {
-	c := repo.Config().Chunking
-	var started []*guestfs.Boundaries
-	for i := range specs {
-		if c == nil || specs[i].Changed != nil {
-			continue
-		}
-		b := guestfs.DiskBoundaries(ctx, specs[i].Disk, specs[i].Disk.Size(), int64(c.Min), chunker.Block, maxBoundaries)
-		specs[i].BoundarySource = b
-		started = append(started, b)
-	}
-	return func() {
-		for _, b := range started {
-			b.Stop()
-		}
-	}
-}
-
-// diskBoundaries lists where the data of the guest files of disk r with
-// at least minLen bytes on disk starts and ends (ingest.DiskSpec.Boundaries).
-func diskBoundaries(ctx context.Context, r io.ReaderAt, size, minLen int64) ([]int64, error) {
-	return guestfs.DiskFileBoundaries(ctx, r, size, minLen, chunker.Block, maxBoundaries)
-}
-
-// maxBoundaries bounds the memory FileBoundaries takes (8 bytes each).
-const maxBoundaries = 4 << 20
 
 // openDisks opens NAME=PATH arguments and their changed-areas lists.
 func openDisks(args, changed []string, format string) ([]ingest.DiskSpec, func(), error) {

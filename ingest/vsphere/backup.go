@@ -51,7 +51,10 @@ type Result struct {
 	Manifest *catalog.Manifest
 	Refused  []DiskInfo // disks left out, with the reason in Refused
 	Read     int64      // disk bytes fetched over HTTP
-	Err      error
+	// Walk is what the file boundaries walk of the disks read in full
+	// fetched (part of Read), in Walk.Requests reads of the disks.
+	Walk WalkStats
+	Err  error
 }
 
 // maxConfigFile bounds a downloaded .vmx or .nvram file.
@@ -182,7 +185,7 @@ func (c *Client) backup(ctx context.Context, repo *catalog.Repo, want VM, opts O
 			res.Err = errors.Join(res.Err, err)
 		}
 	}()
-	m, refused, read, err := c.capture(ctx, repo, &vm, snap, at, want, opts, lim)
+	m, refused, read, err := c.capture(ctx, repo, &vm, snap, at, want, opts, lim, &res.Walk)
 	res.Manifest, res.Refused, res.Read = m, refused, read
 	if err != nil {
 		return fail(err)
@@ -191,7 +194,7 @@ func (c *Client) backup(ctx context.Context, repo *catalog.Repo, want VM, opts O
 }
 
 // capture reads the disks and configuration as of snap and commits the point.
-func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.VirtualMachine, snap types.ManagedObjectReference, at time.Time, want VM, opts Options, lim *limiter) (*catalog.Manifest, []DiskInfo, int64, error) {
+func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.VirtualMachine, snap types.ManagedObjectReference, at time.Time, want VM, opts Options, lim *limiter, ws *WalkStats) (*catalog.Manifest, []DiskInfo, int64, error) {
 	var sm mo.VirtualMachineSnapshot
 	if err := property.DefaultCollector(c.vim).RetrieveOne(ctx, snap, []string{"config"}, &sm); err != nil {
 		return nil, nil, 0, fmt.Errorf("snapshot configuration: %w", err)
@@ -258,8 +261,10 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 	if opts.Progress != nil {
 		iopts.Progress = func(p ingest.Progress) { opts.Progress(want.Name, p) }
 	}
+	walks := startWalks(ctx, repo, specs, fds)
 	m, err := ingest.Ingest(ctx, repo, iopts, specs)
-	var read int64
+	*ws = stopWalks(walks, want.Name, opts)
+	read := ws.Bytes
 	for _, fd := range fds {
 		fd.close()
 		read += fd.read.Load()

@@ -92,8 +92,8 @@ func TestFolderParallelVMs(t *testing.T) {
 		if got := readBack(t, repo, r.Manifest, "scsi0-0"); !bytes.Equal(got, want) {
 			t.Errorf("point of %s differs from its disk", r.VM)
 		}
-		if r.Read != vms[r.VM].Size {
-			t.Errorf("%s: %d bytes read, want its %d-byte disk", r.VM, r.Read, vms[r.VM].Size)
+		if r.Read != vms[r.VM].Size+r.Walk.Bytes {
+			t.Errorf("%s: %d bytes read, want its %d-byte disk and the %d of the boundaries walk", r.VM, r.Read, vms[r.VM].Size, r.Walk.Bytes)
 		}
 	}
 	for name, d := range vms {

@@ -37,6 +37,7 @@ type sim struct {
 	size   int64
 	vmRef  types.ManagedObjectReference
 	served atomic.Int64 // bytes of web01-flat.vmdk sent by the /folder handler
+	gets   atomic.Int64 // flat-file requests served
 	// fault, when > 0, breaks every flat-file response whose range starts
 	// at or after fault-1, half-way through its body.
 	fault atomic.Int64
@@ -179,6 +180,7 @@ func (s *sim) serveFolder(w http.ResponseWriter, r *http.Request, serve http.Han
 	}
 	serve(cw, r)
 	s.served.Add(cw.n)
+	s.gets.Add(1)
 	s.mu.Lock()
 	fn := s.onServe
 	s.mu.Unlock()
