@@ -42,6 +42,9 @@ type Options struct {
 	Progress func(vm string, p ingest.Progress)
 	// Clock gives capture times; nil means time.Now.
 	Clock func() time.Time
+	// noBoundaries cuts full reads by content alone, for the benchmark
+	// that measures what file boundaries save.
+	noBoundaries bool
 }
 
 // Result is the outcome of one VM.
@@ -261,7 +264,7 @@ func (c *Client) capture(ctx context.Context, repo *catalog.Repo, vm *mo.Virtual
 	if opts.Progress != nil {
 		iopts.Progress = func(p ingest.Progress) { opts.Progress(want.Name, p) }
 	}
-	walks := startWalks(ctx, repo, specs, fds)
+	walks := startWalks(ctx, repo, specs, fds, opts)
 	m, err := ingest.Ingest(ctx, repo, iopts, specs)
 	*ws = stopWalks(walks, want.Name, opts)
 	read := ws.Bytes

@@ -46,8 +46,11 @@
 // filesystem metadata while the disk is read. The walk reads through a
 // cache of 64 KiB blocks, not the read-ahead (on the demo disk: 9 range
 // requests, 576 KiB, for a 128 MiB disk; 58 requests uncached; see
-// walk.go). A walk that fails is logged and the chunks are cut by content
-// alone; an incremental (changed areas) read walks nothing.
+// walk.go). BenchmarkMovedFiles: a second point of a 64 MiB ext4 disk
+// whose 33 MiB of files moved stores 1.5 KiB with them, 4.1 MiB by content
+// alone, for 3 requests and 192 KiB of walk per point. A walk that fails
+// is logged and the chunks are cut by content alone; an incremental
+// (changed areas) read walks nothing.
 //
 // # Changed block tracking
 //

@@ -27,7 +27,10 @@ type boundaryWalk struct {
 
 // startWalks starts the walks of the disks of specs read in full (no
 // changed areas: an incremental read keeps the previous point's cuts).
-func startWalks(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec, fds []*flatDisk) []boundaryWalk {
+func startWalks(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec, fds []*flatDisk, opts Options) []boundaryWalk {
+	if opts.noBoundaries {
+		return nil
+	}
 	var out []boundaryWalk
 	for i := range specs {
 		if specs[i].Changed != nil {
