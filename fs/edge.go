@@ -27,6 +27,7 @@ func (v *volume) noteEdge(dir uint64, bad []string) {
 	}
 	v.mu.Unlock()
 	if first {
+		v.report.changed()
 		v.m.errs.log("readdir", fmt.Errorf("%s inode %d: %d entries left out: %s", v.where, dir, len(bad), strings.Join(bad, "; ")))
 	}
 }

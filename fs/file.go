@@ -27,16 +27,11 @@ type readerFile struct {
 	r  io.ReaderAt // guarded by mu; nil until an open succeeds
 }
 
-// readerHandle is an open readerFile.
-type readerHandle struct {
-	f *readerFile
-	r io.ReaderAt
-}
-
 var (
 	_ gofs.NodeOpener    = (*readerFile)(nil)
+	_ gofs.NodeReader    = (*readerFile)(nil)
+	_ gofs.NodeFlusher   = (*readerFile)(nil)
 	_ gofs.NodeGetattrer = (*readerFile)(nil)
-	_ gofs.FileReader    = (*readerHandle)(nil)
 )
 
 func (f *readerFile) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
@@ -71,18 +66,20 @@ func (f *readerFile) reader(ctx context.Context) (io.ReaderAt, error) {
 }
 
 func (f *readerFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
-		return nil, 0, syscall.EROFS
-	}
-	r, err := f.reader(ctx)
-	if err != nil {
-		return nil, 0, f.m.errno("open", err)
-	}
-	return &readerHandle{f: f, r: r}, fuse.FOPEN_KEEP_CACHE, 0
+	return noOpen(flags)
 }
 
-func (h *readerHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	return readAt(h.f.m, h.r, h.f.size, dest, off)
+func (f *readerFile) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS // noopen.go
+}
+
+// Read opens the file on first use (noopen.go: there is no OPEN).
+func (f *readerFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	r, err := f.reader(ctx)
+	if err != nil {
+		return nil, f.m.errno("open", err)
+	}
+	return readAt(f.m, r, f.size, dest, off)
 }
 
 // readAt serves a read from r, stopping at size.

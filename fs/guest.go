@@ -27,6 +27,8 @@ type volume struct {
 	logged   int             // damage notes of fs already logged (report.go); guarded by mu
 	edgeDirs map[uint64]bool // directories whose listing lost entries at the edge (edge.go); guarded by mu
 	edge     []string        // what they lost, at most maxEdgeNotes; guarded by mu
+	files    openFiles       // guest files read lately (noopen.go); guarded by mu
+	report   *textRef        // the disk's volumes.txt, told when damage is found
 }
 
 func (v *volume) errno(op string, gino uint64, err error) syscall.Errno {
@@ -45,6 +47,8 @@ type guestNode struct {
 	// goes stale; it goes with the node when the kernel forgets it.
 	mu     sync.Mutex
 	listed map[string]guestfs.DirEntry // guarded by mu
+	ents   []guestfs.DirEntry          // the same in listing order (push.go); guarded by mu
+	scan   dirScan                     // push.go; guarded by mu
 }
 
 var (
@@ -52,10 +56,11 @@ var (
 	_ gofs.NodeReaddirer   = (*guestNode)(nil)
 	_ gofs.NodeGetattrer   = (*guestNode)(nil)
 	_ gofs.NodeOpener      = (*guestNode)(nil)
+	_ gofs.NodeReader      = (*guestNode)(nil)
+	_ gofs.NodeFlusher     = (*guestNode)(nil)
 	_ gofs.NodeReadlinker  = (*guestNode)(nil)
 	_ gofs.NodeGetxattrer  = (*guestNode)(nil)
 	_ gofs.NodeListxattrer = (*guestNode)(nil)
-	_ gofs.FileReader      = (*guestFile)(nil)
 )
 
 func (g *guestNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
@@ -127,33 +132,30 @@ func (g *guestNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 		listed[e.Name] = e
 	}
 	g.mu.Lock()
-	g.listed = listed
+	g.listed, g.ents = listed, ents
 	g.mu.Unlock()
 	return gofs.NewListDirStream(out), 0
 }
 
-// guestFile is an open guest file.
-type guestFile struct {
-	vol  *volume
-	gino uint64
-	f    guestfs.File
-}
-
 func (g *guestNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
-		return nil, 0, syscall.EROFS
-	}
-	f, err := g.vol.fs.Open(g.gino)
-	if err != nil {
-		return nil, 0, g.vol.errno("open", g.gino, err)
-	}
-	// NOFLUSH: nothing to flush, so close(2) costs no FLUSH round trip
-	// (a quarter of the requests of a tar of small files).
-	return &guestFile{vol: g.vol, gino: g.gino, f: f}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
+	return noOpen(flags)
 }
 
-func (h *guestFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	return readAt(h.vol.m, h.f, h.f.Size(), dest, off)
+func (g *guestNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS // noopen.go
+}
+
+// Read opens the guest file on the volume's small cache of open files:
+// without OPEN requests (noopen.go) a read is all the kernel sends.
+func (g *guestNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	f, err := g.vol.open(g.gino)
+	if err != nil {
+		return nil, g.vol.errno("open", g.gino, err)
+	}
+	if off == 0 {
+		g.pushSiblings()
+	}
+	return readAt(g.vol.m, f, f.Size(), dest, off)
 }
 
 func (g *guestNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {

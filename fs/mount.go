@@ -61,6 +61,9 @@ type Options struct {
 type Counters struct {
 	ReadBytes  atomic.Int64
 	ReadErrors atomic.Int64
+	// PushedBytes is the part of ReadBytes stored in the kernel's cache
+	// before a reader asked for it (push.go).
+	PushedBytes atomic.Int64
 }
 
 // Kernel cache lifetimes: the VM and point levels change as points are

@@ -101,13 +101,14 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 			gd = nil
 		}
 		vols := map[string]*volume{} // by volume name, made before volumes.txt reads them
+		report := &textRef{}
 		t := newNest()
 		for _, it := range tree.DiskItems(gd) {
 			nid := append(append([]string(nil), id...), it.Name)
 			switch v := it.Volume; it.Kind {
 			case tree.VolumesText:
 				t.add(it.Name, entry{mode: syscall.S_IFREG, ino: inoOf(nid...), node: func() attrer {
-					return &textFile{m: m, ino: inoOf(nid...), mtime: p.Time, text: func() string {
+					return &textFile{m: m, ino: inoOf(nid...), mtime: p.Time, ref: report, text: func() string {
 						return tree.VolumesReport(p, disk, gd, err, func(name string) []string {
 							if vol := vols[name]; vol != nil {
 								return vol.edgeNotes()
@@ -124,7 +125,7 @@ func newDiskDir(m *mount, p *catalog.Manifest, disk string, id []string) *listDi
 				}})
 			case tree.VolumeFS:
 				key := strings.Join(nid, "\x00")
-				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name), disk: disk, name: v.Name}
+				vol := &volume{m: m, fs: v.FS, key: key, where: fmt.Sprintf("%s/%s/%s", p.ID(), disk, v.Name), disk: disk, name: v.Name, report: report}
 				vols[v.Name] = vol
 				root := v.FS.Root()
 				t.add(it.Name, entry{mode: syscall.S_IFDIR, ino: guestIno(key, root), node: func() attrer {
