@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // DiskReader reads one disk of one point as an io.ReaderAt. It is safe for
@@ -15,6 +17,7 @@ type DiskReader struct {
 	disk    *DiskRecord
 	m       *DiskMap
 	lastEnd atomic.Int64 // end of the extent the latest ReadAt read, for readahead
+	ahead   int64        // bytes of chunks fetched ahead of the reader (SetReadahead)
 }
 
 // OpenDisk opens a disk of a point for reading.
@@ -27,7 +30,7 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 	if err != nil {
 		return nil, fmt.Errorf("point %s: %w", p.ID(), err)
 	}
-	dr := &DiskReader{repo: r, point: p, disk: d, m: m}
+	dr := &DiskReader{repo: r, point: p, disk: d, m: m, ahead: DefaultReadahead}
 	dr.lastEnd.Store(-1)
 	return dr, nil
 }
@@ -35,22 +38,43 @@ func (r *Repo) OpenDisk(ctx context.Context, p *Manifest, disk string) (*DiskRea
 // readahead is how many extents a sequential reader fetches ahead in a
 // local store; remoteReadahead in an object store, whose fetches wait on
 // the network more than on the CPU, so as many may be in flight at once
-// (across all disks; a local store has one per core).
+// (across all disks; a local store has one per core). A reader's byte
+// bound (SetReadahead) may allow fewer.
 const (
 	readahead       = 4
 	remoteReadahead = 8
 )
 
+// DefaultReadahead is a DiskReader's read-ahead bound in bytes until
+// SetReadahead: 32 MiB, eight of the largest chunks a default repository
+// cuts (4 MiB).
+const DefaultReadahead = 32 << 20
+
+// SetReadahead bounds in bytes the chunks d fetches ahead of its caller,
+// counted in whole chunks: Stream holds at most n bytes of decoded chunks
+// not yet through its fn (at least one chunk, fetched when fn is done with
+// the one before when n is 0), and a sequential ReadAt asks in the
+// background only for the chunks within n bytes of data after the one it
+// read (none when n is 0). Call it before the first read.
+func (d *DiskReader) SetReadahead(n int64) { d.ahead = max(n, 0) }
+
+// Readahead returns the bound SetReadahead set (DefaultReadahead before).
+func (d *DiskReader) Readahead() int64 { return d.ahead }
+
 // prefetch loads the extents after e into the cache in the background when
 // reads are sequential, so decompression overlaps with the reader's work.
 func (d *DiskReader) prefetch(ctx context.Context, e Extent) {
-	if prev := d.lastEnd.Swap(e.End()); prev != e.Off {
+	if prev := d.lastEnd.Swap(e.End()); prev != e.Off || d.ahead == 0 {
 		return
 	}
 	var next []Extent
+	var bytes int64
 	d.m.Extents(ctx, e.End(), d.m.size, func(x Extent) error {
 		if x.ID.IsZero() {
 			return nil // a hole costs nothing to read: look past it
+		}
+		if bytes += x.Len; bytes > d.ahead {
+			return errStop
 		}
 		next = append(next, x)
 		if len(next) == d.repo.readahead {
@@ -170,17 +194,23 @@ func (d *DiskReader) WriteTo(w io.Writer) (int64, error) {
 // Stream calls fn for every extent of the disk in order with its bytes
 // (nil for a hole), fetching and decompressing chunks on all cores ahead
 // of fn, without filling the cache. b is fn's until it returns. A chunk
-// that cannot be read ends the stream with a *ReadError naming it.
+// that cannot be read ends the stream with a *ReadError naming it. The
+// chunks fetched but not yet through fn (including the one in fn) hold at
+// most the reader's read-ahead in bytes (SetReadahead), or one chunk.
 func (d *DiskReader) Stream(ctx context.Context, fn func(e Extent, b []byte) error) error {
+	if d.ahead == 0 {
+		return d.streamInline(ctx, fn)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		e   Extent
 		b   []byte
+		w   int64 // bytes of budget held
 		err error
 	}
-	const ahead = 8
-	slots := make(chan chan result, ahead)
+	budget := semaphore.NewWeighted(d.ahead)
+	slots := make(chan chan result, streamSlots)
 	go func() {
 		defer close(slots)
 		sem := make(chan struct{}, workers())
@@ -188,22 +218,26 @@ func (d *DiskReader) Stream(ctx context.Context, fn func(e Extent, b []byte) err
 		err := d.m.Extents(ctx, 0, d.m.size, func(e Extent) error {
 			pos = e.End()
 			ch := make(chan result, 1)
+			if e.ID.IsZero() {
+				ch <- result{e: e}
+			} else {
+				w := min(e.Len, d.ahead)
+				if err := budget.Acquire(ctx, w); err != nil {
+					return err
+				}
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem }()
+					b, err := d.streamExtent(ctx, e)
+					ch <- result{e: e, b: b, w: w, err: err}
+				}()
+			}
 			select {
 			case slots <- ch:
+				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if e.ID.IsZero() {
-				ch <- result{e: e}
-				return nil
-			}
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem }()
-				b, err := d.streamExtent(ctx, e)
-				ch <- result{e: e, b: b, err: err}
-			}()
-			return nil
 		})
 		if err != nil {
 			ch := make(chan result, 1)
@@ -219,9 +253,40 @@ func (d *DiskReader) Stream(ctx context.Context, fn func(e Extent, b []byte) err
 		if r.err != nil {
 			return r.err
 		}
-		if err := fn(r.e, r.b); err != nil {
+		err := fn(r.e, r.b)
+		budget.Release(r.w)
+		if err != nil {
 			return err
 		}
+	}
+	return ctx.Err()
+}
+
+// streamSlots bounds the extents (holes, or chunks within the byte
+// budget) a Stream queues ahead of fn.
+const streamSlots = 64
+
+// streamInline is Stream without read-ahead: each chunk is fetched when
+// fn is done with the one before.
+func (d *DiskReader) streamInline(ctx context.Context, fn func(e Extent, b []byte) error) error {
+	var pos int64
+	var stop error // a read or fn error, returned as is
+	err := d.m.Extents(ctx, 0, d.m.size, func(e Extent) error {
+		pos = e.End()
+		var b []byte
+		if !e.ID.IsZero() {
+			if b, stop = d.streamExtent(ctx, e); stop != nil {
+				return stop
+			}
+		}
+		stop = fn(e, b)
+		return stop
+	})
+	if stop != nil {
+		return stop
+	}
+	if err != nil {
+		return d.wrap(pos, err)
 	}
 	return ctx.Err()
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/internal/units"
 	"github.com/vmarchive/vmarchive/restore/instant"
 )
 
@@ -19,6 +21,11 @@ type NBDConfig struct {
 	Point   string `yaml:"point"`   // a point time or latest (default), taken when the service starts
 	Listen  string `yaml:"listen"`  // unix:PATH or tcp:HOST:PORT
 	Overlay string `yaml:"overlay"` // copy-on-write file for the client's writes; none: read-only
+	// Readahead bounds the chunks fetched ahead of a client reading in
+	// order ("8MiB"; default catalog.DefaultReadahead, "0": none).
+	Readahead string `yaml:"readahead"`
+
+	readahead int64 // Readahead as instant.Options.Readahead takes it
 }
 
 // nbd checks the exports: names, point, address, and that no two share
@@ -52,6 +59,13 @@ func (v *validator) nbd(list []NBDConfig) {
 		}
 		if n.Overlay != "" {
 			n.Overlay = v.abs(n.Overlay)
+		}
+		if n.Readahead != "" {
+			b, err := units.ParseBytes(n.Readahead)
+			if err != nil {
+				v.fail(at("readahead"), "%q: %v", n.Readahead, err)
+			}
+			n.readahead = cmp.Or(b, -1) // 0 turns it off
 		}
 		for _, k := range []struct{ key, val string }{{"listen", n.Listen}, {"overlay", n.Overlay}} {
 			if k.val != "" && seen[k.key+" "+k.val] {
@@ -105,7 +119,7 @@ func (s *Service) openNBD(ctx context.Context, n NBDConfig) (*instant.Export, ne
 		return nil, nil, err
 	}
 	log := s.log.With("nbd", n.Listen)
-	ex, err := instant.Open(ctx, s.repo, p, n.Disk, instant.Options{Overlay: n.Overlay,
+	ex, err := instant.Open(ctx, s.repo, p, n.Disk, instant.Options{Overlay: n.Overlay, Readahead: n.readahead,
 		Logf: func(format string, a ...any) { log.Warn(fmt.Sprintf(format, a...)) }})
 	if err != nil {
 		return nil, nil, err

@@ -111,6 +111,7 @@ func TestNBDConfigErrors(t *testing.T) {
 		{"bad point", "  - {vm: x, disk: d, point: yesterday, listen: \"tcp:127.0.0.1:1\"}\n", `:7: nbd[0].point:`},
 		{"bad listen", "  - {vm: x, disk: d, listen: \"/run/x.sock\"}\n", `:7: nbd[0].listen: "/run/x.sock": want unix:PATH or tcp:HOST:PORT`},
 		{"no port", "  - {vm: x, disk: d, listen: \"tcp:localhost\"}\n", `:7: nbd[0].listen: "tcp:localhost"`},
+		{"bad readahead", "  - {vm: x, disk: d, listen: \"tcp:127.0.0.1:1\", readahead: lots}\n", `:7: nbd[0].readahead: "lots"`},
 		{"same socket", "  - {vm: x, disk: d, listen: \"unix:/run/x.sock\"}\n  - {vm: y, disk: d, listen: \"unix:/run/x.sock\"}\n",
 			`:8: nbd[1].listen: "unix:/run/x.sock" is used by another export`},
 		{"same overlay", "  - {vm: x, disk: d, listen: \"tcp:127.0.0.1:1\", overlay: o}\n  - {vm: x, disk: d, listen: \"tcp:127.0.0.1:2\", overlay: o}\n",

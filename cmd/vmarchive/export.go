@@ -27,7 +27,10 @@ blocks, and holes of the file when the output is a regular file. Every
 format streams front to back, so "-o -" (or no -o) writes to a pipe.
 With -o FILE the image is written beside FILE and renamed over it once
 complete: an export that fails or is interrupted leaves no partial file.
---point is a point time (RFC 3339) or "latest" (the default).`,
+--point is a point time (RFC 3339) or "latest" (the default).
+--readahead bounds the memory of chunks decoded ahead of the writer
+(default 32MiB, at least one chunk; 0: each chunk is fetched when the one
+before is written).`,
 		Example: `  vmarchive export --vm web01 --disk disk0 --format qcow2 -o web01.qcow2
   vmarchive export --vm web01 --point 2026-11-21T22:38:30Z --disk disk0 --format vmdk - | ssh host 'cat > web01.vmdk'`,
 		Args: cobra.MaximumNArgs(1),
@@ -43,6 +46,10 @@ complete: an export that fails or is interrupted leaves no partial file.
 				}
 				out = "-"
 			}
+			ahead, err := readahead(v)
+			if err != nil {
+				return err
+			}
 			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
@@ -52,7 +59,7 @@ complete: an export that fails or is interrupted leaves no partial file.
 			if err != nil {
 				return err
 			}
-			src, err := export.Disk(cmd.Context(), repo.Repo, p, disk)
+			src, err := export.Disk(cmd.Context(), repo.Repo, p, disk, ahead)
 			if err != nil {
 				return err
 			}
@@ -80,5 +87,6 @@ complete: an export that fails or is interrupted leaves no partial file.
 	cmd.Flags().String("disk", "", "disk name")
 	cmd.Flags().String("format", "", "image format: raw, qcow2, vmdk or vhdx")
 	cmd.Flags().StringP("output", "o", "", "write to FILE (- or none: stdout)")
+	readaheadFlag(cmd)
 	return cmd
 }

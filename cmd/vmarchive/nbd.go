@@ -27,6 +27,12 @@ blocks FILE holds): the archive never changes. Start again with the same
 point or disk is refused. --commit instead ingests the point's disks with
 the overlay's writes as a new point of --vm and exits ("migrate back").
 
+--readahead bounds the memory of chunks fetched ahead of a client reading in
+order (default 32MiB, in whole chunks and at most 4 chunks ahead, 8 in an
+object store; 0: none); each client may also have up to 64 MiB of
+requests in flight, and decoded chunks are kept in the repository's 64 MiB
+cache.
+
 A unix socket is made owner-only. NBD has no authentication: listen on tcp
 only on a trusted network.`,
 		Example: `  vmarchive nbd --vm web01 --disk disk0 --listen unix:/run/web01.sock --overlay web01.ovl &
@@ -53,6 +59,10 @@ only on a trusted network.`,
 				v.Set("listen", "unix:"+abs)
 				listen = "unix:" + abs
 			}
+			ahead, err := readahead(v)
+			if err != nil {
+				return err
+			}
 			repo, err := openRepo(cmd.Context(), v, cmd, args)
 			if err != nil {
 				return err
@@ -71,7 +81,7 @@ only on a trusted network.`,
 				return nil
 			}
 			logger := log.New(cmd.ErrOrStderr(), "vmarchive nbd: ", log.LstdFlags)
-			ex, err := instant.Open(cmd.Context(), repo.Repo, p, disk, instant.Options{Overlay: v.GetString("overlay"), Logf: logger.Printf})
+			ex, err := instant.Open(cmd.Context(), repo.Repo, p, disk, instant.Options{Overlay: v.GetString("overlay"), Logf: logger.Printf, Readahead: ahead})
 			if err != nil {
 				return err
 			}
@@ -99,5 +109,6 @@ only on a trusted network.`,
 	cmd.Flags().String("listen", "", "unix:PATH or tcp:HOST:PORT")
 	cmd.Flags().String("overlay", "", "copy-on-write FILE for the guest's writes (FILE.map beside it)")
 	cmd.Flags().Bool("commit", false, "ingest the point with the overlay's writes as a new point, then exit")
+	readaheadFlag(cmd)
 	return cmd
 }

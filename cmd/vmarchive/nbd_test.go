@@ -68,6 +68,7 @@ func TestNBDCommand(t *testing.T) {
 		{[]string{"--listen", "bogus"}, `--listen "bogus": want unix:PATH or tcp:HOST:PORT`},
 		{[]string{"--listen", "tcp:" + addr, "--commit", "--overlay", ovl}, "not both or neither"},
 		{[]string{"--commit"}, "--commit needs --overlay"},
+		{[]string{"--listen", "tcp:" + addr, "--readahead", "lots"}, `--readahead "lots"`},
 		{[]string{"--disk", "disk9", "--listen", "tcp:" + addr}, `"disk9"`},
 	} {
 		r := run(t, repo, nil, append([]string{"nbd", "--vm", "x", "--disk", "disk0"}, tc.args...)...)

@@ -45,6 +45,7 @@ the repository and the jobs:
       point: latest
       listen: unix:/run/vmarchive/web01.sock   # or tcp:HOST:PORT
       overlay: /var/tmp/web01.ovl   # optional: the client's writes
+      readahead: 32MiB              # optional: memory read ahead (0: none)
   listen: 127.0.0.1:8420            # optional: /metrics (Prometheus)
   token-file: /etc/vmarchive/token  # optional: bearer token for listen,
                                     # which then serves the API too

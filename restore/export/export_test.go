@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -128,4 +130,20 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestDiskReadahead: Disk's readahead reaches the point's reader, 0 as
+// the default and a negative count as none.
+func TestDiskReadahead(t *testing.T) {
+	r := catalog.TestRepo(t)
+	p := catalog.TestWritePoint(t, r, "web01", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), map[string][]byte{"disk0": make([]byte, 1<<20)})
+	for _, tc := range []struct{ opt, want int64 }{{0, catalog.DefaultReadahead}, {-1, 0}, {8 << 20, 8 << 20}} {
+		src, err := Disk(context.Background(), r, p, "disk0", tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := src.(*pointDisk).d.Readahead(); got != tc.want {
+			t.Errorf("readahead %d: reader's %d, want %d", tc.opt, got, tc.want)
+		}
+	}
 }

@@ -69,7 +69,7 @@ func newArchived(t *testing.T) *archived {
 
 func (a *archived) source(t *testing.T) Source {
 	t.Helper()
-	src, err := Disk(context.Background(), a.repo, a.p, "disk0")
+	src, err := Disk(context.Background(), a.repo, a.p, "disk0", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

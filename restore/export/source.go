@@ -13,11 +13,17 @@ type pointDisk struct {
 	ref catalog.DiskRef
 }
 
-// Disk opens disk of point p for export.
-func Disk(ctx context.Context, repo *catalog.Repo, p *catalog.Manifest, disk string) (Source, error) {
+// Disk opens disk of point p for export. readahead bounds in bytes the
+// chunks decoded ahead of the image writer
+// (catalog.DiskReader.SetReadahead): 0 means catalog.DefaultReadahead,
+// negative none (each chunk fetched when the one before is written).
+func Disk(ctx context.Context, repo *catalog.Repo, p *catalog.Manifest, disk string, readahead int64) (Source, error) {
 	d, err := repo.OpenDisk(ctx, p, disk)
 	if err != nil {
 		return nil, err
+	}
+	if readahead != 0 {
+		d.SetReadahead(readahead) // negative: none
 	}
 	return &pointDisk{d: d, ref: p.DiskRef(disk)}, nil
 }

@@ -20,6 +20,10 @@ type Options struct {
 	Overlay string
 	// Logf receives what went wrong with a client.
 	Logf func(format string, args ...any)
+	// Readahead bounds in bytes the chunks fetched ahead of a client
+	// reading in order (catalog.DiskReader.SetReadahead): 0 means
+	// catalog.DefaultReadahead, negative none.
+	Readahead int64
 }
 
 // Export serves one disk of one point over NBD.
@@ -33,6 +37,9 @@ func Open(ctx context.Context, repo *catalog.Repo, p *catalog.Manifest, disk str
 	d, err := repo.OpenDisk(ctx, p, disk)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Readahead != 0 {
+		d.SetReadahead(opts.Readahead) // negative: none
 	}
 	var dev nbd.Device = &pointDisk{d: d}
 	ex := &Export{}

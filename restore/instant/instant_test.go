@@ -249,3 +249,20 @@ func TestListen(t *testing.T) {
 	}
 	var _ net.Listener = l
 }
+
+// TestOpenReadahead: Options.Readahead reaches the point's reader, 0 as
+// the default and a negative count as none.
+func TestOpenReadahead(t *testing.T) {
+	r := catalog.TestRepo(t)
+	p := catalog.TestWritePoint(t, r, "web01", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), map[string][]byte{"disk0": make([]byte, 1<<20)})
+	for _, tc := range []struct{ opt, want int64 }{{0, catalog.DefaultReadahead}, {-1, 0}, {8 << 20, 8 << 20}} {
+		ex, err := Open(context.Background(), r, p, "disk0", Options{Readahead: tc.opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ex.srv.Export.Device.(*pointDisk).d.Readahead(); got != tc.want {
+			t.Errorf("Options.Readahead %d: reader's %d, want %d", tc.opt, got, tc.want)
+		}
+		ex.Close()
+	}
+}

@@ -167,7 +167,7 @@ func (im *importer) keepAlive(ctx context.Context) (stop func()) {
 // upload streams one disk to its lease URL (chunked: the length of the
 // compressed stream is known only at its end).
 func (im *importer) upload(ctx context.Context, it item) error {
-	d, err := export.Disk(ctx, im.repo, im.m, it.disk)
+	d, err := export.Disk(ctx, im.repo, im.m, it.disk, 0)
 	if err != nil {
 		return err
 	}

@@ -229,6 +229,8 @@ type (
 		Listen  string `json:"listen" flag:"listen"` // unix:PATH (absolute) or tcp:HOST:PORT
 		Overlay string `json:"overlay" flag:"overlay" path:"true"`
 		Commit  bool   `json:"commit" flag:"commit"`
+		// Readahead is a byte count ("32MiB"); 0 turns read-ahead off.
+		Readahead string `json:"readahead" flag:"readahead"`
 	}
 	Restore struct {
 		VM         string           `json:"vm" flag:"vm"`
@@ -276,6 +278,8 @@ type (
 		Format string   `json:"format" flag:"format"`
 		Output string   `json:"output" flag:"output" path:"true"` // "" or "-": stdout
 		Args   []string `json:"args" args:"[-]"`
+		// Readahead is a byte count ("32MiB"); 0 turns read-ahead off.
+		Readahead string `json:"readahead" flag:"readahead"`
 	}
 	Timeline struct {
 		VM     string   `json:"vm" arg:"0"`
