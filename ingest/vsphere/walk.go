@@ -20,9 +20,10 @@ import (
 
 // boundaryWalk is the walk of one disk.
 type boundaryWalk struct {
-	disk  string
-	b     *guestfs.Boundaries
-	cache *blockCache
+	disk   string
+	b      *guestfs.Boundaries
+	cache  *blockCache
+	cancel context.CancelFunc // ends the walk's requests too
 }
 
 // startWalks starts the walks of the disks of specs read in full (no
@@ -37,14 +38,16 @@ func startWalks(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec
 			continue
 		}
 		fd := fds[i]
-		direct := &flatDisk{ctx: fd.ctx, files: fd.files, size: fd.size, segs: fd.segs}
+		wctx, cancel := context.WithCancel(ctx)
+		direct := &flatDisk{ctx: wctx, files: fd.files, size: fd.size, segs: fd.segs}
 		c := newBlockCache(direct, fd.size, walkBlock, walkCacheBlocks)
-		b := ingest.FileBoundaries(ctx, repo, c, fd.size)
+		b := ingest.FileBoundaries(wctx, repo, c, fd.size)
 		if b == nil {
+			cancel()
 			return nil // fixed-size chunks: no boundaries
 		}
 		specs[i].BoundarySource = b
-		out = append(out, boundaryWalk{disk: specs[i].Name, b: b, cache: c})
+		out = append(out, boundaryWalk{disk: specs[i].Name, b: b, cache: c, cancel: cancel})
 	}
 	return out
 }
@@ -60,6 +63,7 @@ type WalkStats struct {
 func stopWalks(ws []boundaryWalk, vm string, opts Options) WalkStats {
 	var n WalkStats
 	for _, w := range ws {
+		w.cancel() // a request in flight too, when the ingest failed early
 		w.b.Stop()
 		n.Bytes += w.cache.fetched.Load()
 		n.Requests += w.cache.reads.Load()
