@@ -187,10 +187,14 @@ func (r *rebuild) zeros(ctx context.Context, n int64) (int64, error) {
 
 func (r *rebuild) feed(ctx context.Context, b []byte) (int64, error) {
 	// Pieces keep slices of buf, so buf is never written once filled: b is
-	// taken as it is, or joined to the bytes left in a new buffer.
-	if len(r.buf) == 0 {
-		r.buf, r.bufOff = b[:len(b):len(b)], r.sel.Pos()
-	} else {
+	// taken as it is, found right after the bytes left (the next extent
+	// of one fetch window), or joined to them in a new buffer.
+	switch {
+	case len(r.buf) == 0:
+		r.buf, r.bufOff = b, r.sel.Pos()
+	case follows(r.buf, b):
+		r.buf = r.buf[:len(r.buf)+len(b)]
+	default:
 		nb := make([]byte, len(r.buf)+len(b))
 		copy(nb[copy(nb, r.buf):], b)
 		r.buf = nb
@@ -206,6 +210,13 @@ func (r *rebuild) feed(ctx context.Context, b []byte) (int64, error) {
 		}
 	}
 	return -1, nil
+}
+
+// follows reports whether b's bytes are the ones right after a's in
+// memory: within a's capacity, so both slice one array.
+func follows(a, b []byte) bool {
+	n := len(a)
+	return len(b) > 0 && cap(a)-n >= len(b) && &a[:n+1][n] == &b[0]
 }
 
 // emit hands on the pieces in r.out and returns the first of their ends

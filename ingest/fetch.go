@@ -13,9 +13,11 @@ import (
 // (those overlapping each area and the one after it) ahead of the
 // rebuild, on several goroutines; the rebuild takes them in disk order
 // and reads any other one itself. It reads the old chunks, or the disk
-// itself when that is local.
+// itself when that is local: then extents next to each other are read
+// as one window, whose slices the rebuild joins without copying.
 type fetcher struct {
 	read   func(ctx context.Context, x catalog.Extent) ([]byte, error)
+	local  func(ctx context.Context, off, n int64) ([]byte, error) // nil: not local
 	cancel context.CancelFunc
 	sem    chan struct{} // one token per fetch not yet taken or dropped
 	wg     sync.WaitGroup
@@ -25,39 +27,71 @@ type fetcher struct {
 	passed int64              // the rebuild is past this offset; guarded by mu
 }
 
+// fetched is one extent being read ahead: bytes [lo, lo+n) of a read.
 type fetched struct {
+	r     *fetchRead
+	lo, n int64
+}
+
+// fetchRead is one read: of an old chunk, or of a window of a local disk.
+type fetchRead struct {
 	done chan struct{}
 	b    []byte
 	err  error
 }
+
+// maxWindow bounds one read of a local disk.
+const maxWindow = 16 << 20
 
 func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, areas []image.Extent, size int64) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	read := func(ctx context.Context, x catalog.Extent) ([]byte, error) {
 		return p.repo.ReadChunk(ctx, x.ID, int(x.Len))
 	}
+	f := &fetcher{read: read, cancel: cancel, sem: make(chan struct{}, 2*p.opts.Workers+2), ahead: map[int64]*fetched{}}
 	if d.Local {
-		read = func(_ context.Context, x catalog.Extent) ([]byte, error) {
-			b := make([]byte, x.Len)
-			n, err := readFull(d.Disk, b, x.Off)
-			p.read.Add(n)
+		f.local = func(_ context.Context, off, n int64) ([]byte, error) {
+			b := make([]byte, n)
+			got, err := readFull(d.Disk, b, off)
+			p.read.Add(got)
 			if err != nil {
-				return nil, fmt.Errorf("disk %s at offset %d: %w", d.Name, x.Off, err)
+				return nil, fmt.Errorf("disk %s at offset %d: %w", d.Name, off, err)
 			}
 			return b, nil
 		}
+		f.read = func(ctx context.Context, x catalog.Extent) ([]byte, error) { return f.local(ctx, x.Off, x.Len) }
 	}
-	f := &fetcher{read: read, cancel: cancel, sem: make(chan struct{}, 2*p.opts.Workers+2), ahead: map[int64]*fetched{}}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
 		last := int64(-1)
+		var run []catalog.Extent // local: extents in a row, not yet started
+		defer func() { f.startRun(ctx, run) }()
 		want := func(x catalog.Extent) error {
 			if x.ID.IsZero() || x.Off <= last {
 				return nil
 			}
 			last = x.Off
-			return f.start(ctx, x)
+			if f.local == nil {
+				return f.start(ctx, x)
+			}
+			if n := len(run); n > 0 && (run[n-1].End() != x.Off || x.End()-run[0].Off > maxWindow) {
+				f.startRun(ctx, run)
+				run = run[:0]
+			}
+			select {
+			case f.sem <- struct{}{}:
+			default: // the rebuild may wait for the run: start it first
+				f.startRun(ctx, run)
+				run = run[:0]
+				select {
+				case f.sem <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			run = append(run, x)
+			return nil
 		}
 		for _, a := range areas {
 			end := min(a.Off+a.Len, size)
@@ -86,8 +120,8 @@ func (f *fetcher) start(ctx context.Context, x catalog.Extent) error {
 		<-f.sem
 		return nil
 	}
-	r := &fetched{done: make(chan struct{})}
-	f.ahead[x.Off] = r
+	r := &fetchRead{done: make(chan struct{})}
+	f.ahead[x.Off] = &fetched{r: r, n: x.Len}
 	f.mu.Unlock()
 	f.wg.Add(1)
 	go func() {
@@ -98,8 +132,36 @@ func (f *fetcher) start(ctx context.Context, x catalog.Extent) error {
 	return nil
 }
 
+// startRun reads the extents of run, next to each other on a local disk,
+// as one window; each holds a token already. Those the rebuild has passed
+// are dropped.
+func (f *fetcher) startRun(ctx context.Context, run []catalog.Extent) {
+	f.mu.Lock()
+	for len(run) > 0 && run[0].Off <= f.passed {
+		run = run[1:]
+		<-f.sem
+	}
+	if len(run) == 0 {
+		f.mu.Unlock()
+		return
+	}
+	r := &fetchRead{done: make(chan struct{})}
+	off, end := run[0].Off, run[len(run)-1].End()
+	for _, x := range run {
+		f.ahead[x.Off] = &fetched{r: r, lo: x.Off - off, n: x.Len}
+	}
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		r.b, r.err = f.local(ctx, off, end-off)
+		close(r.done)
+	}()
+}
+
 // get returns the plaintext of old extent x, dropping what was fetched
-// for extents before it.
+// for extents before it. Read from a local window, its capacity runs on
+// to the window's end: the next extent's bytes may follow it in memory.
 func (f *fetcher) get(ctx context.Context, x catalog.Extent) ([]byte, error) {
 	f.mu.Lock()
 	f.passed = x.Off
@@ -115,8 +177,11 @@ func (f *fetcher) get(ctx context.Context, x catalog.Extent) ([]byte, error) {
 		return f.read(ctx, x)
 	}
 	select {
-	case <-r.done:
-		return r.b, r.err
+	case <-r.r.done:
+		if r.r.err != nil {
+			return nil, r.r.err
+		}
+		return r.r.b[r.lo : r.lo+r.n], nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
