@@ -19,7 +19,7 @@ type fetcher struct {
 	read   func(ctx context.Context, x catalog.Extent) ([]byte, error)
 	local  func(ctx context.Context, off, n int64) ([]byte, error) // nil: not local
 	cancel context.CancelFunc
-	sem    chan struct{} // one token per fetch not yet taken or dropped
+	sem    chan struct{} // one token per read with extents not yet taken or dropped
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
@@ -38,10 +38,11 @@ type fetchRead struct {
 	done chan struct{}
 	b    []byte
 	err  error
+	left int // extents of it not yet taken or dropped; guarded by fetcher.mu
 }
 
 // maxWindow bounds one read of a local disk.
-const maxWindow = 16 << 20
+const maxWindow = 8 << 20
 
 func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, areas []image.Extent, size int64) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
@@ -66,7 +67,7 @@ func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, are
 		defer f.wg.Done()
 		last := int64(-1)
 		var run []catalog.Extent // local: extents in a row, not yet started
-		defer func() { f.startRun(ctx, run) }()
+		defer func() { _ = f.startRun(ctx, run) }()
 		want := func(x catalog.Extent) error {
 			if x.ID.IsZero() || x.Off <= last {
 				return nil
@@ -76,19 +77,10 @@ func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, are
 				return f.start(ctx, x)
 			}
 			if n := len(run); n > 0 && (run[n-1].End() != x.Off || x.End()-run[0].Off > maxWindow) {
-				f.startRun(ctx, run)
-				run = run[:0]
-			}
-			select {
-			case f.sem <- struct{}{}:
-			default: // the rebuild may wait for the run: start it first
-				f.startRun(ctx, run)
-				run = run[:0]
-				select {
-				case f.sem <- struct{}{}:
-				case <-ctx.Done():
-					return ctx.Err()
+				if err := f.startRun(ctx, run); err != nil {
+					return err
 				}
+				run = run[:0]
 			}
 			run = append(run, x)
 			return nil
@@ -120,7 +112,7 @@ func (f *fetcher) start(ctx context.Context, x catalog.Extent) error {
 		<-f.sem
 		return nil
 	}
-	r := &fetchRead{done: make(chan struct{})}
+	r := &fetchRead{done: make(chan struct{}), left: 1}
 	f.ahead[x.Off] = &fetched{r: r, n: x.Len}
 	f.mu.Unlock()
 	f.wg.Add(1)
@@ -133,19 +125,26 @@ func (f *fetcher) start(ctx context.Context, x catalog.Extent) error {
 }
 
 // startRun reads the extents of run, next to each other on a local disk,
-// as one window; each holds a token already. Those the rebuild has passed
-// are dropped.
-func (f *fetcher) startRun(ctx context.Context, run []catalog.Extent) {
+// as one window, but those the rebuild has passed (it read them itself).
+func (f *fetcher) startRun(ctx context.Context, run []catalog.Extent) error {
+	if len(run) == 0 {
+		return nil
+	}
+	select {
+	case f.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	f.mu.Lock()
 	for len(run) > 0 && run[0].Off <= f.passed {
 		run = run[1:]
-		<-f.sem
 	}
 	if len(run) == 0 {
 		f.mu.Unlock()
-		return
+		<-f.sem
+		return nil
 	}
-	r := &fetchRead{done: make(chan struct{})}
+	r := &fetchRead{done: make(chan struct{}), left: len(run)}
 	off, end := run[0].Off, run[len(run)-1].End()
 	for _, x := range run {
 		f.ahead[x.Off] = &fetched{r: r, lo: x.Off - off, n: x.Len}
@@ -157,6 +156,7 @@ func (f *fetcher) startRun(ctx context.Context, run []catalog.Extent) {
 		r.b, r.err = f.local(ctx, off, end-off)
 		close(r.done)
 	}()
+	return nil
 }
 
 // get returns the plaintext of old extent x, dropping what was fetched
@@ -166,10 +166,12 @@ func (f *fetcher) get(ctx context.Context, x catalog.Extent) ([]byte, error) {
 	f.mu.Lock()
 	f.passed = x.Off
 	r := f.ahead[x.Off]
-	for off := range f.ahead {
+	for off, e := range f.ahead {
 		if off <= x.Off {
 			delete(f.ahead, off)
-			<-f.sem
+			if e.r.left--; e.r.left == 0 {
+				<-f.sem
+			}
 		}
 	}
 	f.mu.Unlock()
