@@ -180,8 +180,11 @@ var (
 // first use in a process costs 180 ms of table setup (an ingest encodes
 // one index: that was an eighth of a 2.4 GB image's ingest) for 1% less
 // than SpeedBetterCompression on the moved pair's paths, whose first use
-// costs 50 ms. On part B (records, mostly random content keys) the
-// fastest level is both smaller and faster to decode than the default.
+// costs 50 ms, so a part A under smallPathPart bytes (disks without
+// filesystems, as a changed-areas ingest of a raw image often has) is
+// encoded at the fastest level instead. On part B (records, mostly
+// random content keys) the fastest level is both smaller and faster to
+// decode than the default.
 func codecs() (encA, encB *zstd.Encoder, dec *zstd.Decoder) {
 	zOnce.Do(func() {
 		// EncodeAll and DecodeAll are safe for concurrent use.
@@ -191,6 +194,10 @@ func codecs() (encA, encB *zstd.Encoder, dec *zstd.Decoder) {
 	})
 	return zEncA, zEncB, zDec
 }
+
+// smallPathPart is the size of part A under which a better level's
+// setup costs more than its smaller output saves.
+const smallPathPart = 64 << 10
 
 // encode returns the encoded form of vols, whose entries are sorted by path.
 func encode(vols []*buildVolume) ([]byte, error) {
@@ -233,6 +240,9 @@ func encode(vols []*buildVolume) ([]byte, error) {
 		return nil, fmt.Errorf("encode index: %d path bytes, %d record bytes: over the %d limit", len(a), len(b), maxPartLen)
 	}
 	encA, encB, _ := codecs()
+	if len(a) < smallPathPart {
+		encA = encB
+	}
 	za := encA.EncodeAll(a, nil)
 	out := []byte(magic)
 	out = append(out, formatVersion)
