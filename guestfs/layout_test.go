@@ -2,6 +2,9 @@ package guestfs
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -109,9 +112,39 @@ func TestFileBoundaries(t *testing.T) {
 	if !slices.Contains(regions, root.Offset) || !slices.Contains(regions, root1) {
 		t.Errorf("regions end at %v, want the root volume's edges %d and %d among them", regions, root.Offset, root1)
 	}
+	if n, err := b.Problems(); n != 0 {
+		t.Errorf("a clean walk went past %d errors: %v", n, err)
+	}
+	// Reads failing once the disk is open: no boundaries, no error, and
+	// Problems says why.
+	fr := &failingReader{r: f}
+	fd, err := OpenDisk(fr, st.Size(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr.fail = true
+	fb := StartFileBoundaries(context.Background(), fd, 1<<20, 4096, 1000)
+	cuts, _, err := fb.Next(context.Background(), root.Offset)
+	fb.Stop()
+	if n, perr := fb.Problems(); err != nil || len(cuts) != 0 || n == 0 || !strings.Contains(fmt.Sprint(perr), "disk unplugged") {
+		t.Errorf("walk of an unreadable disk: cuts %v, %v; %d problems, first %v", cuts, err, n, perr)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := FileBoundaries(ctx, d, 1, 4096, 1000); err == nil {
 		t.Error("a canceled walk returned no error")
 	}
+}
+
+// failingReader reads r until fail is set.
+type failingReader struct {
+	r    io.ReaderAt
+	fail bool // set before the reads that must fail start
+}
+
+func (f *failingReader) ReadAt(p []byte, off int64) (int, error) {
+	if f.fail {
+		return 0, errors.New("disk unplugged")
+	}
+	return f.r.ReadAt(p, off)
 }
