@@ -102,12 +102,12 @@ func (r *rebuild) extent(ctx context.Context, x catalog.Extent) (int64, error) {
 	if x.ID.IsZero() {
 		return r.hole(ctx, x)
 	}
-	b, err := r.f.get(ctx, x)
+	b, marks, err := r.f.get(ctx, x)
 	if r.d.Local {
 		if err != nil {
 			return 0, err
 		}
-		return r.feed(ctx, b) // the disk's bytes are the current ones
+		return r.feedMarked(ctx, b, marks) // the disk's bytes are the current ones
 	}
 	if err == nil && int64(len(b)) != x.Len {
 		err = fmt.Errorf("chunk %s has %d bytes, want %d", x.ID, len(b), x.Len)
@@ -186,6 +186,11 @@ func (r *rebuild) zeros(ctx context.Context, n int64) (int64, error) {
 }
 
 func (r *rebuild) feed(ctx context.Context, b []byte) (int64, error) {
+	return r.feedMarked(ctx, b, nil)
+}
+
+// feedMarked is feed with the marks of b's blocks, if known.
+func (r *rebuild) feedMarked(ctx context.Context, b []byte, marks []chunker.Mark) (int64, error) {
 	// Pieces keep slices of buf, so buf is never written once filled: b is
 	// taken as it is, found right after the bytes left (the next extent
 	// of one fetch window), or joined to them in a new buffer.
@@ -199,8 +204,11 @@ func (r *rebuild) feed(ctx context.Context, b []byte) (int64, error) {
 		copy(nb[copy(nb, r.buf):], b)
 		r.buf = nb
 	}
-	r.marks = r.p.cut.Marks(r.marks[:0], b)
-	for i, m := range r.marks {
+	if marks == nil {
+		r.marks = r.p.cut.Marks(r.marks[:0], b)
+		marks = r.marks
+	}
+	for i, m := range marks {
 		r.out = r.sel.Add(r.out[:0], m, min(chunker.Block, len(b)-i*chunker.Block))
 		if len(r.out) == 0 {
 			continue

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest/chunker"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -17,7 +18,7 @@ import (
 // as one window, whose slices the rebuild joins without copying.
 type fetcher struct {
 	read   func(ctx context.Context, x catalog.Extent) ([]byte, error)
-	local  func(ctx context.Context, off, n int64) ([]byte, error) // nil: not local
+	local  func(ctx context.Context, off, n int64) ([]byte, []chunker.Mark, error) // nil: not local
 	cancel context.CancelFunc
 	sem    chan struct{} // one token per read with extents not yet taken or dropped
 	wg     sync.WaitGroup
@@ -35,14 +36,19 @@ type fetched struct {
 
 // fetchRead is one read: of an old chunk, or of a window of a local disk.
 type fetchRead struct {
-	done chan struct{}
-	b    []byte
-	err  error
-	left int // extents of it not yet taken or dropped; guarded by fetcher.mu
+	done  chan struct{}
+	b     []byte
+	marks []chunker.Mark // of b's blocks (local windows only)
+	err   error
+	left  int // extents of it not yet taken or dropped; guarded by fetcher.mu
 }
 
-// maxWindow bounds one read of a local disk.
-const maxWindow = 8 << 20
+// maxWindow bounds one read of a local disk; markPiece is what is read
+// and marked at a time.
+const (
+	maxWindow = 8 << 20
+	markPiece = 256 << 10
+)
 
 func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, areas []image.Extent, size int64) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
@@ -51,16 +57,25 @@ func (p *pipeline) newFetcher(ctx context.Context, d DiskSpec, prev prevMap, are
 	}
 	f := &fetcher{read: read, cancel: cancel, sem: make(chan struct{}, 2*p.opts.Workers+2), ahead: map[int64]*fetched{}}
 	if d.Local {
-		f.local = func(_ context.Context, off, n int64) ([]byte, error) {
+		f.local = func(_ context.Context, off, n int64) ([]byte, []chunker.Mark, error) {
 			b := make([]byte, n)
-			got, err := readFull(d.Disk, b, off)
-			p.read.Add(got)
-			if err != nil {
-				return nil, fmt.Errorf("disk %s at offset %d: %w", d.Name, off, err)
+			marks := make([]chunker.Mark, 0, (n+chunker.Block-1)/chunker.Block)
+			// Marked piece by piece while the bytes are still in cache.
+			for lo := int64(0); lo < n; lo += markPiece {
+				hi := min(lo+markPiece, n)
+				got, err := readFull(d.Disk, b[lo:hi], off+lo)
+				p.read.Add(got)
+				if err != nil {
+					return nil, nil, fmt.Errorf("disk %s at offset %d: %w", d.Name, off+lo, err)
+				}
+				marks = p.cut.Marks(marks, b[lo:hi])
 			}
-			return b, nil
+			return b, marks, nil
 		}
-		f.read = func(ctx context.Context, x catalog.Extent) ([]byte, error) { return f.local(ctx, x.Off, x.Len) }
+		f.read = func(ctx context.Context, x catalog.Extent) ([]byte, error) {
+			b, _, err := f.local(ctx, x.Off, x.Len)
+			return b, err
+		}
 	}
 	f.wg.Add(1)
 	go func() {
@@ -153,7 +168,7 @@ func (f *fetcher) startRun(ctx context.Context, run []catalog.Extent) error {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		r.b, r.err = f.local(ctx, off, end-off)
+		r.b, r.marks, r.err = f.local(ctx, off, end-off)
 		close(r.done)
 	}()
 	return nil
@@ -161,8 +176,9 @@ func (f *fetcher) startRun(ctx context.Context, run []catalog.Extent) error {
 
 // get returns the plaintext of old extent x, dropping what was fetched
 // for extents before it. Read from a local window, its capacity runs on
-// to the window's end: the next extent's bytes may follow it in memory.
-func (f *fetcher) get(ctx context.Context, x catalog.Extent) ([]byte, error) {
+// to the window's end (the next extent's bytes may follow it in memory)
+// and its blocks' marks come with it; else marks is nil.
+func (f *fetcher) get(ctx context.Context, x catalog.Extent) (b []byte, marks []chunker.Mark, err error) {
 	f.mu.Lock()
 	f.passed = x.Off
 	r := f.ahead[x.Off]
@@ -176,16 +192,20 @@ func (f *fetcher) get(ctx context.Context, x catalog.Extent) ([]byte, error) {
 	}
 	f.mu.Unlock()
 	if r == nil {
-		return f.read(ctx, x)
+		b, err = f.read(ctx, x)
+		return b, nil, err
 	}
 	select {
 	case <-r.r.done:
 		if r.r.err != nil {
-			return nil, r.r.err
+			return nil, nil, r.r.err
 		}
-		return r.r.b[r.lo : r.lo+r.n], nil
+		if r.r.marks != nil {
+			marks = r.r.marks[r.lo/chunker.Block : (r.lo+r.n+chunker.Block-1)/chunker.Block]
+		}
+		return r.r.b[r.lo : r.lo+r.n], marks, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
