@@ -38,7 +38,11 @@ type Writer struct {
 
 	mu      sync.Mutex
 	pending map[ChunkID]int // new objects of this writer: stored size; guarded by mu
-	blkEnc  *Encoder        // encoder for map blocks; guarded by mu
+	// storing holds the chunks an Add is storing, closed when it is done:
+	// the same chunk added twice at once (two equal pieces of a disk on
+	// two adders) is stored and counted once. Guarded by mu.
+	storing map[ChunkID]chan struct{}
+	blkEnc  *Encoder // encoder for map blocks; guarded by mu
 
 	reg *writerReg // registration with gc (gc.go)
 
@@ -52,7 +56,7 @@ type Writer struct {
 // Commit, whether Commit succeeds or not; one dropped without Commit is
 // done when the Go runtime collects it.
 func (r *Repo) NewWriter() *Writer {
-	w := &Writer{repo: r, pending: map[ChunkID]int{}, blkEnc: NewEncoder(), reg: r.gc.join()}
+	w := &Writer{repo: r, pending: map[ChunkID]int{}, storing: map[ChunkID]chan struct{}{}, blkEnc: NewEncoder(), reg: r.gc.join()}
 	w.reg.locks = r.locks
 	runtime.AddCleanup(w, r.gc.leave, w.reg)
 	return w
@@ -87,6 +91,11 @@ func (w *Writer) add1(ctx context.Context, enc *Encoder, plain []byte, repair bo
 		return AddResult{}, err
 	}
 	id := w.repo.HashChunk(plain)
+	done, err := w.claim(ctx, id)
+	if err != nil {
+		return AddResult{}, err
+	}
+	defer done()
 	known, err := w.known(id)
 	if err != nil || (known && !repair) {
 		return AddResult{ID: id}, err
@@ -135,6 +144,34 @@ func (w *Writer) add(ctx context.Context, plain []byte) (ChunkID, bool, error) {
 func (w *Writer) AddBlob(ctx context.Context, data []byte) (ChunkID, error) {
 	id, _, err := w.add(ctx, data)
 	return id, err
+}
+
+// claim waits while another Add stores id, then marks id as being stored
+// by the caller until done is called.
+func (w *Writer) claim(ctx context.Context, id ChunkID) (done func(), err error) {
+	w.mu.Lock()
+	for {
+		ch, busy := w.storing[id]
+		if !busy {
+			break
+		}
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	ch := make(chan struct{})
+	w.storing[id] = ch
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		delete(w.storing, id)
+		w.mu.Unlock()
+		close(ch)
+	}, nil
 }
 
 func (w *Writer) known(id ChunkID) (bool, error) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -65,5 +67,69 @@ func TestAddRepairReportsFailedDelete(t *testing.T) {
 	}
 	if _, err := r.fetch(ctx, id, cs); err != nil {
 		t.Fatalf("after the repair: %v", err)
+	}
+}
+
+// countPuts counts the objects written through it.
+type countPuts struct {
+	backend.Backend
+	n *atomic.Int64
+}
+
+func (c countPuts) Put(ctx context.Context, name string, data []byte) error {
+	c.n.Add(1)
+	return c.Backend.Put(ctx, name, data)
+}
+
+func (c countPuts) Replace(ctx context.Context, name string, data []byte) error {
+	c.n.Add(1)
+	return backend.Replace(ctx, c.Backend, name, data)
+}
+
+// TestAddSameChunkAtOnce: equal chunks added by several goroutines at
+// once (equal pieces of one disk on the ingest's adders) are stored once
+// and reported new once, so a point's stored figure does not depend on
+// timing.
+func TestAddSameChunkAtOnce(t *testing.T) {
+	ctx := context.Background()
+	r := testRepo1(t)
+	dir := r.Dir()
+	r.Close()
+	var puts atomic.Int64
+	r, err := Open(ctx, dir, Options{WrapBackend: func(b backend.Backend) backend.Backend { return countPuts{b, &puts} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w := r.NewWriter()
+	chunk := testDisk(1, 1, r.Config().ChunkSize)
+	const n = 16
+	res := make([]AddResult, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			var err error
+			if res[i], err = w.Add(ctx, NewEncoder(), chunk); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	news := 0
+	for _, a := range res {
+		if a.New {
+			news++
+		}
+		if a.ID != res[0].ID {
+			t.Fatalf("IDs differ: %v, %v", a.ID, res[0].ID)
+		}
+	}
+	if news != 1 || puts.Load() != 1 {
+		t.Fatalf("%d adds reported new, %d objects written; want 1 and 1", news, puts.Load())
 	}
 }
