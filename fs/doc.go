@@ -96,10 +96,11 @@
 // So the mount answers OPEN and FLUSH with ENOSYS, after which the kernel
 // sends neither (nor RELEASE) for the rest of the mount: every file is
 // read-only and stateless, a read opens a guest file on a small per-volume
-// cache (noopen.go). And once a second small file of a directory is read,
-// the directory's other small files (up to 64 KiB each, 4 MiB per step)
-// are stored in the kernel's page cache with FUSE_NOTIFY_STORE before
-// they are asked for (push.go). A tar of 100 000 small files then sends
+// cache (noopen.go). And once a second small file of a directory is read
+// (the first, in a volume where another directory was pushed in the last
+// two seconds), the directory's other small files (up to 64 KiB each,
+// 4 MiB per step) are stored in the kernel's page cache with
+// FUSE_NOTIFY_STORE before they are asked for (push.go). A tar of 100 000 small files then sends
 // about one READ per directory step instead of OPEN, READ and RELEASE per
 // file (bench/xfs.sh).
 //

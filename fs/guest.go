@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -29,6 +30,7 @@ type volume struct {
 	edge     []string        // what they lost, at most maxEdgeNotes; guarded by mu
 	files    openFiles       // guest files read lately (noopen.go); guarded by mu
 	report   *textRef        // the disk's volumes.txt, told when damage is found
+	lastPush atomic.Int64    // when a push step last started (push.go), Unix ns
 }
 
 func (v *volume) errno(op string, gino uint64, err error) syscall.Errno {

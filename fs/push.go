@@ -3,12 +3,14 @@ package fs
 import (
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/vmarchive/vmarchive/guestfs"
 )
 
 // A reader that reads a second small file of a directory is taken to be
-// walking it (tar, rsync, cp -r, a virus scanner): the mount then pushes
+// walking it (tar, rsync, cp -r, a virus scanner), and so is one reading
+// a first small file in a volume walked a moment ago: the mount then pushes
 // the directory's other small files into the kernel's page cache
 // (FUSE_NOTIFY_STORE), a write to /dev/fuse each, so the reader's reads
 // hit the cache instead of each waiting for a READ round trip: on a
@@ -45,12 +47,28 @@ func (g *guestNode) pushSiblings() {
 	switch {
 	case s.running || d.ents == nil || s.next >= len(d.ents):
 		return
-	case !s.seen || s.first == g.gino:
+	case (!s.seen || s.first == g.gino) && !g.vol.walking():
 		s.seen, s.first = true, g.gino
 		return
 	}
-	s.running = true
+	d.startPush()
+}
+
+// startPush starts a push step in directory d; d.mu is held.
+func (d *guestNode) startPush() {
+	d.scan.running = true
+	d.vol.lastPush.Store(time.Now().UnixNano())
 	go d.push()
+}
+
+// walkWindow is how long after a push step in one of its directories
+// (its start or end) a volume counts as being walked: the first small file read in another
+// directory then starts a step at once, as the walk reaches it.
+var walkWindow = 2 * time.Second // a variable for tests
+
+func (v *volume) walking() bool {
+	t := v.lastPush.Load()
+	return t != 0 && time.Since(time.Unix(0, t)) < walkWindow
 }
 
 // push stores up to pushStep bytes of d's small files in the kernel's
@@ -73,6 +91,7 @@ func (d *guestNode) push() {
 		budget -= n
 	}
 	d.scan.running = false
+	d.vol.lastPush.Store(time.Now().UnixNano())
 }
 
 // pushOne stores file e of directory d in the kernel's cache if it is a

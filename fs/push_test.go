@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,26 @@ func TestPushSiblings(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A second directory, read after the first while the volume counts
+	// as walked: its first small file read starts a push.
+	src2 := filepath.Join(dir, "src", "e")
+	if err := os.MkdirAll(src2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var total2 int64
+	for i := range 10 {
+		b := make([]byte, 200+rng.Intn(4000))
+		rng.Read(b)
+		name := fmt.Sprintf("e/g%02d", i)
+		want[name] = b
+		total2 += int64(len(b))
+		if err := os.WriteFile(filepath.Join(dir, "src", name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := walkWindow
+	walkWindow = time.Hour // a busy machine must not end the walk
+	t.Cleanup(func() { walkWindow = old })
 	img := filepath.Join(dir, "ext4.img")
 	sh(t, "mke2fs", "-q", "-F", "-t", "ext4", "-d", filepath.Join(dir, "src"), img, "8M")
 	r := catalog.TestRepo(t)
@@ -51,11 +72,11 @@ func TestPushSiblings(t *testing.T) {
 	mnt, _ := mountRepo(t, r, Options{Counters: &c})
 	d := filepath.Join(mnt, "vm1/latest/disk0/fs/d")
 	ents, err := os.ReadDir(d)
-	if err != nil || len(ents) != len(want) {
+	if err != nil || len(ents) != 40 {
 		t.Fatalf("ls: %d entries, %v", len(ents), err)
 	}
 	check := func(name string) {
-		if got := readFile(t, filepath.Join(d, name)); !bytes.Equal(got, want[name]) {
+		if got := readFile(t, filepath.Join(mnt, "vm1/latest/disk0/fs", dirOf(name))); !bytes.Equal(got, want[name]) {
 			t.Fatalf("%s: %d bytes differ from the %d written", name, len(got), len(want[name]))
 		}
 	}
@@ -68,10 +89,39 @@ func TestPushSiblings(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for name := range want {
-		check(name)
+		if !strings.HasPrefix(name, "e/") {
+			check(name)
+		}
 	}
 	served := c.ReadBytes.Load() - c.PushedBytes.Load()
 	if w := int64(len(want["f00"]) + len(want["f01"]) + len(want["f07"])); served != w {
 		t.Errorf("READ requests served %d bytes, want %d (f00, f01 and the large f07)", served, w)
 	}
+
+	e := filepath.Join(mnt, "vm1/latest/disk0/fs/e")
+	if ents, err := os.ReadDir(e); err != nil || len(ents) != 10 {
+		t.Fatalf("ls e: %d entries, %v", len(ents), err)
+	}
+	check("e/g00")
+	for deadline := time.Now().Add(30 * time.Second); c.PushedBytes.Load() < total+total2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("pushed %d bytes of e's %d after its first read", c.PushedBytes.Load()-total, total2)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range 10 {
+		check(fmt.Sprintf("e/g%02d", i))
+	}
+	if got, w := c.ReadBytes.Load()-c.PushedBytes.Load()-served, int64(len(want["e/g00"])); got != w {
+		t.Errorf("READ requests served %d bytes of e, want %d (g00 only)", got, w)
+	}
+}
+
+// dirOf names a file of TestPushSiblings under the volume's root: d/ unless
+// its name says e/.
+func dirOf(name string) string {
+	if strings.HasPrefix(name, "e/") {
+		return name
+	}
+	return "d/" + name
 }
