@@ -83,7 +83,7 @@ func (s *Service) ingestImage(ctx context.Context, vm, path string) (*catalog.Ma
 	ld := limitedDisk{Disk: d, r: s.limiter().ReaderAt(ctx, d)}
 	spec := ingest.DiskSpec{Name: imageDisk, Disk: ld, Source: path, Format: d.Format()}
 	specs := []ingest.DiskSpec{spec}
-	defer ingest.StartBoundaries(ctx, s.repo, specs)() // moved files dedup
+	defer ingest.StartBoundaries(ctx, s.repo, specs, FileWalker)() // moved files dedup
 	return ingest.Ingest(ctx, s.repo, ingest.Options{VM: vm, SourceKind: "image"}, specs)
 }
 

@@ -198,7 +198,7 @@ func (s *Service) copyTo(ctx context.Context, j *JobConfig, points map[string]*c
 	for vm := range points {
 		vms = append(vms, vm)
 	}
-	st, err := ingest.Copy(ctx, s.repo, dst, ingest.CopyOptions{VMs: vms, Boundaries: ingest.DiskBoundaries})
+	st, err := ingest.Copy(ctx, s.repo, dst, ingest.CopyOptions{VMs: vms, Boundaries: DiskFileBoundaries})
 	if st == nil {
 		return 0, err
 	}

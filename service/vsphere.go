@@ -28,7 +28,8 @@ func (s *Service) captureVSphere(ctx context.Context, j *JobConfig, sem chan str
 	log := s.log.With("job", j.Name)
 	opts := vsphere.Options{
 		Quiesce: j.Quiesce, CBT: j.CBT, Streams: s.config().Limits.Streams, ViaVCenter: src.ViaVCenter, Limiter: s.limiter(),
-		Log: func(format string, a ...any) { log.Info(fmt.Sprintf(format, a...)) },
+		Log:  func(format string, a ...any) { log.Info(fmt.Sprintf(format, a...)) },
+		Walk: FileWalker,
 	}
 	var mu sync.Mutex // add is called serially
 	var wg sync.WaitGroup

@@ -13,6 +13,8 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/catalog/backend"
 	"github.com/vmarchive/vmarchive/ingest"
+
+	"github.com/vmarchive/vmarchive/service"
 )
 
 func copyCmd(v *viper.Viper) *cobra.Command {
@@ -94,7 +96,7 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 			prog.label = fmt.Sprintf("copy %d/%d points, %s sent", p.PointsDone, p.PointsTotal, formatBytes(p.Sent))
 			prog.update(p.Done, p.Total)
 		},
-		Boundaries: ingest.DiskBoundaries,
+		Boundaries: service.DiskFileBoundaries,
 	}
 	st, err := ingest.Copy(cmd.Context(), src, dst, opts)
 	prog.done()

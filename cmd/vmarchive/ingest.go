@@ -13,6 +13,8 @@ import (
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/areas"
 	"github.com/vmarchive/vmarchive/ingest/image"
+
+	"github.com/vmarchive/vmarchive/service"
 )
 
 func ingestCmd(v *viper.Viper) *cobra.Command {
@@ -99,8 +101,8 @@ repository's owner-only control socket, never on a command line.`,
 			if err := checkLockDays(cmd.Context(), v, repo.Repo); err != nil {
 				return err
 			}
-			defer ingest.StartBoundaries(cmd.Context(), repo.Repo, specs)() // moved files dedup
-			pi := startIndex(cmd.Context(), v, specs)                       // find.go; walks while the chunks are stored
+			defer ingest.StartBoundaries(cmd.Context(), repo.Repo, specs, service.FileWalker)() // moved files dedup
+			pi := startIndex(cmd.Context(), v, specs)                                           // find.go; walks while the chunks are stored
 			defer pi.cancel()
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{

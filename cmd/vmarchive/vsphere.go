@@ -18,6 +18,8 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/vsphere"
+
+	"github.com/vmarchive/vmarchive/service"
 )
 
 // vSphere commands. Credentials follow govc (GOVC_URL, GOVC_USERNAME,
@@ -212,6 +214,7 @@ func ingestVSphere(cmd *cobra.Command, v *viper.Viper, args []string) error {
 		Quiesce: v.GetBool("quiesce"), CBT: v.GetBool("cbt"),
 		ParallelVMs: v.GetInt("parallel-vms"), Streams: v.GetInt("streams"),
 		Bandwidth: bw, ViaVCenter: v.GetBool("via-vcenter"),
+		Walk: service.FileWalker, // moved files dedup
 		Log: func(format string, a ...any) {
 			mu.Lock()
 			defer mu.Unlock()

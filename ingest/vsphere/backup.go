@@ -42,9 +42,11 @@ type Options struct {
 	Progress func(vm string, p ingest.Progress)
 	// Clock gives capture times; nil means time.Now.
 	Clock func() time.Time
-	// noBoundaries cuts full reads by content alone, for the benchmark
-	// that measures what file boundaries save.
-	noBoundaries bool
+	// Walk, if set, finds the edges of large guest files' data for a
+	// full read to cut chunks at too (ingest.Walker; service.FileWalker):
+	// the same data at other offsets then dedups. Nil cuts by content
+	// alone.
+	Walk ingest.Walker
 }
 
 // Result is the outcome of one VM.

@@ -131,7 +131,7 @@ func TestFullIngestCutsAtFileEdges(t *testing.T) {
 	s := newSim(t, img, false)
 	c := s.connect(t)
 	var log logRecorder
-	opts := Options{Log: log.logf, Clock: clock()}
+	opts := Options{Log: log.logf, Clock: clock(), Walk: testWalk}
 	r := c.Backup(context.Background(), repo, findWeb01(t, c), opts)
 	if r.Err != nil {
 		t.Fatal(r.Err)

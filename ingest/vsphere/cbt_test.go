@@ -113,7 +113,7 @@ func TestCBTIncremental(t *testing.T) {
 	fake := installFakeCBT(c, s.size)
 	repo := catalog.TestRepo(t)
 	var log logRecorder
-	opts := Options{CBT: true, Log: log.logf, Clock: clock()}
+	opts := Options{CBT: true, Log: log.logf, Clock: clock(), Walk: testWalk}
 	ctx := context.Background()
 	var walked int64 // bytes the last run's file boundaries walk read
 	backup := func(wantAsked ...string) *catalog.Manifest {
@@ -255,7 +255,7 @@ func TestEmulatedCBT(t *testing.T) {
 	c := s.connect(t)
 	repo := catalog.TestRepo(t)
 	var log logRecorder
-	opts := Options{CBT: true, Log: log.logf, Clock: clock()}
+	opts := Options{CBT: true, Log: log.logf, Clock: clock(), Walk: testWalk}
 	ctx := context.Background()
 	var walked int64 // bytes the last run's file boundaries walk read
 	backup := func() *catalog.DiskRecord {

@@ -20,7 +20,7 @@ func TestBandwidthLimit(t *testing.T) {
 	repo := catalog.TestRepo(t)
 	const rate = 64 << 20
 	start := time.Now()
-	r := c.Backup(context.Background(), repo, findWeb01(t, c), Options{Bandwidth: rate, Clock: clock()})
+	r := c.Backup(context.Background(), repo, findWeb01(t, c), Options{Bandwidth: rate, Clock: clock(), Walk: testWalk})
 	el := time.Since(start)
 	if r.Err != nil {
 		t.Fatal(r.Err)

@@ -69,7 +69,11 @@ func BenchmarkMovedFiles(b *testing.B) {
 					if err := os.Symlink(img, s.flat); err != nil {
 						b.Fatal(err)
 					}
-					r := c.Backup(ctx, repo, findVM(b, c), Options{Clock: clk, noBoundaries: !bounds})
+					opts := Options{Clock: clk}
+					if bounds {
+						opts.Walk = testWalk
+					}
+					r := c.Backup(ctx, repo, findVM(b, c), opts)
 					if r.Err != nil {
 						b.Fatal(r.Err)
 					}

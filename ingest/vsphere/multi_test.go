@@ -77,7 +77,7 @@ func TestFolderParallelVMs(t *testing.T) {
 
 	repo := catalog.TestRepo(t)
 	var log logRecorder
-	results := c.BackupAll(ctx, repo, found, Options{ParallelVMs: 2, Log: log.logf, Clock: clock()})
+	results := c.BackupAll(ctx, repo, found, Options{ParallelVMs: 2, Log: log.logf, Clock: clock(), Walk: testWalk})
 	if len(results) != len(found) {
 		t.Fatalf("%d results for %d VMs", len(results), len(found))
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
 )
 
@@ -21,7 +20,7 @@ import (
 // boundaryWalk is the walk of one disk.
 type boundaryWalk struct {
 	disk   string
-	b      *guestfs.Boundaries
+	b      ingest.Walk
 	cache  *blockCache
 	cancel context.CancelFunc // ends the walk's requests too
 }
@@ -29,7 +28,7 @@ type boundaryWalk struct {
 // startWalks starts the walks of the disks of specs read in full (no
 // changed areas: an incremental read keeps the previous point's cuts).
 func startWalks(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec, fds []*flatDisk, opts Options) []boundaryWalk {
-	if opts.noBoundaries {
+	if opts.Walk == nil {
 		return nil
 	}
 	var out []boundaryWalk
@@ -41,7 +40,7 @@ func startWalks(ctx context.Context, repo *catalog.Repo, specs []ingest.DiskSpec
 		wctx, cancel := context.WithCancel(ctx)
 		direct := &flatDisk{ctx: wctx, files: fd.files, size: fd.size, segs: fd.segs}
 		c := newBlockCache(direct, fd.size, walkBlock, walkCacheBlocks)
-		b := ingest.FileBoundaries(wctx, repo, c, fd.size)
+		b := ingest.FileBoundaries(wctx, repo, c, fd.size, opts.Walk)
 		if b == nil {
 			cancel()
 			return nil // fixed-size chunks: no boundaries
