@@ -93,6 +93,16 @@ func New(repo *catalog.Repo, cfg *Config, o Options) *Service {
 // Run serves the API and runs the jobs until ctx ends, then cancels the
 // runs going on and waits for them to be recorded.
 func (s *Service) Run(ctx context.Context) error {
+	// Runs may be started from the first moment (the API, a caller of
+	// Start while the mount comes up), and are waited for however Run ends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		s.runs.Wait()
+	}()
+	s.mu.Lock()
+	s.mu.base = ctx
+	s.mu.Unlock()
 	api, err := s.listenAPI()
 	if err != nil {
 		return err
@@ -113,9 +123,6 @@ func (s *Service) Run(ctx context.Context) error {
 		defer unmount()
 	}
 	defer s.serveNBD(ctx, s.config().NBD)()
-	s.mu.Lock()
-	s.mu.base = ctx
-	s.mu.Unlock()
 	s.startJobs(s.config(), true)
 	s.log.Info("serving", "repo", s.repo.Dir(), "jobs", len(s.config().Jobs), "api", catalog.APIPath(s.repo.Dir()), "listen", s.config().Listen)
 	s.watchRPO(ctx)
