@@ -142,6 +142,11 @@ func (b *Backend) Replace(ctx context.Context, name string, data []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
+	if err == nil {
+		// Start writing it out now, beside the work that follows, so that
+		// the Sync at commit waits for less; an error here only loses that.
+		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
