@@ -62,8 +62,8 @@ func (d *guestNode) startPush() {
 }
 
 // walkWindow is how long after a push step in one of its directories
-// (its start or end) a volume counts as being walked: the first small file read in another
-// directory then starts a step at once, as the walk reaches it.
+// (its start or end) a volume counts as being walked: the first small
+// file read in another directory then starts a step at once.
 var walkWindow = 2 * time.Second // a variable for tests
 
 func (v *volume) walking() bool {
