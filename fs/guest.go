@@ -154,7 +154,7 @@ func (g *guestNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, o
 	if err != nil {
 		return nil, g.vol.errno("open", g.gino, err)
 	}
-	if off == 0 {
+	if off == 0 && f.Size() <= pushFileMax { // a walk of small files (push.go)
 		g.pushSiblings()
 	}
 	return readAt(g.vol.m, f, f.Size(), dest, off)
