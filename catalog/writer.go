@@ -196,11 +196,7 @@ func (w *Writer) known(id ChunkID) (bool, error) {
 // after it leaves a whole point that gc adds to the catalog (gc.go).
 func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	defer w.repo.gc.leave(w.reg)
-	m.Version, m.ChunkSize, m.Chunking = 1, w.repo.cfg.ChunkSize, nil
-	if c := w.repo.cfg.Chunking; c != nil {
-		cc := *c
-		m.Version, m.ChunkSize, m.Chunking = ManifestVersion, 0, &cc
-	}
+	w.Stamp(m)
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -260,6 +256,17 @@ func (w *Writer) Commit(ctx context.Context, m *Manifest) error {
 	}
 	crashpoint("committed")
 	return nil
+}
+
+// Stamp sets what Commit records in m of the repository's chunking (its
+// version, chunk size or chunking): a copy of m stamped before the commit
+// opens the point's maps as the committed point will.
+func (w *Writer) Stamp(m *Manifest) {
+	m.Version, m.ChunkSize, m.Chunking = 1, w.repo.cfg.ChunkSize, nil
+	if c := w.repo.cfg.Chunking; c != nil {
+		cc := *c
+		m.Version, m.ChunkSize, m.Chunking = ManifestVersion, 0, &cc
+	}
 }
 
 // share takes, once, the Repo's write lock in a shared store, so that no

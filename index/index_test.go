@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/internal/testenv"
 )
@@ -647,5 +648,57 @@ func TestStartFinish(t *testing.T) {
 	}
 	if got, want := guestEntries(t, finish(f.images[1], false)), guestEntries(t, fromStore); !reflect.DeepEqual(got, want) {
 		t.Error("with the source changed, the index is not the store's")
+	}
+}
+
+// TestPrebuild: the index Prebuild builds while an ingest commits the
+// point (from the walked image and the point's stored maps, before the
+// point exists) is the one Finish stores, without building it again, and
+// the same as the one built from the store, byte for byte.
+func TestPrebuild(t *testing.T) {
+	f := newFixture(t, 1, 2)
+	ctx := context.Background()
+	fromStore, err := Build(ctx, f.repo, f.points[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := image.Open(f.images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := Start(ctx, map[string]Source{"disk0": d})
+	defer p.Cancel()
+	hooked := false
+	m, err := ingest.Ingest(ctx, f.repo, ingest.Options{VM: "other", Time: t0, SourceKind: "image",
+		Committing: func(m *catalog.Manifest) {
+			hooked = true
+			if _, err := f.repo.PointByID(m.ID()); !errors.Is(err, catalog.ErrNotFound) {
+				t.Errorf("Committing called with the point there already: %v", err)
+			}
+			p.Prebuild(f.repo, m)
+			<-p.pre.done // the whole build before the commit
+		}}, []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: f.images[0], Format: d.Format()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hooked {
+		t.Fatal("ingest did not call Committing")
+	}
+	if p.pre.err != nil {
+		t.Fatalf("prebuild: %v", p.pre.err)
+	}
+	ix, err := p.Finish(ctx, f.repo, m, true, func(err error) { t.Errorf("warning: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix != p.pre.ix {
+		t.Error("Finish did not take the prebuilt index")
+	}
+	if !bytes.Equal(ix.enc, fromStore.enc) {
+		t.Error("the prebuilt index differs from the one built from the store")
+	}
+	if b, ok, err := f.repo.Derived(m.ID(), DerivedName); err != nil || !ok || !bytes.Equal(b, ix.enc) {
+		t.Fatalf("Finish did not store the prebuilt index: %v %v", ok, err)
 	}
 }

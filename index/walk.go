@@ -17,9 +17,20 @@ type Source interface {
 // walked in the background, from the images, while their chunks are
 // stored; Finish adds the content keys once the point's maps exist.
 type Pending struct {
+	ctx    context.Context // the walk's and the prebuild's
 	cancel context.CancelFunc
 	done   chan struct{}
 	disks  map[string]*walkedDisk
+
+	pre *prebuilt // set by Prebuild
+}
+
+// prebuilt is an index built by Prebuild.
+type prebuilt struct {
+	id   catalog.PointID
+	done chan struct{} // closed when ix and err are set
+	ix   *Index
+	err  error
 }
 
 // walkedDisk is one disk's guest trees, walked without content keys.
@@ -33,7 +44,7 @@ type walkedDisk struct {
 // The caller keeps the sources open and unchanged until Finish returns.
 func Start(ctx context.Context, sources map[string]Source) *Pending {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Pending{cancel: cancel, done: make(chan struct{}), disks: map[string]*walkedDisk{}}
+	p := &Pending{ctx: ctx, cancel: cancel, done: make(chan struct{}), disks: map[string]*walkedDisk{}}
 	for name, s := range sources {
 		p.disks[name] = &walkedDisk{size: s.Size()}
 	}
@@ -47,6 +58,28 @@ func Start(ctx context.Context, sources map[string]Source) *Pending {
 	return p
 }
 
+// Prebuild starts building the index of m in the background, as Finish
+// would with unchanged sources, while m, whose chunks and maps are stored,
+// is being committed (ingest.Options.Committing): the commit mostly waits
+// for the disk. Finish then stores what it built. Call it at most once,
+// before Finish.
+func (p *Pending) Prebuild(repo *catalog.Repo, m *catalog.Manifest) {
+	pre := &prebuilt{id: m.ID(), done: make(chan struct{})}
+	p.pre = pre
+	go func() {
+		defer close(pre.done)
+		select {
+		case <-p.done:
+		case <-p.ctx.Done():
+			pre.err = p.ctx.Err()
+			return
+		}
+		if pre.ix = reuse(repo, m); pre.ix == nil {
+			pre.ix, pre.err = build(p.ctx, repo, m, p.disks)
+		}
+	}()
+}
+
 // Finish makes and stores the index of m, the point made of the sources
 // given to Start, as Load would: a stored index or the one of the point
 // before with the same maps is taken as it is; otherwise the walked trees
@@ -57,6 +90,18 @@ func (p *Pending) Finish(ctx context.Context, repo *catalog.Repo, m *catalog.Man
 	if _, ok, err := repo.Derived(m.ID(), DerivedName); err != nil || ok || !unchanged {
 		p.Cancel()
 		return Load(ctx, repo, m, warn)
+	}
+	if pre := p.pre; pre != nil && pre.id == m.ID() {
+		select {
+		case <-pre.done:
+		case <-ctx.Done():
+			p.Cancel()
+			return nil, ctx.Err()
+		}
+		if pre.err != nil {
+			return nil, pre.err
+		}
+		return pre.ix, Store(repo, m, pre.ix)
 	}
 	if ix := reuse(repo, m); ix != nil {
 		p.Cancel()
@@ -78,8 +123,12 @@ func (p *Pending) Finish(ctx context.Context, repo *catalog.Repo, m *catalog.Man
 	return ix, Store(repo, m, ix)
 }
 
-// Cancel stops the walk and waits for it: the sources may be closed after.
+// Cancel stops the walk and a prebuild and waits for them: the sources
+// and the repository may be closed after.
 func (p *Pending) Cancel() {
 	p.cancel()
 	<-p.done
+	if p.pre != nil {
+		<-p.pre.done
+	}
 }

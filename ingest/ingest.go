@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,6 +68,12 @@ type Options struct {
 	Config     map[string][]byte
 	// Progress, if set, is called from one goroutine as work is done.
 	Progress func(Progress)
+	// Committing, if set, is called with a copy of the new point's
+	// manifest once its chunks and maps are stored, just before the
+	// commit makes them durable (which mostly waits for the disk): work
+	// that reads the point's maps, such as building its file index, can
+	// run meanwhile. The point does not exist until Ingest returns.
+	Committing func(*catalog.Manifest)
 }
 
 // Progress counts bytes of disk covered (read, zero or reused) so far.
@@ -145,6 +153,12 @@ func Ingest(ctx context.Context, repo *catalog.Repo, opts Options, disks []DiskS
 		}
 	}
 	m.Created = time.Now().UTC()
+	if opts.Committing != nil {
+		c := *m
+		c.Disks, c.Config = slices.Clone(m.Disks), maps.Clone(m.Config)
+		p.w.Stamp(&c)
+		opts.Committing(&c)
+	}
 	if err := p.w.Commit(ctx, m); err != nil {
 		return nil, err
 	}

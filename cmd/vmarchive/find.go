@@ -371,6 +371,15 @@ type pendingIndex struct {
 	stamps []os.FileInfo
 }
 
+// prebuild is the ingest's Committing hook: it starts building the index
+// of the new point while the point is committed (nil without an index).
+func (pi *pendingIndex) prebuild(repo *catalog.Repo) func(*catalog.Manifest) {
+	if pi == nil {
+		return nil
+	}
+	return func(m *catalog.Manifest) { pi.p.Prebuild(repo, m) }
+}
+
 // cancel stops the walk (the ingest failed); the images may then be closed.
 func (pi *pendingIndex) cancel() {
 	if pi != nil {

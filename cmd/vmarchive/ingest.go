@@ -107,7 +107,8 @@ repository's owner-only control socket, never on a command line.`,
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
 				VM: vm, Time: when, SourceKind: "image",
-				Progress: func(p ingest.Progress) { prog.update(p.Done, p.Total) },
+				Progress:   func(p ingest.Progress) { prog.update(p.Done, p.Total) },
+				Committing: pi.prebuild(repo.Repo), // the index is built while the commit syncs
 			}, specs)
 			prog.done()
 			if err != nil {
