@@ -29,6 +29,7 @@ type volume struct {
 	edgeDirs map[uint64]bool // directories whose listing lost entries at the edge (edge.go); guarded by mu
 	edge     []string        // what they lost, at most maxEdgeNotes; guarded by mu
 	files    openFiles       // guest files read lately (noopen.go); guarded by mu
+	warmed   map[uint64]bool // directories read ahead (walkahead.go); guarded by mu
 	report   *textRef        // the disk's volumes.txt, told when damage is found
 	lastPush atomic.Int64    // when a push step last started (push.go), Unix ns
 }
@@ -136,6 +137,7 @@ func (g *guestNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno)
 	g.mu.Lock()
 	g.listed, g.ents = listed, ents
 	g.mu.Unlock()
+	g.vol.statAhead(ents) // READDIRPLUS looks each up next (walkahead.go)
 	return gofs.NewListDirStream(out), 0
 }
 

@@ -28,6 +28,8 @@ type dirScan struct {
 	first   uint64 // which one
 	next    int    // the entry (guestNode.ents) to push next
 	running bool   // a step is pushing
+	ahead   bool   // the directory after it was read ahead (walkahead.go)
+	aheadAt int    // where walkahead.go last found a child in the entries
 }
 
 // pushSiblings starts a push step in g's directory if a second small
@@ -59,6 +61,7 @@ func (d *guestNode) startPush() {
 	d.scan.running = true
 	d.vol.lastPush.Store(time.Now().UnixNano())
 	go d.push()
+	d.walkAhead()
 }
 
 // walkWindow is how long after a push step in one of its directories
