@@ -118,6 +118,14 @@ func initStore(ctx context.Context, dir, id string, store backend.Backend) (back
 	if err != nil {
 		return nil, "", err
 	}
+	// The 256 directories objects go to (data/<hh>, format.ObjectName)
+	// are made now, as restic's init does: a first ingest made each one
+	// after a failed create, beside its work.
+	for i := range 256 {
+		if err := os.MkdirAll(filepath.Join(dir, storeDir, "data", fmt.Sprintf("%02x", i)), dirMode); err != nil {
+			return nil, "", fmt.Errorf("init: %w", err)
+		}
+	}
 	return be, dir, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -299,5 +300,43 @@ func TestRebuildFromStoreAlone(t *testing.T) {
 	}
 	if res, err := r.Verify(ctx, VerifyOptions{}); err != nil || len(res.Problems) != 0 {
 		t.Fatalf("verify after rebuild: %+v %v", res, err)
+	}
+}
+
+// TestInitMakesDataDirs: init makes the 256 directories of store/data
+// (owner-only), so that a first ingest does not make them one at a time,
+// and objects are stored into them.
+func TestInitMakesDataDirs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	ctx := context.Background()
+	if _, err := Init(ctx, dir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, storeDir, "data")
+	ents, err := os.ReadDir(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 256 {
+		t.Fatalf("store/data holds %d entries after init, want 256", len(ents))
+	}
+	for i, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%02x", i); e.Name() != want || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("store/data entry %d: %s %v, want directory %s, mode 0700", i, e.Name(), fi.Mode(), want)
+		}
+	}
+	r, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	TestWritePoint(t, r, "vm", time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC), map[string][]byte{"disk0": testDisk(1, 5, MinChunkSize)})
+	objects, _ := filepath.Glob(filepath.Join(data, "*", "*"))
+	if ents, err := os.ReadDir(data); err != nil || len(ents) != 256 || len(objects) == 0 {
+		t.Fatalf("store/data after a point: %d entries (%v), %d objects in them", len(ents), err, len(objects))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -120,13 +121,21 @@ func TestSymlinksInRepositoryRefused(t *testing.T) {
 	}
 	os.Remove(lock)
 
-	// Every absent store/data/<hh> a symlink out: any new chunk goes through one.
+	// Every store/data/<hh> without objects (init makes all 256) a symlink
+	// out: any new chunk goes through one.
 	data := filepath.Join(repo, "store", "data")
+	planted := 0
 	for i := 0; i < 256; i++ {
 		p := filepath.Join(data, hex2(i))
-		if _, err := os.Lstat(p); err != nil {
-			os.Symlink(outside, p)
+		if err := os.Remove(p); err == nil || errors.Is(err, fs.ErrNotExist) {
+			if err := os.Symlink(outside, p); err != nil {
+				t.Fatal(err)
+			}
+			planted++
 		}
+	}
+	if planted < 200 {
+		t.Fatalf("only %d of store/data's 256 directories were empty or absent", planted)
 	}
 	r := run(t, repo, nil, "ingest", "--vm", "web01", "--no-index", "--point-time", "2026-11-21T01:00:00Z", "d0="+randomDisk(t, 1<<20))
 	if r.code != 2 || !strings.Contains(r.stderr, "is a symbolic link") {
