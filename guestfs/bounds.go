@@ -21,6 +21,7 @@ type Boundaries struct {
 	wg     sync.WaitGroup
 	splits []int64 // region edges: the start and end of every walked piece
 	vols   []*walkedVol
+	byVol  map[*Volume]*walkedVol // NewBoundaries' volumes
 
 	mu    sync.Mutex
 	nerr  int   // problems met by the walks; guarded by mu
@@ -31,7 +32,58 @@ type walkedVol struct {
 	pieces []Piece
 	done   chan struct{}
 	cuts   []int64 // sorted; set before done is closed
+	once   sync.Once
 }
+
+// set gives the volume its boundaries c, unless it has some already.
+func (w *walkedVol) set(c []int64) {
+	w.once.Do(func() {
+		slices.Sort(c)
+		w.cuts = slices.Compact(c)
+		close(w.done)
+	})
+}
+
+// Walked reports whether a walk of v gives FileBoundaries for it: its
+// filesystem lists file extents and its layout on the disk is known.
+func (v *Volume) Walked() bool {
+	_, ok := v.FS.(Extenter)
+	return ok && len(v.Layout) > 0
+}
+
+// NewBoundaries returns Boundaries of the volumes of d that another walk
+// of their files gives, a volume at a time (Fill), beside what it is
+// walking for (the file index): the guest is then walked once. Stop gives
+// the volumes not filled no boundaries.
+func NewBoundaries(d *Disk) *Boundaries {
+	b := &Boundaries{cancel: func() {}, byVol: map[*Volume]*walkedVol{}}
+	for _, v := range d.Volumes {
+		if !v.Walked() {
+			continue
+		}
+		w := &walkedVol{pieces: v.Layout, done: make(chan struct{})}
+		b.vols = append(b.vols, w)
+		b.byVol[v] = w
+		for _, p := range v.Layout {
+			b.splits = append(b.splits, p.DiskOff, p.DiskOff+p.Len)
+		}
+	}
+	slices.Sort(b.splits)
+	b.splits = slices.Compact(b.splits)
+	return b
+}
+
+// Fill gives volume v of the disk NewBoundaries was given its boundaries:
+// FileCuts of each of its regular files, at most maxCuts of them in all,
+// in any order; the problems met are counted as Problem.
+func (b *Boundaries) Fill(v *Volume, cuts []int64) {
+	if w := b.byVol[v]; w != nil {
+		w.set(cuts)
+	}
+}
+
+// Problem counts an error a walk went past (see Problems).
+func (b *Boundaries) Problem(err error) { b.problem(err) }
 
 // StartFileBoundaries starts walking the volumes of d for the boundaries
 // FileBoundaries would give; Next hands them out. Stop ends the walks.
@@ -71,7 +123,7 @@ func StartFileBoundaries(ctx context.Context, d *Disk, minSize, align int64, max
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				for _, j := range jobs[i:] {
-					close(j.w.done) // not walked: no cuts
+					j.w.set(nil) // not walked: no cuts
 				}
 				return
 			}
@@ -79,16 +131,15 @@ func StartFileBoundaries(ctx context.Context, d *Disk, minSize, align int64, max
 			go func() {
 				defer b.wg.Done()
 				defer func() { <-sem }()
+				var c []int64
 				if ctx.Err() == nil {
-					c := j.v.fileBoundaries(ctx, j.x, minSize, align, maxCuts, func(p string, err error) {
+					c = j.v.fileBoundaries(ctx, j.x, minSize, align, maxCuts, func(p string, err error) {
 						if ctx.Err() == nil { // not the Stop that ends an ingest
 							b.problem(fmt.Errorf("%s: %q: %w", j.v.Name, p, err))
 						}
 					})
-					slices.Sort(c)
-					j.w.cuts = slices.Compact(c)
 				}
-				close(j.w.done)
+				j.w.set(c)
 			}()
 		}
 	}()
@@ -165,8 +216,12 @@ func (w *walkedVol) overlaps(from, to int64) bool {
 	return false
 }
 
-// Stop ends the walks and waits for them.
+// Stop ends the walks and waits for them; volumes not walked get no
+// boundaries.
 func (b *Boundaries) Stop() {
 	b.cancel()
 	b.wg.Wait()
+	for _, w := range b.vols {
+		w.set(nil)
+	}
 }

@@ -53,22 +53,31 @@ func (v *Volume) fileBoundaries(ctx context.Context, x Extenter, minSize, align 
 			onErr(p, fmt.Errorf("extents: %w", err))
 			return nil
 		}
-		var n int64 // bytes on disk: what a chunk could share
-		for _, ex := range es {
-			n += ex.Length
-		}
-		if n < minSize {
-			return nil
-		}
-		for _, ex := range es {
-			lo, ok1 := v.diskOffset(ex.Physical)
-			hi, ok2 := v.diskOffset(ex.Physical + ex.Length - 1)
-			if ok1 && ok2 && hi-lo == ex.Length-1 { // one piece of the layout
-				cuts = append(cuts, (lo+align-1)/align*align, (hi+1)/align*align)
-			}
-		}
+		cuts = v.FileCuts(cuts, es, minSize, align)
 		return nil
 	}, onErr)
+	return cuts
+}
+
+// FileCuts appends to cuts the boundaries FileBoundaries gives for one
+// regular file of v whose extents are es: none when it has fewer than
+// minSize bytes on disk. A walk of v's files of its own (the file index's)
+// gives them with it, and NewBoundaries hands them out.
+func (v *Volume) FileCuts(cuts []int64, es []Extent, minSize, align int64) []int64 {
+	var n int64 // bytes on disk: what a chunk could share
+	for _, ex := range es {
+		n += ex.Length
+	}
+	if n < minSize {
+		return cuts
+	}
+	for _, ex := range es {
+		lo, ok1 := v.diskOffset(ex.Physical)
+		hi, ok2 := v.diskOffset(ex.Physical + ex.Length - 1)
+		if ok1 && ok2 && hi-lo == ex.Length-1 { // one piece of the layout
+			cuts = append(cuts, (lo+align-1)/align*align, (hi+1)/align*align)
+		}
+	}
 	return cuts
 }
 

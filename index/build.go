@@ -98,7 +98,7 @@ func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, dis
 	if pre != nil && pre.size == dr.Size() {
 		vols, err = pre.vols, pre.err
 	} else {
-		vols, err = walkDisk(ctx, dr, dr.Size(), disk)
+		vols, err = walkDisk(ctx, dr, dr.Size(), disk, nil)
 	}
 	if err != nil {
 		return nil, err
@@ -109,11 +109,23 @@ func buildDisk(ctx context.Context, repo *catalog.Repo, m *catalog.Manifest, dis
 	return vols, nil
 }
 
-// walkDisk lists the guest trees of the disk r, without content keys.
-func walkDisk(ctx context.Context, r io.ReaderAt, size int64, disk string) ([]*buildVolume, error) {
+// walkDisk lists the guest trees of the disk r, without content keys,
+// and with bo (unless nil) hands out the disk's file boundaries.
+func walkDisk(ctx context.Context, r io.ReaderAt, size int64, disk string, bo *boundsOpts) ([]*buildVolume, error) {
 	gd, err := guestfs.OpenDisk(r, size, nil)
 	if err != nil {
+		if bo != nil { // nothing to read: content alone cuts the disk
+			b := guestfs.NewBoundaries(&guestfs.Disk{})
+			b.Problem(err)
+			bo.got <- b
+		}
 		return nil, fmt.Errorf("disk %s: %w", disk, err)
+	}
+	var bounds *guestfs.Boundaries
+	if bo != nil {
+		bounds = guestfs.NewBoundaries(gd)
+		bo.got <- bounds
+		defer bounds.Stop() // the volumes not walked get none
 	}
 	var out []*buildVolume
 	for _, v := range gd.Volumes {
@@ -132,7 +144,13 @@ func walkDisk(ctx context.Context, r io.ReaderAt, size int64, disk string) ([]*b
 		if ext, ok := v.FS.(guestfs.Extenter); ok && v.Offset >= 0 {
 			w.ext, bv.volOff, bv.volSize, bv.extents = ext, v.Offset, v.Size, map[uint64]extents{}
 		}
+		if bounds != nil && v.Walked() {
+			w.bnd = &volBounds{x: v.FS.(guestfs.Extenter), v: v, b: bounds, opts: bo}
+		}
 		w.walk()
+		if w.bnd != nil {
+			bounds.Fill(v, w.bnd.cuts)
+		}
 		bv.Entries = dedupe(bv)
 	}
 	return out, nil
@@ -200,6 +218,7 @@ type walker struct {
 	ctx   context.Context
 	fs    guestfs.FS
 	ext   guestfs.Extenter // nil when extents are unknown or not on the disk
+	bnd   *volBounds       // the volume's file boundaries, when asked for
 	vol   *buildVolume
 	links map[uint64]Entry // files with several links, by inode, once done
 	dirs  map[string]int   // directories' entries in vol.Entries, by path
@@ -245,7 +264,7 @@ func (w *walker) add(path string, de guestfs.DirEntry) Entry {
 	}
 	e.Mode, e.Nlink, e.Uid, e.Gid, e.Size = a.Mode, a.Nlink, a.Uid, a.Gid, a.Size
 	e.Mtime, e.Ctime, e.Crtime, e.Atime, e.Gen = a.Mtime, a.Ctime, a.Crtime, a.Atime, a.Gen
-	if e.Mode&syscall.S_IFMT == syscall.S_IFREG && w.ext != nil {
+	if e.Mode&syscall.S_IFMT == syscall.S_IFREG && (w.ext != nil || w.bnd != nil) {
 		w.extents(&e)
 	}
 	if e.Nlink > 1 && e.Mode&syscall.S_IFMT != syscall.S_IFDIR {
@@ -256,8 +275,39 @@ func (w *walker) add(path string, de guestfs.DirEntry) Entry {
 }
 
 // extents records the file's extents, for its content key once the map
-// of the disk is known.
+// of the disk is known, and the boundaries they give.
 func (w *walker) extents(e *Entry) {
-	es, err := w.ext.Extents(e.Ino)
-	w.vol.extents[e.Ino] = extents{es, err}
+	x := w.ext
+	if x == nil {
+		x = w.bnd.x
+	}
+	es, err := x.Extents(e.Ino)
+	if w.ext != nil {
+		w.vol.extents[e.Ino] = extents{es, err}
+	}
+	if b := w.bnd; b != nil {
+		switch {
+		case err != nil:
+			b.b.Problem(fmt.Errorf("%s: %q: extents: %w", b.v.Name, e.Path, err))
+		case len(b.cuts) < b.opts.maxCuts:
+			b.cuts = b.v.FileCuts(b.cuts, es, b.opts.minSize, b.opts.align)
+		}
+	}
+}
+
+// boundsOpts asks a walk of a disk for its file boundaries
+// (guestfs.FileBoundaries), handed out as it goes through got.
+type boundsOpts struct {
+	minSize, align int64
+	maxCuts        int
+	got            chan *guestfs.Boundaries // buffered: the walk never waits
+}
+
+// volBounds gathers the file boundaries of one volume being walked.
+type volBounds struct {
+	x    guestfs.Extenter
+	v    *guestfs.Volume
+	b    *guestfs.Boundaries
+	opts *boundsOpts
+	cuts []int64
 }

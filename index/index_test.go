@@ -7,11 +7,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
 	"github.com/vmarchive/vmarchive/ingest"
 	"github.com/vmarchive/vmarchive/ingest/image"
 	"github.com/vmarchive/vmarchive/internal/testenv"
@@ -700,5 +703,58 @@ func TestPrebuild(t *testing.T) {
 	}
 	if b, ok, err := f.repo.Derived(m.ID(), DerivedName); err != nil || !ok || !bytes.Equal(b, ix.enc) {
 		t.Fatalf("Finish did not store the prebuilt index: %v %v", ok, err)
+	}
+}
+
+// TestStartBounds: the file boundaries StartBounds's walk hands out are
+// the ones guestfs finds walking the disk on its own (with a cap on their
+// number too), and the index is the one built from the store.
+func TestStartBounds(t *testing.T) {
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	fromStore, err := Build(ctx, f.repo, f.points[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := image.Open(f.images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, maxCuts := range []int{1 << 20, 2} {
+		want, err := guestfs.DiskFileBoundaries(ctx, d, d.Size(), 4096, 4096, maxCuts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < min(4, maxCuts) {
+			t.Fatalf("only %d file boundaries in the fixture", len(want))
+		}
+		p := StartBounds(ctx, map[string]Source{"disk0": d}, 4096, 4096, maxCuts)
+		if p.Boundaries("disk1") != nil {
+			t.Error("boundaries of a disk not walked")
+		}
+		var got []int64
+		for from := int64(0); from != math.MaxInt64; {
+			c, to, err := p.Boundaries("disk0").Next(ctx, from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, from = append(got, c...), to
+		}
+		if got = got[:min(len(got), maxCuts)]; !slices.Equal(got, want) {
+			t.Errorf("maxCuts %d: the index walk's boundaries\n%v\nguestfs's own walk\n%v", maxCuts, got, want)
+		}
+		if n, err := p.Boundaries("disk0").Problems(); n != 0 {
+			t.Errorf("%d problems: %v", n, err)
+		}
+		m := ingestImage(t, f.repo, fmt.Sprint("bounds", maxCuts), t0, f.images[0])
+		ix, err := p.Finish(ctx, f.repo, m, true, func(err error) { t.Errorf("warning: %v", err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ix.enc, fromStore.enc) {
+			t.Error("StartBounds's index differs from the one built from the store")
+		}
+		p.Cancel()
 	}
 }

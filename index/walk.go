@@ -2,9 +2,14 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"sync"
 
 	"github.com/vmarchive/vmarchive/catalog"
+	"github.com/vmarchive/vmarchive/guestfs"
 )
 
 // Source is a disk image a point is being made of.
@@ -21,6 +26,7 @@ type Pending struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	disks  map[string]*walkedDisk
+	bounds map[string]*DiskBounds // StartBounds
 
 	pre *prebuilt // set by Prebuild
 }
@@ -43,19 +49,88 @@ type walkedDisk struct {
 // Start walks the guest trees of sources (by disk name) in the background.
 // The caller keeps the sources open and unchanged until Finish returns.
 func Start(ctx context.Context, sources map[string]Source) *Pending {
+	return start(ctx, sources, nil)
+}
+
+// StartBounds is Start that also hands out each disk's file boundaries
+// (guestfs.FileBoundaries with minSize, align and maxCuts) as the walk
+// finds them (Boundaries): an ingest cuts its chunks at them, and the
+// guest is walked once for both.
+func StartBounds(ctx context.Context, sources map[string]Source, minSize, align int64, maxCuts int) *Pending {
+	return start(ctx, sources, &boundsOpts{minSize: minSize, align: align, maxCuts: maxCuts})
+}
+
+func start(ctx context.Context, sources map[string]Source, bo *boundsOpts) *Pending {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Pending{ctx: ctx, cancel: cancel, done: make(chan struct{}), disks: map[string]*walkedDisk{}}
-	for name, s := range sources {
-		p.disks[name] = &walkedDisk{size: s.Size()}
+	p := &Pending{ctx: ctx, cancel: cancel, done: make(chan struct{}), disks: map[string]*walkedDisk{}, bounds: map[string]*DiskBounds{}}
+	names := slices.Sorted(maps.Keys(sources))
+	opts := map[string]*boundsOpts{}
+	for _, name := range names {
+		p.disks[name] = &walkedDisk{size: sources[name].Size()}
+		if bo != nil {
+			o := *bo
+			o.got = make(chan *guestfs.Boundaries, 1)
+			opts[name] = &o
+			p.bounds[name] = &DiskBounds{got: o.got}
+		}
 	}
 	go func() {
 		defer close(p.done)
-		for name, s := range sources {
+		for _, name := range names {
 			d := p.disks[name]
-			d.vols, d.err = walkDisk(ctx, s, d.size, name)
+			d.vols, d.err = walkDisk(ctx, sources[name], d.size, name, opts[name])
 		}
 	}()
 	return p
+}
+
+// Boundaries returns the file boundaries of disk that StartBounds's walk
+// hands out (an ingest.BoundarySource), or nil.
+func (p *Pending) Boundaries(disk string) *DiskBounds {
+	return p.bounds[disk]
+}
+
+// DiskBounds hands out the file boundaries of one disk as the walk of
+// StartBounds finds them.
+type DiskBounds struct {
+	got chan *guestfs.Boundaries
+	mu  sync.Mutex
+	b   *guestfs.Boundaries // once got
+}
+
+func (d *DiskBounds) get(ctx context.Context) (*guestfs.Boundaries, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.b == nil {
+		select {
+		case d.b = <-d.got:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("file boundaries: %w", ctx.Err())
+		}
+	}
+	return d.b, nil
+}
+
+// Next returns the sorted boundaries in [from, to), waiting for the walk
+// of the volumes with data there (guestfs.Boundaries.Next).
+func (d *DiskBounds) Next(ctx context.Context, from int64) ([]int64, int64, error) {
+	b, err := d.get(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return b.Next(ctx, from)
+}
+
+// Problems returns how many errors the walk went past where it looked
+// for boundaries, and the first of them.
+func (d *DiskBounds) Problems() (int, error) {
+	d.mu.Lock()
+	b := d.b
+	d.mu.Unlock()
+	if b == nil {
+		return 0, nil
+	}
+	return b.Problems()
 }
 
 // Prebuild starts building the index of m in the background, as Finish

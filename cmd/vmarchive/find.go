@@ -18,6 +18,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/index"
 	"github.com/vmarchive/vmarchive/ingest"
+	"github.com/vmarchive/vmarchive/ingest/chunker"
 )
 
 // find and versions read the per-point file index (package index),
@@ -351,7 +352,7 @@ func indexNewPoint(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo
 // being made of (specs), so that its index is ready soon after the point:
 // faster than decompressing them back from the store. It records each
 // image's size and mtime to check they stayed the same. Nil with --no-index.
-func startIndex(ctx context.Context, v *viper.Viper, specs []ingest.DiskSpec) *pendingIndex {
+func startIndex(ctx context.Context, v *viper.Viper, specs []ingest.DiskSpec, repo *catalog.Repo) *pendingIndex {
 	if v.GetBool("no-index") {
 		return nil
 	}
@@ -361,7 +362,21 @@ func startIndex(ctx context.Context, v *viper.Viper, specs []ingest.DiskSpec) *p
 		pi.stamps[i], _ = os.Stat(s.Source)
 		sources[s.Name] = s.Disk
 	}
-	pi.p = index.Start(ctx, sources)
+	c := repo.Config().Chunking
+	if c == nil { // fixed-size chunks: no file boundaries
+		pi.p = index.Start(ctx, sources)
+		return pi
+	}
+	// One walk of each guest for its file index and for the file
+	// boundaries a full ingest cuts chunks at (ingest.FileBoundaries).
+	pi.p = index.StartBounds(ctx, sources, int64(c.Min), chunker.Block, ingest.MaxBoundaries)
+	for i := range specs {
+		if s := &specs[i]; s.Changed == nil && s.Boundaries == nil && s.BoundarySource == nil {
+			if b := pi.p.Boundaries(s.Name); b != nil {
+				s.BoundarySource = b
+			}
+		}
+	}
 	return pi
 }
 

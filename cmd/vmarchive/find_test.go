@@ -221,7 +221,7 @@ func TestNewPointIndexedFromStoreWhenImageChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	pi := startIndex(context.Background(), viper.New(), []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: v1}})
+	pi := startIndex(context.Background(), viper.New(), []ingest.DiskSpec{{Name: "disk0", Disk: d, Source: v1}}, r)
 	later := time.Now().Add(time.Hour)
 	if err := os.Chtimes(v1, later, later); err != nil {
 		t.Fatal(err)

@@ -101,9 +101,9 @@ repository's owner-only control socket, never on a command line.`,
 			if err := checkLockDays(cmd.Context(), v, repo.Repo); err != nil {
 				return err
 			}
-			defer ingest.StartBoundaries(cmd.Context(), repo.Repo, specs, service.FileWalker)() // moved files dedup
-			pi := startIndex(cmd.Context(), v, specs)                                           // find.go; walks while the chunks are stored
+			pi := startIndex(cmd.Context(), v, specs, repo.Repo) // find.go; walks while the chunks are stored, giving file boundaries too
 			defer pi.cancel()
+			defer ingest.StartBoundaries(cmd.Context(), repo.Repo, specs, service.FileWalker)() // moved files dedup, where the index walk gives none (--no-index)
 			prog := newProgress(cmd.ErrOrStderr(), "ingest "+vm)
 			m, err := ingest.Ingest(cmd.Context(), repo.Repo, ingest.Options{
 				VM: vm, Time: when, SourceKind: "image",
