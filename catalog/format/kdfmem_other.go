@@ -1,0 +1,5 @@
+//go:build !linux
+
+package format
+
+func warmKDFMemory(int) {}
