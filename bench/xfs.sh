@@ -91,6 +91,7 @@ eg=$work/mnt/ext4/latest/disk0/fs
 # is the median of the rounds' own ratios: the two reads of a round, one
 # after the other, meet the same machine.
 runs=${BENCH_RUNS:-5}
+((runs >= 1)) || runs=1
 cold_tar() { dropcaches; local t; t=$(now); tar -C "$1" -cf - . | cat >/dev/null; since "$t"; }
 med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 low() { printf '%s\n' "$@" | sort -g | head -1; }

@@ -3,6 +3,7 @@ package format
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,7 +23,7 @@ func BenchmarkUnwrapFresh(b *testing.B) {
 				if err != nil {
 					b.Fatalf("%v: %s", err, out)
 				}
-				d, err := time.ParseDuration(string(out[:len(out)-len("PASS\n")]))
+				d, err := time.ParseDuration(strings.TrimSuffix(string(out), "PASS\n"))
 				if err != nil {
 					b.Fatalf("helper said %q", out)
 				}
