@@ -16,6 +16,14 @@
 #     same image (warm target: the same), with requests per GiB restored;
 #  3. two hosts (separate catalog caches) ingesting different VMs into one
 #     bucket at once: total throughput vs the one host of 1.
+# The server keeps its objects on a filesystem of its own, as a real one
+# has its disks: a tmpfs (BENCH_S3_FS=tmpfs, the default; needs root) or a
+# directory beside the bench's other files (BENCH_S3_FS=dir). This VM's root
+# is ext4 without a journal, where each new inode is checked against the
+# inodes deleted in the last minutes: after the bench's own clean-ups (or an
+# earlier script's), that made a quarter of versitygw's CPU per object, a
+# tax on the figure of whichever tool writes more objects that depends on
+# what ran before.
 # BENCH_GIB (default 4) sizes the image (cached in .cache/bench, as
 # bench/ingest.sh builds it); the second VM of 3 is its 1%-changed version
 # (each host uploads all of its VM: hosts share no catalog). Ports:
@@ -42,6 +50,7 @@ cleanup() {
 	for m in "$work"/mnt*; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	mountpoint -q "$work/vgw" && umount "$work/vgw"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,6 +72,12 @@ gibs=$(awk -v b="$size" 'BEGIN { printf "%.3f", b / 2^30 }')
 export AWS_ACCESS_KEY_ID=bench$RANDOM AWS_SECRET_ACCESS_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
 mkdir -p "$work/vgw"
+fs=${BENCH_S3_FS:-tmpfs}
+if [ "$fs" = tmpfs ] && ! mount -t tmpfs -o size=16g,mode=0700 vmarchive-s3bench "$work/vgw" 2>/dev/null; then
+	echo "cannot mount a tmpfs for the server (not root?): its objects go to $work/vgw" >&2
+	fs=dir
+fi
+serverfs=$(stat -f -c %T "$work/vgw")
 ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
 	"$versitygw" --quiet --access-log "$work/access.log" --port "127.0.0.1:$port" posix "$work/vgw" >"$work/vgw.log" 2>&1 &
 pids+=($!)
@@ -171,7 +186,7 @@ two_secs=$(since "$s")
 counts >"$work/c8"
 
 echo
-echo "image: $gibs GiB mixed (zeros, text, binaries, random); ingest and backup straight to versitygw on loopback; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "image: $gibs GiB mixed (zeros, text, binaries, random); ingest and backup straight to versitygw on loopback, its objects on $serverfs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-46s %8ss  %s\n' "restic backup into versitygw" "$r_secs" "$(mb "$size" "$r_secs")"
 printf '%-46s %8ss  %s  (%.2fx restic)\n' "vmarchive ingest into versitygw" "$v_secs" "$(mb "$size" "$v_secs")" "$(awk -v a="$r_secs" -v b="$v_secs" 'BEGIN { print a / b }')"
 printf '%-46s %s objects, %s/GiB; requests %s, %s/GiB\n' "  vmarchive, per GiB ingested" "$v_objs" "$(perg "$v_objs" "$gibs")" "$(reqs "$work/c2" "$work/c3")" "$(perg "$(reqs "$work/c2" "$work/c3" | cut -d' ' -f1)" "$gibs")"
