@@ -15,7 +15,9 @@
 #     the chunk cache warm, vs the mount of a local repository holding the
 #     same image (warm target: the same), with requests per GiB restored;
 #  3. two hosts (separate catalog caches) ingesting different VMs into one
-#     bucket at once: total throughput vs the one host of 1.
+#     bucket at once: total throughput vs the one host of 1;
+#  4. with the server on tmpfs (below), 1 again with its objects in a
+#     directory on the bench's own filesystem, for comparison.
 # The server keeps its objects on a filesystem of its own, as a real one
 # has its disks: a tmpfs (BENCH_S3_FS=tmpfs, the default; needs root) or a
 # directory beside the bench's other files (BENCH_S3_FS=dir). This VM's root
@@ -27,7 +29,8 @@
 # BENCH_GIB (default 4) sizes the image (cached in .cache/bench, as
 # bench/ingest.sh builds it); the second VM of 3 is its 1%-changed version
 # (each host uploads all of its VM: hosts share no catalog). Ports:
-# BENCH_S3_PORT (default 19690) for versitygw, the next for the proxy.
+# BENCH_S3_PORT (default 19690) for versitygw, the next for the proxy, the
+# one after for 4's server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 gib=${BENCH_GIB:-4}
@@ -185,10 +188,35 @@ wait "$h2" || { cat "$work/h2.out"; exit 1; }
 two_secs=$(since "$s")
 counts >"$work/c8"
 
+# 4. With the server on tmpfs, phase 1 again on a directory beside the
+# bench's files, for comparison (see the top).
+if [ "$fs" = tmpfs ]; then
+	dport=$((port + 2))
+	mkdir -p "$work/vgw-dir"
+	ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+		"$versitygw" --quiet --port "127.0.0.1:$dport" posix "$work/vgw-dir" >"$work/vgw-dir.log" 2>&1 &
+	dpid=$!
+	pids+=($dpid)
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$dport/" && break; sleep 0.1; done
+	"$work/s3count" -mb -endpoint "127.0.0.1:$dport" restic vma
+	cat "$img" >/dev/null
+	restic -r "s3:http://127.0.0.1:$dport/restic" init -q >/dev/null
+	t restic -r "s3:http://127.0.0.1:$dport/restic" backup -q "$img"
+	rd_secs=$secs
+	XDG_CACHE_HOME=$work/hostD "$vma" init --repo "s3:http://127.0.0.1:$dport/vma/archive" >/dev/null
+	XDG_CACHE_HOME=$work/hostD t "$vma" ingest --repo "s3:http://127.0.0.1:$dport/vma/archive" --vm bench --point-time 2026-11-20T00:00:00Z disk0="$img"
+	vd_secs=$secs
+	dirfs=$(stat -f -c %T "$work/vgw-dir")
+	kill "$dpid"
+fi
+
 echo
 echo "image: $gibs GiB mixed (zeros, text, binaries, random); ingest and backup straight to versitygw on loopback, its objects on $serverfs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-46s %8ss  %s\n' "restic backup into versitygw" "$r_secs" "$(mb "$size" "$r_secs")"
 printf '%-46s %8ss  %s  (%.2fx restic)\n' "vmarchive ingest into versitygw" "$v_secs" "$(mb "$size" "$v_secs")" "$(awk -v a="$r_secs" -v b="$v_secs" 'BEGIN { print a / b }')"
+if [ -n "${vd_secs:-}" ]; then
+	printf '%-46s %8ss  %s  (restic %ss, %s: %.2fx restic)\n' "  the two, server's objects in a directory" "$vd_secs" "$(mb "$size" "$vd_secs")" "$rd_secs" "$dirfs" "$(awk -v a="$rd_secs" -v b="$vd_secs" 'BEGIN { print a / b }')"
+fi
 printf '%-46s %s objects, %s/GiB; requests %s, %s/GiB\n' "  vmarchive, per GiB ingested" "$v_objs" "$(perg "$v_objs" "$gibs")" "$(reqs "$work/c2" "$work/c3")" "$(perg "$(reqs "$work/c2" "$work/c3" | cut -d' ' -f1)" "$gibs")"
 printf '%-46s %s objects, %s/GiB; requests %s, %s/GiB\n' "  restic, per GiB backed up" "$r_objs" "$(perg "$r_objs" "$gibs")" "$(reqs "$work/c0" "$work/c1")" "$(perg "$(reqs "$work/c0" "$work/c1" | cut -d' ' -f1)" "$gibs")"
 printf '%-46s %8ss  %s\n' ".img via mount, chunk cache cold" "$cold_secs" "$(mb "$size" "$cold_secs")"

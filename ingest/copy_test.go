@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -369,4 +370,117 @@ func objectSizes(t *testing.T, r *catalog.Repo) map[string]int64 {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCopyCarriesLocks: a point locked in the source is locked in the
+// destination until the same date as it is stored; a later source date
+// extends the lock of a point the destination has (never shortens it);
+// NoLocks leaves the dates behind; LockFor locks the points that have no
+// lock in the destination and leaves locked ones alone; a dry run says
+// what it would lock and locks nothing.
+func TestCopyCarriesLocks(t *testing.T) {
+	ctx := context.Background()
+	img := filepath.Join(t.TempDir(), "disk.raw")
+	b := make([]byte, 1<<20)
+	rand.New(rand.NewSource(3)).Read(b)
+	if err := os.WriteFile(img, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := repoWithChunkSize(t, 256<<10)
+	p1 := ingestImage(t, src, "web01", t0, img).ID()
+	p2 := ingestImage(t, src, "web01", t0.Add(time.Hour), img).ID()
+	now := time.Now().UTC().Truncate(time.Second)
+	in2d, in3d := now.Add(48*time.Hour), now.Add(72*time.Hour)
+	if _, err := src.LockPoints(ctx, []catalog.PointLock{{ID: p1, Until: in2d}}, true); err != nil {
+		t.Fatal(err)
+	}
+	dates := func(r *catalog.Repo) []time.Time {
+		t.Helper()
+		ds, err := r.LockDates(ctx, []catalog.PointID{p1, p2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+
+	dst := repoWithChunkSize(t, 256<<10)
+	dry, err := Copy(ctx, src, dst, CopyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := dry.Copied[0].LockedUntil; l == nil || !l.Equal(in2d) || dry.Copied[1].LockedUntil != nil {
+		t.Fatalf("dry run: want %s to be locked until %s and %s not: %+v", p1, in2d, p2, dry.Copied)
+	}
+	if ds := dates(dst); !ds[0].IsZero() || !ds[1].IsZero() {
+		t.Fatalf("a dry run locked points: %v", ds)
+	}
+	st, err := Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := st.Copied[0].LockedUntil; l == nil || !l.Equal(in2d) {
+		t.Fatalf("copied %s: locked until %v, want %s", p1, l, in2d)
+	}
+	if ds := dates(dst); !ds[0].Equal(in2d) || !ds[1].IsZero() {
+		t.Fatalf("destination lock dates %v, want [%s, none]", ds, in2d)
+	}
+	if err := dst.Forget(ctx, "web01", []time.Time{t0}); !errors.Is(err, catalog.ErrPointLocked) {
+		t.Fatalf("forget of the copied locked point: %v, want %v", err, catalog.ErrPointLocked)
+	}
+
+	// A later source date reaches the destination's point; an earlier
+	// destination-only date is not cut to the source's.
+	if _, err := src.LockPoints(ctx, []catalog.PointLock{{ID: p1, Until: in3d}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.LockPoints(ctx, []catalog.PointLock{{ID: p2, Until: in3d}}, true); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Copy(ctx, src, dst, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PointsSkipped != 2 || len(st.Relocked) != 1 || st.Relocked[0].ID != p1 || !st.Relocked[0].Until.Equal(in3d) {
+		t.Fatalf("re-run after the source lock grew: skipped %d, relocked %+v; want %s until %s", st.PointsSkipped, st.Relocked, p1, in3d)
+	}
+	if ds := dates(dst); !ds[0].Equal(in3d) || !ds[1].Equal(in3d) {
+		t.Fatalf("destination lock dates %v, want both %s", ds, in3d)
+	}
+	if st, err = Copy(ctx, src, dst, CopyOptions{}); err != nil || len(st.Relocked) != 0 {
+		t.Fatalf("a third run relocked %+v (%v)", st.Relocked, err)
+	}
+
+	plain := repoWithChunkSize(t, 256<<10)
+	if _, err := Copy(ctx, src, plain, CopyOptions{NoLocks: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ds := dates(plain); !ds[0].IsZero() || !ds[1].IsZero() {
+		t.Fatalf("NoLocks: destination lock dates %v", ds)
+	}
+
+	// LockFor: p2 (no lock in the destination) gets now+1 day, p1 keeps
+	// the source's later date; a re-run moves neither.
+	fresh := repoWithChunkSize(t, 256<<10)
+	if _, err := Copy(ctx, src, fresh, CopyOptions{VMs: []string{"web01"}, Latest: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	st, err = Copy(ctx, src, fresh, CopyOptions{LockFor: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := dates(fresh)
+	if !ds[0].Equal(in3d) || ds[1].Before(before.Add(24*time.Hour).Truncate(time.Second)) || ds[1].After(time.Now().Add(24*time.Hour+time.Second)) {
+		t.Fatalf("LockFor 1 day: destination lock dates %v, want %s and a day from now", ds, in3d)
+	}
+	if len(st.Relocked) != 1 || st.Relocked[0].ID != p2 {
+		t.Fatalf("LockFor: relocked %+v, want %s (the destination had it unlocked)", st.Relocked, p2)
+	}
+	time.Sleep(1100 * time.Millisecond) // a new now+1 day would be a later second
+	if st, err = Copy(ctx, src, fresh, CopyOptions{LockFor: 24 * time.Hour}); err != nil || len(st.Relocked) != 0 {
+		t.Fatalf("LockFor again relocked %+v (%v)", st.Relocked, err)
+	}
+	if got := dates(fresh); !got[1].Equal(ds[1]) {
+		t.Fatalf("LockFor again moved %s's date from %s to %s", p2, ds[1], got[1])
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -43,6 +44,16 @@ Chunks are then named differently in the two, so the disks are read and
 cut again. A format-1 repository copies into a format-2 one this way:
 that is how a repository is migrated.
 
+Locks travel with the points: a point locked in the source (vmarchive lock)
+until a date still to come is locked in the destination until that date,
+as soon as it is stored there; under S3 Object Lock its objects get the
+retention too, so the off-site copy is as immutable as the source. A point
+the destination has already gets a later source date as well; no lock is
+ever shortened. A destination that cannot lock (an s3 bucket without
+Object Lock) is refused when a source point is locked: --no-locks copies
+without the source's dates. --lock-days N locks the selected points that
+have no lock in the destination for N days from now.
+
 While a process (a mount) holds the destination, the copy runs inside it;
 while one holds only the source, the copy runs inside that one. The
 password of the other repository goes to it over the owner-only socket,
@@ -51,7 +62,8 @@ never on a command line.`,
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --to-password-file ~/.offsite-pw
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --vm web01 --latest 7
   vmarchive copy --from /srv/vmarchive --to /mnt/offsite/vmarchive --dry-run
-  vmarchive copy --from /srv/vmarchive --to s3:https://offsite.example.net/b/vm --to-password-file ~/.offsite-pw`,
+  vmarchive copy --from /srv/vmarchive --to s3:https://offsite.example.net/b/vm --to-password-file ~/.offsite-pw
+  vmarchive copy --from /srv/vmarchive --to s3:https://offsite.example.net/b/vm --lock-days 90`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			from, to := v.GetString("from"), v.GetString("to")
@@ -60,6 +72,9 @@ never on a command line.`,
 			}
 			if v.GetInt("latest") < 0 {
 				return fmt.Errorf("--latest %d: give a positive count", v.GetInt("latest"))
+			}
+			if n := v.GetInt("lock-days"); n < 0 {
+				return fmt.Errorf("--lock-days %d: want a positive number", n)
 			}
 			fromDir, fromStore, err := copySide(cmd.Context(), cmd, v, from)
 			if err != nil {
@@ -84,6 +99,8 @@ never on a command line.`,
 	cmd.Flags().Int("latest", 0, "copy only the newest N points of each VM")
 	cmd.Flags().Bool("dry-run", false, "list what would be copied, copy nothing")
 	cmd.Flags().Bool("json", false, "print a JSON summary")
+	cmd.Flags().Int("lock-days", 0, "lock the copied points that have no lock in the destination for this many days (see vmarchive lock)")
+	cmd.Flags().Bool("no-locks", false, "do not carry the source points' lock dates")
 	addCopyPasswordFlags(cmd) // copypass.go
 	return cmd
 }
@@ -97,9 +114,17 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 			prog.update(p.Done, p.Total)
 		},
 		Boundaries: service.DiskFileBoundaries,
+		NoLocks:    v.GetBool("no-locks"),
+		LockFor:    time.Duration(v.GetInt("lock-days")) * 24 * time.Hour,
+	}
+	if err := checkLockDays(cmd.Context(), v, dst); err != nil {
+		return fmt.Errorf("destination: %w", err)
 	}
 	st, err := ingest.Copy(cmd.Context(), src, dst, opts)
 	prog.done()
+	if errors.Is(err, ingest.ErrLocksNotCarried) {
+		err = fmt.Errorf("%w (--no-locks copies them unlocked)", err)
+	}
 	if err != nil && (st == nil || len(st.Refused) == 0) {
 		if st != nil && st.PointsCopied > 0 {
 			err = fmt.Errorf("%w (the %d points copied before stay; run copy again to continue)", err, st.PointsCopied)
@@ -124,8 +149,15 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 			fmt.Fprintf(out, "would copy %s (%s of disks, %s)\n", p.Point, formatBytes(p.Size), how)
 			continue
 		}
-		fmt.Fprintf(out, "copied %s: %s of disks (%s), read %s, sent %s in %d chunks\n",
-			p.Point, formatBytes(p.Size), how, formatBytes(p.BytesRead), formatBytes(p.BytesSent), p.ChunksSent)
+		fmt.Fprintf(out, "copied %s: %s of disks (%s), read %s, sent %s in %d chunks%s\n",
+			p.Point, formatBytes(p.Size), how, formatBytes(p.BytesRead), formatBytes(p.BytesSent), p.ChunksSent, lockedUntil(p.LockedUntil))
+	}
+	for _, l := range st.Relocked {
+		verb := "locked"
+		if st.DryRun {
+			verb = "would lock"
+		}
+		fmt.Fprintf(out, "%s %s (the destination has it) until %s\n", verb, l.ID, l.Until.Format(time.RFC3339))
 	}
 	printRefused(cmd, st)
 	verb := "copied"
@@ -135,6 +167,14 @@ func runCopy(cmd *cobra.Command, v *viper.Viper, src, dst *catalog.Repo) error {
 	fmt.Fprintf(out, "%s %d points, %d skipped (the destination has them); read %s, sent %s in %d chunks, in %s\n",
 		verb, st.PointsCopied, st.PointsSkipped, formatBytes(st.BytesRead), formatBytes(st.BytesSent), st.ChunksSent, st.Duration.Round(1e6))
 	return err
+}
+
+// lockedUntil is copy's note of a copied point's lock date.
+func lockedUntil(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return ", locked until " + t.Format(time.RFC3339)
 }
 
 func printRefused(cmd *cobra.Command, st *ingest.CopyStats) {

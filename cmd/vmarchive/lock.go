@@ -39,7 +39,8 @@ when the bucket is created. A local directory repository records the date
 see README.md, Immutability.
 
 ingest --lock-days locks a new point; forget --lock locks the points a
-retention policy keeps until it could forget them.`,
+retention policy keeps until it could forget them; copy carries a point's
+lock to the repository it copies the point into.`,
 		Example: "  vmarchive lock --vm web01 --point 2026-11-20T01:00:00Z --until 2027-12-31\n" +
 			"  vmarchive lock --vm web01 --point latest --days 30",
 		Args: cobra.NoArgs,

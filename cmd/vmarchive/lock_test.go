@@ -195,3 +195,72 @@ func TestLocalImmutable(t *testing.T) {
 		t.Fatal("point reads back different bytes")
 	}
 }
+
+// TestS3CopyCarriesLocks: copy from a local repository whose point is
+// locked into a bucket with Object Lock gives the copied point's objects
+// a retention until the point's date (the server refuses to delete one);
+// into a bucket without Object Lock it is refused before anything is
+// stored, naming the point and --no-locks, which then copies it unlocked.
+func TestS3CopyCarriesLocks(t *testing.T) {
+	srv := s3test.Start(t)
+	env := []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey,
+		"AWS_EC2_METADATA_DISABLED=true", "XDG_CACHE_HOME=" + t.TempDir()}
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newRepo(t)
+	disk := randomDisk(t, 1<<20)
+	mustRun(t, src, "ingest", "--vm", "web01", "--no-index", "--point-time", "2026-11-20T01:00:00Z", "d0="+disk)
+	until := time.Now().UTC().Add(50 * time.Hour).Truncate(time.Second)
+	mustRun(t, src, "lock", "--vm", "web01", "--point", "latest", "--until", until.Format(time.RFC3339))
+
+	bucket := srv.LockedBucket(t)
+	dst := srv.URL(bucket, "r")
+	if r := run(t, dst, env, "init", "--chunk-size", "256KiB"); r.code != 0 {
+		t.Fatalf("init: %s", r.stderr)
+	}
+	r := run(t, "", env, "copy", "--from", src, "--to", dst)
+	if r.code != 0 || !strings.Contains(r.stdout, "locked until "+until.Format(time.RFC3339)) {
+		t.Fatalf("copy of a locked point: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	n := 0
+	for obj := range c.ListObjectsIter(context.Background(), bucket, minio.ListObjectsOptions{Prefix: "r/data/", Recursive: true}) {
+		info, err := c.StatObject(context.Background(), bucket, obj.Key, minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := time.Parse(time.RFC3339Nano, info.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date"))
+		if u.Before(until) {
+			t.Fatalf("copied chunk %s is retained until %v, want %v", obj.Key, u, until)
+		}
+		if n++; n == 1 {
+			if err := c.RemoveObject(context.Background(), bucket, obj.Key, minio.RemoveObjectOptions{}); err == nil {
+				t.Fatalf("the server deleted %s of a copied locked point", obj.Key)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no chunk was copied")
+	}
+	if r := run(t, dst, env, "forget", "--vm", "web01", "--point", "2026-11-20T01:00:00Z"); r.code == 0 || !strings.Contains(r.stderr, until.Format(time.RFC3339)) {
+		t.Fatalf("forget of the copied locked point: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	dst = srv.URL(srv.Bucket(t), "r")
+	if r := run(t, dst, env, "init", "--chunk-size", "256KiB"); r.code != 0 {
+		t.Fatalf("init: %s", r.stderr)
+	}
+	r = run(t, "", env, "copy", "--from", src, "--to", dst)
+	if r.code == 0 || !strings.Contains(r.stderr, "web01/2026-11-20T01:00:00Z until "+until.Format(time.RFC3339)) ||
+		!strings.Contains(r.stderr, "has no S3 Object Lock") || !strings.Contains(r.stderr, "--no-locks") {
+		t.Fatalf("copy of a locked point into a bucket without Object Lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, dst, env, "points"); strings.Contains(r.stdout, "web01") {
+		t.Fatalf("a refused copy stored a point:\n%s", r.stdout)
+	}
+	r = run(t, "", env, "copy", "--from", src, "--to", dst, "--no-locks")
+	if r.code != 0 || strings.Contains(r.stdout, "locked until") {
+		t.Fatalf("copy --no-locks: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

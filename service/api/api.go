@@ -109,12 +109,14 @@ type (
 		JSON           bool   `json:"json" flag:"json"`
 	}
 	Copy struct {
-		From   string   `json:"from" flag:"from" path:"true"`
-		To     string   `json:"to" flag:"to" path:"true"`
-		VMs    []string `json:"vms" flag:"vm"`
-		Latest int      `json:"latest" flag:"latest"`
-		DryRun bool     `json:"dry_run" flag:"dry-run"`
-		JSON   bool     `json:"json" flag:"json"`
+		From     string   `json:"from" flag:"from" path:"true"`
+		To       string   `json:"to" flag:"to" path:"true"`
+		VMs      []string `json:"vms" flag:"vm"`
+		Latest   int      `json:"latest" flag:"latest"`
+		DryRun   bool     `json:"dry_run" flag:"dry-run"`
+		JSON     bool     `json:"json" flag:"json"`
+		LockDays int      `json:"lock_days" flag:"lock-days"`
+		NoLocks  bool     `json:"no_locks" flag:"no-locks"`
 		// Password opens the repository the holder does not hold, when
 		// it is encrypted.
 		Password []byte `json:"password,omitempty"`
