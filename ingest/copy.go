@@ -315,9 +315,7 @@ func (c *copier) relock(ctx context.Context, skipped []catalog.PointID) error {
 	}
 	var grow []catalog.PointLock
 	for i, id := range ids {
-		// Holds keep whole seconds, rounded up.
-		until := c.locks[id].UTC().Add(time.Second - 1).Truncate(time.Second)
-		if until.After(cur[i]) {
+		if until := holdSecond(c.locks[id]); until.After(cur[i]) {
 			grow = append(grow, catalog.PointLock{ID: id, Until: until})
 		}
 	}
@@ -350,9 +348,14 @@ func (c *copier) lockCopied(ctx context.Context, id catalog.PointID, cp *CopiedP
 		}
 		until = res.Points[0].Until
 	}
-	until = until.UTC().Add(time.Second - 1).Truncate(time.Second)
+	until = holdSecond(until)
 	cp.LockedUntil = &until
 	return nil
+}
+
+// holdSecond is t as a lock records it: in whole seconds, rounded up.
+func holdSecond(t time.Time) time.Time {
+	return t.UTC().Add(time.Second - 1).Truncate(time.Second)
 }
 
 // report passes progress on, at most every 200 ms unless final.
