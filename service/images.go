@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/vmarchive/vmarchive/catalog"
-	"github.com/vmarchive/vmarchive/index"
 	"github.com/vmarchive/vmarchive/ingest"
-	"github.com/vmarchive/vmarchive/ingest/chunker"
 	"github.com/vmarchive/vmarchive/ingest/image"
 )
 
@@ -85,28 +83,13 @@ func (s *Service) ingestImage(ctx context.Context, vm, path string) (*catalog.Ma
 	ld := limitedDisk{Disk: d, r: s.limiter().ReaderAt(ctx, d)}
 	spec := ingest.DiskSpec{Name: imageDisk, Disk: ld, Source: path, Format: d.Format()}
 	specs := []ingest.DiskSpec{spec}
-	// One walk of the guest, while its chunks are stored, gives the file
-	// boundaries chunks are cut at (moved files dedup) and the point's
-	// file index, which would otherwise be read back from the store.
-	before, _ := os.Stat(path)
-	var walk *index.Pending
-	if c := s.repo.Config().Chunking; c != nil {
-		walk = index.StartBounds(ctx, map[string]index.Source{imageDisk: ld}, int64(c.Min), chunker.Block, ingest.MaxBoundaries)
-		if b := walk.Boundaries(imageDisk); b != nil {
-			specs[0].BoundarySource = b
-		}
-	} else {
-		walk = index.Start(ctx, map[string]index.Source{imageDisk: ld})
-	}
-	m, err := ingest.Ingest(ctx, s.repo, ingest.Options{VM: vm, SourceKind: "image",
-		Committing: func(m *catalog.Manifest) { walk.Prebuild(s.repo, m) }}, specs)
+	walk := StartIngestWalk(ctx, s.repo, specs)
+	defer walk.Cancel()
+	m, err := ingest.Ingest(ctx, s.repo, ingest.Options{VM: vm, SourceKind: "image", Committing: walk.Committing(s.repo)}, specs)
 	if err != nil {
-		walk.Cancel()
 		return nil, err
 	}
-	after, err := os.Stat(path)
-	unchanged := err == nil && before != nil && after.Size() == before.Size() && after.ModTime().Equal(before.ModTime())
-	if _, err := walk.Finish(ctx, s.repo, m, unchanged, func(error) {}); err != nil && ctx.Err() == nil {
+	if err := walk.Finish(ctx, s.repo, m, func(error) {}); err != nil && ctx.Err() == nil {
 		s.log.Warn("file index not built (find builds it when needed)", "point", m.ID().String(), "err", err)
 	}
 	return m, nil

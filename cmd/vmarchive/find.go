@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +17,7 @@ import (
 	"github.com/vmarchive/vmarchive/catalog"
 	"github.com/vmarchive/vmarchive/index"
 	"github.com/vmarchive/vmarchive/ingest"
-	"github.com/vmarchive/vmarchive/ingest/chunker"
+	"github.com/vmarchive/vmarchive/service"
 )
 
 // find and versions read the per-point file index (package index),
@@ -348,72 +347,39 @@ func indexNewPoint(ctx context.Context, cmd *cobra.Command, v *viper.Viper, repo
 	}
 }
 
-// startIndex starts walking the guest trees of the images a point is
-// being made of (specs), so that its index is ready soon after the point:
-// faster than decompressing them back from the store. It records each
-// image's size and mtime to check they stayed the same. Nil with --no-index.
+// startIndex starts the one walk of the guest trees of the images a
+// point is being made of (service.IngestWalk). Nil with --no-index.
 func startIndex(ctx context.Context, v *viper.Viper, specs []ingest.DiskSpec, repo *catalog.Repo) *pendingIndex {
 	if v.GetBool("no-index") {
 		return nil
 	}
-	pi := &pendingIndex{stamps: make([]os.FileInfo, len(specs)), specs: specs}
-	sources := map[string]index.Source{}
-	for i, s := range specs {
-		pi.stamps[i], _ = os.Stat(s.Source)
-		sources[s.Name] = s.Disk
-	}
-	c := repo.Config().Chunking
-	if c == nil { // fixed-size chunks: no file boundaries
-		pi.p = index.Start(ctx, sources)
-		return pi
-	}
-	// One walk of each guest for its file index and for the file
-	// boundaries a full ingest cuts chunks at (ingest.FileBoundaries).
-	pi.p = index.StartBounds(ctx, sources, int64(c.Min), chunker.Block, ingest.MaxBoundaries)
-	for i := range specs {
-		if s := &specs[i]; s.Changed == nil && s.Boundaries == nil && s.BoundarySource == nil {
-			if b := pi.p.Boundaries(s.Name); b != nil {
-				s.BoundarySource = b
-			}
-		}
-	}
-	return pi
+	return &pendingIndex{service.StartIngestWalk(ctx, repo, specs)}
 }
 
-type pendingIndex struct {
-	p      *index.Pending
-	specs  []ingest.DiskSpec
-	stamps []os.FileInfo
-}
+// pendingIndex is the walk of an ingest with an index; nil without.
+type pendingIndex struct{ w *service.IngestWalk }
 
-// prebuild is the ingest's Committing hook: it starts building the index
-// of the new point while the point is committed (nil without an index).
+// prebuild is the ingest's Committing hook (nil without an index).
 func (pi *pendingIndex) prebuild(repo *catalog.Repo) func(*catalog.Manifest) {
 	if pi == nil {
 		return nil
 	}
-	return func(m *catalog.Manifest) { pi.p.Prebuild(repo, m) }
+	return pi.w.Committing(repo)
 }
 
 // cancel stops the walk (the ingest failed); the images may then be closed.
 func (pi *pendingIndex) cancel() {
 	if pi != nil {
-		pi.p.Cancel()
+		pi.w.Cancel()
 	}
 }
 
-// finish makes and keeps the index of m, the point made of the images:
-// from the walk if no image changed meanwhile, else from the store.
+// finish makes and keeps the index of m; failing is a warning.
 func (pi *pendingIndex) finish(ctx context.Context, cmd *cobra.Command, repo *catalog.Repo, m *catalog.Manifest) {
 	if pi == nil {
 		return
 	}
-	unchanged := true
-	for i, s := range pi.specs {
-		now, err := os.Stat(s.Source)
-		unchanged = unchanged && err == nil && pi.stamps[i] != nil && now.Size() == pi.stamps[i].Size() && now.ModTime().Equal(pi.stamps[i].ModTime())
-	}
-	if _, err := pi.p.Finish(ctx, repo, m, unchanged, warner(cmd.ErrOrStderr())); err != nil {
+	if err := pi.w.Finish(ctx, repo, m, warner(cmd.ErrOrStderr())); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "vmarchive: warning: file index of %s: %v (find and versions will build it)\n", m.ID(), err)
 	}
 }
