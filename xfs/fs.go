@@ -90,19 +90,26 @@ type FS struct {
 	damage damageLog
 }
 
+// newFS is an FS of r with its caches, before the superblock is read.
+func newFS(r io.ReaderAt, size int64, opts Options) *FS {
+	if opts.InodeCacheSize == 0 {
+		opts.InodeCacheSize = 4096
+	}
+	return &FS{r: r, size: size, opts: opts,
+		inodes:  newLRU[uint64, *inode](opts.InodeCacheSize),
+		dirs:    newLRU[uint64, *dirIndex](16),
+		dirRuns: newLRU[uint64, []run](64),
+		iwins:   newLRU[int64, []byte](64),
+	}
+}
+
 // Open reads the superblock of the volume in r (size bytes). opts may be nil.
 func Open(r io.ReaderAt, size int64, opts *Options) (*FS, error) {
-	fs := &FS{r: r, size: size}
+	var o Options
 	if opts != nil {
-		fs.opts = *opts
+		o = *opts
 	}
-	if fs.opts.InodeCacheSize == 0 {
-		fs.opts.InodeCacheSize = 4096
-	}
-	fs.inodes = newLRU[uint64, *inode](fs.opts.InodeCacheSize)
-	fs.dirs = newLRU[uint64, *dirIndex](16)
-	fs.dirRuns = newLRU[uint64, []run](64)
-	fs.iwins = newLRU[int64, []byte](64)
+	fs := newFS(r, size, o)
 	b := make([]byte, 512)
 	if err := fs.readAt(b, 0); err != nil {
 		return nil, fmt.Errorf("xfs: read superblock: %w", err)

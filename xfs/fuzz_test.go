@@ -38,8 +38,11 @@ func fuzzFS(t testing.TB, sbName string, blk []byte) *FS {
 	if len(blk) == 0 {
 		blk = []byte{0}
 	}
-	return &FS{r: cyclic{blk}, size: int64(sb.dblocks) << sb.blockLog, sb: sb, opts: Options{IgnoreChecksums: true},
-		inodes: newLRU[uint64, *inode](16), dirs: newLRU[uint64, *dirIndex](4), dirRuns: newLRU[uint64, []run](4)}
+	// newFS, as Open makes it: a cache left out (iwins once) is a nil
+	// dereference no real volume reaches.
+	fs := newFS(cyclic{blk}, int64(sb.dblocks)<<sb.blockLog, Options{IgnoreChecksums: true, InodeCacheSize: 16})
+	fs.sb = sb
+	return fs
 }
 
 var seedCache = map[string][]byte{}
